@@ -1,0 +1,88 @@
+public import Logging
+import NIOSSL
+import PostgresNIO
+import PostgresKit
+import SQLKit
+public import ServiceLifecycle
+
+/// A service's PostgreSQL database through a `PostgresClient` pool.
+///
+/// It is a `Service`: run it in the service group (or with ``withRunning(_:)``) for the
+/// pool to work.
+public final class PostgresDatabase: Database, Service {
+    public var kind: DatabaseKind { .postgres }
+
+    private let client: PostgresClient
+    private let logger: Logger
+
+    public init(url: DatabaseURL, maxConnections: Int = 20, logger: Logger) {
+        var configuration = PostgresClient.Configuration(
+            host: url.host,
+            port: url.port,
+            username: url.username,
+            password: url.password,
+            database: url.database,
+            tls: url.requireTLS ? .require(.makeClientConfiguration()) : .disable
+        )
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.connectionIdleTimeout = .seconds(60)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    public func run() async {
+        await client.run()
+    }
+
+    /// Runs the pool for the duration of `body`.
+    public func withRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    public func read<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
+        try await translatingConnectionErrors {
+            try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: .trace))
+            }
+        }
+    }
+
+    public func transaction<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
+        // Own BEGIN/COMMIT rather than the client's helper, so callers see their own
+        // error (a domain error, a unique violation) and not a wrapper.
+        try await translatingConnectionErrors {
+            try await client.withConnection { connection in
+                let sql = connection.sql(queryLogLevel: .trace)
+                try await sql.raw("BEGIN").run()
+                do {
+                    let result = try await body(sql)
+                    try await sql.raw("COMMIT").run()
+                    return result
+                } catch {
+                    do {
+                        try await sql.raw("ROLLBACK").run()
+                    } catch let rollbackError {
+                        logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
+                    }
+                    throw error
+                }
+            }
+        }
+    }
+
+    public func close() async throws {}
+
+    private func translatingConnectionErrors<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as PSQLError
+            where [.connectionError, .serverClosedConnection, .poolClosed, .uncleanShutdown].contains(error.code)
+        {
+            throw DatabaseUnavailable(underlying: error)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+public import Hummingbird
+import Logging
+
+/// Builds the router every process serves: request ids, the error envelope, access logs
+/// and health endpoints first, then the routes a caller adds under `/api/v1`.
+public enum EdgeRouter {
+    /// - Parameters:
+    ///   - health: what `/health/ready` asks.
+    ///   - routes: adds the versioned routes to the `/api/v1` group.
+    public static func make(
+        health: [HealthCheck],
+        routes: (RouterGroup<ShopRequestContext>) -> Void
+    ) -> Router<ShopRequestContext> {
+        let router = Router(context: ShopRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        router.get("/health/live") { _, _ in
+            try JSONResponse.success(HealthReport(status: "live", checks: []), headers: [.cacheControl: "no-store"])
+        }
+        router.get("/health/ready") { _, _ in
+            let results = await HealthCheck.run(health, timeout: .seconds(2))
+            let failed = results.filter { $0.1 != nil }
+            guard failed.isEmpty else {
+                throw APIError(failed.map { Problem(.upstreamUnavailable, "\($0.0) is not answering") })
+            }
+            let checks = results.map { HealthStatus(name: $0.0, status: "up") }
+            return try JSONResponse.success(HealthReport(status: "ready", checks: checks), headers: [.cacheControl: "no-store"])
+        }
+        routes(router.group("/api/v1"))
+        return router
+    }
+}
+
+/// Logs one line per request, at the end, with its status and duration.
+struct AccessLogMiddleware: RouterMiddleware {
+    typealias Context = ShopRequestContext
+
+    func handle(
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        if context.logger.logLevel <= .info {
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+            context.logger.info(
+                "request",
+                metadata: [
+                    "method": "\(request.method)",
+                    "path": "\(request.uri.path)",
+                    "status": "\(response.status.code)",
+                    "duration_ms": "\((milliseconds * 100).rounded() / 100)",
+                ]
+            )
+        }
+        return response
+    }
+}

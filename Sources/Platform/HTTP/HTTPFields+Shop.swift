@@ -1,0 +1,8 @@
+public import HTTPTypes
+
+extension HTTPField.Name {
+    /// `X-Request-ID`, in and out.
+    public static let xRequestID = HTTPField.Name("X-Request-ID")!
+    /// `Idempotency-Key`, on POSTs that create something or move money.
+    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}

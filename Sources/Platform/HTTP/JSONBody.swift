@@ -1,0 +1,140 @@
+import Foundation
+import NIOFoundationCompat
+public import Hummingbird
+
+/// A request body type whose fields are listed, so that unknown fields are rejected.
+///
+/// Declare `enum CodingKeys: String, CodingKey, CaseIterable` with the `snake_case` names.
+public protocol JSONRequestBody: Decodable, Sendable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+/// Reading JSON request bodies the way `API.md` asks: right content type, size-limited,
+/// valid JSON, an object, no unknown fields, and types that fit.
+public enum JSONBody {
+    /// The largest JSON body accepted: 1 MiB.
+    public static let maxBytes = 1 << 20
+
+    /// Decodes the body of `request` as `Body`, or throws the documented ``APIError``.
+    public static func decode<Body: JSONRequestBody>(
+        _ type: Body.Type,
+        from request: Request,
+        limit: Int = maxBytes
+    ) async throws -> Body {
+        guard let contentType = request.headers[.contentType], isJSON(contentType) else {
+            throw APIError.malformed("Content-Type must be application/json")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
+        return try decode(type, from: Data(buffer: buffer))
+    }
+
+    /// Decodes `data` as `Body`, or throws the documented ``APIError``.
+    public static func decode<Body: JSONRequestBody>(_ type: Body.Type, from data: Data) throws -> Body {
+        guard !data.isEmpty else {
+            throw APIError.malformed("The request body is empty; a JSON object is expected")
+        }
+        let decoder = JSONDecoder()
+        let keys: [String]
+        do {
+            keys = try decoder.decode(TopLevelKeys.self, from: data).keys
+        } catch DecodingError.typeMismatch {
+            throw APIError.malformed("The request body must be a JSON object")
+        } catch {
+            throw APIError.malformed("The request body is not valid JSON")
+        }
+        let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
+        let unknown = keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw APIError(unknown.map { Problem(.validationError, "Unknown field", field: $0) })
+        }
+        do {
+            return try decoder.decode(Body.self, from: data)
+        } catch let error as DecodingError {
+            throw apiError(for: error)
+        }
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0]
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    static func apiError(for error: DecodingError) -> APIError {
+        func path(_ codingPath: [any CodingKey]) -> String? {
+            let names = codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return names.isEmpty ? nil : names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .typeMismatch(let expected, let context):
+            return .validation("Must be \(describe(expected))", field: path(context.codingPath))
+        case .valueNotFound(let expected, let context):
+            return .validation("Must be \(describe(expected)), not null", field: path(context.codingPath))
+        case .keyNotFound(let key, let context):
+            return .validation("Is required", field: path(context.codingPath + [key]))
+        case .dataCorrupted(let context):
+            if let field = path(context.codingPath) {
+                return .validation("Has an invalid value", field: field)
+            }
+            return .malformed("The request body is not valid JSON")
+        @unknown default:
+            return .malformed("The request body could not be read")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is UInt64.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        default: type == [Any].self ? "an array" : "a value of the documented type"
+        }
+    }
+}
+
+/// Reads only the names of a JSON object's members.
+private struct TopLevelKeys: Decodable {
+    let keys: [String]
+
+    struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+    }
+}
+
+/// A field of a partial update (`PATCH`): left out, set to `null`, or set to a value.
+public enum PatchField<Value: Sendable & Decodable>: Sendable {
+    case absent
+    case null
+    case value(Value)
+
+    /// The value, or `nil` when it was left out or null.
+    public var value: Value? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Decodes a ``PatchField``, keeping the difference between a missing key and `null`.
+    public func decodePatch<Value>(_ type: Value.Type, forKey key: Key) throws -> PatchField<Value> {
+        guard contains(key) else { return .absent }
+        if try decodeNil(forKey: key) { return .null }
+        return .value(try decode(Value.self, forKey: key))
+    }
+}

@@ -1,0 +1,28 @@
+/// Request ids: validated when a client sends one, made at the edge otherwise.
+public enum RequestIdentifier {
+    /// The longest id a client may send.
+    public static let maxLength = 128
+
+    /// A new id, `req_` and 16 hex digits.
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return "req_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The id a client sent, if it is acceptable: 1 to 128 characters of `[A-Za-z0-9._-]`.
+    public static func validated(_ candidate: String) -> String? {
+        guard !candidate.isEmpty, candidate.utf8.count <= maxLength else { return nil }
+        for byte in candidate.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                continue
+            default:
+                return nil
+            }
+        }
+        return candidate
+    }
+}

@@ -1,0 +1,23 @@
+public import Hummingbird
+public import NIOCore
+
+/// The request context every route of every service sees.
+///
+/// It carries the request id (set by ``RequestIDMiddleware`` before any handler runs) and
+/// the peer address, so logs, downstream calls and rate limits can use them.
+public struct ShopRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The id of this request, as sent back in `X-Request-ID`.
+    public var requestID: String
+    /// The address of the peer that opened the connection.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.requestID = RequestIdentifier.make()
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// Hummingbird's own body collection limit; our JSON bodies use ``JSONBody/maxBytes``.
+    public var maxUploadSize: Int { JSONBody.maxBytes }
+}

@@ -1,0 +1,18 @@
+import Platform
+
+/// A person's display name: 1 to 100 characters, no control characters.
+struct PersonName: Sendable, Hashable {
+    let value: String
+
+    static let maxLength = 100
+
+    init(_ raw: String) throws(InvalidValue) {
+        let value = raw.trimmingWhitespace()
+        guard !value.isEmpty else { throw InvalidValue("Must not be empty") }
+        guard value.count <= Self.maxLength else { throw InvalidValue("Must be at most \(Self.maxLength) characters") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw InvalidValue("Must not contain control characters")
+        }
+        self.value = value
+    }
+}

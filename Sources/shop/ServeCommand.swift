@@ -1,0 +1,55 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Platform
+import ServiceLifecycle
+
+/// `shop serve`: run the system (or one service) until SIGINT or SIGTERM, then finish
+/// in-flight requests and stop.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Start the HTTP server.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on (env HOST, default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on, 0 for any free one (env PORT, default 8080).")
+    var port: Int?
+
+    func run() async throws {
+        var settings = try common.settings()
+        if let host { settings.host = host }
+        if let port {
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+            settings.port = port
+        }
+        LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        let logger = Logger(label: "shop")
+        let system = try await ShopSystem.open(settings, logger: logger)
+        let app = system.application(logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ).withGrace(settings.shutdownGrace)
+        )
+        do {
+            try await group.run()
+        } catch {
+            await system.close()
+            throw error
+        }
+        await system.close()
+        logger.info("stopped")
+    }
+}
+
+extension ServiceGroupConfiguration {
+    func withGrace(_ grace: Duration) -> ServiceGroupConfiguration {
+        var configuration = self
+        configuration.maximumGracefulShutdownDuration = grace
+        return configuration
+    }
+}

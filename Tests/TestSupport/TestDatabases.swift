@@ -1,0 +1,72 @@
+import Foundation
+public import Logging
+public import Platform
+import SQLKit
+
+/// Real databases for integration tests: a fresh SQLite file, or a fresh PostgreSQL
+/// database on the server named by `SHOP_TEST_DATABASE_URL` (started by `scripts/test`).
+public enum TestDatabases {
+    public static let logger = Logger(label: "test")
+
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["SHOP_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The engines available here: SQLite always, PostgreSQL when configured.
+    public static var kinds: [DatabaseKind] {
+        postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    public static func with<Result: Sendable>(
+        _ kind: DatabaseKind,
+        _ body: @Sendable (any Database) async throws -> Result
+    ) async throws -> Result {
+        switch kind {
+        case .sqlite: try await withSQLite(body)
+        case .postgres: try await withPostgres(body)
+        }
+    }
+
+    public static func withSQLite<Result: Sendable>(_ body: (any Database) async throws -> Result) async throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try await SQLiteDatabase.open(path: directory.appendingPathComponent("test.sqlite").path, logger: logger)
+        do {
+            let result = try await body(database)
+            try await database.close()
+            return result
+        } catch {
+            try? await database.close()
+            throw error
+        }
+    }
+
+    public static func withPostgres<Result: Sendable>(_ body: @Sendable (any Database) async throws -> Result) async throws -> Result {
+        guard let raw = postgresURL else { throw MissingPostgres() }
+        let admin = try DatabaseURL(raw)
+        let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
+        try await adminQuery(admin, "CREATE DATABASE \(name)")
+        var url = admin
+        url.database = name
+        let database = PostgresDatabase(url: url, maxConnections: 10, logger: logger)
+        do {
+            let result = try await database.withRunning { try await body(database) }
+            try await adminQuery(admin, "DROP DATABASE \(name) WITH (FORCE)")
+            return result
+        } catch {
+            try? await adminQuery(admin, "DROP DATABASE \(name) WITH (FORCE)")
+            throw error
+        }
+    }
+
+    private static func adminQuery(_ url: DatabaseURL, _ sql: String) async throws {
+        let admin = PostgresDatabase(url: url, maxConnections: 1, logger: logger)
+        try await admin.withRunning {
+            try await admin.read { try await $0.raw(SQLQueryString(sql)).run() }
+        }
+    }
+}
+
+/// `SHOP_TEST_DATABASE_URL` is not set: `scripts/test` sets it.
+public struct MissingPostgres: Error {}

@@ -1,0 +1,153 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+@testable import UserService
+
+/// The store against real SQLite and PostgreSQL (when `SHOP_TEST_DATABASE_URL` is set).
+@Suite struct UserStoreTests {
+    static let kinds = TestDatabases.kinds
+
+    private func withStore(_ kind: DatabaseKind, _ body: @Sendable (UserStore) async throws -> Void) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(UserService.migrations, logger: TestDatabases.logger).migrate(database)
+            try await body(UserStore(database: database))
+        }
+    }
+
+    private func newUser(_ email: String, _ name: String = "Someone") throws -> NewUser {
+        NewUser(email: try EmailAddress(email), name: try PersonName(name))
+    }
+
+    private static let t0 = Date(microsecondsSince1970: 1_764_065_700_000_000)
+
+    @Test(arguments: kinds)
+    func aCreatedUserIsFoundWithItsFields(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let created = try await store.create(try newUser("Ada@Example.com", "Ada"), at: Self.t0)
+            #expect(created.id > 0)
+            let found = try #require(try await store.find(id: created.id))
+            #expect(found == created)
+            #expect(found.email.value == "Ada@Example.com")
+            #expect(found.createdAt == Self.t0)
+            #expect(try await store.find(id: created.id + 1000) == nil)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aDuplicateEmailInAnyCaseIsRefused(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.create(try newUser("ada@example.com"), at: Self.t0)
+            await #expect(throws: UserError.emailTaken) {
+                try await store.create(try newUser("ADA@example.COM"), at: Self.t0)
+            }
+            let page = try await store.list(ListQuery(pagination: .page(number: 1, perPage: 10), sort: SortOrder(.createdAt)), email: nil)
+            #expect(page.items.count == 1)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func concurrentRegistrationsOfOneEmailLetExactlyOneWin(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        do {
+                            _ = try await store.create(try newUser(index.isMultiple(of: 2) ? "race@example.com" : "RACE@example.com"), at: Self.t0)
+                            return true
+                        } catch UserError.emailTaken {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func updatesChangeOnlyWhatIsGivenAndGuardUniqueness(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let ada = try await store.create(try newUser("ada@example.com", "Ada"), at: Self.t0)
+            _ = try await store.create(try newUser("grace@example.com", "Grace"), at: Self.t0)
+            let later = Self.t0.addingTimeInterval(60)
+            let renamed = try await store.update(id: ada.id, with: UserChanges(name: try PersonName("Ada L.")), at: later)
+            #expect(renamed.name.value == "Ada L.")
+            #expect(renamed.email.value == "ada@example.com")
+            #expect(renamed.updatedAt == later)
+            #expect(try await store.find(id: ada.id) == renamed)
+            await #expect(throws: UserError.emailTaken) {
+                try await store.update(id: ada.id, with: UserChanges(email: try EmailAddress("Grace@example.com")), at: later)
+            }
+            #expect(try await store.find(id: ada.id)?.email.value == "ada@example.com")
+            await #expect(throws: UserError.notFound(id: 999_999)) {
+                try await store.update(id: 999_999, with: UserChanges(name: try PersonName("X")), at: later)
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func deletingRemovesPersonalDataAndFreesTheEmail(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let ada = try await store.create(try newUser("ada@example.com", "Ada"), at: Self.t0)
+            try await store.delete(id: ada.id, at: Self.t0)
+            #expect(try await store.find(id: ada.id) == nil)
+            await #expect(throws: UserError.notFound(id: ada.id)) { try await store.delete(id: ada.id, at: Self.t0) }
+            let again = try await store.create(try newUser("ada@example.com", "Ada again"), at: Self.t0)
+            #expect(again.id != ada.id)
+            let leftovers = try await store.database.read { sql in
+                try await sql.raw("SELECT email, name FROM users WHERE id = \(bind: ada.id)").first()
+            }
+            let row = try #require(leftovers)
+            #expect(try row.decodeNil(column: "email"))
+            #expect(try row.decodeNil(column: "name"))
+        }
+    }
+
+    @Test(arguments: kinds)
+    func pagesAndCursorsWalkTheSameOrderWithoutGapsOrRepeats(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            var created: [Int64] = []
+            for index in 0..<23 {
+                // Pairs share a timestamp so the id must break the tie.
+                let user = try await store.create(try newUser("u\(index)@example.com"), at: Self.t0.addingTimeInterval(Double(index / 2)))
+                created.append(user.id)
+            }
+            for descending in [false, true] {
+                let sort = SortOrder(UserSortField.createdAt, descending: descending)
+                let expected = descending ? Array(created.reversed()) : created
+                var paged: [Int64] = []
+                for number in 1...3 {
+                    let page = try await store.list(ListQuery(pagination: .page(number: number, perPage: 10), sort: sort), email: nil)
+                    guard case .page(let items, _, _, let total) = page else { Issue.record("not a page"); return }
+                    #expect(total == 23)
+                    paged += items.map(\.id)
+                }
+                #expect(paged == expected)
+                var cursor: Cursor?
+                var walked: [Int64] = []
+                repeat {
+                    let page = try await store.list(ListQuery(pagination: .cursor(cursor, perPage: 7), sort: sort), email: nil)
+                    guard case .cursor(let items, _, let next) = page else { Issue.record("not a cursor page"); return }
+                    walked += items.map(\.id)
+                    cursor = next
+                } while cursor != nil
+                #expect(walked == expected)
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func theEmailFilterFindsOneUserWhateverTheCase(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            _ = try await store.create(try newUser("ada@example.com"), at: Self.t0)
+            let grace = try await store.create(try newUser("grace@example.com"), at: Self.t0)
+            let page = try await store.list(
+                ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)),
+                email: try EmailAddress("GRACE@example.com"))
+            #expect(page.items.map(\.id) == [grace.id])
+        }
+    }
+}
