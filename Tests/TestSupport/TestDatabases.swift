@@ -43,15 +43,22 @@ public enum TestDatabases {
     }
 
     public static func withPostgres<Result: Sendable>(_ body: @Sendable (any Database) async throws -> Result) async throws -> Result {
+        try await withPostgresURL { url in
+            let database = PostgresDatabase(url: url, maxConnections: 10, logger: logger)
+            return try await database.withRunning { try await body(database) }
+        }
+    }
+
+    /// A new, empty PostgreSQL database for the duration of `body`, dropped afterwards.
+    public static func withPostgresURL<Result: Sendable>(_ body: @Sendable (DatabaseURL) async throws -> Result) async throws -> Result {
         guard let raw = postgresURL else { throw MissingPostgres() }
         let admin = try DatabaseURL(raw)
         let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
         try await adminQuery(admin, "CREATE DATABASE \(name)")
         var url = admin
         url.database = name
-        let database = PostgresDatabase(url: url, maxConnections: 10, logger: logger)
         do {
-            let result = try await database.withRunning { try await body(database) }
+            let result = try await body(url)
             try await adminQuery(admin, "DROP DATABASE \(name) WITH (FORCE)")
             return result
         } catch {

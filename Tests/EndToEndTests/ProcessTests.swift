@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import TestSupport
+import Testing
+
+/// The real `shop` binary, started as a newcomer starts it.
+@Suite(.serialized) struct ProcessTests {
+    /// The `shop` executable built next to this test bundle.
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("shop")
+    }
+
+    final class ShopProcess: @unchecked Sendable {
+        let process = Process()
+        let output: URL
+        let directory: URL
+        let dataDirectory: URL
+
+        /// - Parameter dataDirectory: the data folder; a new one inside this process's own
+        ///   temporary folder when `nil`.
+        init(_ arguments: [String], environment: [String: String] = [:], dataDirectory: URL? = nil) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("shop-proc-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            output = directory.appendingPathComponent("out.log")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.executableURL = ProcessTests.binary
+            self.dataDirectory = dataDirectory ?? directory.appendingPathComponent("data")
+            process.arguments = arguments + ["--data-dir", self.dataDirectory.path]
+            var env = ProcessInfo.processInfo.environment
+            env.merge(environment) { $1 }
+            process.environment = env
+            let handle = try FileHandle(forWritingTo: output)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+
+        var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+        /// The port from the `listening on http://127.0.0.1:PORT` line.
+        func port() async throws -> Int {
+            for _ in 0..<400 {
+                if let range = log.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression),
+                    let port = Int(log[range].split(separator: ":").last!)
+                {
+                    return port
+                }
+                guard process.isRunning else { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw ProcessDidNotListen(log: log)
+        }
+
+        func waitForExit() async throws -> Int32 {
+            for _ in 0..<600 where process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            if process.isRunning {
+                process.terminate()
+                throw ProcessDidNotListen(log: "did not exit: " + log)
+            }
+            return process.terminationStatus
+        }
+
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    struct ProcessDidNotListen: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "shop did not start listening:\n\(log)" }
+    }
+
+    @Test func serveStartsOnAFreshDataFolderAndAnswersTheEnvelope() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"])
+        let port = try await shop.port()
+        let running = RunningShop(port: port)
+        let list = try await running.request(.GET, "/api/v1/users")
+        #expect(list.status == 200)
+        #expect(list.json?["data"] == .array([]))
+        #expect(list.json?["errors"] == .array([]))
+        kill(shop.process.processIdentifier, SIGTERM)
+        #expect(try await shop.waitForExit() == 0)
+    }
+
+    /// Ctrl-C while a request is still arriving: the request completes, then the process
+    /// exits cleanly, and what it wrote is there on the next start.
+    @Test func interruptingFinishesTheRequestInFlight() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"])
+        let port = try await shop.port()
+        let body = ByteBuffer(string: #"{"email":"inflight@example.com","name":"In Flight"}"#)
+        let (chunks, feed) = AsyncStream<ByteBuffer>.makeStream()
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/users")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .stream(chunks, length: .known(Int64(body.readableBytes)))
+        let pending = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(30)) }
+        feed.yield(body.getSlice(at: 0, length: 10)!)
+        try await Task.sleep(for: .milliseconds(300))
+        kill(shop.process.processIdentifier, SIGINT)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(shop.process.isRunning, "the server must wait for the request in flight")
+        feed.yield(body.getSlice(at: 10, length: body.readableBytes - 10)!)
+        feed.finish()
+        let response = try await pending.value
+        #expect(response.status.code == 201)
+        #expect(try await shop.waitForExit() == 0)
+
+        // The same data folder, started again, has the user.
+        let restarted = try ShopProcess(["serve", "--port", "0"], dataDirectory: shop.dataDirectory)
+        let found = try await RunningShop(port: try await restarted.port()).request(.GET, "/api/v1/users?email=inflight@example.com")
+        #expect(found.json?["meta"]?["total"]?.integer == 1)
+        kill(restarted.process.processIdentifier, SIGTERM)
+        #expect(try await restarted.waitForExit() == 0)
+    }
+
+    @Test func aWrongSettingIsNamedAndNothingStarts() async throws {
+        let shop = try ShopProcess(["serve"], environment: ["PORT": "eighty"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("PORT must be an integer from 0 to 65535, got 'eighty'"))
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func migrateAndServeTheUsersServiceAloneOnPostgreSQL() async throws {
+        try await TestDatabases.withPostgresURL { url in
+            let environment = ["DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)"]
+            let migrate = try ShopProcess(["migrate", "--service", "users"], environment: environment)
+            #expect(try await migrate.waitForExit() == 0)
+            let shop = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment)
+            let running = RunningShop(port: try await shop.port())
+            _ = try await running.createUser("alone@example.com")
+            #expect(try await running.request(.GET, "/health/ready").status == 200)
+            kill(shop.process.processIdentifier, SIGTERM)
+            #expect(try await shop.waitForExit() == 0)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+@testable import shop
+
+/// The Users API through the gateway, over real HTTP, on the embedded default.
+@Suite struct UsersEndToEndTests {
+    private func userCount(_ shop: RunningShop) async throws -> Int64 {
+        let result = try await shop.request(.GET, "/api/v1/users?per_page=1")
+        return try #require(result.json?["meta"]?["total"]?.integer)
+    }
+
+    @Test func aUserCanBeCreatedReadUpdatedListedAndDeleted() async throws {
+        try await TestServer.with { shop in
+            let created = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"Ada@Example.com","name":"Ada"}"#)
+            #expect(created.status == 201)
+            let id = try #require(created.json?["data"]?["id"]?.integer)
+            #expect(created.header("Location") == "/api/v1/users/\(id)")
+            #expect(created.header("Cache-Control") == "private, no-store")
+            #expect(created.json?["errors"] == .array([]))
+            #expect(created.json?["meta"] == .object([:]))
+            #expect(created.json?["data"]?["email"]?.string == "Ada@Example.com")
+
+            let read = try await shop.request(.GET, "/api/v1/users/\(id)")
+            #expect(read.status == 200)
+            #expect(read.json?["data"] == created.json?["data"])
+
+            let patched = try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"Ada Lovelace"}"#)
+            #expect(patched.status == 200)
+            #expect(patched.json?["data"]?["name"]?.string == "Ada Lovelace")
+            #expect(patched.json?["data"]?["email"]?.string == "Ada@Example.com")
+
+            let listed = try await shop.request(.GET, "/api/v1/users?email=ada@example.com")
+            #expect(listed.json?["data"]?[0]?["id"]?.integer == id)
+            #expect(listed.json?["meta"] == .object(["page": .integer(1), "per_page": .integer(20), "total": .integer(1), "total_pages": .integer(1)]))
+
+            let deleted = try await shop.request(.DELETE, "/api/v1/users/\(id)")
+            #expect(deleted.status == 204)
+            #expect(deleted.body.isEmpty)
+            #expect(try await shop.request(.GET, "/api/v1/users/\(id)").status == 404)
+            #expect(try await shop.request(.DELETE, "/api/v1/users/\(id)").status == 404)
+            let again = try await shop.createUser("ada@example.com")
+            #expect(again != id)
+        }
+    }
+
+    @Test func aDuplicateEmailGetsExactlyTheDocumentedError() async throws {
+        try await TestServer.with { shop in
+            _ = try await shop.createUser("ada@example.com")
+            let result = try await shop.request(
+                .POST, "/api/v1/users", headers: [("X-Request-ID", "dup-check-1")],
+                json: #"{"email":"ADA@example.com","name":"Another Ada"}"#)
+            #expect(result.status == 422)
+            #expect(result.header("X-Request-ID") == "dup-check-1")
+            let expected = JSONValue.object([
+                "error": .object([
+                    "code": .string("VALIDATION_ERROR"), "message": .string("Email address already exists"),
+                    "field": .string("email"), "request_id": .string("dup-check-1"),
+                ]),
+                "errors": .array([
+                    .object(["code": .string("VALIDATION_ERROR"), "message": .string("Email address already exists"), "field": .string("email")])
+                ]),
+            ])
+            #expect(result.json == expected)
+            #expect(try await userCount(shop) == 1)
+        }
+    }
+
+    @Test func everyInvalidFieldIsReportedAtOnce() async throws {
+        try await TestServer.with { shop in
+            let result = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"not-an-email","name":"   "}"#)
+            #expect(result.status == 422)
+            let fields = result.json?["errors"]?.array?.compactMap { $0["field"]?.string }
+            #expect(fields == ["email", "name"])
+            let missing = try await shop.request(.POST, "/api/v1/users", json: "{}")
+            #expect(missing.json?["errors"]?.array?.compactMap { $0["field"]?.string } == ["email", "name"])
+        }
+    }
+
+    /// Each bad request gets its documented status and code, and writes nothing.
+    @Test func badInputGetsItsDocumentedErrorAndChangesNothing() async throws {
+        try await TestServer.with { shop in
+            let id = try await shop.createUser("keep@example.com", name: "Keeper")
+            let before = try await shop.request(.GET, "/api/v1/users/\(id)")
+            let oversize = "{\"name\":\"" + String(repeating: "x", count: JSONBody.maxBytes) + "\"}"
+            let cases: [(String, HTTPResult, Int, String, String?)] = [
+                ("malformed JSON", try await shop.request(.POST, "/api/v1/users", json: #"{"email": "#), 400, "MALFORMED_REQUEST", nil),
+                ("not an object", try await shop.request(.POST, "/api/v1/users", json: "[1,2]"), 400, "MALFORMED_REQUEST", nil),
+                ("wrong content type", try await shop.request(.POST, "/api/v1/users", headers: [("Content-Type", "text/plain")], json: #"{"email":"a@b.co","name":"A"}"#), 400, "MALFORMED_REQUEST", nil),
+                ("no body", try await shop.request(.POST, "/api/v1/users", headers: [("Content-Type", "application/json")]), 400, "MALFORMED_REQUEST", nil),
+                ("unknown field", try await shop.request(.POST, "/api/v1/users", json: #"{"email":"new@example.com","name":"N","role":"admin"}"#), 422, "VALIDATION_ERROR", "role"),
+                ("wrong type", try await shop.request(.POST, "/api/v1/users", json: #"{"email":42,"name":"N"}"#), 422, "VALIDATION_ERROR", "email"),
+                ("oversize body", try await shop.request(.POST, "/api/v1/users", json: oversize), 413, "PAYLOAD_TOO_LARGE", nil),
+                ("patch unknown field", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"nmae":"X"}"#), 422, "VALIDATION_ERROR", "nmae"),
+                ("patch null", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":null}"#), 422, "VALIDATION_ERROR", "name"),
+                ("patch invalid email", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"email":"x@"}"#), 422, "VALIDATION_ERROR", "email"),
+                ("patch oversize", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: oversize), 413, "PAYLOAD_TOO_LARGE", nil),
+                ("id not a number", try await shop.request(.GET, "/api/v1/users/abc"), 422, "VALIDATION_ERROR", "id"),
+                ("id zero", try await shop.request(.PATCH, "/api/v1/users/0", json: #"{"name":"X"}"#), 422, "VALIDATION_ERROR", "id"),
+                ("id too large", try await shop.request(.DELETE, "/api/v1/users/99999999999999999999"), 422, "VALIDATION_ERROR", "id"),
+                ("unknown id", try await shop.request(.GET, "/api/v1/users/987654"), 404, "NOT_FOUND", nil),
+                ("page zero", try await shop.request(.GET, "/api/v1/users?page=0"), 422, "VALIDATION_ERROR", "page"),
+                ("per_page over cap", try await shop.request(.GET, "/api/v1/users?per_page=101"), 422, "VALIDATION_ERROR", "per_page"),
+                ("invalid sort", try await shop.request(.GET, "/api/v1/users?sort=email"), 422, "VALIDATION_ERROR", "sort"),
+                ("unknown parameter", try await shop.request(.GET, "/api/v1/users?rolee=admin"), 422, "VALIDATION_ERROR", "rolee"),
+                ("bad cursor", try await shop.request(.GET, "/api/v1/users?cursor=xyz"), 422, "VALIDATION_ERROR", "cursor"),
+                ("invalid email filter", try await shop.request(.GET, "/api/v1/users?email=nope"), 422, "VALIDATION_ERROR", "email"),
+                ("unknown route", try await shop.request(.GET, "/api/v1/nothing"), 404, "NOT_FOUND", nil),
+                ("unknown method", try await shop.request(.PUT, "/api/v1/users/\(id)", json: "{}"), 404, "NOT_FOUND", nil),
+            ]
+            for (name, result, status, code, field) in cases {
+                #expect(result.status == status, "\(name)")
+                #expect(result.json?["error"]?["code"]?.string == code, "\(name)")
+                #expect(result.json?["error"]?["field"]?.string == field, "\(name)")
+                #expect(result.json?["error"]?["request_id"]?.string == result.header("X-Request-ID"), "\(name)")
+            }
+            #expect(try await userCount(shop) == 1)
+            let after = try await shop.request(.GET, "/api/v1/users/\(id)")
+            #expect(after.json?["data"] == before.json?["data"])
+        }
+    }
+
+    @Test func pagesAndCursorsWalkEveryUserOnceWithLinks() async throws {
+        try await TestServer.with { shop in
+            var ids: [Int64] = []
+            for index in 0..<7 { ids.append(try await shop.createUser("walker\(index)@example.com")) }
+
+            var seen: [Int64] = []
+            var path: String? = "/api/v1/users?per_page=3&sort=-created_at"
+            while let next = path {
+                let page = try await shop.request(.GET, next)
+                #expect(page.status == 200)
+                seen += page.json?["data"]?.array?.compactMap { $0["id"]?.integer } ?? []
+                path = page.header("Link").flatMap(Self.nextLink)
+            }
+            #expect(seen == ids.reversed())
+
+            seen = []
+            path = "/api/v1/users?per_page=3&cursor="
+            var pages = 0
+            while let next = path {
+                let page = try await shop.request(.GET, next)
+                #expect(page.json?["meta"]?["total"] == nil)
+                seen += page.json?["data"]?.array?.compactMap { $0["id"]?.integer } ?? []
+                path = page.header("Link").flatMap(Self.nextLink)
+                pages += 1
+                if let cursor = page.json?["meta"]?["next_cursor"]?.string {
+                    #expect(path?.contains(cursor) == true)
+                } else {
+                    #expect(page.json?["meta"]?["next_cursor"] == .null)
+                }
+            }
+            #expect(seen == ids)
+            #expect(pages == 3)
+
+            let beyond = try await shop.request(.GET, "/api/v1/users?page=9&per_page=3")
+            #expect(beyond.status == 200)
+            #expect(beyond.json?["data"] == .array([]))
+            #expect(beyond.json?["meta"]?["total_pages"]?.integer == 3)
+        }
+    }
+
+    @Test func healthAndTheContractAreServed() async throws {
+        try await TestServer.with { shop in
+            #expect(try await shop.request(.GET, "/health/live").status == 200)
+            let ready = try await shop.request(.GET, "/health/ready")
+            #expect(ready.status == 200)
+            #expect(ready.json?["data"]?["checks"]?[0]?["name"]?.string == "users database")
+            let document = try await shop.request(.GET, "/api/v1/openapi.json")
+            #expect(document.status == 200)
+            #expect(document.json?["openapi"]?.string == "3.1.0")
+        }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func theUsersServiceAloneRunsOnPostgreSQL() async throws {
+        try await TestDatabases.withPostgresURL { url in
+            try await TestServer.with(service: .users, usersDatabaseURL: url) { shop in
+                let id = try await shop.createUser("pg@example.com")
+                #expect(try await shop.request(.GET, "/api/v1/users/\(id)").status == 200)
+                let duplicate = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"PG@example.com","name":"Twin"}"#)
+                #expect(duplicate.json?["error"]?["message"]?.string == "Email address already exists")
+                let ready = try await shop.request(.GET, "/health/ready")
+                #expect(ready.status == 200)
+            }
+        }
+    }
+
+    /// `<path>; rel="next"` from a Link header.
+    static func nextLink(_ header: String) -> String? {
+        for part in header.split(separator: ",") where part.contains(#"rel="next""#) {
+            guard let start = part.firstIndex(of: "<"), let end = part.firstIndex(of: ">") else { continue }
+            return String(part[part.index(after: start)..<end])
+        }
+        return nil
+    }
+}
