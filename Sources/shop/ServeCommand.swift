@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw error
         }
         await system.close()
-        logger.info("stopped")
+        logger.notice("stopped")
     }
 }
 

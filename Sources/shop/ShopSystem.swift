@@ -65,7 +65,7 @@ struct ShopSystem: Sendable {
             services: databaseServices,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.info("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
+                logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
                 await onRunning(port)
             },
             logger: logger

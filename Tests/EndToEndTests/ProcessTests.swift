@@ -117,6 +117,28 @@ import Testing
         #expect(try await restarted.waitForExit() == 0)
     }
 
+    @Test func jsonLogsCarryTheRequestIdOnEveryLine() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"], environment: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"])
+        let running = RunningShop(port: try await shop.port())
+        _ = try await running.request(.GET, "/api/v1/users?email=secret@example.com", headers: [("X-Request-ID", "trace-me-1")])
+        kill(shop.process.processIdentifier, SIGTERM)
+        #expect(try await shop.waitForExit() == 0)
+        let lines = shop.log.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        var sawRequest = false
+        for line in lines {
+            let entry = try #require(try? JSONValue.parse(Data(line.utf8)), "not JSON: \(line)")
+            #expect(entry["level"]?.string != nil && entry["time"]?.string != nil && entry["message"]?.string != nil)
+            if entry["message"]?.string == "request" {
+                #expect(entry["request_id"]?.string == "trace-me-1")
+                #expect(entry["status"]?.string == "200")
+                sawRequest = true
+            }
+        }
+        #expect(sawRequest)
+        #expect(!shop.log.contains("secret@example.com"), "query strings with personal data stay out of logs")
+    }
+
     @Test func aWrongSettingIsNamedAndNothingStarts() async throws {
         let shop = try ShopProcess(["serve"], environment: ["PORT": "eighty"])
         #expect(try await shop.waitForExit() != 0)
