@@ -97,6 +97,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "UserAPITests",
+            dependencies: ["UserAPI", "Platform"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Platform",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: [
                 "shop", "Gateway", "UserService", "UserAPI", "Platform", "TestSupport",
