@@ -26,7 +26,7 @@ public struct UserService: Sendable {
 
     /// Adds `/users` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
-        UserRoutes(store: store, now: now).add(to: group)
+        UserRoutes(store: store, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
     }
 
     /// What `/health/ready` must ask for this service.

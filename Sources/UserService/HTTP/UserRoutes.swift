@@ -6,6 +6,7 @@ import UserAPI
 /// `/api/v1/users`: the public HTTP face of the Users service.
 struct UserRoutes: Sendable {
     let store: UserStore
+    let idempotency: IdempotencyStore
     let now: @Sendable () -> Date
 
     /// Personal data must not be kept by shared caches.
@@ -14,7 +15,9 @@ struct UserRoutes: Sendable {
     func add(to group: RouterGroup<ShopRequestContext>) {
         let users = group.group("users")
         users.get(use: list)
-        users.post(use: create)
+        users.group()
+            .add(middleware: IdempotencyMiddleware(store: idempotency, now: now))
+            .post(use: create)
         users.get("{id}", use: show)
         users.patch("{id}", use: update)
         users.delete("{id}", use: delete)

@@ -24,6 +24,7 @@ enum UserMigrations {
             try await sql.raw(
                 "CREATE INDEX users_created_at_id_idx ON users (created_at, id) WHERE deleted_at IS NULL"
             ).run()
-        }
+        },
+        IdempotencyStore.migration(2),
     ]
 }

@@ -1,0 +1,113 @@
+import Crypto
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// `Idempotency-Key` on a route that creates something (`API.md`): the first response for
+/// a key is stored and replayed byte for byte to a retry with the same body; the same key
+/// with another body is `CONFLICT`; a retry while the first is running is `CONFLICT`;
+/// the work never runs twice.
+public struct IdempotencyMiddleware: RouterMiddleware {
+    public typealias Context = ShopRequestContext
+
+    let store: IdempotencyStore
+    let now: @Sendable () -> Date
+
+    public static let maxKeyLength = 255
+    /// Set on a replayed response.
+    public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
+    private static let keptHeaders: [HTTPField.Name] = [.contentType, .location, .cacheControl]
+
+    public init(store: IdempotencyStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    public func handle(
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard let key = request.headers[.idempotencyKey] else {
+            return try await next(request, context)
+        }
+        guard (1...Self.maxKeyLength).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.validation("Must be 1 to \(Self.maxKeyLength) visible ASCII characters", field: "Idempotency-Key")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: JSONBody.maxBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(JSONBody.maxBytes) bytes")
+        }
+        let scope = "\(request.method.rawValue) \(request.uri.path)"
+        let fingerprint = Self.fingerprint(scope: scope, contentType: request.headers[.contentType], body: body)
+
+        switch try await store.claim(scope: scope, key: key, fingerprint: fingerprint, now: now()) {
+        case .completed(let stored):
+            var headers = HTTPFields()
+            for (name, value) in stored.headers {
+                if let name = HTTPField.Name(name) { headers[name] = value }
+            }
+            headers[Self.replayedHeader] = "true"
+            return Response(
+                status: HTTPResponse.Status(code: stored.status), headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+        case .mismatch:
+            throw APIError(.conflict, "This Idempotency-Key was used with a different request", field: "Idempotency-Key")
+        case .inProgress:
+            throw APIError(.conflict, "A request with this Idempotency-Key is still being processed; retry later", field: "Idempotency-Key")
+        case .claimed:
+            let response: Response
+            do {
+                response = try await next(request, context)
+            } catch {
+                let apiError = ErrorMiddleware.apiError(for: error, request: request, logger: context.logger)
+                if apiError.status.code >= 500 {
+                    try await store.release(scope: scope, key: key)
+                    throw error
+                }
+                return try await remember(try JSONResponse.error(apiError, requestID: context.requestID), scope: scope, key: key)
+            }
+            if response.status.code >= 500 {
+                try await store.release(scope: scope, key: key)
+                return response
+            }
+            return try await remember(response, scope: scope, key: key)
+        }
+    }
+
+    /// Stores `response` and returns an equivalent one (its body was read to store it).
+    private func remember(_ response: Response, scope: String, key: String) async throws -> Response {
+        let collector = BodyCollector()
+        try await response.body.write(collector)
+        let bytes = collector.bytes.withLockedValue { $0 }
+        var headers: [String: String] = [:]
+        for name in Self.keptHeaders {
+            if let value = response.headers[name] { headers[name.canonicalName] = value }
+        }
+        try await store.complete(scope: scope, key: key, with: .init(status: response.status.code, headers: headers, body: bytes))
+        return Response(status: response.status, headers: response.headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func fingerprint(scope: String, contentType: String?, body: ByteBuffer) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(scope.utf8) + [0] + Array((contentType ?? "").utf8) + [0])
+        hasher.update(data: Array(body.readableBytesView))
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A body writer that keeps what is written, to store a response before sending it.
+private struct BodyCollector: ResponseBodyWriter {
+    let bytes = NIOLockedValueBox<[UInt8]>([])
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        bytes.withLockedValue { $0.append(contentsOf: buffer.readableBytesView) }
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
