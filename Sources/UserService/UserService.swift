@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 public import Logging
 public import Platform
+public import ServiceLifecycle
 public import UserAPI
 
 /// The Users service: accounts and profiles.
@@ -27,6 +28,17 @@ public struct UserService: Sendable {
     /// Adds `/users` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         UserRoutes(store: store, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
+    }
+
+    /// Background work this service needs while it serves.
+    public func backgroundServices(logger: Logger) -> [any Service] {
+        let idempotency = IdempotencyStore(database: store.database)
+        let now = self.now
+        return [
+            PeriodicJob("purge idempotency keys", every: .seconds(3600), logger: logger) {
+                try await idempotency.purge(now: now())
+            }
+        ]
     }
 
     /// What `/health/ready` must ask for this service.

@@ -62,7 +62,7 @@ struct ShopSystem: Sendable {
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
-            services: databaseServices,
+            services: databaseServices + users.backgroundServices(logger: logger),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
