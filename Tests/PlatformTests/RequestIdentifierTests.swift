@@ -1,3 +1,4 @@
+import Foundation
 import Platform
 import Testing
 
@@ -23,5 +24,17 @@ import Testing
     @Test(arguments: ["", "has space", "semi;colon", "ünïcode", String(repeating: "x", count: 129), "new\nline"])
     func unacceptableClientIdsAreRefused(_ id: String) {
         #expect(RequestIdentifier.validated(id) == nil)
+    }
+}
+
+@Suite struct RFC3339Tests {
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00Z"),
+        (1_764_065_700.999, "2025-11-25T10:15:00Z"),
+        (951_782_400, "2000-02-29T00:00:00Z"),
+        (4_102_444_799, "2099-12-31T23:59:59Z"),
+    ])
+    func timestampsAreWrittenInUTCToTheSecond(_ seconds: Double, _ expected: String) {
+        #expect(RFC3339.string(from: Date(timeIntervalSince1970: seconds)) == expected)
     }
 }

@@ -6,7 +6,10 @@ public enum JSONResponse {
     /// The encoder for every response body: compact, UTF-8, RFC 3339 timestamps in UTC.
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.string(from: date))
+        }
         // Sorted keys make a body byte-stable: the same resource always encodes the same way.
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder

@@ -28,6 +28,12 @@ struct EmailAddress: Sendable, Hashable {
         self.normalized = value.lowercased()
     }
 
+    /// An address read back from the service's own store, where only valid ones are written.
+    init(stored value: String) {
+        self.value = value
+        self.normalized = value.lowercased()
+    }
+
     private static let localCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-.")
 
     private static func isValidLocalPart(_ local: Substring) -> Bool {

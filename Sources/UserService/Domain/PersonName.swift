@@ -15,4 +15,9 @@ struct PersonName: Sendable, Hashable {
         }
         self.value = value
     }
+
+    /// A name read back from the service's own store, where only valid ones are written.
+    init(stored value: String) {
+        self.value = value
+    }
 }

@@ -144,8 +144,8 @@ struct UserStore: Sendable {
     private static func user(from row: any SQLRow) throws -> User {
         User(
             id: try row.decode(column: "id", as: Int64.self),
-            email: try EmailAddress(try row.decode(column: "email", as: String.self)),
-            name: try PersonName(try row.decode(column: "name", as: String.self)),
+            email: EmailAddress(stored: try row.decode(column: "email", as: String.self)),
+            name: PersonName(stored: try row.decode(column: "name", as: String.self)),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
         )
