@@ -1,3 +1,4 @@
+import Logging
 public import SQLKit
 
 /// Which SQL engine a ``Database`` talks to.
@@ -43,4 +44,29 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
     }
 
     public var description: String { "database unavailable: \(String(reflecting: underlying))" }
+}
+
+extension SQLDatabase {
+    /// Runs `body` between `begin` and `COMMIT` on this connection, rolling back when it
+    /// throws; the caller sees its own error, never a wrapper.
+    func runTransaction<Result>(
+        begin: String,
+        logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (any SQLDatabase) async throws -> Result
+    ) async throws -> Result {
+        try await raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(self)
+            try await raw("COMMIT").run()
+            return result
+        } catch {
+            do {
+                try await raw("ROLLBACK").run()
+            } catch let rollbackError {
+                logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
+            }
+            throw error
+        }
+    }
 }

@@ -52,24 +52,10 @@ public final class PostgresDatabase: Database, Service {
     }
 
     public func transaction<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
-        // Own BEGIN/COMMIT rather than the client's helper, so callers see their own
-        // error (a domain error, a unique violation) and not a wrapper.
+        // Our own BEGIN/COMMIT rather than the client's helper, which wraps errors.
         try await translatingConnectionErrors {
             try await client.withConnection { connection in
-                let sql = connection.sql(queryLogLevel: .trace)
-                try await sql.raw("BEGIN").run()
-                do {
-                    let result = try await body(sql)
-                    try await sql.raw("COMMIT").run()
-                    return result
-                } catch {
-                    do {
-                        try await sql.raw("ROLLBACK").run()
-                    } catch let rollbackError {
-                        logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
-                    }
-                    throw error
-                }
+                try await connection.sql(queryLogLevel: .trace).runTransaction(begin: "BEGIN", logger: logger, body)
             }
         }
     }

@@ -57,20 +57,7 @@ public final class SQLiteDatabase: Database {
 
     public func transaction<Result: Sendable>(_ body: (any SQLDatabase) async throws -> Result) async throws -> Result {
         try await writeLock.withLock {
-            let sql = writer.sql(queryLogLevel: .trace)
-            try await sql.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                do {
-                    try await sql.raw("ROLLBACK").run()
-                } catch let rollbackError {
-                    logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
-                }
-                throw error
-            }
+            try await writer.sql(queryLogLevel: .trace).runTransaction(begin: "BEGIN IMMEDIATE", logger: logger, body)
         }
     }
 
