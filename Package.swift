@@ -62,7 +62,12 @@ let package = Package(
         ),
         .target(
             name: "UserAPI",
-            dependencies: ["Platform"],
+            dependencies: [
+                "Platform",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -99,9 +99,10 @@ import Testing
         request.body = .stream(chunks, length: .known(Int64(body.readableBytes)))
         let pending = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(30)) }
         feed.yield(body.getSlice(at: 0, length: 10)!)
-        try await Task.sleep(for: .milliseconds(300))
+        // Time for the request head to reach the server, even on a loaded machine.
+        try await Task.sleep(for: .seconds(1))
         kill(shop.process.processIdentifier, SIGINT)
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(500))
         #expect(shop.process.isRunning, "the server must wait for the request in flight")
         feed.yield(body.getSlice(at: 10, length: body.readableBytes - 10)!)
         feed.finish()
