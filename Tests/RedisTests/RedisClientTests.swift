@@ -20,6 +20,15 @@ import Testing
         try await body(client, server)
     }
 
+    /// Whether `attempt` succeeds within about two seconds of tries.
+    private func eventually(_ attempt: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<40 {
+            if (try? await attempt()) == true { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     @Test func stringsIntegersHashesSortedSetsAndStreams() async throws {
         try await withClient { redis, _ in
             #expect(try await redis.get("missing") == nil)
@@ -88,11 +97,7 @@ import Testing
             await #expect(throws: RedisError.timeout) { try await redis.send("BLPOP", "never", "5") }
             #expect(ContinuousClock.now - started < .seconds(4), "the timeout, not the 5 s BLPOP, must end the call")
             // The timed-out connection was closed; the next commands reconnect.
-            var recovered = false
-            for _ in 0..<40 where !recovered {
-                recovered = (try? await redis.set("after", to: "timeout")) == true
-                if !recovered { try await Task.sleep(for: .milliseconds(50)) }
-            }
+            let recovered = try await eventually { try await redis.set("after", to: "timeout") }
             #expect(recovered)
             #expect(try await redis.get("after") == "timeout")
         }
@@ -108,11 +113,7 @@ import Testing
             }
             #expect(ContinuousClock.now - started < .seconds(3), "commands must not hang while Redis is down")
             try server.start()
-            var recovered = false
-            for _ in 0..<40 where !recovered {
-                recovered = (try? await redis.set("after", to: "restart")) == true
-                if !recovered { try await Task.sleep(for: .milliseconds(50)) }
-            }
+            let recovered = try await eventually { try await redis.set("after", to: "restart") }
             #expect(recovered)
             #expect(try await redis.get("after") == "restart")
             #expect(try await redis.get("before") == nil, "a restarted server without persistence starts empty")
