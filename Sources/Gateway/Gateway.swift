@@ -1,10 +1,9 @@
 public import Hummingbird
 public import Platform
 
-/// The public edge: one router with request ids, the error envelope, health, the
-/// OpenAPI document, and every service's routes under `/api/v1`.
-///
-/// Authentication, rate limits and routing to remote instances join it here.
+/// The public edge: one router with request ids, the error envelope, security headers,
+/// CORS, the guard (tokens and rate limits), health, the OpenAPI document, the public
+/// signing keys, and every service's routes under `/api/v1`.
 public enum Gateway {
     /// The OpenAPI document: the contract that the tests hold the server to.
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_json }
@@ -12,12 +11,26 @@ public enum Gateway {
     /// The router for one process.
     /// - Parameters:
     ///   - health: what `/health/ready` asks.
+    ///   - tokens: verifies bearer tokens; its public keys are served as the JWKS.
+    ///   - rateLimits: where request counts are kept.
+    ///   - configuration: limits, proxies and origins.
     ///   - mount: adds the services' routes to the `/api/v1` group.
     public static func makeRouter(
         health: [HealthCheck],
+        tokens: AccessTokens,
+        rateLimits: any RateLimitStore,
+        configuration: GuardConfiguration,
         mount: (RouterGroup<ShopRequestContext>) -> Void
     ) -> Router<ShopRequestContext> {
-        EdgeRouter.make(health: health) { api in
+        let jwks = tokens.keys.jwks
+        let router = EdgeRouter.make(
+            health: health,
+            decorators: [
+                SecurityHeadersMiddleware(trustedProxies: configuration.trustedProxies),
+                CORSAllowListMiddleware(allowedOrigins: configuration.allowedOrigins),
+            ],
+            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration)]
+        ) { api in
             api.get("openapi.json") { _, _ in
                 Response(
                     status: .ok,
@@ -27,5 +40,9 @@ public enum Gateway {
             }
             mount(api)
         }
+        router.get("/.well-known/jwks.json") { _, _ in
+            try JSONResponse.encoded(jwks, status: .ok, headers: [.cacheControl: "public, max-age=300"])
+        }
+        return router
     }
 }

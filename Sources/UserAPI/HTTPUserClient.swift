@@ -12,26 +12,31 @@ public struct HTTPUserClient: UserClient {
     let httpClient: HTTPClient
     let timeout: TimeAmount
     let requestID: @Sendable () -> String?
+    let bearerToken: @Sendable () -> String?
 
     /// - Parameters:
     ///   - baseURL: where the Users service (or the gateway) listens, e.g. `http://users:8080`.
     ///   - requestID: the id of the request being served, sent as `X-Request-ID`.
+    ///   - bearerToken: the access token to call with (the caller's, passed along).
     public init(
         baseURL: String,
         httpClient: HTTPClient = .shared,
         timeout: TimeAmount = .seconds(2),
-        requestID: @escaping @Sendable () -> String? = { nil }
+        requestID: @escaping @Sendable () -> String? = { nil },
+        bearerToken: @escaping @Sendable () -> String? = { nil }
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
         self.timeout = timeout
         self.requestID = requestID
+        self.bearerToken = bearerToken
     }
 
     public func user(id: Int64) async throws -> UserResource? {
         var request = HTTPClientRequest(url: "\(baseURL)/api/v1/users/\(id)")
         request.headers.add(name: "Accept", value: "application/json")
         if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }
+        if let token = bearerToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, timeout: timeout)

@@ -1,24 +1,51 @@
 public import Foundation
 
-/// A user as the API shows it.
+/// A user as the API shows it. The password never leaves the service.
 public struct UserResource: Codable, Sendable, Hashable {
     public var id: Int64
     public var email: String
     public var name: String
+    /// `customer`, `staff` or `admin`.
+    public var role: String
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: Int64, email: String, name: String, createdAt: Date, updatedAt: Date) {
+    public init(id: Int64, email: String, name: String, role: String, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.email = email
         self.name = name
+        self.role = role
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, email, name
+        case id, email, name, role
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+    }
+}
+
+/// What a user wants to hear from the shop, read by the notification work.
+public struct PreferencesResource: Codable, Sendable, Hashable {
+    public var marketingEmails: Bool
+    public var orderEmails: Bool
+    public var sms: Bool
+    public var push: Bool
+    /// A BCP 47 language tag, such as `en` or `de-CH`.
+    public var locale: String
+
+    public init(marketingEmails: Bool, orderEmails: Bool, sms: Bool, push: Bool, locale: String) {
+        self.marketingEmails = marketingEmails
+        self.orderEmails = orderEmails
+        self.sms = sms
+        self.push = push
+        self.locale = locale
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case marketingEmails = "marketing_emails"
+        case orderEmails = "order_emails"
+        case sms, push, locale
     }
 }

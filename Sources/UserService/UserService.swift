@@ -5,17 +5,30 @@ public import Platform
 public import ServiceLifecycle
 public import UserAPI
 
-/// The Users service: accounts and profiles.
+/// The Users service: accounts, sessions, profiles and preferences.
 ///
 /// Built once per run mode by the composition root, with its own database.
 public struct UserService: Sendable {
-    let store: UserStore
+    let accounts: Accounts
     let now: @Sendable () -> Date
 
-    public init(database: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.store = UserStore(database: database)
+    /// - Parameters:
+    ///   - tokens: signs the access tokens it hands out at login.
+    ///   - passwordCost: the bcrypt cost for new password hashes.
+    public init(
+        database: any Database,
+        tokens: AccessTokens,
+        passwordCost: Int = 12,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        let store = UserStore(database: database)
+        self.accounts = Accounts(
+            store: store, sessions: SessionStore(database: database),
+            hasher: PasswordHasher(cost: UInt8(passwordCost)), tokens: tokens, now: now)
         self.now = now
     }
+
+    var store: UserStore { accounts.store }
 
     /// The schema this service needs, applied at start.
     public static var migrations: [Migration] { UserMigrations.all }
@@ -25,18 +38,21 @@ public struct UserService: Sendable {
         try await Migrator(Self.migrations, logger: logger).migrate(store.database)
     }
 
-    /// Adds `/users` routes to the `/api/v1` group.
+    /// Adds the `/users` and `/auth` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
-        UserRoutes(store: store, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
+        UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
+        AuthRoutes(accounts: accounts).add(to: group)
     }
 
     /// Background work this service needs while it serves.
     public func backgroundServices(logger: Logger) -> [any Service] {
         let idempotency = IdempotencyStore(database: store.database)
+        let sessions = accounts.sessions
         let now = self.now
         return [
-            PeriodicJob("purge idempotency keys", every: .seconds(3600), logger: logger) {
+            PeriodicJob("purge idempotency keys and expired sessions", every: .seconds(3600), logger: logger) {
                 try await idempotency.purge(now: now())
+                try await sessions.purge(now: now())
             }
         ]
     }
@@ -49,7 +65,8 @@ public struct UserService: Sendable {
     /// The in-process client other services use in the single-process mode.
     public var client: any UserClient { LocalUserClient(store: store) }
 
-    /// Registers `count` demo users named `user<N>@example.com`, skipping existing ones.
+    /// Registers `count` demo customers named `user<N>@example.com` without a password
+    /// (they cannot log in), skipping existing ones.
     public func seedDemoUsers(count: Int) async throws {
         let batchSize = 1000
         for start in stride(from: 0, to: count, by: batchSize) {
@@ -59,6 +76,28 @@ public struct UserService: Sendable {
             try await store.createMany(users, at: now())
         }
     }
+
+    /// Makes `email` an admin, creating the account when it does not exist (then a
+    /// password is required). Returns whether it was created.
+    public func bootstrapAdmin(email: String, name: String, password: String?) async throws -> Bool {
+        do {
+            let user = NewUser(email: try EmailAddress(email), name: try PersonName(name), role: .admin)
+            var hash: String?
+            if let password { hash = try await accounts.hasher.hash(try Password(password)) }
+            if hash == nil, try await store.credentials(email: user.email) == nil {
+                throw InvalidValue("A password is needed to create a new admin")
+            }
+            return try await store.bootstrapAdmin(user, passwordHash: hash, at: now()).created
+        } catch let error as InvalidValue {
+            throw BootstrapError(reason: error.reason)
+        }
+    }
+}
+
+/// Why an admin could not be bootstrapped.
+public struct BootstrapError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
 }
 
 /// ``UserClient`` by direct calls into the store, for the single-process mode.

@@ -3,6 +3,7 @@ import Gateway
 import Hummingbird
 import Logging
 import Platform
+import Redis
 import ServiceLifecycle
 import UserService
 
@@ -10,6 +11,9 @@ import UserService
 struct ShopSystem: Sendable {
     let settings: Settings
     let users: UserService
+    let tokens: AccessTokens
+    let rateLimits: any RateLimitStore
+    let redis: RedisClient?
     let databases: [any Database]
     /// Pools that must run in the service group (PostgreSQL clients).
     let databaseServices: [any Service]
@@ -30,8 +34,44 @@ struct ShopSystem: Sendable {
             databases.append(sqlite)
             return sqlite
         }
-        let users = UserService(database: try await database("users", url: settings.usersDatabaseURL))
-        return ShopSystem(settings: settings, users: users, databases: databases, databaseServices: services)
+        let tokens = AccessTokens(
+            keys: try loadSigningKeys(settings.signingKeySource, logger: logger),
+            issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
+        var redis: RedisClient?
+        let rateLimits: any RateLimitStore
+        if let url = settings.redisURL {
+            // Short timeouts: the guard must answer promptly even when Redis does not.
+            let client = RedisClient(
+                .init(url: url, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)), logger: logger)
+            redis = client
+            rateLimits = RedisRateLimitStore(redis: client)
+        } else {
+            rateLimits = InMemoryRateLimitStore()
+        }
+        let users = UserService(
+            database: try await database("users", url: settings.usersDatabaseURL),
+            tokens: tokens, passwordCost: settings.passwordCost)
+        return ShopSystem(
+            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, redis: redis,
+            databases: databases, databaseServices: services)
+    }
+
+    private static func loadSigningKeys(_ source: SigningKeySource, logger: Logger) throws -> SigningKeySet {
+        do {
+            switch source {
+            case .pem(let pem):
+                return try SigningKeySet(pem: pem)
+            case .file(let path):
+                return try SigningKeySet(pem: try String(contentsOfFile: path, encoding: .utf8))
+            case .generated(let path):
+                let created = !FileManager.default.fileExists(atPath: path)
+                let keys = try SigningKeySet.loadOrCreate(path: path)
+                if created { logger.notice("made a development signing key", metadata: ["path": "\(path)"]) }
+                return keys
+            }
+        } catch let error as InvalidValue {
+            throw ConfigurationError(variable: "JWT_SIGNING_KEYS", reason: error.reason)
+        }
     }
 
     /// Applies every service's migrations.
@@ -55,7 +95,10 @@ struct ShopSystem: Sendable {
         logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Gateway.makeRouter(health: users.healthChecks) { api in
+        let router = Gateway.makeRouter(
+            health: users.healthChecks, tokens: tokens, rateLimits: rateLimits,
+            configuration: settings.guardConfiguration
+        ) { api in
             users.addRoutes(to: api)
         }
         let host = settings.host
@@ -80,5 +123,6 @@ struct ShopSystem: Sendable {
         for database in databases {
             try? await database.close()
         }
+        redis?.shutdown()
     }
 }

@@ -7,7 +7,8 @@ import UserAPI
     @Test func findsAUserAndAnswersNilForAnUnknownOne() async throws {
         try await TestServer.with { shop in
             let id = try await shop.createUser("client@example.com", name: "Client")
-            let client = HTTPUserClient(baseURL: shop.baseURL, requestID: { "from-orders-1" })
+            let token = shop.token
+            let client = HTTPUserClient(baseURL: shop.baseURL, requestID: { "from-orders-1" }, bearerToken: { token })
             let user = try #require(try await client.user(id: id))
             #expect(user.id == id)
             #expect(user.email == "client@example.com")

@@ -1,5 +1,6 @@
 import Foundation
 import Gateway
+import Synchronization
 import NIOHTTP1
 import Testing
 
@@ -18,61 +19,158 @@ import Testing
     /// Statuses that a healthy server cannot be made to give on purpose.
     static let unprovokable: Set<String> = ["500", "503"]
 
+    /// Calls `method path` on `shop`, checks the answer against the document, and notes
+    /// which documented response it exercised.
+    private func check(
+        _ shop: RunningShop, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil,
+        headers: [(String, String)] = [], covered: inout Set<String>
+    ) async throws -> HTTPResult {
+        let result = try await shop.request(method, path, headers: headers, json: json)
+        let problems = conformance(of: result, method: method, path: path)
+        #expect(problems.isEmpty, "\(method) \(path) → \(result.status): \(problems)")
+        if let template = template(for: path) {
+            covered.insert("\(method.rawValue.lowercased()) \(template) \(result.status)")
+        }
+        return result
+    }
+
     @Test func theServerAnswersExactlyAsDocumented() async throws {
-        try await TestServer.with { shop in
-            var covered: Set<String> = []
-            func check(_ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = []) async throws -> HTTPResult {
-                let result = try await shop.request(method, path, headers: headers, json: json)
-                let problems = conformance(of: result, method: method, path: path)
-                #expect(problems.isEmpty, "\(method) \(path) → \(result.status): \(problems)")
-                if let template = template(for: path) {
-                    covered.insert("\(method.rawValue.lowercased()) \(template) \(result.status)")
-                }
-                return result
+        let covered = Mutex<Set<String>>([])
+        try await TestServer.with { admin in
+            var seen: Set<String> = []
+            defer { covered.withLock { $0.formUnion(seen) } }
+            func check(as shop: RunningShop? = nil, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = []) async throws -> HTTPResult {
+                try await self.check(shop ?? admin, method, path, json: json, headers: headers, covered: &seen)
             }
+            let anonymous = admin.anonymous
+            let forged = admin.signedIn(as: "eyJhbGciOiJub25lIn0.e30.")
             let oversize = "{\"name\":\"" + String(repeating: "x", count: 1 << 20) + "\"}"
+            let password = "correct horse battery staple"
 
             _ = try await check(.GET, "/health/live")
             _ = try await check(.GET, "/health/ready")
             _ = try await check(.GET, "/api/v1/openapi.json")
-            let created = try await check(.POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C"}"#)
+            _ = try await check(.GET, "/.well-known/jwks.json")
+            let created = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
             let id = try #require(created.json?["data"]?["id"]?.integer)
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"second@example.com","name":"S"}"#)
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C"}"#)
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K"}"#, headers: [("Idempotency-Key", "contract")])
-            let replay = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K"}"#, headers: [("Idempotency-Key", "contract")])
+            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"staff@example.com","name":"S","password":"\#(password)","role":"staff"}"#)
+            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"boss@example.com","name":"B","password":"\#(password)","role":"admin"}"#)
+            _ = try await check(as: forged, .POST, "/api/v1/users", json: #"{"email":"f@example.com","name":"F","password":"\#(password)"}"#)
+            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
+            let replay = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
             #expect(replay.header("Idempotent-Replayed") == "true")
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"other@example.com","name":"O"}"#, headers: [("Idempotency-Key", "contract")])
+            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"other@example.com","name":"O","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
             _ = try await check(.POST, "/api/v1/users", json: "{")
             _ = try await check(.POST, "/api/v1/users", json: oversize)
+
+            let customer = admin.signedIn(as: try await admin.logIn("c@example.com").access)
+            let staff = admin.signedIn(as: try await admin.logIn("staff@example.com").access)
             _ = try await check(.GET, "/api/v1/users")
             _ = try await check(.GET, "/api/v1/users?per_page=1&page=2&sort=-created_at")
             _ = try await check(.GET, "/api/v1/users?cursor=&per_page=1")
             _ = try await check(.GET, "/api/v1/users?per_page=0")
+            _ = try await check(as: anonymous, .GET, "/api/v1/users")
+            _ = try await check(as: customer, .GET, "/api/v1/users")
             _ = try await check(.GET, "/api/v1/users/\(id)")
+            _ = try await check(as: customer, .GET, "/api/v1/users/me")
             _ = try await check(.GET, "/api/v1/users/424242")
             _ = try await check(.GET, "/api/v1/users/x")
+            _ = try await check(as: anonymous, .GET, "/api/v1/users/\(id)")
             _ = try await check(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"C2"}"#)
             _ = try await check(.PATCH, "/api/v1/users/\(id)", json: "nope")
             _ = try await check(.PATCH, "/api/v1/users/\(id)", json: oversize)
             _ = try await check(.PATCH, "/api/v1/users/\(id)", json: #"{"email":"bad"}"#)
             _ = try await check(.PATCH, "/api/v1/users/424242", json: #"{"name":"Nobody"}"#)
+            _ = try await check(as: anonymous, .PATCH, "/api/v1/users/\(id)", json: #"{"name":"C3"}"#)
+            _ = try await check(as: staff, .PATCH, "/api/v1/users/\(id)", json: #"{"name":"C3"}"#)
+
+            _ = try await check(.GET, "/api/v1/users/\(id)/preferences")
+            _ = try await check(.GET, "/api/v1/users/424242/preferences")
+            _ = try await check(.GET, "/api/v1/users/0/preferences")
+            _ = try await check(as: anonymous, .GET, "/api/v1/users/me/preferences")
+            let preferences = #"{"marketing_emails":true,"order_emails":true,"sms":false,"push":true,"locale":"de-CH"}"#
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/preferences", json: preferences)
+            _ = try await check(.PUT, "/api/v1/users/424242/preferences", json: preferences)
+            _ = try await check(as: staff, .PUT, "/api/v1/users/\(id)/preferences", json: preferences)
+            _ = try await check(as: anonymous, .PUT, "/api/v1/users/\(id)/preferences", json: preferences)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/preferences", json: #"{"locale":"x"}"#)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/preferences", json: "[")
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/preferences", json: oversize)
+
+            let change = #"{"current_password":"\#(password)","new_password":"another good password"}"#
+            _ = try await check(as: staff, .PUT, "/api/v1/users/\(id)/password", json: change)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/424242/password", json: change)
+            _ = try await check(as: anonymous, .PUT, "/api/v1/users/me/password", json: change)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: #"{"current_password":"wrong","new_password":"short"}"#)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: "")
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: oversize)
+            _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: change)
+
+            let login = #"{"email":"staff@example.com","password":"\#(password)"}"#
+            let session = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: login)
+            let refresh = try #require(session.json?["data"]?["refresh_token"]?.string)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: #"{"email":"staff@example.com","password":"nope-nope"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: #"{"email":"staff@example.com"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: "{")
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: oversize)
+            let rotated = try await check(as: anonymous, .POST, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+            let next = try #require(rotated.json?["data"]?["refresh_token"]?.string)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/refresh", json: "{}")
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/refresh", json: "x")
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/refresh", json: oversize)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/logout", json: #"{"refresh_token":"\#(next)"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/logout", json: #"{"token":"\#(next)"}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/logout", json: "x")
+            _ = try await check(as: anonymous, .POST, "/api/v1/auth/logout", json: oversize)
+
+            _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
+            _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/-1")
 
-            let documented = documentedResponses().filter { !Self.unprovokable.contains(String($0.split(separator: " ").last!)) }
-            let missing = documented.subtracting(covered).sorted()
-            #expect(missing.isEmpty, "documented but never exercised: \(missing)")
-
             for (method, path) in [(NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.POST, "/api/v1/users/1"), (.PUT, "/api/v1/users"),
-                                   (.GET, "/users"), (.DELETE, "/api/v1/users"), (.GET, "/metrics/secret"), (.POST, "/health/live")] {
-                let result = try await shop.request(method, path, json: method == .GET ? nil : "{}")
+                                   (.GET, "/users"), (.DELETE, "/api/v1/users"), (.GET, "/metrics/secret"), (.POST, "/health/live"),
+                                   (.GET, "/api/v1/auth/token"), (.POST, "/.well-known/jwks.json")] {
+                let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
                 #expect(result.status == 404, "\(method) \(path) is undocumented but answered \(result.status)")
                 let envelope = try #require(validator.resolve("#/components/schemas/ErrorEnvelope"))
                 #expect(validator.violations(of: result.json ?? .null, against: envelope).isEmpty)
             }
         }
+
+        // Every versioned operation, once its caller's budget is spent, is refused as documented.
+        let tight = ["RATE_LIMIT": "1/60", "RATE_LIMIT_CREDENTIALS": "1/60"]
+        try await TestServer.with(environment: tight) { admin in
+            var seen: Set<String> = []
+            defer { covered.withLock { $0.formUnion(seen) } }
+            for (method, template) in documentedOperations() where template.hasPrefix("/api/v1/") {
+                let path = template.replacingOccurrences(of: "{id}", with: "me")
+                var result = try await check(admin, method, path, json: method == .GET ? nil : "{}", covered: &seen)
+                if result.status != 429 {
+                    result = try await check(admin, method, path, json: method == .GET ? nil : "{}", covered: &seen)
+                }
+                #expect(result.status == 429, "\(method) \(path)")
+                #expect(result.header("Retry-After") != nil)
+            }
+        }
+
+        let documented = documentedResponses().filter { !Self.unprovokable.contains(String($0.split(separator: " ").last!)) }
+        let missing = documented.subtracting(covered.withLock { $0 }).sorted()
+        #expect(missing.isEmpty, "documented but never exercised: \(missing)")
+    }
+
+    /// Every operation of the document, as method and path template.
+    func documentedOperations() -> [(NIOHTTP1.HTTPMethod, String)] {
+        var result: [(NIOHTTP1.HTTPMethod, String)] = []
+        for (path, item) in document["paths"]?.object ?? [:] {
+            for method in (item.object ?? [:]).keys where method != "parameters" {
+                result.append((NIOHTTP1.HTTPMethod(rawValue: method.uppercased()), path))
+            }
+        }
+        return result.sorted { $0.1 + $0.0.rawValue < $1.1 + $1.0.rawValue }
     }
 
     /// Every "method path status" the document promises.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Platform
 import TestSupport
 import Testing
 
@@ -28,6 +29,7 @@ import Testing
             self.dataDirectory = dataDirectory ?? directory.appendingPathComponent("data")
             process.arguments = arguments + ["--data-dir", self.dataDirectory.path]
             var env = ProcessInfo.processInfo.environment
+            env.merge(TestServer.environment) { $1 }
             env.merge(environment) { $1 }
             process.environment = env
             let handle = try FileHandle(forWritingTo: output)
@@ -79,9 +81,13 @@ import Testing
         let port = try await shop.port()
         let running = RunningShop(port: port)
         let list = try await running.request(.GET, "/api/v1/users")
-        #expect(list.status == 200)
-        #expect(list.json?["data"] == .array([]))
-        #expect(list.json?["errors"] == .array([]))
+        #expect(list.status == 401)
+        #expect(list.json?["error"]?["code"]?.string == "UNAUTHENTICATED")
+        let registered = try await running.request(
+            .POST, "/api/v1/users", json: #"{"email":"first@example.com","name":"First","password":"correct horse battery staple"}"#)
+        #expect(registered.status == 201)
+        #expect(registered.json?["errors"] == .array([]))
+        #expect(registered.json?["data"]?["role"]?.string == "customer")
         kill(shop.process.processIdentifier, SIGTERM)
         #expect(try await shop.waitForExit() == 0)
     }
@@ -91,7 +97,7 @@ import Testing
     @Test func interruptingFinishesTheRequestInFlight() async throws {
         let shop = try ShopProcess(["serve", "--port", "0"])
         let port = try await shop.port()
-        let body = ByteBuffer(string: #"{"email":"inflight@example.com","name":"In Flight"}"#)
+        let body = ByteBuffer(string: #"{"email":"inflight@example.com","name":"In Flight","password":"correct horse battery staple"}"#)
         let (chunks, feed) = AsyncStream<ByteBuffer>.makeStream()
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/users")
         request.method = .POST
@@ -112,8 +118,8 @@ import Testing
 
         // The same data folder, started again, has the user.
         let restarted = try ShopProcess(["serve", "--port", "0"], dataDirectory: shop.dataDirectory)
-        let found = try await RunningShop(port: try await restarted.port()).request(.GET, "/api/v1/users?email=inflight@example.com")
-        #expect(found.json?["meta"]?["total"]?.integer == 1)
+        let session = try await RunningShop(port: try await restarted.port()).logIn("inflight@example.com")
+        #expect(!session.access.isEmpty)
         kill(restarted.process.processIdentifier, SIGTERM)
         #expect(try await restarted.waitForExit() == 0)
     }
@@ -122,6 +128,10 @@ import Testing
         let shop = try ShopProcess(["serve", "--port", "0"], environment: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"])
         let running = RunningShop(port: try await shop.port())
         _ = try await running.request(.GET, "/api/v1/users?email=secret@example.com", headers: [("X-Request-ID", "trace-me-1")])
+        _ = try await running.createUser("logged@example.com")
+        let session = try await running.logIn("logged@example.com")
+        let refused = try await running.request(.POST, "/api/v1/auth/token", json: #"{"email":"logged@example.com","password":"hunter2-not-it"}"#)
+        #expect(refused.status == 401)
         kill(shop.process.processIdentifier, SIGTERM)
         #expect(try await shop.waitForExit() == 0)
         let lines = shop.log.split(separator: "\n")
@@ -131,13 +141,17 @@ import Testing
             let entry = try #require(try? JSONValue.parse(Data(line.utf8)), "not JSON: \(line)")
             #expect(entry["level"]?.string != nil && entry["time"]?.string != nil && entry["message"]?.string != nil)
             if entry["message"]?.string == "request" {
-                #expect(entry["request_id"]?.string == "trace-me-1")
-                #expect(entry["status"]?.string == "200")
-                sawRequest = true
+                if entry["request_id"]?.string == "trace-me-1" {
+                    #expect(entry["status"]?.string == "401")
+                    sawRequest = true
+                }
             }
         }
         #expect(sawRequest)
         #expect(!shop.log.contains("secret@example.com"), "query strings with personal data stay out of logs")
+        for secret in [RunningShop.password, "hunter2-not-it", session.access, session.refresh] {
+            #expect(!shop.log.contains(secret), "passwords and tokens stay out of logs")
+        }
     }
 
     @Test func aWrongSettingIsNamedAndNothingStarts() async throws {
@@ -149,12 +163,19 @@ import Testing
     @Test(.enabled(if: TestDatabases.postgresURL != nil))
     func migrateAndServeTheUsersServiceAloneOnPostgreSQL() async throws {
         try await TestDatabases.withPostgresURL { url in
-            let environment = ["DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)"]
+            let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+            _ = try SigningKeySet.loadOrCreate(path: keys)
+            defer { try? FileManager.default.removeItem(atPath: keys) }
+            let environment = [
+                "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)", "JWT_SIGNING_KEYS_FILE": keys,
+            ]
             let migrate = try ShopProcess(["migrate", "--service", "users"], environment: environment)
             #expect(try await migrate.waitForExit() == 0)
             let shop = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment)
             let running = RunningShop(port: try await shop.port())
-            _ = try await running.createUser("alone@example.com")
+            let id = try await running.createUser("alone@example.com")
+            let token = try await running.logIn("alone@example.com").access
+            #expect(try await running.signedIn(as: token).request(.GET, "/api/v1/users/me").json?["data"]?["id"]?.integer == id)
             #expect(try await running.request(.GET, "/health/ready").status == 200)
             kill(shop.process.processIdentifier, SIGTERM)
             #expect(try await shop.waitForExit() == 0)

@@ -20,10 +20,28 @@ struct HTTPResult: Sendable {
 }
 
 /// The real system, built by the composition root, listening on a free loopback port.
+///
+/// Requests carry `token` as a bearer token when it is set: the shop that
+/// ``TestServer/with(service:usersDatabaseURL:environment:_:)`` hands out is signed in as
+/// an admin; ``anonymous`` and ``signedIn(as:)`` give other callers.
 struct RunningShop: Sendable {
     let port: Int
+    var token: String?
+
+    init(port: Int, token: String? = nil) {
+        self.port = port
+        self.token = token
+    }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// The same shop, calling without credentials.
+    var anonymous: RunningShop { RunningShop(port: port) }
+
+    /// The same shop, calling with `token`.
+    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token) }
+
+    static let password = "correct horse battery staple"
 
     func request(
         _ method: NIOHTTP1.HTTPMethod,
@@ -34,7 +52,8 @@ struct RunningShop: Sendable {
     ) async throws -> HTTPResult {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
         if let json {
             if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
                 request.headers.add(name: "Content-Type", value: "application/json")
@@ -50,13 +69,30 @@ struct RunningShop: Sendable {
         return HTTPResult(status: Int(response.status.code), headers: fields, body: Data(buffer.readableBytesView))
     }
 
-    /// Registers a user and returns its id.
+    /// Registers a customer (anonymously, with ``password``) and returns its id.
     func createUser(_ email: String, name: String = "Test User") async throws -> Int64 {
-        let result = try await request(.POST, "/api/v1/users", json: #"{"email":"\#(email)","name":"\#(name)"}"#)
+        let result = try await anonymous.request(
+            .POST, "/api/v1/users", json: #"{"email":"\#(email)","name":"\#(name)","password":"\#(Self.password)"}"#)
         guard result.status == 201, let id = result.json?["data"]?["id"]?.integer else {
             throw UnexpectedResponse(result: result)
         }
         return id
+    }
+
+    /// Logs in and returns the access and refresh tokens.
+    func logIn(_ email: String, password: String = RunningShop.password) async throws -> (access: String, refresh: String) {
+        let result = try await anonymous.request(
+            .POST, "/api/v1/auth/token", json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+        guard result.status == 200, let access = result.json?["data"]?["access_token"]?.string,
+            let refresh = result.json?["data"]?["refresh_token"]?.string
+        else { throw UnexpectedResponse(result: result) }
+        return (access, refresh)
+    }
+
+    /// Registers a customer and returns its id and a shop signed in as it.
+    func customer(_ email: String) async throws -> (id: Int64, shop: RunningShop) {
+        let id = try await createUser(email)
+        return (id, signedIn(as: try await logIn(email).access))
     }
 }
 
@@ -72,15 +108,30 @@ enum TestServer {
         return logger
     }()
 
-    /// Runs the system for `body`, then shuts it down gracefully.
+    static let adminEmail = "admin@shop.test"
+
+    /// What tests run with unless they say otherwise: cheap password hashes and limits
+    /// that only the rate-limit tests reach.
+    static let environment = [
+        "BCRYPT_COST": "4", "RATE_LIMIT": "100000/60", "RATE_LIMIT_CREDENTIALS": "100000/60",
+    ]
+
+    /// Runs the system for `body`, signed in as an admin, then shuts it down gracefully.
     static func with(
         service: ServiceName = .all,
         usersDatabaseURL: DatabaseURL? = nil,
+        environment: [String: String] = [:],
         _ body: @Sendable (RunningShop) async throws -> Void
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shop-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        var settings = try Settings(environment: [:], service: service)
+        var environment = Self.environment.merging(environment) { $1 }
+        if service != .all, environment["JWT_SIGNING_KEYS_FILE"] == nil {
+            let path = directory.appendingPathComponent("keys.pem").path
+            _ = try SigningKeySet.loadOrCreate(path: path)
+            environment["JWT_SIGNING_KEYS_FILE"] = path
+        }
+        var settings = try Settings(environment: environment, service: service)
         settings.port = 0
         settings.dataDirectory = directory.path
         settings.usersDatabaseURL = usersDatabaseURL
@@ -96,7 +147,9 @@ enum TestServer {
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw ServerDidNotStart() }
             do {
-                try await body(RunningShop(port: port))
+                _ = try await system.users.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
+                let shop = RunningShop(port: port)
+                try await body(shop.signedIn(as: try await shop.logIn(adminEmail).access))
             } catch {
                 await group.triggerGracefulShutdown()
                 try? await tasks.waitForAll()

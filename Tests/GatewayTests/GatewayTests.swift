@@ -1,4 +1,5 @@
 import Foundation
+import NIOFoundationCompat
 import Gateway
 import HTTPTypes
 import Hummingbird
@@ -13,7 +14,9 @@ import Testing
         let paths = try #require(document["paths"] as? [String: [String: Any]])
         var ids: [String] = []
         for (path, item) in paths {
-            #expect(path.hasPrefix("/api/v1/") || path.hasPrefix("/health/"), "\(path) is outside the versioned prefix")
+            #expect(
+                path.hasPrefix("/api/v1/") || path.hasPrefix("/health/") || path.hasPrefix("/.well-known/"),
+                "\(path) is outside the versioned prefix")
             for (method, operation) in item where method != "parameters" {
                 let id = (operation as? [String: Any])?["operationId"] as? String
                 #expect(id != nil, "\(method) \(path) has no operationId")
@@ -24,7 +27,9 @@ import Testing
     }
 
     @Test func theRouterServesTheDocumentAndMountsServicesUnderTheVersion() async throws {
-        let router = Gateway.makeRouter(health: []) { api in
+        let router = Gateway.makeRouter(
+            health: [], tokens: GuardTests.tokens, rateLimits: InMemoryRateLimitStore(), configuration: GuardConfiguration()
+        ) { api in
             api.get("ping") { _, _ in try JSONResponse.success(["pong": true]) }
         }
         try await Application(router: router).test(.router) { client in
@@ -38,6 +43,10 @@ import Testing
             }
             try await client.execute(uri: "/ping", method: .get) { response in
                 #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                let jwks = try JSONDecoder().decode(JSONWebKeySet.self, from: Data(buffer: response.body))
+                #expect(jwks == GuardTests.tokens.keys.jwks)
             }
         }
     }

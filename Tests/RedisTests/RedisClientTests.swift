@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import Redis
+import TestSupport
 import Testing
 
 /// The client against a real `redis-server` (started per test on a free port).

@@ -6,7 +6,7 @@ import UserAPI
 @Suite struct UserContractTypesTests {
     @Test func aUserEncodesWithSnakeCaseKeysAndUTCTimestamps() throws {
         let user = UserResource(
-            id: 42, email: "ada@example.com", name: "Ada",
+            id: 42, email: "ada@example.com", name: "Ada", role: "customer",
             createdAt: Date(timeIntervalSince1970: 1_795_601_700), updatedAt: Date(timeIntervalSince1970: 1_795_601_760))
         let json = String(decoding: try JSONResponse.makeEncoder().encode(user), as: UTF8.self)
         #expect(json.contains(#""created_at":"2026-11-25T10:15:00Z""#))
@@ -15,8 +15,8 @@ import UserAPI
     }
 
     @Test func aCreateRequestRejectsFieldsThatAreNotInTheContract() {
-        #expect(throws: APIError([Problem(.validationError, "Unknown field", field: "password")])) {
-            try JSONBody.decode(CreateUserRequest.self, from: Data(#"{"email":"a@b.co","name":"A","password":"x"}"#.utf8))
+        #expect(throws: APIError([Problem(.validationError, "Unknown field", field: "is_admin")])) {
+            try JSONBody.decode(CreateUserRequest.self, from: Data(#"{"email":"a@b.co","name":"A","password":"x","is_admin":true}"#.utf8))
         }
     }
 

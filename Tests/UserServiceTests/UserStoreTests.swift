@@ -25,7 +25,7 @@ import Testing
     @Test(arguments: kinds)
     func aCreatedUserIsFoundWithItsFields(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
-            let created = try await store.create(try newUser("Ada@Example.com", "Ada"), at: Self.t0)
+            let created = try await store.create(try newUser("Ada@Example.com", "Ada"), passwordHash: nil, at: Self.t0)
             #expect(created.id > 0)
             let found = try #require(try await store.find(id: created.id))
             #expect(found == created)
@@ -38,9 +38,9 @@ import Testing
     @Test(arguments: kinds)
     func aDuplicateEmailInAnyCaseIsRefused(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
-            _ = try await store.create(try newUser("ada@example.com"), at: Self.t0)
+            _ = try await store.create(try newUser("ada@example.com"), passwordHash: nil, at: Self.t0)
             await #expect(throws: UserError.emailTaken) {
-                try await store.create(try newUser("ADA@example.COM"), at: Self.t0)
+                try await store.create(try newUser("ADA@example.COM"), passwordHash: nil, at: Self.t0)
             }
             let page = try await store.list(ListQuery(pagination: .page(number: 1, perPage: 10), sort: SortOrder(.createdAt)), email: nil)
             #expect(page.items.count == 1)
@@ -54,7 +54,7 @@ import Testing
                 for index in 0..<20 {
                     group.addTask {
                         do {
-                            _ = try await store.create(try newUser(index.isMultiple(of: 2) ? "race@example.com" : "RACE@example.com"), at: Self.t0)
+                            _ = try await store.create(try newUser(index.isMultiple(of: 2) ? "race@example.com" : "RACE@example.com"), passwordHash: nil, at: Self.t0)
                             return true
                         } catch UserError.emailTaken {
                             return false
@@ -70,8 +70,8 @@ import Testing
     @Test(arguments: kinds)
     func updatesChangeOnlyWhatIsGivenAndGuardUniqueness(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
-            let ada = try await store.create(try newUser("ada@example.com", "Ada"), at: Self.t0)
-            _ = try await store.create(try newUser("grace@example.com", "Grace"), at: Self.t0)
+            let ada = try await store.create(try newUser("ada@example.com", "Ada"), passwordHash: nil, at: Self.t0)
+            _ = try await store.create(try newUser("grace@example.com", "Grace"), passwordHash: nil, at: Self.t0)
             let later = Self.t0.addingTimeInterval(60)
             let renamed = try await store.update(id: ada.id, with: UserChanges(name: try PersonName("Ada L.")), at: later)
             #expect(renamed.name.value == "Ada L.")
@@ -91,11 +91,11 @@ import Testing
     @Test(arguments: kinds)
     func deletingRemovesPersonalDataAndFreesTheEmail(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
-            let ada = try await store.create(try newUser("ada@example.com", "Ada"), at: Self.t0)
+            let ada = try await store.create(try newUser("ada@example.com", "Ada"), passwordHash: nil, at: Self.t0)
             try await store.delete(id: ada.id, at: Self.t0)
             #expect(try await store.find(id: ada.id) == nil)
             await #expect(throws: UserError.notFound(id: ada.id)) { try await store.delete(id: ada.id, at: Self.t0) }
-            let again = try await store.create(try newUser("ada@example.com", "Ada again"), at: Self.t0)
+            let again = try await store.create(try newUser("ada@example.com", "Ada again"), passwordHash: nil, at: Self.t0)
             #expect(again.id != ada.id)
             let leftovers = try await store.database.read { sql in
                 try await sql.raw("SELECT email, name FROM users WHERE id = \(bind: ada.id)").first()
@@ -112,7 +112,7 @@ import Testing
             var created: [Int64] = []
             for index in 0..<23 {
                 // Pairs share a timestamp so the id must break the tie.
-                let user = try await store.create(try newUser("u\(index)@example.com"), at: Self.t0.addingTimeInterval(Double(index / 2)))
+                let user = try await store.create(try newUser("u\(index)@example.com"), passwordHash: nil, at: Self.t0.addingTimeInterval(Double(index / 2)))
                 created.append(user.id)
             }
             for descending in [false, true] {
@@ -142,8 +142,8 @@ import Testing
     @Test(arguments: kinds)
     func theEmailFilterFindsOneUserWhateverTheCase(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
-            _ = try await store.create(try newUser("ada@example.com"), at: Self.t0)
-            let grace = try await store.create(try newUser("grace@example.com"), at: Self.t0)
+            _ = try await store.create(try newUser("ada@example.com"), passwordHash: nil, at: Self.t0)
+            let grace = try await store.create(try newUser("grace@example.com"), passwordHash: nil, at: Self.t0)
             let page = try await store.list(
                 ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)),
                 email: try EmailAddress("GRACE@example.com"))

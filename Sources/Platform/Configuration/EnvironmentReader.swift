@@ -1,3 +1,5 @@
+import Foundation
+
 /// A configuration value that is missing or wrong; the message names the variable.
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var variable: String
@@ -55,5 +57,21 @@ public struct EnvironmentReader: Sendable {
         } catch {
             throw ConfigurationError(variable: name, reason: error.reason)
         }
+    }
+
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`).
+    public func bool(_ name: String) throws(ConfigurationError) -> Bool? {
+        guard let raw = string(name) else { return nil }
+        switch raw.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigurationError(variable: name, reason: "must be true or false, got '\(raw)'")
+        }
+    }
+
+    /// A comma-separated list, trimmed, without empty items.
+    public func list(_ name: String) -> [String]? {
+        guard let raw = string(name) else { return nil }
+        return raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -4,17 +4,30 @@ import Logging
 /// Builds the router every process serves: request ids, the error envelope, access logs
 /// and health endpoints first, then the routes a caller adds under `/api/v1`.
 public enum EdgeRouter {
+    public typealias Middleware = any MiddlewareProtocol<Request, Response, ShopRequestContext>
+
     /// - Parameters:
     ///   - health: what `/health/ready` asks.
+    ///   - decorators: middlewares that see every response, errors included, after they
+    ///     are rendered (security headers, CORS).
+    ///   - guards: middlewares in front of the routes whose own errors are rendered, and
+    ///     which see every route's response, errors included (authentication, rate limits).
     ///   - routes: adds the versioned routes to the `/api/v1` group.
     public static func make(
         health: [HealthCheck],
+        decorators: [Middleware] = [],
+        guards: [Middleware] = [],
         routes: (RouterGroup<ShopRequestContext>) -> Void
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: AccessLogMiddleware())
+        for decorator in decorators { router.add(middleware: decorator) }
         router.add(middleware: ErrorMiddleware())
+        if !guards.isEmpty {
+            for guardMiddleware in guards { router.add(middleware: guardMiddleware) }
+            router.add(middleware: ErrorMiddleware())
+        }
         router.get("/health/live") { _, _ in
             try JSONResponse.success(HealthReport(status: "live", checks: []), headers: [.cacheControl: "no-store"])
         }

@@ -43,7 +43,9 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.payloadTooLarge, "The request body is larger than \(JSONBody.maxBytes) bytes")
         }
-        let scope = "\(request.method.rawValue) \(request.uri.path)"
+        // Keys are the caller's own: two users choosing the same key never meet.
+        let caller = context.principal.map { "user:\($0.userID)" } ?? "anonymous"
+        let scope = "\(caller) \(request.method.rawValue) \(request.uri.path)"
         let fingerprint = Self.fingerprint(scope: scope, contentType: request.headers[.contentType], body: body)
 
         switch try await store.claim(scope: scope, key: key, fingerprint: fingerprint, now: now()) {

@@ -1,10 +1,12 @@
 import Foundation
+import Platform
 
 /// A registered user.
 struct User: Sendable, Hashable {
     let id: Int64
     var email: EmailAddress
     var name: PersonName
+    var role: Role
     let createdAt: Date
     var updatedAt: Date
 }
@@ -13,14 +15,16 @@ struct User: Sendable, Hashable {
 struct NewUser: Sendable, Hashable {
     var email: EmailAddress
     var name: PersonName
+    var role: Role = .customer
 }
 
 /// A partial update of a user: `nil` leaves a field as it is.
 struct UserChanges: Sendable, Hashable {
     var email: EmailAddress?
     var name: PersonName?
+    var role: Role?
 
-    var isEmpty: Bool { email == nil && name == nil }
+    var isEmpty: Bool { email == nil && name == nil && role == nil }
 
     /// `user` with these changes applied at `now`; unchanged (same `updatedAt`) when the
     /// changes alter nothing.
@@ -28,6 +32,7 @@ struct UserChanges: Sendable, Hashable {
         var changed = user
         if let email { changed.email = email }
         if let name { changed.name = name }
+        if let role { changed.role = role }
         if changed != user { changed.updatedAt = now }
         return changed
     }
@@ -42,4 +47,12 @@ enum UserSortField: String, CaseIterable, Sendable {
 enum UserError: Error, Hashable {
     case notFound(id: Int64)
     case emailTaken
+    /// The caller's role may not do this to this user.
+    case forbidden(field: String?)
+    /// A login with an unknown email or a wrong password: the two look the same.
+    case invalidCredentials
+    /// The current password given to change it is wrong.
+    case wrongCurrentPassword
+    /// A refresh token that is unknown, expired, revoked or already used.
+    case invalidRefreshToken
 }

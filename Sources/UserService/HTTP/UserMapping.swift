@@ -6,21 +6,49 @@ extension UserSortField: SortField {}
 extension UserResource {
     init(_ user: User) {
         self.init(
-            id: user.id, email: user.email.value, name: user.name.value,
+            id: user.id, email: user.email.value, name: user.name.value, role: user.role.rawValue,
             createdAt: user.createdAt, updatedAt: user.updatedAt)
     }
 }
 
-extension NewUser {
+extension PreferencesResource {
+    init(_ preferences: Preferences) {
+        self.init(
+            marketingEmails: preferences.marketingEmails, orderEmails: preferences.orderEmails,
+            sms: preferences.sms, push: preferences.push, locale: preferences.locale.value)
+    }
+}
+
+/// A registration as the domain sees it: the user and the password they chose.
+struct Registration: Sendable {
+    var user: NewUser
+    var password: Password
+    /// The role asked for, which only an admin may grant.
+    var requestedRole: Role?
+}
+
+extension Registration {
     /// The domain input from a request body, or every problem with it at once.
     init(validating body: CreateUserRequest) throws(APIError) {
         var validation = Validation()
         let email = body.email.flatMap { raw in validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) } }
         let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try PersonName(raw) } }
+        let password = body.password.flatMap { raw in validation.field("password") { () throws(InvalidValue) in try Password(raw) } }
+        let role = body.role.flatMap { raw in validation.field("role") { () throws(InvalidValue) in try Role(parsing: raw) } }
         if body.email == nil { validation.missing("email") }
         if body.name == nil { validation.missing("name") }
+        if body.password == nil { validation.missing("password") }
         try validation.check()
-        self.init(email: email!, name: name!)
+        self.init(user: NewUser(email: email!, name: name!), password: password!, requestedRole: role)
+    }
+}
+
+extension Role {
+    init(parsing raw: String) throws(InvalidValue) {
+        guard let role = Role(rawValue: raw) else {
+            throw InvalidValue("Must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = role
     }
 }
 
@@ -39,8 +67,28 @@ extension UserChanges {
         case .null: validation.invalid("name", "Must not be null")
         case .value(let raw): changes.name = validation.field("name") { () throws(InvalidValue) in try PersonName(raw) }
         }
+        switch body.role {
+        case .absent: break
+        case .null: validation.invalid("role", "Must not be null")
+        case .value(let raw): changes.role = validation.field("role") { () throws(InvalidValue) in try Role(parsing: raw) }
+        }
         try validation.check()
         self = changes
+    }
+}
+
+extension Preferences {
+    /// Preferences from a `PUT` body: every field is required.
+    init(validating body: PreferencesRequest) throws(APIError) {
+        var validation = Validation()
+        let locale = body.locale.flatMap { raw in validation.field("locale") { () throws(InvalidValue) in try LanguageTag(raw) } }
+        if body.marketingEmails == nil { validation.missing("marketing_emails") }
+        if body.orderEmails == nil { validation.missing("order_emails") }
+        if body.sms == nil { validation.missing("sms") }
+        if body.push == nil { validation.missing("push") }
+        if body.locale == nil { validation.missing("locale") }
+        try validation.check()
+        self.init(marketingEmails: body.marketingEmails!, orderEmails: body.orderEmails!, sms: body.sms!, push: body.push!, locale: locale!)
     }
 }
 
@@ -49,6 +97,12 @@ extension UserError: APIErrorConvertible {
         switch self {
         case .notFound: .notFound("User")
         case .emailTaken: .validation("Email address already exists", field: "email")
+        case .forbidden(let field): APIError(.forbidden, "Your role may not do this", field: field)
+        case .invalidCredentials:
+            APIError(.unauthenticated, "Email or password is incorrect")
+        case .wrongCurrentPassword: .validation("Is not your current password", field: "current_password")
+        case .invalidRefreshToken:
+            APIError(.unauthenticated, "The refresh token is not valid", field: "refresh_token")
         }
     }
 }

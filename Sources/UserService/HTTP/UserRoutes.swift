@@ -5,7 +5,7 @@ import UserAPI
 
 /// `/api/v1/users`: the public HTTP face of the Users service.
 struct UserRoutes: Sendable {
-    let store: UserStore
+    let accounts: Accounts
     let idempotency: IdempotencyStore
     let now: @Sendable () -> Date
 
@@ -14,13 +14,17 @@ struct UserRoutes: Sendable {
 
     func add(to group: RouterGroup<ShopRequestContext>) {
         let users = group.group("users")
-        users.get(use: list)
         users.group()
             .add(middleware: IdempotencyMiddleware(store: idempotency, now: now))
             .post(use: create)
-        users.get("{id}", use: show)
-        users.patch("{id}", use: update)
-        users.delete("{id}", use: delete)
+        users.restricted(to: .roles(.staff, .admin)).get(use: list)
+        let signedIn = users.restricted(to: .authenticated)
+        signedIn.get("{id}", use: show)
+        signedIn.patch("{id}", use: update)
+        signedIn.delete("{id}", use: delete)
+        signedIn.put("{id}/password", use: changePassword)
+        signedIn.get("{id}/preferences", use: preferences)
+        signedIn.put("{id}/preferences", use: setPreferences)
     }
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -29,36 +33,72 @@ struct UserRoutes: Sendable {
         var validation = Validation()
         let email = query.filters["email"].flatMap { raw in validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) } }
         try validation.check()
-        let page = try await store.list(query, email: email)
+        let page = try await accounts.store.list(query, email: email)
         return try page.response(for: request.uri, headers: Self.privateHeaders, UserResource.init)
     }
 
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateUserRequest.self, from: request)
-        let newUser = try NewUser(validating: body)
-        let user = try await store.create(newUser, at: now())
+        let registration = try Registration(validating: body)
+        let user = try await accounts.register(registration, by: context.principal)
         var headers = Self.privateHeaders
         headers[.location] = "/api/v1/users/\(user.id)"
         return try JSONResponse.success(UserResource(user), status: .created, headers: headers)
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
-        let id = try context.parameters.resourceID("id")
-        guard let user = try await store.find(id: id) else { throw UserError.notFound(id: id) }
+        let (_, id) = try target(context, .read)
+        guard let user = try await accounts.store.find(id: id) else { throw UserError.notFound(id: id) }
         return try JSONResponse.success(UserResource(user), headers: Self.privateHeaders)
     }
 
     @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {
-        let id = try context.parameters.resourceID("id")
+        let (principal, id) = try target(context, .change)
         let body = try await JSONBody.decode(UpdateUserRequest.self, from: request)
         let changes = try UserChanges(validating: body)
-        let user = try await store.update(id: id, with: changes, at: now())
+        if changes.role != nil { try UserAccess.check(principal, .changeRole, target: id) }
+        let user = try await accounts.store.update(id: id, with: changes, at: now())
         return try JSONResponse.success(UserResource(user), headers: Self.privateHeaders)
     }
 
     @Sendable func delete(_ request: Request, context: ShopRequestContext) async throws -> Response {
-        let id = try context.parameters.resourceID("id")
-        try await store.delete(id: id, at: now())
+        let (_, id) = try target(context, .delete)
+        try await accounts.store.delete(id: id, at: now())
         return JSONResponse.noContent()
+    }
+
+    @Sendable func changePassword(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let (_, id) = try target(context, .changePassword)
+        let body = try await JSONBody.decode(ChangePasswordRequest.self, from: request)
+        var validation = Validation()
+        let new = body.newPassword.flatMap { raw in validation.field("new_password") { () throws(InvalidValue) in try Password(raw) } }
+        if body.currentPassword == nil { validation.missing("current_password") }
+        if body.newPassword == nil { validation.missing("new_password") }
+        try validation.check()
+        try await accounts.changePassword(id: id, current: body.currentPassword!, new: new!)
+        return JSONResponse.noContent()
+    }
+
+    @Sendable func preferences(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let (_, id) = try target(context, .read)
+        let preferences = try await accounts.store.preferences(id: id)
+        return try JSONResponse.success(PreferencesResource(preferences), headers: Self.privateHeaders)
+    }
+
+    @Sendable func setPreferences(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let (_, id) = try target(context, .change)
+        let body = try await JSONBody.decode(PreferencesRequest.self, from: request)
+        let preferences = try Preferences(validating: body)
+        try await accounts.store.setPreferences(preferences, id: id, at: now())
+        return try JSONResponse.success(PreferencesResource(preferences), headers: Self.privateHeaders)
+    }
+
+    /// The caller and the user the path names (`me` is the caller), once the caller is
+    /// allowed `action` on that user.
+    private func target(_ context: ShopRequestContext, _ action: UserAccess.Action) throws -> (Principal, Int64) {
+        let principal = try context.requirePrincipal()
+        let id = context.parameters.get("id") == "me" ? principal.userID : try context.parameters.resourceID("id")
+        try UserAccess.check(principal, action, target: id)
+        return (principal, id)
     }
 }

@@ -26,5 +26,42 @@ enum UserMigrations {
             ).run()
         },
         IdempotencyStore.migration(2),
+        Migration(3, "accounts: passwords, roles, preferences, refresh tokens") { sql in
+            try await sql.raw("ALTER TABLE users ADD COLUMN password_hash TEXT").run()
+            try await sql.raw("ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'customer'").run()
+            try await sql.raw(
+                """
+                CREATE TABLE user_preferences (
+                    user_id BIGINT PRIMARY KEY,
+                    marketing_emails BOOLEAN NOT NULL,
+                    order_emails BOOLEAN NOT NULL,
+                    sms BOOLEAN NOT NULL,
+                    push BOOLEAN NOT NULL,
+                    locale TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            // One row per refresh token ever issued; a family is one login's chain of
+            // rotations, revoked together when a used token comes back.
+            try await sql.raw(
+                """
+                CREATE TABLE refresh_tokens (
+                    id \(unsafeRaw: sql.identityColumn),
+                    token_hash TEXT NOT NULL,
+                    family TEXT NOT NULL,
+                    user_id BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    used_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE UNIQUE INDEX refresh_tokens_token_hash_key ON refresh_tokens (token_hash)").run()
+            try await sql.raw("CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family)").run()
+            try await sql.raw("CREATE INDEX refresh_tokens_user_id_idx ON refresh_tokens (user_id)").run()
+            try await sql.raw("CREATE INDEX refresh_tokens_expires_at_idx ON refresh_tokens (expires_at)").run()
+        },
     ]
 }

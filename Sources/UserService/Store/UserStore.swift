@@ -6,16 +6,18 @@ import SQLKit
 struct UserStore: Sendable {
     let database: any Database
 
-    private static let columns = "id, email, name, created_at, updated_at"
+    private static let columns = "id, email, name, role, created_at, updated_at"
 
-    /// Inserts `user`; throws ``UserError/emailTaken`` when the email is registered.
-    func create(_ user: NewUser, at now: Date) async throws -> User {
+    /// Inserts `user` with its password hash; throws ``UserError/emailTaken`` when the
+    /// email is registered.
+    func create(_ user: NewUser, passwordHash: String?, at now: Date) async throws -> User {
         let micros = now.microsecondsSince1970
         let row = try await database.transaction { sql in
             try await sql.raw(
                 """
-                INSERT INTO users (email, email_normalized, name, created_at, updated_at)
-                VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: micros), \(bind: micros))
+                INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
+                VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: user.role.rawValue),
+                    \(bind: passwordHash), \(bind: micros), \(bind: micros))
                 ON CONFLICT (email_normalized) DO NOTHING
                 RETURNING \(unsafeRaw: Self.columns)
                 """
@@ -98,7 +100,7 @@ struct UserStore: Sendable {
                 try await sql.raw(
                     """
                     UPDATE users SET email = \(bind: updated.email.value), email_normalized = \(bind: updated.email.normalized),
-                        name = \(bind: updated.name.value), updated_at = \(bind: updated.updatedAt.microsecondsSince1970)
+                        name = \(bind: updated.name.value), role = \(bind: updated.role.rawValue), updated_at = \(bind: updated.updatedAt.microsecondsSince1970)
                     WHERE id = \(bind: id)
                     """
                 ).run()
@@ -110,19 +112,128 @@ struct UserStore: Sendable {
     }
 
     /// Removes the personal data of the user with `id`, leaving a tombstone so the id is
-    /// never reused. Frees the email for a new registration.
+    /// never reused, and ends its sessions. Frees the email for a new registration.
     func delete(id: Int64, at now: Date) async throws {
+        let micros = now.microsecondsSince1970
         let deleted = try await database.transaction { sql in
-            try await sql.raw(
+            let row = try await sql.raw(
                 """
-                UPDATE users SET email = NULL, email_normalized = NULL, name = NULL,
-                    updated_at = \(bind: now.microsecondsSince1970), deleted_at = \(bind: now.microsecondsSince1970)
+                UPDATE users SET email = NULL, email_normalized = NULL, name = NULL, password_hash = NULL,
+                    updated_at = \(bind: micros), deleted_at = \(bind: micros)
                 WHERE id = \(bind: id) AND deleted_at IS NULL
                 RETURNING id
                 """
             ).first()
+            guard row != nil else { return false }
+            try await sql.raw("DELETE FROM user_preferences WHERE user_id = \(bind: id)").run()
+            try await SessionStore.revokeAll(userID: id, at: micros, in: sql)
+            return true
         }
-        guard deleted != nil else { throw UserError.notFound(id: id) }
+        guard deleted else { throw UserError.notFound(id: id) }
+    }
+
+    /// The user registered with `email` and their password hash, for a login.
+    func credentials(email: EmailAddress) async throws -> (user: User, passwordHash: String?)? {
+        let row = try await database.read { sql in
+            try await sql.raw(
+                """
+                SELECT \(unsafeRaw: Self.columns), password_hash FROM users
+                WHERE email_normalized = \(bind: email.normalized) AND deleted_at IS NULL
+                """
+            ).first()
+        }
+        guard let row else { return nil }
+        return (try Self.user(from: row), try row.decodeNil(column: "password_hash") ? nil : row.decode(column: "password_hash", as: String.self))
+    }
+
+    /// The password hash of the user with `id`.
+    func passwordHash(id: Int64) async throws -> String? {
+        let row = try await database.read { sql in
+            try await sql.raw("SELECT password_hash FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first()
+        }
+        guard let row else { throw UserError.notFound(id: id) }
+        return try row.decodeNil(column: "password_hash") ? nil : row.decode(column: "password_hash", as: String.self)
+    }
+
+    /// Replaces the password of the user with `id` and ends every session it had, in one
+    /// transaction: a stolen refresh token dies with the old password.
+    func changePassword(id: Int64, to hash: String, at now: Date) async throws {
+        let micros = now.microsecondsSince1970
+        try await database.transaction { sql in
+            let row = try await sql.raw(
+                """
+                UPDATE users SET password_hash = \(bind: hash), updated_at = \(bind: micros)
+                WHERE id = \(bind: id) AND deleted_at IS NULL RETURNING id
+                """
+            ).first()
+            guard row != nil else { throw UserError.notFound(id: id) }
+            try await SessionStore.revokeAll(userID: id, at: micros, in: sql)
+        }
+    }
+
+    /// Makes the user with `email` an admin (creating it with `passwordHash` when there is
+    /// none yet); returns the user and whether it was created.
+    func bootstrapAdmin(_ user: NewUser, passwordHash: String?, at now: Date) async throws -> (User, created: Bool) {
+        let micros = now.microsecondsSince1970
+        let row = try await database.transaction { sql in
+            if let existing = try await sql.raw(
+                """
+                UPDATE users SET role = \(bind: Role.admin.rawValue), updated_at = \(bind: micros),
+                    password_hash = COALESCE(\(bind: passwordHash), password_hash)
+                WHERE email_normalized = \(bind: user.email.normalized) AND deleted_at IS NULL
+                RETURNING \(unsafeRaw: Self.columns)
+                """
+            ).first() {
+                return (existing, false)
+            }
+            let created = try await sql.raw(
+                """
+                INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
+                VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: Role.admin.rawValue),
+                    \(bind: passwordHash), \(bind: micros), \(bind: micros))
+                RETURNING \(unsafeRaw: Self.columns)
+                """
+            ).first()
+            return (created!, true)
+        }
+        return (try Self.user(from: row.0), row.1)
+    }
+
+    /// The preferences of the user with `id`, or the defaults when never set.
+    func preferences(id: Int64) async throws -> Preferences {
+        try await database.read { sql in
+            guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first() != nil else {
+                throw UserError.notFound(id: id)
+            }
+            guard let row = try await sql.raw(
+                "SELECT marketing_emails, order_emails, sms, push, locale FROM user_preferences WHERE user_id = \(bind: id)"
+            ).first() else { return .defaults }
+            return Preferences(
+                marketingEmails: try row.decode(column: "marketing_emails", as: Bool.self),
+                orderEmails: try row.decode(column: "order_emails", as: Bool.self),
+                sms: try row.decode(column: "sms", as: Bool.self),
+                push: try row.decode(column: "push", as: Bool.self),
+                locale: LanguageTag(stored: try row.decode(column: "locale", as: String.self)))
+        }
+    }
+
+    /// Stores `preferences` for the user with `id`.
+    func setPreferences(_ preferences: Preferences, id: Int64, at now: Date) async throws {
+        try await database.transaction { sql in
+            guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first() != nil else {
+                throw UserError.notFound(id: id)
+            }
+            try await sql.raw(
+                """
+                INSERT INTO user_preferences (user_id, marketing_emails, order_emails, sms, push, locale, updated_at)
+                VALUES (\(bind: id), \(bind: preferences.marketingEmails), \(bind: preferences.orderEmails), \(bind: preferences.sms),
+                    \(bind: preferences.push), \(bind: preferences.locale.value), \(bind: now.microsecondsSince1970))
+                ON CONFLICT (user_id) DO UPDATE SET marketing_emails = EXCLUDED.marketing_emails,
+                    order_emails = EXCLUDED.order_emails, sms = EXCLUDED.sms, push = EXCLUDED.push,
+                    locale = EXCLUDED.locale, updated_at = EXCLUDED.updated_at
+                """
+            ).run()
+        }
     }
 
     /// Registers many users in one transaction (for seeding); skips taken emails.
@@ -141,11 +252,19 @@ struct UserStore: Sendable {
         }
     }
 
+    /// The user with `id` unless deleted, inside the caller's transaction.
+    static func activeUser(id: Int64, in sql: any SQLDatabase) async throws -> User? {
+        try await sql.raw(
+            "SELECT \(unsafeRaw: columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL"
+        ).first().map(user(from:))
+    }
+
     private static func user(from row: any SQLRow) throws -> User {
         User(
             id: try row.decode(column: "id", as: Int64.self),
             email: EmailAddress(stored: try row.decode(column: "email", as: String.self)),
             name: PersonName(stored: try row.decode(column: "name", as: String.self)),
+            role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .customer,
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
         )

@@ -1,23 +1,23 @@
 import Foundation
 
 /// A private `redis-server` on a free loopback port, for tests that stop and start it.
-final class RedisServer: @unchecked Sendable {
-    let port: Int
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
     private var process: Process?
     private let directory: URL
 
-    init() throws {
+    public init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         try start()
     }
 
-    static var available: Bool {
+    public static var available: Bool {
         FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
     }
 
-    func start() throws {
+    public func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path]
@@ -32,7 +32,7 @@ final class RedisServer: @unchecked Sendable {
         throw RedisServerDidNotStart()
     }
 
-    func stop() {
+    public func stop() {
         guard let process, process.isRunning else { return }
         // SIGKILL: the child inherits this process's signal mask, where SIGTERM may be
         // blocked. Then wait until the port is closed, a few milliseconds at most.

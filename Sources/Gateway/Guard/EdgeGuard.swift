@@ -1,0 +1,160 @@
+public import Foundation
+public import Hummingbird
+import Logging
+public import Platform
+import Synchronization
+
+/// How the gateway guards `/api/v1`.
+public struct GuardConfiguration: Sendable {
+    /// For every caller: 100 requests a minute by default.
+    public var defaultPolicy = RateLimitPolicy(name: "default", limit: 100, window: .seconds(60))
+    /// Stricter, for logins and registrations, per client address.
+    public var credentialPolicy = RateLimitPolicy(name: "credentials", limit: 10, window: .seconds(60))
+    /// When the rate-limit store cannot be asked: let requests through (with a warning)
+    /// or refuse them with `UPSTREAM_UNAVAILABLE`.
+    public var failOpen = true
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    public var trustedProxies: Set<String> = []
+    /// Origins a browser may call the API from (CORS); empty: none.
+    public var allowedOrigins: Set<String> = []
+
+    public init() {}
+}
+
+/// The gateway's guard in front of every `/api/v1` route: who is calling (bearer
+/// token), from where (client address), and how much (rate limits, with the headers of
+/// `API.md` on every response).
+///
+/// An invalid token is refused even on routes open to anonymous callers: a client that
+/// sends credentials must send good ones.
+public struct EdgeGuard: RouterMiddleware {
+    public typealias Context = ShopRequestContext
+
+    let tokens: AccessTokens
+    let store: any RateLimitStore
+    let configuration: GuardConfiguration
+    let now: @Sendable () -> Date
+    private let warnings = WarningThrottle()
+
+    public init(
+        tokens: AccessTokens,
+        store: any RateLimitStore,
+        configuration: GuardConfiguration,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.tokens = tokens
+        self.store = store
+        self.configuration = configuration
+        self.now = now
+    }
+
+    public func handle(
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard request.uri.path.hasPrefix("/api/v1/") else { return try await next(request, context) }
+        var context = context
+        context.clientAddress = ClientAddress.resolve(
+            peer: context.remoteAddress?.ipAddress,
+            forwardedFor: request.headers[values: .xForwardedFor],
+            trustedProxies: configuration.trustedProxies)
+        var refusal: InvalidAccessToken?
+        if let authorization = request.headers[.authorization] {
+            do {
+                context.principal = try tokens.verify(Self.bearerToken(authorization), now: now())
+            } catch {
+                refusal = error
+                context.logger.debug("bearer token refused", metadata: ["reason": "\(error)"])
+            }
+        }
+        let decision = try await limit(request, context: context)
+        guard decision.allowed else {
+            throw APIError(
+                .rateLimited, "Too many requests; retry in \(decision.secondsLeft) seconds", headers: decision.headers)
+        }
+        if let refusal {
+            var error = refusal.apiError
+            error.headers.append(contentsOf: decision.headers)
+            throw error
+        }
+        var response = try await next(request, context)
+        response.headers.append(contentsOf: decision.headers)
+        return response
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    static func bearerToken(_ authorization: String) throws(InvalidAccessToken) -> String {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .malformed }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
+
+    private func limit(_ request: Request, context: ShopRequestContext) async throws -> RateLimitDecision {
+        let policy: RateLimitPolicy
+        let subject: String
+        if let principal = context.principal, !isCredentialRoute(request) {
+            policy = configuration.defaultPolicy
+            subject = "user:\(principal.userID)"
+        } else {
+            policy = isCredentialRoute(request) ? configuration.credentialPolicy : configuration.defaultPolicy
+            subject = "ip:\(context.clientAddress ?? "unknown")"
+        }
+        let instant = now()
+        let secondsLeft = policy.window(at: instant).secondsLeft
+        do {
+            let used = try await store.hit(subject, policy: policy, now: instant)
+            return RateLimitDecision(policy: policy, used: used, secondsLeft: secondsLeft)
+        } catch {
+            warnAboutStore(error, logger: context.logger)
+            guard configuration.failOpen else {
+                throw APIError(.upstreamUnavailable, "Rate limiting is unavailable; try again shortly")
+            }
+            return RateLimitDecision(policy: policy, used: nil, secondsLeft: secondsLeft)
+        }
+    }
+
+    /// Logins and anonymous registrations: where passwords are guessed and accounts farmed.
+    private func isCredentialRoute(_ request: Request) -> Bool {
+        guard request.method == .post else { return false }
+        let path = request.uri.path
+        return path == "/api/v1/auth/token" || path == "/api/v1/auth/refresh" || path == "/api/v1/users"
+    }
+
+    /// At most one warning every 10 seconds while the store is failing.
+    private func warnAboutStore(_ error: any Error, logger: Logger) {
+        if warnings.isDue() {
+            logger.warning(
+                "rate-limit store unavailable",
+                metadata: ["error": "\(error)", "fail_open": "\(configuration.failOpen)"])
+        }
+    }
+}
+
+/// Lets a repeated warning through once every 10 seconds.
+final class WarningThrottle: Sendable {
+    private let last = Mutex(ContinuousClock.Instant.now - .seconds(60))
+
+    func isDue() -> Bool {
+        last.withLock { last in
+            let now = ContinuousClock.Instant.now
+            guard now - last >= .seconds(10) else { return false }
+            last = now
+            return true
+        }
+    }
+}
+
+/// Where a request really comes from.
+enum ClientAddress {
+    /// The peer, unless it is a trusted proxy: then the nearest address in
+    /// `X-Forwarded-For` that is not a trusted proxy itself.
+    static func resolve(peer: String?, forwardedFor: [String], trustedProxies: Set<String>) -> String? {
+        guard let peer, trustedProxies.contains(peer) else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        for hop in hops.reversed() where !hop.isEmpty && !trustedProxies.contains(hop) {
+            return hop
+        }
+        return peer
+    }
+}

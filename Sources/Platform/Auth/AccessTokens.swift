@@ -1,0 +1,124 @@
+import Crypto
+public import Foundation
+import HTTPTypes
+
+/// Short-lived access tokens: JWTs signed with ES256 (`API.md`).
+///
+/// Issuing and verifying share one set of rules, so the two can never disagree on
+/// what a valid token is.
+public struct AccessTokens: Sendable {
+    /// The only `alg` accepted: pinned, so `none` and HMAC-confusion tokens fail.
+    public static let algorithm = "ES256"
+
+    public let keys: SigningKeySet
+    /// `iss`: who issues the tokens.
+    public let issuer: String
+    /// `aud`: who the tokens are for.
+    public let audience: String
+    /// How long a token lives: 15 minutes by default.
+    public let lifetime: Duration
+    /// Clock skew tolerated on `exp` and `iat`.
+    public let leeway: Duration
+
+    public init(
+        keys: SigningKeySet,
+        issuer: String = "shop",
+        audience: String = "shop-api",
+        lifetime: Duration = .seconds(900),
+        leeway: Duration = .seconds(30)
+    ) {
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.lifetime = lifetime
+        self.leeway = leeway
+    }
+
+    /// A signed access token for `userID` acting as `role`, valid from `now` for ``lifetime``.
+    public func issue(userID: Int64, role: Role, now: Date) throws -> IssuedAccessToken {
+        let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
+        let expires = issuedAt + lifetime.components.seconds
+        let claims = AccessTokenClaims(
+            sub: String(userID), role: role.rawValue, iat: issuedAt, exp: expires,
+            jti: UUID().uuidString.lowercased(), iss: issuer, aud: audience)
+        let header = Header(alg: Self.algorithm, typ: "JWT", kid: keys.current.id)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let signingInput = Base64URL.encode(try encoder.encode(header)) + "." + Base64URL.encode(try encoder.encode(claims))
+        let signature = try keys.current.privateKey.signature(for: Data(signingInput.utf8))
+        let token = signingInput + "." + Base64URL.encode(signature.rawRepresentation)
+        return IssuedAccessToken(token: token, expiresIn: Int(lifetime.components.seconds))
+    }
+
+    /// The caller a bearer token proves, or ``InvalidAccessToken`` saying why not.
+    public func verify(_ token: String, now: Date) throws(InvalidAccessToken) -> Principal {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3,
+            let headerBytes = Base64URL.decode(parts[0]),
+            let claimBytes = Base64URL.decode(parts[1]),
+            let signatureBytes = Base64URL.decode(parts[2])
+        else { throw .malformed }
+        let decoder = JSONDecoder()
+        guard let header = try? decoder.decode(Header.self, from: headerBytes) else { throw .malformed }
+        guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
+        guard let kid = header.kid, let key = keys.keys.first(where: { $0.id == kid }) else { throw .unknownKey }
+        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
+            key.publicKey.isValidSignature(signature, for: Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
+        else { throw .badSignature }
+        guard let claims = try? decoder.decode(AccessTokenClaims.self, from: claimBytes),
+            let userID = Int64(claims.sub), userID > 0,
+            let role = Role(rawValue: claims.role)
+        else { throw .malformed }
+        let seconds = now.timeIntervalSince1970
+        let skew = Double(leeway.components.seconds)
+        guard Double(claims.exp) + skew > seconds else { throw .expired }
+        guard Double(claims.iat) - skew <= seconds else { throw .notYetValid }
+        guard claims.iss == issuer else { throw .wrongIssuer }
+        guard claims.aud == audience else { throw .wrongAudience }
+        return Principal(userID: userID, role: role, tokenID: claims.jti)
+    }
+
+    private struct Header: Codable {
+        var alg: String
+        var typ: String?
+        var kid: String?
+    }
+}
+
+/// The registered and private claims of an access token.
+public struct AccessTokenClaims: Sendable, Codable, Hashable {
+    public var sub: String
+    public var role: String
+    public var iat: Int64
+    public var exp: Int64
+    public var jti: String
+    public var iss: String
+    public var aud: String
+}
+
+/// A freshly signed access token.
+public struct IssuedAccessToken: Sendable, Hashable {
+    public let token: String
+    /// Seconds until it expires.
+    public let expiresIn: Int
+}
+
+/// Why a bearer token was refused. Clients only ever see `UNAUTHENTICATED`; the reason
+/// is for logs.
+public enum InvalidAccessToken: Error, Sendable, Hashable, APIErrorConvertible {
+    case malformed
+    case unsupportedAlgorithm
+    case unknownKey
+    case badSignature
+    case expired
+    case notYetValid
+    case wrongIssuer
+    case wrongAudience
+
+    public var apiError: APIError {
+        let message = self == .expired ? "The access token has expired" : "The access token is not valid"
+        return APIError(
+            .unauthenticated, message,
+            headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+    }
+}

@@ -1,0 +1,22 @@
+import Platform
+
+/// A password as chosen by its user: 8 to 128 characters. It is never logged or shown.
+struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    let value: String
+
+    static let lengths = 8...128
+
+    init(_ raw: String) throws(InvalidValue) {
+        guard raw.count >= Self.lengths.lowerBound else {
+            throw InvalidValue("Must be at least \(Self.lengths.lowerBound) characters")
+        }
+        guard raw.count <= Self.lengths.upperBound else {
+            throw InvalidValue("Must be at most \(Self.lengths.upperBound) characters")
+        }
+        guard !raw.allSatisfy(\.isWhitespace) else { throw InvalidValue("Must not be only spaces") }
+        self.value = raw
+    }
+
+    var description: String { "<password>" }
+    var debugDescription: String { "<password>" }
+}

@@ -1,0 +1,33 @@
+import Platform
+
+/// What a user wants to hear from the shop. Notifications read these before sending.
+struct Preferences: Sendable, Hashable {
+    var marketingEmails: Bool
+    var orderEmails: Bool
+    var sms: Bool
+    var push: Bool
+    var locale: LanguageTag
+
+    /// What a user has before choosing: order e-mails only, in English.
+    static let defaults = Preferences(
+        marketingEmails: false, orderEmails: true, sms: false, push: false, locale: LanguageTag(stored: "en"))
+}
+
+/// A BCP 47 language tag in its common form: a 2 or 3 letter language and optional
+/// subtags (`en`, `de-CH`, `zh-Hant-TW`).
+struct LanguageTag: Sendable, Hashable {
+    let value: String
+
+    init(_ raw: String) throws(InvalidValue) {
+        let parts = raw.split(separator: "-", omittingEmptySubsequences: false)
+        guard raw.utf8.count <= 35, let language = parts.first,
+            (2...3).contains(language.count), language.allSatisfy({ $0.isASCII && $0.isLetter }),
+            parts.dropFirst().allSatisfy({ (1...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
+        else { throw InvalidValue("Must be a language tag such as en or de-CH") }
+        self.value = raw
+    }
+
+    init(stored value: String) {
+        self.value = value
+    }
+}

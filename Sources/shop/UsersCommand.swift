@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Platform
+
+/// `shop users`: account administration from the command line.
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Administer accounts.", subcommands: [CreateAdminCommand.self])
+}
+
+/// `shop users create-admin`: the first admin, or an existing account made admin.
+///
+/// The password comes from `SHOP_ADMIN_PASSWORD` or the first line of standard input,
+/// never from a flag, so it stays out of shell history and process lists.
+struct CreateAdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-admin", abstract: "Create an admin account, or make an existing account admin.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The admin's email address.")
+    var email: String
+
+    @Option(help: "The admin's display name (for a new account).")
+    var name: String = "Administrator"
+
+    func run() async throws {
+        let settings = try common.settings()
+        LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        let logger = Logger(label: "shop")
+        let password = ProcessInfo.processInfo.environment["SHOP_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true)
+        let system = try await ShopSystem.open(settings, logger: logger)
+        let (email, name) = (self.email, self.name)
+        do {
+            try await system.withDatabases {
+                try await system.migrate(logger: logger)
+                let created = try await system.users.bootstrapAdmin(
+                    email: email, name: name, password: password?.isEmpty == true ? nil : password)
+                print(created ? "created admin \(email)" : "\(email) is now an admin")
+            }
+        } catch {
+            await system.close()
+            throw ValidationError("\(error)")
+        }
+        await system.close()
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import Redis
+import TestSupport
+import Testing
+
+@testable import Gateway
+
+/// Both rate-limit stores count the same way: one behaviour, two places.
+@Suite(.serialized) struct RateLimitStoreTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case memory, redis
+        var testDescription: String { rawValue }
+    }
+
+    static var kinds: [Kind] { RedisServer.available ? Kind.allCases : [.memory] }
+    static let policy = RateLimitPolicy(name: "default", limit: 3, window: .seconds(60))
+    /// Ten seconds into a window.
+    static let t0 = Date(timeIntervalSince1970: 1_795_601_700 + 10)
+
+    private func withStore(_ kind: Kind, _ body: (any RateLimitStore) async throws -> Void) async throws {
+        switch kind {
+        case .memory:
+            try await body(InMemoryRateLimitStore())
+        case .redis:
+            let server = try RedisServer()
+            let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: Logger(label: "test"))
+            defer { client.shutdown() }
+            try await body(RedisRateLimitStore(redis: client, prefix: "test:\(UUID().uuidString)"))
+        }
+    }
+
+    @Test(arguments: kinds)
+    func countsPerSubjectAndPolicyWithinAWindowAndStartsAgainInTheNext(_ kind: Kind) async throws {
+        try await withStore(kind) { store in
+            var counts: [Int] = []
+            for _ in 0..<4 { counts.append(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0)) }
+            #expect(counts == [1, 2, 3, 4])
+            #expect(try await store.hit("ip:5.6.7.8", policy: Self.policy, now: Self.t0) == 1)
+            let other = RateLimitPolicy(name: "credentials", limit: 3, window: .seconds(60))
+            #expect(try await store.hit("ip:1.2.3.4", policy: other, now: Self.t0) == 1)
+            #expect(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0.addingTimeInterval(49)) == 5)
+            #expect(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0.addingTimeInterval(50)) == 1)
+        }
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func twoClientsOfOneRedisShareOneCount() async throws {
+        let server = try RedisServer()
+        let logger = Logger(label: "test")
+        let first = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: logger)
+        let second = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: logger)
+        defer { first.shutdown(); second.shutdown() }
+        let a = RedisRateLimitStore(redis: first)
+        let b = RedisRateLimitStore(redis: second)
+        #expect(try await a.hit("user:1", policy: Self.policy, now: Self.t0) == 1)
+        #expect(try await b.hit("user:1", policy: Self.policy, now: Self.t0) == 2)
+        #expect(try await a.hit("user:1", policy: Self.policy, now: Self.t0) == 3)
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func aStoppedRedisFailsTheCallInsteadOfHangingIt() async throws {
+        let server = try RedisServer()
+        let client = RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)),
+            logger: Logger(label: "test"))
+        defer { client.shutdown() }
+        let store = RedisRateLimitStore(redis: client)
+        #expect(try await store.hit("user:1", policy: Self.policy, now: Self.t0) == 1)
+        server.stop()
+        await #expect(throws: (any Error).self) { try await store.hit("user:1", policy: Self.policy, now: Self.t0) }
+    }
+
+    @Test func policiesParseAndRenderTheDraftHeaders() throws {
+        let policy = try RateLimitPolicy(name: "default", parsing: "100/60")
+        #expect(policy == RateLimitPolicy(name: "default", limit: 100, window: .seconds(60)))
+        for bad in ["100", "0/60", "100/0", "a/b", "100/60/1"] {
+            #expect(throws: (any Error).self, "\(bad)") { try RateLimitPolicy(name: "x", parsing: bad) }
+        }
+        let decision = RateLimitDecision(policy: policy, used: 58, secondsLeft: 17)
+        #expect(decision.headers[.rateLimitPolicy] == #""default";q=100;w=60"#)
+        #expect(decision.headers[.rateLimit] == #""default";r=42;t=17"#)
+        #expect(decision.headers[.retryAfter] == nil)
+        let refused = RateLimitDecision(policy: policy, used: 101, secondsLeft: 17)
+        #expect(!refused.allowed && refused.headers[.retryAfter] == "17" && refused.remaining == 0)
+    }
+
+    @Test func theClientAddressComesFromForwardedForOnlyThroughATrustedProxy() {
+        let proxies: Set = ["10.0.0.1", "10.0.0.2"]
+        #expect(ClientAddress.resolve(peer: "203.0.113.9", forwardedFor: ["1.1.1.1"], trustedProxies: proxies) == "203.0.113.9")
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["1.1.1.1, 198.51.100.7"], trustedProxies: proxies) == "198.51.100.7")
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["198.51.100.7, 10.0.0.2"], trustedProxies: proxies) == "198.51.100.7")
+        #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: [], trustedProxies: proxies) == "10.0.0.1")
+    }
+}

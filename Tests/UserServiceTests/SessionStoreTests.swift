@@ -1,0 +1,125 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+@testable import UserService
+
+/// Refresh-token rotation against real SQLite and PostgreSQL.
+@Suite struct SessionStoreTests {
+    static let kinds = TestDatabases.kinds
+    static let t0 = Date(microsecondsSince1970: 1_764_065_700_000_000)
+
+    private func withStores(_ kind: DatabaseKind, _ body: @Sendable (UserStore, SessionStore, User) async throws -> Void) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(UserService.migrations, logger: TestDatabases.logger).migrate(database)
+            let store = UserStore(database: database)
+            let user = try await store.create(
+                NewUser(email: try EmailAddress("ada@example.com"), name: try PersonName("Ada")), passwordHash: "x", at: Self.t0)
+            try await body(store, SessionStore(database: database), user)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aRefreshTokenRotatesOnceAndItsReuseRevokesTheFamily(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { _, sessions, user in
+            let first = RefreshToken.generate()
+            try await sessions.start(first, userID: user.id, at: Self.t0)
+            let second = RefreshToken.generate()
+            guard case .rotated(let owner) = try await sessions.rotate(first, to: second, at: Self.t0) else {
+                Issue.record("a fresh token must rotate")
+                return
+            }
+            #expect(owner.id == user.id)
+            // The first token comes back: a thief or a replay. The whole family dies,
+            // including the second token its rightful owner holds.
+            guard case .reused = try await sessions.rotate(first, to: RefreshToken.generate(), at: Self.t0) else {
+                Issue.record("a used token must count as reused")
+                return
+            }
+            guard case .reused = try await sessions.rotate(second, to: RefreshToken.generate(), at: Self.t0) else {
+                Issue.record("the family must be revoked")
+                return
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func concurrentRefreshesWithOneTokenHaveOneWinner(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { _, sessions, user in
+            let token = RefreshToken.generate()
+            try await sessions.start(token, userID: user.id, at: Self.t0)
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        if case .rotated = try await sessions.rotate(token, to: RefreshToken.generate(), at: Self.t0) { return true }
+                        return false
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func unknownExpiredAndLoggedOutTokensAreInvalid(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { store, sessions, user in
+            guard case .invalid = try await sessions.rotate(RefreshToken.generate(), to: RefreshToken.generate(), at: Self.t0) else {
+                Issue.record("an unknown token must be invalid")
+                return
+            }
+            let old = RefreshToken.generate()
+            try await sessions.start(old, userID: user.id, at: Self.t0)
+            let later = Self.t0.addingTimeInterval(TimeInterval(RefreshToken.lifetime.components.seconds) + 1)
+            guard case .invalid = try await sessions.rotate(old, to: RefreshToken.generate(), at: later) else {
+                Issue.record("an expired token must be invalid")
+                return
+            }
+            let live = RefreshToken.generate()
+            try await sessions.start(live, userID: user.id, at: Self.t0)
+            try await sessions.revokeFamily(of: live, at: Self.t0)
+            try await sessions.revokeFamily(of: live, at: Self.t0)
+            guard case .reused = try await sessions.rotate(live, to: RefreshToken.generate(), at: Self.t0) else {
+                Issue.record("a logged-out token must not rotate")
+                return
+            }
+            let beforeChange = RefreshToken.generate()
+            try await sessions.start(beforeChange, userID: user.id, at: Self.t0)
+            try await store.changePassword(id: user.id, to: "new-hash", at: Self.t0)
+            #expect(try await store.passwordHash(id: user.id) == "new-hash")
+            guard case .reused = try await sessions.rotate(beforeChange, to: RefreshToken.generate(), at: Self.t0) else {
+                Issue.record("a password change must end sessions")
+                return
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func preferencesDefaultThenKeepWhatWasSet(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { store, _, user in
+            #expect(try await store.preferences(id: user.id) == .defaults)
+            let chosen = Preferences(marketingEmails: true, orderEmails: false, sms: true, push: false, locale: try LanguageTag("de-CH"))
+            try await store.setPreferences(chosen, id: user.id, at: Self.t0)
+            try await store.setPreferences(chosen, id: user.id, at: Self.t0)
+            #expect(try await store.preferences(id: user.id) == chosen)
+            await #expect(throws: UserError.notFound(id: 999)) { try await store.preferences(id: 999) }
+            try await store.delete(id: user.id, at: Self.t0)
+            await #expect(throws: UserError.notFound(id: user.id)) { try await store.preferences(id: user.id) }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func bootstrappingAnAdminCreatesOrPromotes(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { store, _, user in
+            let (promoted, created) = try await store.bootstrapAdmin(
+                NewUser(email: try EmailAddress("ADA@example.com"), name: try PersonName("Ada"), role: .admin), passwordHash: nil, at: Self.t0)
+            #expect(!created && promoted.id == user.id && promoted.role == .admin)
+            #expect(try await store.passwordHash(id: user.id) == "x")
+            let (fresh, made) = try await store.bootstrapAdmin(
+                NewUser(email: try EmailAddress("root@example.com"), name: try PersonName("Root"), role: .admin), passwordHash: "h", at: Self.t0)
+            #expect(made && fresh.role == .admin)
+            #expect(try await store.credentials(email: try EmailAddress("root@example.com"))?.passwordHash == "h")
+        }
+    }
+}
