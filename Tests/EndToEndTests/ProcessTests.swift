@@ -181,4 +181,49 @@ import Testing
             #expect(try await shop.waitForExit() == 0)
         }
     }
+
+    @Test func createAdminBootstrapsTheFirstAdminFromTheCommandLine() async throws {
+        let setup = try ShopProcess(
+            ["users", "create-admin", "--email", "root@example.com"], environment: ["SHOP_ADMIN_PASSWORD": RunningShop.password])
+        #expect(try await setup.waitForExit() == 0)
+        #expect(setup.log.contains("created admin root@example.com"))
+        #expect(!setup.log.contains(RunningShop.password))
+        let shop = try ShopProcess(["serve", "--port", "0"], dataDirectory: setup.dataDirectory)
+        let running = RunningShop(port: try await shop.port())
+        let admin = running.signedIn(as: try await running.logIn("root@example.com").access)
+        let me = try await admin.request(.GET, "/api/v1/users/me")
+        #expect(me.json?["data"]?["role"]?.string == "admin")
+        #expect(try await admin.request(.GET, "/api/v1/users").status == 200)
+        kill(shop.process.processIdentifier, SIGTERM)
+        #expect(try await shop.waitForExit() == 0)
+    }
+
+    @Test func oneServiceAloneRefusesToStartWithoutSigningKeys() async throws {
+        let shop = try ShopProcess(["serve", "--service", "users"], environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("JWT_SIGNING_KEYS_FILE"))
+    }
+
+    /// Two gateways on one Redis: requests to either count against one limit.
+    @Test(.enabled(if: RedisServer.available))
+    func twoServerProcessesSharingOneRedisShareOneLimit() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        let environment = ["REDIS_URL": "redis://127.0.0.1:\(redis.port)", "RATE_LIMIT": "6/60", "JWT_SIGNING_KEYS_FILE": keys]
+        let first = try ShopProcess(["serve", "--port", "0"], environment: environment)
+        let second = try ShopProcess(["serve", "--port", "0"], environment: environment)
+        let a = RunningShop(port: try await first.port())
+        let b = RunningShop(port: try await second.port())
+        var statuses: [Int] = []
+        for index in 0..<8 {
+            statuses.append(try await (index.isMultiple(of: 2) ? a : b).request(.GET, "/api/v1/openapi.json").status)
+        }
+        #expect(statuses == [200, 200, 200, 200, 200, 200, 429, 429], "one count across both processes")
+        for shop in [first, second] {
+            kill(shop.process.processIdentifier, SIGTERM)
+            #expect(try await shop.waitForExit() == 0)
+        }
+    }
 }

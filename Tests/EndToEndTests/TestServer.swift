@@ -27,19 +27,22 @@ struct HTTPResult: Sendable {
 struct RunningShop: Sendable {
     let port: Int
     var token: String?
+    /// The PEM file holding the server's signing keys, when known.
+    var keysPath: String?
 
-    init(port: Int, token: String? = nil) {
+    init(port: Int, token: String? = nil, keysPath: String? = nil) {
         self.port = port
         self.token = token
+        self.keysPath = keysPath
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// The same shop, calling without credentials.
-    var anonymous: RunningShop { RunningShop(port: port) }
+    var anonymous: RunningShop { RunningShop(port: port, keysPath: keysPath) }
 
     /// The same shop, calling with `token`.
-    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token) }
+    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token, keysPath: keysPath) }
 
     static let password = "correct horse battery staple"
 
@@ -148,7 +151,11 @@ enum TestServer {
             guard let port = await iterator.next() else { throw ServerDidNotStart() }
             do {
                 _ = try await system.users.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
-                let shop = RunningShop(port: port)
+                let keysPath: String? = switch settings.signingKeySource {
+                case .file(let path), .generated(let path): path
+                case .pem: nil
+                }
+                let shop = RunningShop(port: port, keysPath: keysPath)
                 try await body(shop.signedIn(as: try await shop.logIn(adminEmail).access))
             } catch {
                 await group.triggerGracefulShutdown()
