@@ -105,6 +105,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "guard-cost",
+            dependencies: [
+                "Platform", "UserService", "Gateway", "Redis",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/GuardCost",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Platform", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],

@@ -1,4 +1,5 @@
--- POST /api/v1/users with an email no other request uses.
+-- POST /api/v1/users (a registration, password hashed with bcrypt) with an email no
+-- other request uses.
 local next_thread = 0
 setup = function(thread)
   thread:set("thread_id", next_thread)
@@ -7,6 +8,8 @@ end
 local counter = 0
 request = function()
   counter = counter + 1
-  local body = string.format('{"email":"bench-%d-%d-%d@example.com","name":"Bench User"}', os.time(), thread_id or 0, counter)
+  local body = string.format(
+    '{"email":"bench-%d-%d-%d@example.com","name":"Bench User","password":"benchmark password"}',
+    os.time(), thread_id or 0, counter)
   return wrk.format("POST", "/api/v1/users", { ["Content-Type"] = "application/json" }, body)
 end

@@ -209,6 +209,12 @@ import Testing
             }
             #expect(statuses == [401, 401, 429])
             #expect(try await admin.request(.GET, "/api/v1/users/me").status == 200, "other routes keep their own limit")
+            let registered = try await admin.request(
+                .POST, "/api/v1/users", json: #"{"email":"by-admin@example.com","name":"N","password":"\#(RunningShop.password)"}"#)
+            #expect(registered.status == 201, "an admin registering users counts against their own limit")
+            let anonymous = try await admin.anonymous.request(
+                .POST, "/api/v1/users", json: #"{"email":"anon@example.com","name":"N","password":"\#(RunningShop.password)"}"#)
+            #expect(anonymous.status == 429, "anonymous registrations share the address's credentials limit")
         }
     }
 }

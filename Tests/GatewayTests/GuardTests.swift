@@ -54,6 +54,10 @@ import Testing
                 #expect(response.status == .notFound)
                 #expect(response.headers[.init("RateLimit")!]?.hasPrefix(#""default";r=98;t="#) == true)
             }
+            let token = try Self.tokens.issue(userID: 7, role: .customer, now: Date()).token
+            try await client.execute(uri: "/api/v1/whoami", method: .get, headers: [.authorization: "bEaReR  \(token)  "]) { response in
+                #expect(String(buffer: response.body).contains(#""user":"7""#), "the scheme is case-insensitive, spaces around the token are fine")
+            }
             try await client.execute(uri: "/api/v1/whoami", method: .get, headers: try bearer(42)) { response in
                 #expect(String(buffer: response.body).contains(#""user":"42""#))
                 #expect(response.headers[.init("RateLimit")!]?.hasPrefix(#""default";r=99;t="#) == true, "counted per user")
@@ -79,7 +83,7 @@ import Testing
 
     @Test func aBadTokenIsRefusedEvenWhereAnonymousCallersMayGo() async throws {
         try await withGuard { client in
-            for header in ["Bearer nonsense", "Basic dXNlcjpwYXNz", "Bearer "] {
+            for header in ["Bearer nonsense", "Basic dXNlcjpwYXNz", "Bearer ", "Bearer", "Bearer a b", "Bearerx abc"] {
                 try await client.execute(uri: "/api/v1/whoami", method: .get, headers: [.authorization: header]) { response in
                     #expect(response.status == .unauthorized, "\(header)")
                     #expect(String(buffer: response.body).contains(#""code":"UNAUTHENTICATED""#))

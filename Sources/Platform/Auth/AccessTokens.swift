@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 import HTTPTypes
+import Synchronization
 
 /// Short-lived access tokens: JWTs signed with ES256 (`API.md`).
 ///
@@ -19,6 +20,8 @@ public struct AccessTokens: Sendable {
     public let lifetime: Duration
     /// Clock skew tolerated on `exp` and `iat`.
     public let leeway: Duration
+    /// Tokens already verified, so a client's every request does not pay for ECDSA again.
+    private let verified = VerifiedTokenCache(capacity: 10_000)
 
     public init(
         keys: SigningKeySet,
@@ -51,7 +54,21 @@ public struct AccessTokens: Sendable {
     }
 
     /// The caller a bearer token proves, or ``InvalidAccessToken`` saying why not.
+    ///
+    /// A token verified before is answered from memory until it expires: the cache
+    /// holds exactly the strings that passed every check, so it cannot admit a token
+    /// that would fail them.
     public func verify(_ token: String, now: Date) throws(InvalidAccessToken) -> Principal {
+        let skew = Double(leeway.components.seconds)
+        if let principal = verified.principal(for: token, at: now.timeIntervalSince1970, skew: skew) {
+            return principal
+        }
+        let (principal, issued, expires) = try verifyUncached(token, now: now)
+        verified.remember(token, principal: principal, issued: issued, expires: expires)
+        return principal
+    }
+
+    private func verifyUncached(_ token: String, now: Date) throws(InvalidAccessToken) -> (Principal, issued: Double, expires: Double) {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3,
             let headerBytes = Base64URL.decode(parts[0]),
@@ -75,7 +92,7 @@ public struct AccessTokens: Sendable {
         guard Double(claims.iat) - skew <= seconds else { throw .notYetValid }
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }
-        return Principal(userID: userID, role: role, tokenID: claims.jti)
+        return (Principal(userID: userID, role: role, tokenID: claims.jti), Double(claims.iat), Double(claims.exp))
     }
 
     private struct Header: Codable {
@@ -120,5 +137,41 @@ public enum InvalidAccessToken: Error, Sendable, Hashable, APIErrorConvertible {
         return APIError(
             .unauthenticated, message,
             headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+    }
+}
+
+/// Verified tokens and when they expire, bounded in size.
+final class VerifiedTokenCache: Sendable {
+    private struct Entry {
+        let principal: Principal
+        let issued: Double
+        let expires: Double
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The principal of `token` if it was verified and is still valid at `instant`,
+    /// by the same `exp` and `iat` rules and clock skew as a full verification.
+    func principal(for token: String, at instant: Double, skew: Double) -> Principal? {
+        entries.withLock { entries in
+            guard let entry = entries[token], entry.expires + skew > instant, entry.issued - skew <= instant else { return nil }
+            return entry.principal
+        }
+    }
+
+    func remember(_ token: String, principal: Principal, issued: Double, expires: Double) {
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                let now = Date().timeIntervalSince1970 - 60
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = Entry(principal: principal, issued: issued, expires: expires)
+        }
     }
 }
