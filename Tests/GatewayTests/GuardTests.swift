@@ -13,7 +13,7 @@ import Testing
     static let tokens = AccessTokens(keys: SigningKeySet([SigningKey(P256.Signing.PrivateKey())]))
 
     struct BrokenStore: RateLimitStore {
-        func hit(_ subject: String, policy: RateLimitPolicy, now: Date) async throws -> Int {
+        func hit(_ subject: String, policy: RateLimitPolicy, now: Date) async throws -> RateLimitCount {
             throw CancellationError()
         }
     }

@@ -15,8 +15,6 @@ import Testing
 
     static var kinds: [Kind] { RedisServer.available ? Kind.allCases : [.memory] }
     static let policy = RateLimitPolicy(name: "default", limit: 3, window: .seconds(60))
-    /// Ten seconds into a window.
-    static let t0 = Date(timeIntervalSince1970: 1_795_601_700 + 10)
 
     private func withStore(_ kind: Kind, _ body: (any RateLimitStore) async throws -> Void) async throws {
         switch kind {
@@ -31,16 +29,27 @@ import Testing
     }
 
     @Test(arguments: kinds)
-    func countsPerSubjectAndPolicyWithinAWindowAndStartsAgainInTheNext(_ kind: Kind) async throws {
+    func countsPerSubjectAndPolicyWithinAWindowThatOpensAtTheFirstRequest(_ kind: Kind) async throws {
         try await withStore(kind) { store in
-            var counts: [Int] = []
-            for _ in 0..<4 { counts.append(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0)) }
-            #expect(counts == [1, 2, 3, 4])
-            #expect(try await store.hit("ip:5.6.7.8", policy: Self.policy, now: Self.t0) == 1)
+            var counts: [RateLimitCount] = []
+            for _ in 0..<4 { counts.append(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Date())) }
+            #expect(counts.map(\.used) == [1, 2, 3, 4])
+            #expect(counts.allSatisfy { (59...60).contains($0.secondsLeft) })
+            #expect(try await store.hit("ip:5.6.7.8", policy: Self.policy, now: Date()).used == 1)
             let other = RateLimitPolicy(name: "credentials", limit: 3, window: .seconds(60))
-            #expect(try await store.hit("ip:1.2.3.4", policy: other, now: Self.t0) == 1)
-            #expect(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0.addingTimeInterval(49)) == 5)
-            #expect(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Self.t0.addingTimeInterval(50)) == 1)
+            #expect(try await store.hit("ip:1.2.3.4", policy: other, now: Date()).used == 1)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aNewWindowStartsWhenTheOldOneEnds(_ kind: Kind) async throws {
+        try await withStore(kind) { store in
+            let second = RateLimitPolicy(name: "default", limit: 3, window: .seconds(1))
+            #expect(try await store.hit("user:9", policy: second, now: Date()).used == 1)
+            #expect(try await store.hit("user:9", policy: second, now: Date()).used == 2)
+            // Real time: Redis expires the key on its own clock.
+            try await Task.sleep(for: .milliseconds(1200))
+            #expect(try await store.hit("user:9", policy: second, now: Date()) == RateLimitCount(used: 1, secondsLeft: 1))
         }
     }
 
@@ -53,9 +62,9 @@ import Testing
         defer { first.shutdown(); second.shutdown() }
         let a = RedisRateLimitStore(redis: first)
         let b = RedisRateLimitStore(redis: second)
-        #expect(try await a.hit("user:1", policy: Self.policy, now: Self.t0) == 1)
-        #expect(try await b.hit("user:1", policy: Self.policy, now: Self.t0) == 2)
-        #expect(try await a.hit("user:1", policy: Self.policy, now: Self.t0) == 3)
+        #expect(try await a.hit("user:1", policy: Self.policy, now: Date()).used == 1)
+        #expect(try await b.hit("user:1", policy: Self.policy, now: Date()).used == 2)
+        #expect(try await a.hit("user:1", policy: Self.policy, now: Date()).used == 3)
     }
 
     @Test(.enabled(if: RedisServer.available))
@@ -66,9 +75,9 @@ import Testing
             logger: Logger(label: "test"))
         defer { client.shutdown() }
         let store = RedisRateLimitStore(redis: client)
-        #expect(try await store.hit("user:1", policy: Self.policy, now: Self.t0) == 1)
+        #expect(try await store.hit("user:1", policy: Self.policy, now: Date()).used == 1)
         server.stop()
-        await #expect(throws: (any Error).self) { try await store.hit("user:1", policy: Self.policy, now: Self.t0) }
+        await #expect(throws: (any Error).self) { try await store.hit("user:1", policy: Self.policy, now: Date()) }
     }
 
     @Test func policiesParseAndRenderTheDraftHeaders() throws {

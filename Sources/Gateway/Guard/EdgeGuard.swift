@@ -110,17 +110,15 @@ public struct EdgeGuard: RouterMiddleware {
             policy = configuration.defaultPolicy
             subject = "ip:\(context.clientAddress ?? "unknown")"
         }
-        let instant = now()
-        let secondsLeft = policy.window(at: instant).secondsLeft
         do {
-            let used = try await store.hit(subject, policy: policy, now: instant)
-            return RateLimitDecision(policy: policy, used: used, secondsLeft: secondsLeft)
+            let count = try await store.hit(subject, policy: policy, now: now())
+            return RateLimitDecision(policy: policy, used: count.used, secondsLeft: count.secondsLeft)
         } catch {
             warnAboutStore(error, logger: context.logger)
             guard configuration.failOpen else {
                 throw APIError(.upstreamUnavailable, "Rate limiting is unavailable; try again shortly")
             }
-            return RateLimitDecision(policy: policy, used: nil, secondsLeft: secondsLeft)
+            return RateLimitDecision(policy: policy, used: nil, secondsLeft: Int(policy.windowSeconds))
         }
     }
 

@@ -25,14 +25,6 @@ public struct RateLimitPolicy: Sendable, Hashable {
 
     var windowSeconds: Int64 { window.components.seconds }
 
-    /// The fixed window `now` falls in, and the seconds left in it.
-    func window(at now: Date) -> (index: Int64, secondsLeft: Int) {
-        let seconds = now.timeIntervalSince1970
-        let index = Int64(seconds) / windowSeconds
-        let end = Double((index + 1) * windowSeconds)
-        return (index, max(1, Int((end - seconds).rounded(.up))))
-    }
-
     /// `RateLimit-Policy`: `"default";q=100;w=60`.
     var policyHeader: String { "\"\(name)\";q=\(limit);w=\(windowSeconds)" }
 }

@@ -1,10 +1,11 @@
 public import Foundation
 public import Redis
 
-/// Fixed-window counters in Redis, so every gateway instance shares one limit.
+/// Counters in Redis, so every gateway instance shares one limit.
 ///
-/// One atomic script per request: increment the window's key and give it an expiry
-/// the first time, so a window's key vanishes on its own.
+/// One atomic script per request: increment the caller's key, start its expiry on the
+/// first request of a window, and return the count with the time left; the key
+/// vanishes when the window ends.
 public struct RedisRateLimitStore: RateLimitStore {
     let redis: RedisClient
     let prefix: String
@@ -13,7 +14,12 @@ public struct RedisRateLimitStore: RateLimitStore {
         """
         local count = redis.call('INCR', KEYS[1])
         if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-        return count
+        local left = redis.call('PTTL', KEYS[1])
+        if left < 0 then
+            redis.call('PEXPIRE', KEYS[1], ARGV[1])
+            left = tonumber(ARGV[1])
+        end
+        return {count, left}
         """
     )
 
@@ -22,13 +28,13 @@ public struct RedisRateLimitStore: RateLimitStore {
         self.prefix = prefix
     }
 
-    public func hit(_ subject: String, policy: RateLimitPolicy, now: Date) async throws -> Int {
-        let window = policy.window(at: now)
-        let key = "\(prefix):\(policy.name):\(subject):\(window.index)"
-        let milliseconds = Int(policy.windowSeconds) * 1000 + 1000
-        let reply = try await redis.evaluate(Self.script, keys: [key], arguments: [.init(milliseconds)])
-        guard let count = reply.int else { throw RedisRateLimitStoreError.unexpectedReply }
-        return count
+    public func hit(_ subject: String, policy: RateLimitPolicy, now: Date) async throws -> RateLimitCount {
+        let key = "\(prefix):\(policy.name):\(subject)"
+        let reply = try await redis.evaluate(Self.script, keys: [key], arguments: [.init(Int(policy.windowSeconds) * 1000)])
+        guard let values = reply.array, values.count == 2, let count = values[0].int, let milliseconds = values[1].int else {
+            throw RedisRateLimitStoreError.unexpectedReply
+        }
+        return RateLimitCount(used: count, secondsLeft: (milliseconds + 999) / 1000)
     }
 }
 
