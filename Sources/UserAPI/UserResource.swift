@@ -49,3 +49,36 @@ public struct PreferencesResource: Codable, Sendable, Hashable {
         case sms, push, locale
     }
 }
+
+/// One entry of the account audit trail.
+public struct AuditEventResource: Codable, Sendable, Hashable {
+    public var id: Int64
+    /// The CloudEvents id of the event it records.
+    public var eventID: String
+    /// `user.registered`, `user.updated` or `user.deleted`.
+    public var type: String
+    public var userID: Int64
+    /// The request that caused it, when there was one.
+    public var requestID: String?
+    public var occurredAt: Date
+    /// For `user.updated`: the fields that changed.
+    public var changed: [String]
+
+    public init(id: Int64, eventID: String, type: String, userID: Int64, requestID: String?, occurredAt: Date, changed: [String]) {
+        self.id = id
+        self.eventID = eventID
+        self.type = type
+        self.userID = userID
+        self.requestID = requestID
+        self.occurredAt = occurredAt
+        self.changed = changed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, changed
+        case eventID = "event_id"
+        case userID = "user_id"
+        case requestID = "request_id"
+        case occurredAt = "occurred_at"
+    }
+}

@@ -42,7 +42,14 @@ public struct UserService: Sendable {
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
         AuthRoutes(accounts: accounts).add(to: group)
+        AuditRoutes(log: AuditLog(database: store.database)).add(to: group)
     }
+
+    /// Where this service's events wait for the relay.
+    public var outbox: EventOutbox { store.outbox }
+
+    /// The events this service handles: its own account events, into the audit trail.
+    public var consumers: [EventConsumer] { [AuditTrail.consumer(database: store.database)] }
 
     /// Background work this service needs while it serves.
     public func backgroundServices(logger: Logger) -> [any Service] {

@@ -13,6 +13,7 @@ struct ShopSystem: Sendable {
     let users: UserService
     let tokens: AccessTokens
     let rateLimits: any RateLimitStore
+    let bus: any EventBus
     let redis: RedisClient?
     let databases: [any Database]
     /// Pools that must run in the service group (PostgreSQL clients).
@@ -51,8 +52,10 @@ struct ShopSystem: Sendable {
         let users = UserService(
             database: try await database("users", url: settings.usersDatabaseURL),
             tokens: tokens, passwordCost: settings.passwordCost)
+        let bus = InProcessEventBus(logger: logger)
+        for consumer in users.consumers { bus.subscribe(consumer) }
         return ShopSystem(
-            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, redis: redis,
+            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, bus: bus, redis: redis,
             databases: databases, databaseServices: services)
     }
 
@@ -102,10 +105,13 @@ struct ShopSystem: Sendable {
             users.addRoutes(to: api)
         }
         let host = settings.host
+        // Workers that read the schema start once it is migrated.
+        let migrated = StartGate()
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
-            services: databaseServices + users.backgroundServices(logger: logger),
+            services: databaseServices + users.backgroundServices(logger: logger)
+                + [migrated.guarding(OutboxRelay(outbox: users.outbox, bus: bus, logger: logger))],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
@@ -115,6 +121,7 @@ struct ShopSystem: Sendable {
         )
         app.beforeServerStarts {
             try await migrate(logger: logger)
+            migrated.open()
         }
         return app
     }

@@ -85,6 +85,11 @@ import Testing
             _ = try await check(as: anonymous, .PATCH, "/api/v1/users/\(id)", json: #"{"name":"C3"}"#)
             _ = try await check(as: staff, .PATCH, "/api/v1/users/\(id)", json: #"{"name":"C3"}"#)
 
+            _ = try await check(.GET, "/api/v1/audit-events")
+            _ = try await check(.GET, "/api/v1/audit-events?user_id=\(id)&per_page=1&cursor=")
+            _ = try await check(.GET, "/api/v1/audit-events?user_id=zero")
+            _ = try await check(as: customer, .GET, "/api/v1/audit-events")
+            _ = try await check(as: anonymous, .GET, "/api/v1/audit-events")
             _ = try await check(.GET, "/api/v1/users/\(id)/preferences")
             _ = try await check(.GET, "/api/v1/users/424242/preferences")
             _ = try await check(.GET, "/api/v1/users/0/preferences")

@@ -21,7 +21,10 @@ public struct RequestIDMiddleware: RouterMiddleware {
         }
         context.logger[metadataKey: "hb.request.id"] = nil
         context.logger[metadataKey: "request_id"] = .string(context.requestID)
-        var response = try await next(request, context)
+        // Known to everything the request calls, events written to an outbox included.
+        var response = try await RequestIdentifier.$current.withValue(context.requestID) {
+            try await next(request, context)
+        }
         response.headers[.xRequestID] = context.requestID
         return response
     }

@@ -3,6 +3,9 @@ public enum RequestIdentifier {
     /// The longest id a client may send.
     public static let maxLength = 128
 
+    /// The id of the request this task serves, if any (set by ``RequestIDMiddleware``).
+    @TaskLocal public static var current: String?
+
     /// A new id, `req_` and 16 hex digits.
     public static func make() -> String {
         var generator = SystemRandomNumberGenerator()

@@ -63,5 +63,7 @@ enum UserMigrations {
             try await sql.raw("CREATE INDEX refresh_tokens_user_id_idx ON refresh_tokens (user_id)").run()
             try await sql.raw("CREATE INDEX refresh_tokens_expires_at_idx ON refresh_tokens (expires_at)").run()
         },
+        Outbox.migration(4),
+        AuditLog.migration(5),
     ]
 }

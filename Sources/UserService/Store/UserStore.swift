@@ -1,10 +1,20 @@
 import Foundation
 import Platform
 import SQLKit
+import UserAPI
 
 /// The Users service's SQL: one implementation for SQLite and PostgreSQL.
+///
+/// Every change others must hear about writes its event into the outbox in the same
+/// transaction, and wakes the relay once committed.
 struct UserStore: Sendable {
     let database: any Database
+    let outbox: EventOutbox
+
+    init(database: any Database) {
+        self.database = database
+        self.outbox = EventOutbox(database: database, source: "/users")
+    }
 
     private static let columns = "id, email, name, role, created_at, updated_at"
 
@@ -12,8 +22,8 @@ struct UserStore: Sendable {
     /// email is registered.
     func create(_ user: NewUser, passwordHash: String?, at now: Date) async throws -> User {
         let micros = now.microsecondsSince1970
-        let row = try await database.transaction { sql in
-            try await sql.raw(
+        let created = try await database.transaction { sql -> User? in
+            guard let row = try await sql.raw(
                 """
                 INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
                 VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: user.role.rawValue),
@@ -21,10 +31,14 @@ struct UserStore: Sendable {
                 ON CONFLICT (email_normalized) DO NOTHING
                 RETURNING \(unsafeRaw: Self.columns)
                 """
-            ).first()
+            ).first() else { return nil }
+            let user = try Self.user(from: row)
+            try await outbox.append(UserRegistered(user), at: now, in: sql)
+            return user
         }
-        guard let row else { throw UserError.emailTaken }
-        return try Self.user(from: row)
+        guard let created else { throw UserError.emailTaken }
+        outbox.committed()
+        return created
     }
 
     /// The user with `id`, unless there is none or it was deleted.
@@ -90,13 +104,14 @@ struct UserStore: Sendable {
     /// Applies `changes` to the user with `id` in one transaction.
     func update(id: Int64, with changes: UserChanges, at now: Date) async throws -> User {
         do {
-            return try await database.transaction { sql in
+            let user = try await database.transaction { sql in
                 guard let row = try await sql.raw(
                     "SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL"
                 ).first() else { throw UserError.notFound(id: id) }
                 let current = try Self.user(from: row)
                 let updated = changes.applied(to: current, at: now)
                 guard updated != current else { return current }
+                try await outbox.append(UserUpdated(from: current, to: updated), at: now, in: sql)
                 try await sql.raw(
                     """
                     UPDATE users SET email = \(bind: updated.email.value), email_normalized = \(bind: updated.email.normalized),
@@ -106,6 +121,8 @@ struct UserStore: Sendable {
                 ).run()
                 return updated
             }
+            outbox.committed()
+            return user
         } catch where DatabaseErrors.isUniqueViolation(error) {
             throw UserError.emailTaken
         }
@@ -127,9 +144,11 @@ struct UserStore: Sendable {
             guard row != nil else { return false }
             try await sql.raw("DELETE FROM user_preferences WHERE user_id = \(bind: id)").run()
             try await SessionStore.revokeAll(userID: id, at: micros, in: sql)
+            try await outbox.append(UserDeleted(userID: id), at: now, in: sql)
             return true
         }
         guard deleted else { throw UserError.notFound(id: id) }
+        outbox.committed()
     }
 
     /// The user registered with `email` and their password hash, for a login.
@@ -184,7 +203,11 @@ struct UserStore: Sendable {
                 RETURNING \(unsafeRaw: Self.columns)
                 """
             ).first() {
-                return (existing, false)
+                let user = try Self.user(from: existing)
+                try await outbox.append(
+                    UserUpdated(userID: user.id, changed: ["role"], email: user.email.value, name: user.name.value, role: user.role.rawValue),
+                    at: now, in: sql)
+                return (user, false)
             }
             let created = try await sql.raw(
                 """
@@ -194,9 +217,12 @@ struct UserStore: Sendable {
                 RETURNING \(unsafeRaw: Self.columns)
                 """
             ).first()
-            return (created!, true)
+            let user = try Self.user(from: created!)
+            try await outbox.append(UserRegistered(user), at: now, in: sql)
+            return (user, true)
         }
-        return (try Self.user(from: row.0), row.1)
+        outbox.committed()
+        return row
     }
 
     /// The preferences of the user with `id`, or the defaults when never set.
@@ -241,15 +267,18 @@ struct UserStore: Sendable {
         let micros = now.microsecondsSince1970
         try await database.transaction { sql in
             for (offset, user) in users.enumerated() {
-                try await sql.raw(
+                let row = try await sql.raw(
                     """
                     INSERT INTO users (email, email_normalized, name, created_at, updated_at)
                     VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: micros + Int64(offset)), \(bind: micros + Int64(offset)))
                     ON CONFLICT (email_normalized) DO NOTHING
+                    RETURNING \(unsafeRaw: Self.columns)
                     """
-                ).run()
+                ).first()
+                if let row { try await outbox.append(UserRegistered(try Self.user(from: row)), at: now, in: sql) }
             }
         }
+        outbox.committed()
     }
 
     /// The user with `id` unless deleted, inside the caller's transaction.

@@ -1,0 +1,52 @@
+public import ServiceLifecycle
+import Synchronization
+
+/// A one-way gate: services behind it wait until it opens (e.g. once the schema is
+/// migrated), and every later wait passes at once.
+public final class StartGate: Sendable {
+    private struct State {
+        var isOpen = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    public func wait() async {
+        await withCheckedContinuation { continuation in
+            let passes = state.withLock { state in
+                if state.isOpen { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if passes { continuation.resume() }
+        }
+    }
+
+    /// `service`, started only once this gate opens.
+    public func guarding(_ service: any Service) -> any Service {
+        GatedService(gate: self, service: service)
+    }
+}
+
+struct GatedService: Service {
+    let gate: StartGate
+    let service: any Service
+
+    func run() async throws {
+        // Ends at graceful shutdown even if the gate never opened.
+        await cancelWhenGracefulShutdown { await gate.wait() }
+        guard !Task.isCancelled else { return }
+        try await service.run()
+    }
+}

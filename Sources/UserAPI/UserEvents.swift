@@ -1,0 +1,60 @@
+import Foundation
+public import Platform
+
+/// `user.registered`: a new account exists.
+public struct UserRegistered: DomainEvent, Hashable {
+    public static let type = "user.registered"
+    public var userID: Int64
+    public var email: String
+    public var name: String
+    public var role: String
+
+    public init(userID: Int64, email: String, name: String, role: String) {
+        self.userID = userID
+        self.email = email
+        self.name = name
+        self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case email, name, role
+    }
+}
+
+/// `user.updated`: a profile changed; the fields that changed, with their new values.
+public struct UserUpdated: DomainEvent, Hashable {
+    public static let type = "user.updated"
+    public var userID: Int64
+    public var changed: [String]
+    public var email: String
+    public var name: String
+    public var role: String
+
+    public init(userID: Int64, changed: [String], email: String, name: String, role: String) {
+        self.userID = userID
+        self.changed = changed
+        self.email = email
+        self.name = name
+        self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case changed, email, name, role
+    }
+}
+
+/// `user.deleted`: the account and its personal data are gone; forget what you keep of it.
+public struct UserDeleted: DomainEvent, Hashable {
+    public static let type = "user.deleted"
+    public var userID: Int64
+
+    public init(userID: Int64) {
+        self.userID = userID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Platform
+import SQLKit
+
+/// One account event as the audit log keeps it: who, what and when, no personal data.
+struct AuditEntry: Sendable, Hashable {
+    let id: Int64
+    let eventID: String
+    let type: String
+    let userID: Int64
+    let requestID: String?
+    let occurredAt: Date
+    /// For `user.updated`: the fields that changed.
+    let changed: [String]
+}
+
+/// How the audit log is sorted: by arrival.
+enum AuditSortField: String, CaseIterable, Sendable, SortField {
+    case id
+}
+
+/// The audit log's SQL.
+struct AuditLog: Sendable {
+    let database: any Database
+
+    static func migration(_ version: Int) -> Migration {
+        Migration(version, "audit log of account events") { sql in
+            try await sql.raw(
+                """
+                CREATE TABLE audit_log (
+                    id \(unsafeRaw: sql.identityColumn),
+                    event_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    user_id BIGINT NOT NULL,
+                    request_id TEXT,
+                    occurred_at BIGINT NOT NULL,
+                    changed TEXT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX audit_log_user_id_idx ON audit_log (user_id, id)").run()
+        }
+    }
+
+    /// Records one event inside the consumer's transaction.
+    static func record(
+        eventID: String, type: String, userID: Int64, requestID: String?, occurredAt: Date, changed: [String],
+        in sql: any SQLDatabase
+    ) async throws {
+        try await sql.raw(
+            """
+            INSERT INTO audit_log (event_id, type, user_id, request_id, occurred_at, changed)
+            VALUES (\(bind: eventID), \(bind: type), \(bind: userID), \(bind: requestID), \(bind: occurredAt.microsecondsSince1970),
+                \(bind: changed.joined(separator: ",")))
+            """
+        ).run()
+    }
+
+    /// A page of entries, newest first by default, optionally for one user.
+    func list(_ query: ListQuery<AuditSortField>, userID: Int64?) async throws -> ListPage<AuditEntry> {
+        var filter = SQLQueryString("1 = 1")
+        if let userID {
+            filter.appendInterpolation(unsafeRaw: " AND user_id = ")
+            filter.appendInterpolation(bind: userID)
+        }
+        let direction = query.sort.descending ? "DESC" : "ASC"
+        let columns = "id, event_id, type, user_id, request_id, occurred_at, changed"
+        switch query.pagination {
+        case .page(let number, let perPage):
+            return try await database.read { sql in
+                let total = try await sql.raw("SELECT COUNT(*) AS total FROM audit_log WHERE \(filter)")
+                    .first(decodingColumn: "total", as: Int.self) ?? 0
+                let rows = try await sql.raw(
+                    """
+                    SELECT \(unsafeRaw: columns) FROM audit_log WHERE \(filter)
+                    ORDER BY id \(unsafeRaw: direction) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)
+                    """
+                ).all()
+                return .page(items: try rows.map(Self.entry(from:)), number: number, perPage: perPage, total: total)
+            }
+        case .cursor(let cursor, let perPage):
+            var keyset = filter
+            if let cursor {
+                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else {
+                    throw APIError.validation("Is not a cursor this list gave", field: "cursor")
+                }
+                keyset.appendInterpolation(unsafeRaw: query.sort.descending ? " AND id < " : " AND id > ")
+                keyset.appendInterpolation(bind: id)
+            }
+            let rows = try await database.read { sql in
+                try await sql.raw(
+                    "SELECT \(unsafeRaw: columns) FROM audit_log WHERE \(keyset) ORDER BY id \(unsafeRaw: direction) LIMIT \(bind: perPage + 1)"
+                ).all()
+            }
+            var entries = try rows.map(Self.entry(from:))
+            var next: Cursor?
+            if entries.count > perPage {
+                entries.removeLast()
+                next = Cursor(sort: query.sort.parameter, values: [String(entries[entries.count - 1].id)])
+            }
+            return .cursor(items: entries, perPage: perPage, next: next)
+        }
+    }
+
+    private static func entry(from row: any SQLRow) throws -> AuditEntry {
+        let changed = try row.decode(column: "changed", as: String.self)
+        return AuditEntry(
+            id: try row.decode(column: "id", as: Int64.self),
+            eventID: try row.decode(column: "event_id", as: String.self),
+            type: try row.decode(column: "type", as: String.self),
+            userID: try row.decode(column: "user_id", as: Int64.self),
+            requestID: try row.decodeNil(column: "request_id") ? nil : row.decode(column: "request_id", as: String.self),
+            occurredAt: Date(microsecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
+            changed: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init))
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// Account events through the outbox, the relay and the bus into the audit trail, over
+/// real HTTP on the embedded default.
+@Suite struct EventsEndToEndTests {
+    /// The audit entries of `userID`, once there are at least `count`.
+    private func auditEntries(_ admin: RunningShop, userID: Int64, count: Int) async throws -> [JSONValue] {
+        for _ in 0..<250 {
+            let page = try await admin.request(.GET, "/api/v1/audit-events?user_id=\(userID)&sort=id")
+            let entries = page.json?["data"]?.array ?? []
+            if entries.count >= count { return entries }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw UnexpectedResponse(result: try await admin.request(.GET, "/api/v1/audit-events?user_id=\(userID)"))
+    }
+
+    @Test func accountChangesReachTheAuditTrailWithTheirRequestIDs() async throws {
+        try await TestServer.with { admin in
+            let registered = try await admin.anonymous.request(
+                .POST, "/api/v1/users", headers: [("X-Request-ID", "register-ada")],
+                json: #"{"email":"ada@example.com","name":"Ada","password":"\#(RunningShop.password)"}"#)
+            let id = try #require(registered.json?["data"]?["id"]?.integer)
+            _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", headers: [("X-Request-ID", "rename-ada")], json: #"{"name":"Ada L."}"#)
+            _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"Ada L."}"#)
+            _ = try await admin.request(.DELETE, "/api/v1/users/\(id)", headers: [("X-Request-ID", "forget-ada")])
+
+            let entries = try await auditEntries(admin, userID: id, count: 3)
+            #expect(entries.compactMap { $0["type"]?.string } == ["user.registered", "user.updated", "user.deleted"], "a change that changed nothing is no event")
+            #expect(entries.compactMap { $0["request_id"]?.string } == ["register-ada", "rename-ada", "forget-ada"])
+            #expect(entries[1]["changed"] == .array([.string("name")]))
+            #expect(entries.allSatisfy { $0["event_id"]?.string?.isEmpty == false })
+            let text = try await admin.request(.GET, "/api/v1/audit-events?user_id=\(id)").body
+            #expect(!String(decoding: text, as: UTF8.self).contains("ada@example.com"), "the trail keeps no personal data")
+
+            let customer = try await admin.customer("grace@example.com").shop
+            #expect(try await customer.request(.GET, "/api/v1/audit-events").status == 403)
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import Platform
+import SQLKit
+import Synchronization
+import TestSupport
+import Testing
+
+/// The event backbone on real SQLite and PostgreSQL: the outbox, the relay, the
+/// in-process bus, idempotent consumers and dead letters.
+@Suite struct EventsTests {
+    static let kinds = TestDatabases.kinds
+    static let logger = Logger(label: "events-test")
+
+    struct Thing: DomainEvent, Hashable {
+        static let type = "thing.happened"
+        var number: Int
+    }
+
+    /// A bus that records what it was given, and can fail on purpose.
+    final class RecordingBus: EventBus {
+        let published = Mutex<[EventEnvelope]>([])
+        let failAfterRecording = Atomic<Int>(0)
+        let inner: (any EventBus)?
+
+        init(forwardingTo inner: (any EventBus)? = nil) {
+            self.inner = inner
+        }
+
+        func publish(_ events: [EventEnvelope]) async throws {
+            try await inner?.publish(events)
+            published.withLock { $0 += events }
+            // A crash between the bus taking the events and the relay marking them sent.
+            if failAfterRecording.load(ordering: .relaxed) > 0 {
+                failAfterRecording.subtract(1, ordering: .relaxed)
+                throw CancellationError()
+            }
+        }
+
+        var numbers: [Int] { published.withLock { $0 }.compactMap { try? $0.decode(Thing.self).number } }
+    }
+
+    private func withOutbox(_ kind: DatabaseKind, _ body: @Sendable (any Database, EventOutbox) async throws -> Void) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(
+                [
+                    Outbox.migration(1),
+                    Migration(2, "effects") { sql in
+                        try await sql.raw("CREATE TABLE effects (event_id TEXT NOT NULL, number INTEGER NOT NULL)").run()
+                    },
+                ], logger: Self.logger
+            ).migrate(database)
+            try await body(database, EventOutbox(database: database, source: "/things"))
+        }
+    }
+
+    private func emit(_ numbers: ClosedRange<Int>, _ outbox: EventOutbox) async throws {
+        for number in numbers {
+            try await outbox.database.transaction { sql in
+                try await outbox.append(Thing(number: number), at: Date(), in: sql)
+            }
+        }
+        outbox.committed()
+    }
+
+    /// A consumer that writes one effect row per event it applies.
+    private func effectConsumer(_ database: any Database, name: String = "things.effects", failures: Counter? = nil, maxAttempts: Int = 3) -> EventConsumer {
+        EventConsumer(name: name, types: [Thing.type], database: database, maxAttempts: maxAttempts) { event, sql in
+            let thing = try event.decode(Thing.self)
+            if let failures, thing.number == 2 {
+                failures.value.add(1, ordering: .relaxed)
+                throw ThingRefused()
+            }
+            try await sql.raw("INSERT INTO effects (event_id, number) VALUES (\(bind: event.id), \(bind: thing.number))").run()
+        }
+    }
+
+    struct ThingRefused: Error {}
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    private func effects(_ database: any Database) async throws -> [Int] {
+        try await database.read { sql in
+            try await sql.raw("SELECT number FROM effects ORDER BY number").all().map { try $0.decode(column: "number", as: Int.self) }
+        }
+    }
+
+    @Test func anEnvelopeIsCloudEventsJSONAndReadsBack() throws {
+        let time = Date(timeIntervalSince1970: 1_795_601_700.125)
+        let event = try EventEnvelope(Thing(number: 7), source: "/things", time: time, requestID: "req-1")
+        let json = try #require(try JSONSerialization.jsonObject(with: event.encoded()) as? [String: Any])
+        #expect(json["specversion"] as? String == "1.0")
+        #expect(json["type"] as? String == "thing.happened")
+        #expect(json["source"] as? String == "/things")
+        #expect(json["datacontenttype"] as? String == "application/json")
+        #expect(json["time"] as? String == "2026-11-25T10:15:00.125Z")
+        #expect(json["requestid"] as? String == "req-1")
+        #expect((json["data"] as? [String: Any])?["number"] as? Int == 7)
+        let back = try EventEnvelope(decoding: event.encoded())
+        #expect(back == event)
+        #expect(try back.decode(Thing.self) == Thing(number: 7))
+        #expect(throws: EventDecodingError.self) { try EventEnvelope(decoding: Data(#"{"specversion":"0.3"}"#.utf8)) }
+    }
+
+    @Test(arguments: kinds)
+    func aRolledBackChangePublishesNothingAndCommittedOnesGoOutInOrderOnce(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            await #expect(throws: ThingRefused.self) {
+                try await database.transaction { sql in
+                    try await outbox.append(Thing(number: 0), at: Date(), in: sql)
+                    throw ThingRefused()
+                }
+            }
+            try await emit(1...5, outbox)
+            let bus = RecordingBus()
+            let relay = OutboxRelay(outbox: outbox, bus: bus, logger: Self.logger, batchSize: 2)
+            while try await relay.relayPending(now: Date()) > 0 {}
+            #expect(bus.numbers == [1, 2, 3, 4, 5])
+            #expect(try await relay.relayPending(now: Date()) == 0)
+            #expect(try await relay.backlog(now: Date()).count == 0)
+        }
+    }
+
+    /// The process dies after the commit and before any relay ran: the rows wait in the
+    /// outbox, and the relay of the next start delivers them.
+    @Test(arguments: kinds)
+    func eventsCommittedBeforeACrashAreDeliveredAfterTheRestart(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            try await emit(1...3, outbox)
+            let backlog = try await OutboxRelay(outbox: outbox, bus: RecordingBus(), logger: Self.logger).backlog(now: Date())
+            #expect(backlog.count == 3)
+            #expect(backlog.oldestAge != nil)
+            let restarted = EventOutbox(database: database, source: "/things")
+            let bus = InProcessEventBus(logger: Self.logger)
+            bus.subscribe(effectConsumer(database))
+            try await OutboxRelay(outbox: restarted, bus: bus, logger: Self.logger).relayPending(now: Date())
+            #expect(try await effects(database) == [1, 2, 3])
+        }
+    }
+
+    /// The bus took the events but the relay died before marking them sent: they are
+    /// published again, and the consumer applies each once.
+    @Test(arguments: kinds)
+    func aRepublishedEventHasNoSecondEffect(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            try await emit(1...3, outbox)
+            let inProcess = InProcessEventBus(logger: Self.logger)
+            inProcess.subscribe(effectConsumer(database))
+            let bus = RecordingBus(forwardingTo: inProcess)
+            bus.failAfterRecording.store(1, ordering: .relaxed)
+            let relay = OutboxRelay(outbox: outbox, bus: bus, logger: Self.logger)
+            await #expect(throws: CancellationError.self) { try await relay.relayPending(now: Date()) }
+            try await relay.relayPending(now: Date())
+            #expect(bus.numbers == [1, 2, 3, 1, 2, 3], "delivered twice")
+            #expect(try await effects(database) == [1, 2, 3], "applied once")
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aConsumerThatKeepsFailingDeadLettersTheEventAndTheRestFlow(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            try await emit(1...3, outbox)
+            let failures = Counter()
+            let bus = InProcessEventBus(logger: Self.logger, firstRetryDelay: .milliseconds(1))
+            bus.subscribe(effectConsumer(database, failures: failures, maxAttempts: 3))
+            try await OutboxRelay(outbox: outbox, bus: bus, logger: Self.logger).relayPending(now: Date())
+            #expect(failures.value.load(ordering: .relaxed) == 3)
+            #expect(try await effects(database) == [1, 3])
+            let letters = try await database.read { sql in
+                try await sql.raw("SELECT consumer, type, reason, attempts FROM event_dead_letters").all()
+            }
+            #expect(letters.count == 1)
+            #expect(try letters.first?.decode(column: "consumer", as: String.self) == "things.effects")
+            #expect(try letters.first?.decode(column: "attempts", as: Int.self) == 3)
+            #expect(try letters.first?.decode(column: "reason", as: String.self).contains("ThingRefused") == true)
+        }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    func twoRelaysOnOnePostgreSQLDatabaseNeverPublishARowTwice() async throws {
+        try await withOutbox(.postgres) { database, outbox in
+            try await emit(1...300, outbox)
+            let bus = RecordingBus()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        let relay = OutboxRelay(outbox: EventOutbox(database: database, source: "/things"), bus: bus, logger: Self.logger, batchSize: 7)
+                        var idle = 0
+                        while idle < 20 {
+                            idle = try await relay.relayPending(now: Date()) == 0 ? idle + 1 : 0
+                            await Task.yield()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(bus.numbers == Array(1...300), "every row once, in order")
+        }
+    }
+
+    @Test(arguments: kinds)
+    func theRunningRelayWakesWhenATransactionCommits(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            let bus = RecordingBus()
+            // Polling alone would take a minute: only the signal can deliver in time.
+            let relay = OutboxRelay(outbox: outbox, bus: bus, logger: Self.logger, pollInterval: .seconds(60))
+            let running = Task { try await relay.run() }
+            defer { running.cancel() }
+            try await Task.sleep(for: .milliseconds(100))
+            try await emit(1...1, outbox)
+            for _ in 0..<300 where bus.numbers.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(bus.numbers == [1])
+        }
+    }
+}
