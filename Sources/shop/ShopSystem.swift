@@ -14,7 +14,10 @@ struct ShopSystem: Sendable {
     let tokens: AccessTokens
     let rateLimits: any RateLimitStore
     let bus: any EventBus
-    let redis: RedisClient?
+    /// What feeds the consumers: nothing extra in process (the relay hands events over),
+    /// one reader per consumer group on Redis Streams.
+    let consumerServices: [any Service]
+    let redisClients: [RedisClient]
     let databases: [any Database]
     /// Pools that must run in the service group (PostgreSQL clients).
     let databaseServices: [any Service]
@@ -38,25 +41,33 @@ struct ShopSystem: Sendable {
         let tokens = AccessTokens(
             keys: try loadSigningKeys(settings.signingKeySource, logger: logger),
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
-        var redis: RedisClient?
-        let rateLimits: any RateLimitStore
-        if let url = settings.redisURL {
-            // Short timeouts: the guard must answer promptly even when Redis does not.
-            let client = RedisClient(
-                .init(url: url, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)), logger: logger)
-            redis = client
-            rateLimits = RedisRateLimitStore(redis: client)
-        } else {
-            rateLimits = InMemoryRateLimitStore()
-        }
         let users = UserService(
             database: try await database("users", url: settings.usersDatabaseURL),
             tokens: tokens, passwordCost: settings.passwordCost)
-        let bus = InProcessEventBus(logger: logger)
-        for consumer in users.consumers { bus.subscribe(consumer) }
+        let consumers = users.consumers
+        var redisClients: [RedisClient] = []
+        let rateLimits: any RateLimitStore
+        let bus: any EventBus
+        var consumerServices: [any Service] = []
+        if let url = settings.redisURL {
+            // Short timeouts: the guard must answer promptly even when Redis does not.
+            let limits = RedisClient(
+                .init(url: url, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)), logger: logger)
+            let events = RedisClient(.init(url: url), logger: logger)
+            redisClients = [limits, events]
+            rateLimits = RedisRateLimitStore(redis: limits)
+            let streams = RedisStreamsEventBus(redis: events, url: url, logger: logger)
+            bus = streams
+            consumerServices = consumers.map { streams.consumerService($0) }
+        } else {
+            rateLimits = InMemoryRateLimitStore()
+            let inProcess = InProcessEventBus(logger: logger)
+            for consumer in consumers { inProcess.subscribe(consumer) }
+            bus = inProcess
+        }
         return ShopSystem(
-            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, bus: bus, redis: redis,
-            databases: databases, databaseServices: services)
+            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, bus: bus,
+            consumerServices: consumerServices, redisClients: redisClients, databases: databases, databaseServices: services)
     }
 
     private static func loadSigningKeys(_ source: SigningKeySource, logger: Logger) throws -> SigningKeySet {
@@ -111,7 +122,7 @@ struct ShopSystem: Sendable {
             router: router,
             configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
             services: databaseServices + users.backgroundServices(logger: logger)
-                + [migrated.guarding(OutboxRelay(outbox: users.outbox, bus: bus, logger: logger))],
+                + ([OutboxRelay(outbox: users.outbox, bus: bus, logger: logger)] + consumerServices).map(migrated.guarding),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
@@ -130,6 +141,6 @@ struct ShopSystem: Sendable {
         for database in databases {
             try? await database.close()
         }
-        redis?.shutdown()
+        for client in redisClients { client.shutdown() }
     }
 }

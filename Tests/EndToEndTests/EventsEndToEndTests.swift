@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Account events through the outbox, the relay and the bus into the audit trail, over
@@ -35,6 +36,20 @@ import Testing
 
             let customer = try await admin.customer("grace@example.com").shop
             #expect(try await customer.request(.GET, "/api/v1/audit-events").status == 403)
+        }
+    }
+
+    /// The same path with `REDIS_URL`: the relay publishes to Redis Streams and the audit
+    /// consumer reads them as a consumer group.
+    @Test(.enabled(if: RedisServer.available))
+    func onRedisStreamsTheAuditTrailFillsThroughAConsumerGroup() async throws {
+        let redis = try RedisServer()
+        try await TestServer.with(environment: ["REDIS_URL": "redis://127.0.0.1:\(redis.port)"]) { admin in
+            let id = try await admin.createUser("ada@example.com")
+            _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", json: #"{"role":"staff"}"#)
+            let entries = try await auditEntries(admin, userID: id, count: 2)
+            #expect(entries.compactMap { $0["type"]?.string } == ["user.registered", "user.updated"])
+            #expect(entries[1]["changed"] == .array([.string("role")]))
         }
     }
 }

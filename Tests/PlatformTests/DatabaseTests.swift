@@ -18,6 +18,31 @@ private struct Rollback: Error {}
         }
     }
 
+    /// A task cancelled in the middle of a transaction (a consumer stopped mid-handling)
+    /// leaves nothing written and the connection ready for the next transaction.
+    @Test(arguments: TestDatabases.kinds)
+    func aCancelledTransactionRollsBackAndTheNextOneWorks(_ kind: DatabaseKind) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)
+            let started = AsyncStream<Void>.makeStream()
+            let stuck = Task {
+                try await database.transaction { sql in
+                    try await sql.raw("INSERT INTO things (id, label) VALUES (1, 'half')").run()
+                    started.continuation.yield()
+                    try await Task.sleep(for: .seconds(600))
+                }
+            }
+            var iterator = started.stream.makeAsyncIterator()
+            await iterator.next()
+            stuck.cancel()
+            _ = await stuck.result
+            try await database.transaction { sql in
+                try await sql.raw("INSERT INTO things (id, label) VALUES (2, 'whole')").run()
+            }
+            #expect(try await count(database) == 1)
+        }
+    }
+
     @Test(arguments: TestDatabases.kinds)
     func migrationsApplyOnceAndAreRecorded(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in

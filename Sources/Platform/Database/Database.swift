@@ -62,7 +62,10 @@ extension SQLDatabase {
             return result
         } catch {
             do {
-                try await raw("ROLLBACK").run()
+                // In a task of its own: a cancelled caller (a consumer stopped mid-handling)
+                // must still leave the connection outside any transaction.
+                let connection = self
+                try await Task { try await connection.raw("ROLLBACK").run() }.value
             } catch let rollbackError {
                 logger.error("rollback failed", metadata: ["error": "\(rollbackError)"])
             }
