@@ -45,6 +45,9 @@ public struct UserService: Sendable {
         AuditRoutes(log: AuditLog(database: store.database)).add(to: group)
     }
 
+    /// This service's own database.
+    public var database: any Database { store.database }
+
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { store.outbox }
 

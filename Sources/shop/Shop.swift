@@ -5,7 +5,7 @@ import ArgumentParser
 struct Shop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "An e-commerce backend: the gateway and its services.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, SeedCommand.self, UsersCommand.self],
+        subcommands: [ServeCommand.self, MigrateCommand.self, SeedCommand.self, UsersCommand.self, EventsCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -17,6 +17,10 @@ struct ShopSystem: Sendable {
     /// What feeds the consumers: nothing extra in process (the relay hands events over),
     /// one reader per consumer group on Redis Streams.
     let consumerServices: [any Service]
+    /// Every event consumer of the services in this process.
+    let consumers: [EventConsumer]
+    /// The databases that hold consumers' inboxes and dead letters, by service.
+    let consumerDatabases: [(service: String, database: any Database)]
     let redisClients: [RedisClient]
     let databases: [any Database]
     /// Pools that must run in the service group (PostgreSQL clients).
@@ -67,7 +71,8 @@ struct ShopSystem: Sendable {
         }
         return ShopSystem(
             settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, bus: bus,
-            consumerServices: consumerServices, redisClients: redisClients, databases: databases, databaseServices: services)
+            consumerServices: consumerServices, consumers: consumers,
+            consumerDatabases: [("users", users.database)], redisClients: redisClients, databases: databases, databaseServices: services)
     }
 
     private static func loadSigningKeys(_ source: SigningKeySource, logger: Logger) throws -> SigningKeySet {

@@ -226,4 +226,13 @@ import Testing
             #expect(try await shop.waitForExit() == 0)
         }
     }
+
+    @Test func theEventCommandsListAndRefuseUnknownDeadLetters() async throws {
+        let list = try ShopProcess(["events", "dead-letters"])
+        #expect(try await list.waitForExit() == 0)
+        #expect(!list.log.contains("users:"), "a fresh system has no dead letters")
+        let replay = try ShopProcess(["events", "replay", "users:42"], dataDirectory: list.dataDirectory)
+        #expect(try await replay.waitForExit() != 0)
+        #expect(replay.log.contains("no dead letter users:42"))
+    }
 }

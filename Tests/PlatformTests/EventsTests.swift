@@ -175,6 +175,15 @@ import Testing
             #expect(try letters.first?.decode(column: "consumer", as: String.self) == "things.effects")
             #expect(try letters.first?.decode(column: "attempts", as: Int.self) == 3)
             #expect(try letters.first?.decode(column: "reason", as: String.self).contains("ThingRefused") == true)
+
+            // Once the cause is fixed, a replay applies it, once.
+            let listed = try await DeadLetters.list(in: database)
+            #expect(listed.map(\.event.type) == [Thing.type])
+            let fixed = effectConsumer(database)
+            #expect(try await DeadLetters.replay(id: listed[0].id, in: database, consumers: [fixed], now: Date()))
+            #expect(try await effects(database) == [1, 2, 3])
+            #expect(try await DeadLetters.list(in: database).isEmpty)
+            #expect(try await !DeadLetters.replay(id: listed[0].id, in: database, consumers: [fixed], now: Date()))
         }
     }
 

@@ -8,7 +8,7 @@ public import ServiceLifecycle
 /// pending, and a dead-letter stream after too many attempts. Streams are trimmed to
 /// about `maxLength` entries each.
 public final class RedisStreamsEventBus: EventBus {
-    let redis: RedisClient
+    public let redis: RedisClient
     let url: RedisURL
     let prefix: String
     let maxLength: Int
