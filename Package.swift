@@ -117,6 +117,16 @@ let package = Package(
             path: "Benchmarks/GuardCost",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "event-bench",
+            dependencies: [
+                "Platform", "Redis",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/EventThroughput",
+            swiftSettings: strict
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["Platform", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],

@@ -120,6 +120,11 @@ import Testing
             #expect(bus.numbers == [1, 2, 3, 4, 5])
             #expect(try await relay.relayPending(now: Date()) == 0)
             #expect(try await relay.backlog(now: Date()).count == 0)
+            let rows = { try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM outbox").first(decodingColumn: "n", as: Int.self) } }
+            try await relay.purge(now: Date())
+            #expect(try await rows() == 5, "sent rows are kept for the retention period")
+            try await relay.purge(now: Date().addingTimeInterval(8 * 24 * 3600))
+            #expect(try await rows() == 0)
         }
     }
 
