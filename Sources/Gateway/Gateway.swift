@@ -14,22 +14,25 @@ public enum Gateway {
     ///   - tokens: verifies bearer tokens; its public keys are served as the JWKS.
     ///   - rateLimits: where request counts are kept.
     ///   - configuration: limits, proxies and origins.
+    ///   - metrics: what requests and the guard record; served at `/metrics`.
     ///   - mount: adds the services' routes to the `/api/v1` group.
     public static func makeRouter(
         health: [HealthCheck],
         tokens: AccessTokens,
         rateLimits: any RateLimitStore,
         configuration: GuardConfiguration,
+        metrics: ShopMetrics? = nil,
         mount: (RouterGroup<ShopRequestContext>) -> Void
     ) -> Router<ShopRequestContext> {
         let jwks = tokens.keys.jwks
         let router = EdgeRouter.make(
             health: health,
+            metrics: metrics,
             decorators: [
                 SecurityHeadersMiddleware(trustedProxies: configuration.trustedProxies),
                 CORSAllowListMiddleware(allowedOrigins: configuration.allowedOrigins),
             ],
-            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration)]
+            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration, metrics: metrics)]
         ) { api in
             api.get("openapi.json") { _, _ in
                 Response(

@@ -13,6 +13,7 @@ struct ShopSystem: Sendable {
     let users: UserService
     let tokens: AccessTokens
     let rateLimits: any RateLimitStore
+    let metrics: ShopMetrics
     let bus: any EventBus
     /// What feeds the consumers: nothing extra in process (the relay hands events over),
     /// one reader per consumer group on Redis Streams.
@@ -49,6 +50,7 @@ struct ShopSystem: Sendable {
             database: try await database("users", url: settings.usersDatabaseURL),
             tokens: tokens, passwordCost: settings.passwordCost)
         let consumers = users.consumers
+        let metrics = ShopMetrics()
         var redisClients: [RedisClient] = []
         let rateLimits: any RateLimitStore
         let bus: any EventBus
@@ -60,17 +62,17 @@ struct ShopSystem: Sendable {
             let events = RedisClient(.init(url: url), logger: logger)
             redisClients = [limits, events]
             rateLimits = RedisRateLimitStore(redis: limits)
-            let streams = RedisStreamsEventBus(redis: events, url: url, logger: logger)
+            let streams = RedisStreamsEventBus(redis: events, url: url, logger: logger, metrics: metrics)
             bus = streams
             consumerServices = consumers.map { streams.consumerService($0) }
         } else {
             rateLimits = InMemoryRateLimitStore()
-            let inProcess = InProcessEventBus(logger: logger)
+            let inProcess = InProcessEventBus(logger: logger, metrics: metrics)
             for consumer in consumers { inProcess.subscribe(consumer) }
             bus = inProcess
         }
         return ShopSystem(
-            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, bus: bus,
+            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,
             consumerDatabases: [("users", users.database)], redisClients: redisClients, databases: databases, databaseServices: services)
     }
@@ -116,7 +118,7 @@ struct ShopSystem: Sendable {
     ) -> some ApplicationProtocol {
         let router = Gateway.makeRouter(
             health: users.healthChecks, tokens: tokens, rateLimits: rateLimits,
-            configuration: settings.guardConfiguration
+            configuration: settings.guardConfiguration, metrics: metrics
         ) { api in
             users.addRoutes(to: api)
         }
@@ -127,7 +129,8 @@ struct ShopSystem: Sendable {
             router: router,
             configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
             services: databaseServices + users.backgroundServices(logger: logger)
-                + ([OutboxRelay(outbox: users.outbox, bus: bus, logger: logger)] + consumerServices).map(migrated.guarding),
+                + ([OutboxRelay(outbox: users.outbox, bus: bus, logger: logger, metrics: metrics)] + consumerServices)
+                .map(migrated.guarding),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])

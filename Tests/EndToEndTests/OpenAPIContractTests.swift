@@ -51,6 +51,7 @@ import Testing
             _ = try await check(.GET, "/health/ready")
             _ = try await check(.GET, "/api/v1/openapi.json")
             _ = try await check(.GET, "/.well-known/jwks.json")
+            _ = try await check(.GET, "/metrics")
             let created = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
             let id = try #require(created.json?["data"]?["id"]?.integer)
             _ = try await check(.POST, "/api/v1/users", json: #"{"email":"staff@example.com","name":"S","password":"\#(password)","role":"staff"}"#)
@@ -137,7 +138,7 @@ import Testing
             _ = try await check(.DELETE, "/api/v1/users/-1")
 
             for (method, path) in [(NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.POST, "/api/v1/users/1"), (.PUT, "/api/v1/users"),
-                                   (.GET, "/users"), (.DELETE, "/api/v1/users"), (.GET, "/metrics/secret"), (.POST, "/health/live"),
+                                   (.GET, "/users"), (.DELETE, "/api/v1/users"), (.GET, "/metrics/secret"), (.POST, "/metrics"), (.POST, "/health/live"),
                                    (.GET, "/api/v1/auth/token"), (.POST, "/.well-known/jwks.json")] {
                 let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
                 #expect(result.status == 404, "\(method) \(path) is undocumented but answered \(result.status)")
@@ -226,6 +227,10 @@ import Testing
             }
             guard let body = result.json else { return problems + ["body is not JSON"] }
             problems += validator.violations(of: body, against: schema)
+        } else if response["content"]?["text/plain"] != nil {
+            if result.header("Content-Type")?.hasPrefix("text/plain") != true {
+                problems.append("content type is \(result.header("Content-Type") ?? "missing")")
+            }
         } else if !result.body.isEmpty {
             problems.append("undocumented body")
         }

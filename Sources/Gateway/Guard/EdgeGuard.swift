@@ -33,6 +33,7 @@ public struct EdgeGuard: RouterMiddleware {
     let tokens: AccessTokens
     let store: any RateLimitStore
     let configuration: GuardConfiguration
+    let metrics: ShopMetrics?
     let now: @Sendable () -> Date
     private let warnings = WarningThrottle()
 
@@ -40,11 +41,13 @@ public struct EdgeGuard: RouterMiddleware {
         tokens: AccessTokens,
         store: any RateLimitStore,
         configuration: GuardConfiguration,
+        metrics: ShopMetrics? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.tokens = tokens
         self.store = store
         self.configuration = configuration
+        self.metrics = metrics
         self.now = now
     }
 
@@ -70,6 +73,7 @@ public struct EdgeGuard: RouterMiddleware {
         }
         let decision = try await limit(request, context: context)
         guard decision.allowed else {
+            metrics?.rateLimited.increment()
             throw APIError(
                 .rateLimited, "Too many requests; retry in \(decision.secondsLeft) seconds", headers: decision.headers)
         }
@@ -114,6 +118,7 @@ public struct EdgeGuard: RouterMiddleware {
             let count = try await store.hit(subject, policy: policy, now: now())
             return RateLimitDecision(policy: policy, used: count.used, secondsLeft: count.secondsLeft)
         } catch {
+            metrics?.rateLimitStoreFailures.increment()
             warnAboutStore(error, logger: context.logger)
             guard configuration.failOpen else {
                 throw APIError(.upstreamUnavailable, "Rate limiting is unavailable; try again shortly")

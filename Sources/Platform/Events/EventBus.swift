@@ -91,10 +91,12 @@ public final class InProcessEventBus: EventBus {
     let logger: Logger
     /// The wait before the second attempt; it doubles for each one after.
     let firstRetryDelay: Duration
+    let metrics: ShopMetrics?
 
-    public init(logger: Logger, firstRetryDelay: Duration = .milliseconds(50)) {
+    public init(logger: Logger, firstRetryDelay: Duration = .milliseconds(50), metrics: ShopMetrics? = nil) {
         self.logger = logger
         self.firstRetryDelay = firstRetryDelay
+        self.metrics = metrics
     }
 
     public func subscribe(_ consumer: EventConsumer) {
@@ -114,16 +116,19 @@ public final class InProcessEventBus: EventBus {
         var delay = firstRetryDelay
         for attempt in 1...consumer.maxAttempts {
             do {
-                try await Inbox.handle(event, by: consumer, now: Date())
+                let applied = try await Inbox.handle(event, by: consumer, now: Date())
+                metrics?.recordDelivery(consumer: consumer.name, outcome: applied ? "handled" : "duplicate")
                 return
             } catch {
                 guard attempt < consumer.maxAttempts else {
+                    metrics?.recordDelivery(consumer: consumer.name, outcome: "dead_lettered")
                     logger.error(
                         "event dead-lettered",
                         metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "type": "\(event.type)", "error": "\(error)"])
                     try await Inbox.deadLetter(event, consumer: consumer, reason: "\(error)", attempts: attempt, now: Date())
                     return
                 }
+                metrics?.recordDelivery(consumer: consumer.name, outcome: "retried")
                 logger.warning(
                     "event handler failed; retrying",
                     metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "attempt": "\(attempt)", "error": "\(error)"])

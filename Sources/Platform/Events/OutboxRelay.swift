@@ -19,6 +19,7 @@ public final class OutboxRelay: Service, Sendable {
     let batchSize: Int
     let pollInterval: Duration
     let retention: Duration
+    let metrics: ShopMetrics?
 
     public init(
         outbox: EventOutbox,
@@ -26,8 +27,10 @@ public final class OutboxRelay: Service, Sendable {
         logger: Logger,
         batchSize: Int = 100,
         pollInterval: Duration = .seconds(1),
-        retention: Duration = .seconds(7 * 24 * 3600)
+        retention: Duration = .seconds(7 * 24 * 3600),
+        metrics: ShopMetrics? = nil
     ) {
+        self.metrics = metrics
         self.database = outbox.database
         self.signal = outbox.signal
         self.bus = bus
@@ -41,16 +44,27 @@ public final class OutboxRelay: Service, Sendable {
         await cancelWhenGracefulShutdown {
             var backoff = Duration.milliseconds(100)
             var lastPurge = ContinuousClock.now
+            var lastLook = ContinuousClock.now - .seconds(60)
             while !Task.isCancelled {
                 do {
                     let sent = try await self.relayPending(now: Date())
                     backoff = .milliseconds(100)
+                    if let metrics = self.metrics {
+                        metrics.eventsRelayed.increment(by: Int64(sent))
+                        if ContinuousClock.now - lastLook > .seconds(5) {
+                            let backlog = try await self.backlog(now: Date())
+                            metrics.outboxBacklog.set(Double(backlog.count))
+                            metrics.outboxLag.set(backlog.oldestAge.map { Double($0.components.seconds) } ?? 0)
+                            lastLook = ContinuousClock.now
+                        }
+                    }
                     if ContinuousClock.now - lastPurge > .seconds(3600) {
                         try await self.purge(now: Date())
                         lastPurge = ContinuousClock.now
                     }
                     if sent == self.batchSize { continue }
                 } catch {
+                    self.metrics?.relayFailures.increment()
                     self.logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)", "backoff_ms": "\(backoff.milliseconds)"])
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, .seconds(30))

@@ -13,8 +13,13 @@ public final class RedisStreamsEventBus: EventBus {
     let prefix: String
     let maxLength: Int
     let logger: Logger
+    let metrics: ShopMetrics?
 
-    public init(redis: RedisClient, url: RedisURL, prefix: String = "shop:events", maxLength: Int = 100_000, logger: Logger) {
+    public init(
+        redis: RedisClient, url: RedisURL, prefix: String = "shop:events", maxLength: Int = 100_000, logger: Logger,
+        metrics: ShopMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.redis = redis
         self.url = url
         self.prefix = prefix
@@ -126,14 +131,17 @@ struct RedisStreamConsumer: Service {
         }
         let attempts = try await redis.send("HINCRBY", RESPArgument(attemptsKey), RESPArgument(delivery), 1).int ?? 1
         do {
-            try await Inbox.handle(event, by: consumer, now: Date())
+            let applied = try await Inbox.handle(event, by: consumer, now: Date())
+            bus.metrics?.recordDelivery(consumer: group, outcome: applied ? "handled" : "duplicate")
         } catch {
             guard attempts >= consumer.maxAttempts else {
+                bus.metrics?.recordDelivery(consumer: group, outcome: "retried")
                 bus.logger.warning(
                     "event handler failed; will retry",
                     metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "attempt": "\(attempts)", "error": "\(error)"])
                 return
             }
+            bus.metrics?.recordDelivery(consumer: group, outcome: "dead_lettered")
             bus.logger.error(
                 "event dead-lettered", metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "error": "\(error)"])
             try await deadLetter(entry, from: stream, json: json, reason: "\(error)", attempts: attempts, redis: redis)

@@ -12,16 +12,18 @@ public enum EdgeRouter {
     ///     are rendered (security headers, CORS).
     ///   - guards: middlewares in front of the routes whose own errors are rendered, and
     ///     which see every route's response, errors included (authentication, rate limits).
+    ///   - metrics: where request counts and durations go; served at `/metrics`.
     ///   - routes: adds the versioned routes to the `/api/v1` group.
     public static func make(
         health: [HealthCheck],
+        metrics: ShopMetrics? = nil,
         decorators: [Middleware] = [],
         guards: [Middleware] = [],
         routes: (RouterGroup<ShopRequestContext>) -> Void
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: AccessLogMiddleware(metrics: metrics))
         for decorator in decorators { router.add(middleware: decorator) }
         router.add(middleware: ErrorMiddleware())
         if !guards.isEmpty {
@@ -40,14 +42,23 @@ public enum EdgeRouter {
             let checks = results.map { HealthStatus(name: $0.0, status: "up") }
             return try JSONResponse.success(HealthReport(status: "ready", checks: checks), headers: [.cacheControl: "no-store"])
         }
+        if let metrics {
+            router.get("/metrics") { _, _ in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+            }
+        }
         routes(router.group("/api/v1"))
         return router
     }
 }
 
-/// Logs one line per request, at the end, with its status and duration.
+/// Logs one line per request, at the end, with its status and duration, and counts it.
 struct AccessLogMiddleware: RouterMiddleware {
     typealias Context = ShopRequestContext
+    let metrics: ShopMetrics?
 
     func handle(
         _ request: Request,
@@ -56,8 +67,11 @@ struct AccessLogMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - start
+        metrics?.recordRequest(
+            method: request.method.rawValue, route: Self.route(request.uri.path, status: response.status.code),
+            status: Int(response.status.code), duration: elapsed)
         if context.logger.logLevel <= .info {
-            let elapsed = ContinuousClock.now - start
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
             context.logger.info(
                 "request",
@@ -70,5 +84,14 @@ struct AccessLogMiddleware: RouterMiddleware {
             )
         }
         return response
+    }
+
+    /// The path as a metrics label: ids (numbers, `me`) folded into `{id}`, and every
+    /// unknown path into one label, so the number of series stays bounded.
+    static func route(_ path: String, status: Int) -> String {
+        guard status != 404 else { return "not_found" }
+        return path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+            segment == "me" || (!segment.isEmpty && segment.utf8.allSatisfy { (48...57).contains($0) }) ? "{id}" : segment
+        }.joined(separator: "/")
     }
 }

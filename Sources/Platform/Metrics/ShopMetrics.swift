@@ -1,0 +1,69 @@
+public import Prometheus
+
+/// The process's metrics, exposed in the Prometheus text format at `/metrics`.
+///
+/// One instance per process, made by the composition root and passed to what records
+/// into it; the names are the contract with dashboards and alert rules.
+public final class ShopMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// Rate-limit lookups that failed because the store did not answer.
+    public let rateLimitStoreFailures: Counter
+    /// Requests refused with 429.
+    public let rateLimited: Counter
+    /// Outbox rows published by the relay.
+    public let eventsRelayed: Counter
+    /// Relay passes that failed and will be retried.
+    public let relayFailures: Counter
+    /// Unsent outbox rows, as of the relay's last look.
+    public let outboxBacklog: Gauge
+    /// Age in seconds of the oldest unsent outbox row (0 when none).
+    public let outboxLag: Gauge
+
+    static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+    ]
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        rateLimitStoreFailures = registry.makeCounter(
+            descriptor: Self.name("rate_limit_store_failures", "total", "Rate-limit lookups that failed because the store did not answer."))
+        rateLimited = registry.makeCounter(descriptor: Self.name("rate_limited", "total", "Requests refused with 429."))
+        eventsRelayed = registry.makeCounter(descriptor: Self.name("outbox_relayed", "total", "Outbox rows published to the bus."))
+        relayFailures = registry.makeCounter(
+            descriptor: Self.name("outbox_relay_failures", "total", "Relay passes that failed and are retried."))
+        outboxBacklog = registry.makeGauge(descriptor: Self.name("outbox_backlog", "", "Unsent outbox rows."))
+        outboxLag = registry.makeGauge(descriptor: Self.name("outbox_lag", "seconds", "Age of the oldest unsent outbox row."))
+    }
+
+    /// Counts one answered request and its duration, by method, route and status.
+    public func recordRequest(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.httpRequests, labels: [("method", method), ("route", route), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.httpDuration, labels: [("method", method), ("route", route)], buckets: Self.durationBuckets
+        ).record(duration)
+    }
+
+    /// Counts what happened to one event at one consumer: `handled`, `duplicate`,
+    /// `retried` or `dead_lettered`.
+    public func recordDelivery(consumer: String, outcome: String) {
+        registry.makeCounter(descriptor: Self.deliveries, labels: [("consumer", consumer), ("outcome", outcome)]).increment()
+    }
+
+    static var httpRequests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests answered, by method, route and status.") }
+    static var httpDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer HTTP requests.") }
+    static var deliveries: MetricNameDescriptor { name("event_deliveries", "total", "Event deliveries to consumers, by outcome.") }
+
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "shop", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
