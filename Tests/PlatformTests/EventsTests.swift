@@ -40,16 +40,24 @@ import Testing
         var numbers: [Int] { published.withLock { $0 }.compactMap { try? $0.decode(Thing.self).number } }
     }
 
+    /// The outbox and inbox tables, and `effects`: one row per event a test consumer applied.
+    static let migrations = [
+        Outbox.migration(1),
+        Migration(2, "effects") { sql in
+            try await sql.raw("CREATE TABLE effects (event_id TEXT NOT NULL, number INTEGER NOT NULL)").run()
+        },
+    ]
+
+    /// The numbers of the events applied, in order.
+    static func effects(_ database: any Database) async throws -> [Int] {
+        try await database.read { sql in
+            try await sql.raw("SELECT number FROM effects ORDER BY number").all().map { try $0.decode(column: "number", as: Int.self) }
+        }
+    }
+
     private func withOutbox(_ kind: DatabaseKind, _ body: @Sendable (any Database, EventOutbox) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
-            try await Migrator(
-                [
-                    Outbox.migration(1),
-                    Migration(2, "effects") { sql in
-                        try await sql.raw("CREATE TABLE effects (event_id TEXT NOT NULL, number INTEGER NOT NULL)").run()
-                    },
-                ], logger: Self.logger
-            ).migrate(database)
+            try await Migrator(Self.migrations, logger: Self.logger).migrate(database)
             try await body(database, EventOutbox(database: database, source: "/things"))
         }
     }
@@ -82,9 +90,7 @@ import Testing
     }
 
     private func effects(_ database: any Database) async throws -> [Int] {
-        try await database.read { sql in
-            try await sql.raw("SELECT number FROM effects ORDER BY number").all().map { try $0.decode(column: "number", as: Int.self) }
-        }
+        try await Self.effects(database)
     }
 
     @Test func anEnvelopeIsCloudEventsJSONAndReadsBack() throws {

@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+@testable import ObjectStorage
+
+/// A private `moto_server` (an S3-compatible test server) that checks signatures: the
+/// first three calls, unauthenticated, create an IAM user with an access key and a
+/// policy; every call after that must be signed with that key.
+final class MotoServer: @unchecked Sendable {
+    let port: Int
+    let accessKey: String
+    let secretKey: String
+    private let process: Process
+
+    static var executable: String? {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let path = "\(directory)/moto_server"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    static var available: Bool { executable != nil }
+
+    private init(port: Int, accessKey: String, secretKey: String, process: Process) {
+        self.port = port
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.process = process
+    }
+
+    static func start() async throws -> MotoServer {
+        let port = try freePort()
+        let process = Process()
+        guard let executable else { throw MotoDidNotStart() }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        var environment = ProcessInfo.processInfo.environment
+        environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let base = "http://127.0.0.1:\(port)"
+        var up = false
+        for _ in 0..<200 where !up {
+            try await Task.sleep(for: .milliseconds(50))
+            up = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/moto-api/"), timeout: .seconds(1))) != nil
+        }
+        guard up else {
+            kill(process.processIdentifier, SIGKILL)
+            throw MotoDidNotStart()
+        }
+        let user = "shop-tests"
+        _ = try await iam(base, ["Action": "CreateUser", "UserName": user])
+        let key = try await iam(base, ["Action": "CreateAccessKey", "UserName": user])
+        let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
+        _ = try await iam(base, ["Action": "PutUserPolicy", "UserName": user, "PolicyName": "all", "PolicyDocument": policy])
+        guard let accessKey = element("AccessKeyId", in: key), let secretKey = element("SecretAccessKey", in: key) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw MotoDidNotStart()
+        }
+        return MotoServer(port: port, accessKey: accessKey, secretKey: secretKey, process: process)
+    }
+
+    func configuration(bucket: String, pathStyle: Bool) -> S3Storage.Configuration {
+        S3Storage.Configuration(
+            endpoint: URL(string: "http://127.0.0.1:\(port)")!, bucket: bucket, region: "us-east-1",
+            accessKey: accessKey, secretKey: secretKey, pathStyle: pathStyle)
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { stop() }
+
+    private static func iam(_ base: String, _ parameters: [String: String]) async throws -> String {
+        var request = HTTPClientRequest(url: base + "/")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261126/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0")
+        let form = (parameters.merging(["Version": "2010-05-08"]) { $1 })
+            .map { "\($0.key)=\(SigV4Signer.encode($0.value))" }.joined(separator: "&")
+        request.body = .bytes(ByteBuffer(string: form))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return String(buffer: try await response.body.collect(upTo: 1 << 20))
+    }
+
+    private static func element(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else {
+            return nil
+        }
+        return String(xml[start.upperBound..<end.lowerBound])
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct MotoDidNotStart: Error {}
