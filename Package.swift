@@ -97,6 +97,21 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ProductAPI",
+            dependencies: ["Platform"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ProductService",
+            dependencies: [
+                "Platform", "ProductAPI",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "Platform", "Redis",
@@ -167,6 +182,11 @@ let package = Package(
         .testTarget(
             name: "ObjectStorageTests",
             dependencies: ["ObjectStorage", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ProductServiceTests",
+            dependencies: ["ProductService", "ProductAPI", "Platform", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict
         ),
         .testTarget(

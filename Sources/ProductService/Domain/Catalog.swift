@@ -1,0 +1,65 @@
+import Foundation
+import Platform
+
+/// An amount of money in minor units (cents) of an ISO 4217 currency.
+struct Money: Sendable, Hashable {
+    let amount: Int64
+    let currency: String
+
+    init(amount: Int64, currency: String) throws(InvalidValue) {
+        guard amount >= 0 else { throw InvalidValue("Must not be negative") }
+        guard amount <= 100_000_000_00 else { throw InvalidValue("Must be at most 10000000000 minor units") }
+        guard currency.utf8.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else {
+            throw InvalidValue("Must be an ISO 4217 code such as EUR")
+        }
+        self.amount = amount
+        self.currency = currency
+    }
+}
+
+/// A stock keeping unit: 1 to 64 of `[A-Z0-9-_.]`, unique in the catalog.
+struct SKU: Sendable, Hashable {
+    let value: String
+
+    init(_ raw: String) throws(InvalidValue) {
+        let value = raw.uppercased()
+        guard (1...64).contains(value.utf8.count),
+            value.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || $0 == 45 || $0 == 95 || $0 == 46 })
+        else { throw InvalidValue("Must be 1 to 64 letters, digits, '-', '_' or '.'") }
+        self.value = value
+    }
+
+    init(stored value: String) { self.value = value }
+}
+
+/// Where a product is in its life.
+enum ProductStatus: String, Sendable, Hashable, CaseIterable {
+    /// Being prepared by staff; not shown to customers.
+    case draft
+    /// On sale.
+    case active
+    /// No longer sold; kept for orders that name it.
+    case archived
+}
+
+/// A product of the catalog.
+struct Product: Sendable, Hashable {
+    let id: Int64
+    var sku: SKU
+    var name: String
+    var price: Money
+    var status: ProductStatus
+    /// Under this many available units, `inventory.low_stock` is published.
+    var lowStockThreshold: Int
+    let createdAt: Date
+    var updatedAt: Date
+}
+
+/// What it takes to add a product.
+struct NewProduct: Sendable, Hashable {
+    var sku: SKU
+    var name: String
+    var price: Money
+    var status: ProductStatus = .draft
+    var lowStockThreshold: Int = 5
+}

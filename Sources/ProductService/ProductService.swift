@@ -1,0 +1,63 @@
+import Foundation
+public import Logging
+public import Platform
+public import ProductAPI
+public import ServiceLifecycle
+
+/// The Products service: catalog, prices and inventory that never oversells.
+///
+/// This first part holds products and their stock with reservations for checkout;
+/// its HTTP routes, categories, search, caching and images come next.
+public struct ProductService: Sendable {
+    let inventory: InventoryStore
+    let now: @Sendable () -> Date
+
+    public init(database: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.inventory = InventoryStore(database: database)
+        self.now = now
+    }
+
+    /// The schema this service needs, applied at start.
+    public static var migrations: [Migration] { ProductMigrations.all }
+
+    public func migrate(logger: Logger) async throws {
+        try await Migrator(Self.migrations, logger: logger).migrate(inventory.database)
+    }
+
+    /// Where this service's events wait for the relay.
+    public var outbox: EventOutbox { inventory.outbox }
+
+    /// The in-process inventory client the order service uses in the single-process mode.
+    public var inventoryClient: any InventoryClient { LocalInventoryClient(store: inventory, now: now) }
+
+    /// Returns the stock of reservations that were neither committed nor released in time.
+    public func backgroundServices(logger: Logger) -> [any Service] {
+        let inventory = self.inventory
+        let now = self.now
+        return [
+            PeriodicJob("expire stock reservations", every: .seconds(15), logger: logger) {
+                _ = try await inventory.expireReservations(now: now())
+            }
+        ]
+    }
+}
+
+/// ``InventoryClient`` by direct calls into the store.
+struct LocalInventoryClient: InventoryClient {
+    let store: InventoryStore
+    let now: @Sendable () -> Date
+
+    func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
+        let now = self.now()
+        return try await store.reserve(
+            id: id, lines: lines, expiresAt: now.addingTimeInterval(TimeInterval(expiresIn.components.seconds)), at: now)
+    }
+
+    func commit(id: String) async throws -> Reservation {
+        try await store.commit(id: id, at: now())
+    }
+
+    func release(id: String) async throws -> Reservation {
+        try await store.release(id: id, at: now())
+    }
+}

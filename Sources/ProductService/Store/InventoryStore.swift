@@ -1,0 +1,233 @@
+import Foundation
+import Platform
+import ProductAPI
+import SQLKit
+
+/// Products and their stock in SQL: one implementation for SQLite and PostgreSQL.
+///
+/// A reservation takes each line's units with one conditional update
+/// (`reserved = reserved + n WHERE on_hand - reserved >= n`), which the database applies
+/// atomically per row, so concurrent buyers of the last unit cannot both get it; the
+/// lines are taken in product order inside one transaction, all or nothing.
+struct InventoryStore: Sendable {
+    let database: any Database
+    let outbox: EventOutbox
+
+    init(database: any Database) {
+        self.database = database
+        self.outbox = EventOutbox(database: database, source: "/products")
+    }
+
+    /// Adds `product` with no stock.
+    func create(_ product: NewProduct, at now: Date) async throws -> Product {
+        let micros = now.microsecondsSince1970
+        let row = try await database.transaction { sql in
+            let row = try await sql.raw(
+                """
+                INSERT INTO products (sku, name, price_amount, currency, status, low_stock_threshold, created_at, updated_at)
+                VALUES (\(bind: product.sku.value), \(bind: product.name), \(bind: product.price.amount), \(bind: product.price.currency),
+                    \(bind: product.status.rawValue), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+                ON CONFLICT (sku) DO NOTHING
+                RETURNING id
+                """
+            ).first()
+            guard let row else { return nil as Int64? }
+            let id = try row.decode(column: "id", as: Int64.self)
+            try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), 0, 0)").run()
+            return id
+        }
+        guard let id = row else { throw ProductError.skuTaken }
+        return Product(
+            id: id, sku: product.sku, name: product.name, price: product.price, status: product.status,
+            lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+    }
+
+    /// The stock of `productID`.
+    func stock(of productID: Int64) async throws -> StockLevel {
+        let row = try await database.read { sql in
+            try await sql.raw("SELECT on_hand, reserved FROM inventory WHERE product_id = \(bind: productID)").first()
+        }
+        guard let row else { throw InventoryError.unknownProduct(productID: productID) }
+        return StockLevel(onHand: try row.decode(column: "on_hand", as: Int.self), reserved: try row.decode(column: "reserved", as: Int.self))
+    }
+
+    /// Changes the units on hand by `change` (a delivery, a count, a write-off), with the
+    /// reason in the ledger. Refused when it would leave fewer units than are reserved.
+    func adjust(productID: Int64, by change: Int, reason: String, at now: Date) async throws -> StockLevel {
+        let level = try await database.transaction { sql -> StockLevel in
+            guard let before = try await Self.level(productID, in: sql) else { throw InventoryError.unknownProduct(productID: productID) }
+            guard before.onHand + change >= before.reserved else {
+                throw InventoryError.conflict("Only \(before.onHand - before.reserved) units are not reserved")
+            }
+            try await sql.raw(
+                "UPDATE inventory SET on_hand = on_hand + \(bind: change) WHERE product_id = \(bind: productID)"
+            ).run()
+            try await Self.record(productID, onHand: change, reserved: 0, reason: "adjustment: \(reason)", reference: nil, at: now, in: sql)
+            let after = StockLevel(onHand: before.onHand + change, reserved: before.reserved)
+            try await lowStockIfCrossed(productID, before: before.available, after: after.available, at: now, in: sql)
+            return after
+        }
+        outbox.committed()
+        return level
+    }
+
+    /// Sets stock aside for every line, all or nothing; the same id with the same lines
+    /// answers the reservation made before.
+    func reserve(id: String, lines: [ReservationLine], expiresAt: Date, at now: Date) async throws -> Reservation {
+        let lines = try ReservationRules.validated(lines)
+        let micros = now.microsecondsSince1970
+        let reservation = try await database.transaction { sql -> Reservation in
+            if let existing = try await Self.reservation(id, in: sql) {
+                guard existing.lines == lines else { throw InventoryError.conflict("Reservation \(id) exists with other lines") }
+                return existing
+            }
+            for line in lines {
+                guard try await Self.level(line.productID, in: sql) != nil else {
+                    throw InventoryError.unknownProduct(productID: line.productID)
+                }
+                let taken = try await sql.raw(
+                    """
+                    UPDATE inventory SET reserved = reserved + \(bind: line.quantity)
+                    WHERE product_id = \(bind: line.productID) AND on_hand - reserved >= \(bind: line.quantity)
+                    RETURNING on_hand - reserved AS available
+                    """
+                ).first()
+                guard let available = try taken?.decode(column: "available", as: Int.self) else {
+                    throw InventoryError.outOfStock(productID: line.productID)
+                }
+                try await Self.record(line.productID, onHand: 0, reserved: line.quantity, reason: "reserve", reference: id, at: now, in: sql)
+                try await lowStockIfCrossed(line.productID, before: available + line.quantity, after: available, at: now, in: sql)
+            }
+            try await sql.raw(
+                """
+                INSERT INTO reservations (id, state, expires_at, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: Reservation.State.held.rawValue), \(bind: expiresAt.microsecondsSince1970), \(bind: micros), \(bind: micros))
+                """
+            ).run()
+            for line in lines {
+                try await sql.raw(
+                    """
+                    INSERT INTO reservation_lines (reservation_id, product_id, quantity)
+                    VALUES (\(bind: id), \(bind: line.productID), \(bind: line.quantity))
+                    """
+                ).run()
+            }
+            return Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt)
+        }
+        outbox.committed()
+        return reservation
+    }
+
+    /// The held reservation's units leave for good. Committing twice is answered, not repeated.
+    func commit(id: String, at now: Date) async throws -> Reservation {
+        try await finish(id, as: .committed, at: now)
+    }
+
+    /// The held reservation's units return. Releasing twice is answered, not repeated.
+    func release(id: String, at now: Date) async throws -> Reservation {
+        try await finish(id, as: .released, at: now)
+    }
+
+    /// Returns the stock of every held reservation that expired by `now`; how many.
+    func expireReservations(now: Date) async throws -> Int {
+        let due = try await database.read { sql in
+            try await sql.raw(
+                "SELECT id FROM reservations WHERE state = 'held' AND expires_at <= \(bind: now.microsecondsSince1970) ORDER BY expires_at LIMIT 500"
+            ).all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        var expired = 0
+        for id in due {
+            if (try? await finish(id, as: .expired, at: now))?.state == .expired { expired += 1 }
+        }
+        return expired
+    }
+
+    /// Sums of the ledger per product: they must equal the stock's counts.
+    func ledgerTotals(of productID: Int64) async throws -> StockLevel {
+        let row = try await database.read { sql in
+            try await sql.raw(
+                """
+                SELECT COALESCE(SUM(on_hand_change), 0) AS on_hand, COALESCE(SUM(reserved_change), 0) AS reserved
+                FROM inventory_ledger WHERE product_id = \(bind: productID)
+                """
+            ).first()
+        }
+        return StockLevel(onHand: try row?.decode(column: "on_hand", as: Int.self) ?? 0, reserved: try row?.decode(column: "reserved", as: Int.self) ?? 0)
+    }
+
+    private func finish(_ id: String, as state: Reservation.State, at now: Date) async throws -> Reservation {
+        let reservation = try await database.transaction { sql -> Reservation in
+            guard var reservation = try await Self.reservation(id, in: sql) else { throw InventoryError.reservationNotFound(id: id) }
+            if reservation.state == state { return reservation }
+            guard reservation.state == .held else {
+                throw InventoryError.conflict("Reservation \(id) is \(reservation.state.rawValue)")
+            }
+            // Only the transaction that moves it out of `held` touches the stock.
+            let moved = try await sql.raw(
+                """
+                UPDATE reservations SET state = \(bind: state.rawValue), updated_at = \(bind: now.microsecondsSince1970)
+                WHERE id = \(bind: id) AND state = 'held' RETURNING id
+                """
+            ).first()
+            guard moved != nil else { throw InventoryError.conflict("Reservation \(id) changed meanwhile") }
+            let onHandChange = state == .committed
+            for line in reservation.lines {
+                try await sql.raw(
+                    """
+                    UPDATE inventory SET reserved = reserved - \(bind: line.quantity),
+                        on_hand = on_hand - \(bind: onHandChange ? line.quantity : 0)
+                    WHERE product_id = \(bind: line.productID)
+                    """
+                ).run()
+                try await Self.record(
+                    line.productID, onHand: onHandChange ? -line.quantity : 0, reserved: -line.quantity,
+                    reason: state.rawValue, reference: id, at: now, in: sql)
+            }
+            reservation.state = state
+            return reservation
+        }
+        outbox.committed()
+        return reservation
+    }
+
+    private func lowStockIfCrossed(_ productID: Int64, before: Int, after: Int, at now: Date, in sql: any SQLDatabase) async throws {
+        guard let threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
+            .first(decodingColumn: "low_stock_threshold", as: Int.self),
+            ReservationRules.crossesLowStock(before: before, after: after, threshold: threshold)
+        else { return }
+        try await outbox.append(InventoryLowStock(productID: productID, available: after, threshold: threshold), at: now, in: sql)
+    }
+
+    private static func level(_ productID: Int64, in sql: any SQLDatabase) async throws -> StockLevel? {
+        try await sql.raw("SELECT on_hand, reserved FROM inventory WHERE product_id = \(bind: productID)").first().map { row in
+            StockLevel(onHand: try row.decode(column: "on_hand", as: Int.self), reserved: try row.decode(column: "reserved", as: Int.self))
+        }
+    }
+
+    private static func reservation(_ id: String, in sql: any SQLDatabase) async throws -> Reservation? {
+        guard let row = try await sql.raw("SELECT state, expires_at FROM reservations WHERE id = \(bind: id)").first() else { return nil }
+        let lines = try await sql.raw(
+            "SELECT product_id, quantity FROM reservation_lines WHERE reservation_id = \(bind: id) ORDER BY product_id"
+        ).all().map { ReservationLine(productID: try $0.decode(column: "product_id", as: Int64.self), quantity: try $0.decode(column: "quantity", as: Int.self)) }
+        return Reservation(
+            id: id, lines: lines,
+            state: Reservation.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .held,
+            expiresAt: Date(microsecondsSince1970: try row.decode(column: "expires_at", as: Int64.self)))
+    }
+
+    private static func record(
+        _ productID: Int64, onHand: Int, reserved: Int, reason: String, reference: String?, at now: Date, in sql: any SQLDatabase
+    ) async throws {
+        try await sql.raw(
+            """
+            INSERT INTO inventory_ledger (product_id, on_hand_change, reserved_change, reason, reference, created_at)
+            VALUES (\(bind: productID), \(bind: onHand), \(bind: reserved), \(bind: reason), \(bind: reference), \(bind: now.microsecondsSince1970))
+            """
+        ).run()
+    }
+}
+
+/// Catalog rules a request can break.
+enum ProductError: Error, Hashable {
+    case skuTaken
+}

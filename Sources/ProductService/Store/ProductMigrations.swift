@@ -1,0 +1,76 @@
+import Platform
+import SQLKit
+
+/// The Products service's schema, oldest first. Released migrations are never edited.
+enum ProductMigrations {
+    static let all: [Migration] = [
+        Migration(1, "products and their stock") { sql in
+            try await sql.raw(
+                """
+                CREATE TABLE products (
+                    id \(unsafeRaw: sql.identityColumn),
+                    sku TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    price_amount BIGINT NOT NULL,
+                    currency TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    low_stock_threshold INTEGER NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE UNIQUE INDEX products_sku_key ON products (sku)").run()
+            // The database refuses to oversell even if code is wrong: reserved stock never
+            // exceeds what is on hand, and neither goes negative.
+            try await sql.raw(
+                """
+                CREATE TABLE inventory (
+                    product_id BIGINT PRIMARY KEY,
+                    on_hand INTEGER NOT NULL,
+                    reserved INTEGER NOT NULL,
+                    CHECK (reserved >= 0 AND on_hand >= reserved)
+                )
+                """
+            ).run()
+            try await sql.raw(
+                """
+                CREATE TABLE reservations (
+                    id TEXT PRIMARY KEY,
+                    state TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX reservations_held_expiry_idx ON reservations (expires_at) WHERE state = 'held'").run()
+            try await sql.raw(
+                """
+                CREATE TABLE reservation_lines (
+                    reservation_id TEXT NOT NULL,
+                    product_id BIGINT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    PRIMARY KEY (reservation_id, product_id)
+                )
+                """
+            ).run()
+            // Every movement of stock, so the counts can always be explained and rebuilt.
+            try await sql.raw(
+                """
+                CREATE TABLE inventory_ledger (
+                    id \(unsafeRaw: sql.identityColumn),
+                    product_id BIGINT NOT NULL,
+                    on_hand_change INTEGER NOT NULL,
+                    reserved_change INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    reference TEXT,
+                    created_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX inventory_ledger_product_idx ON inventory_ledger (product_id, id)").run()
+        },
+        Outbox.migration(2),
+    ]
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Platform
+import ProductAPI
+import SQLKit
+import TestSupport
+import Testing
+
+@testable import ProductService
+
+/// Stock and reservations against real SQLite and PostgreSQL.
+@Suite struct InventoryStoreTests {
+    static let kinds = TestDatabases.kinds
+    static let t0 = Date(microsecondsSince1970: 1_764_065_700_000_000)
+
+    private func withStore(_ kind: DatabaseKind, _ body: @Sendable (InventoryStore) async throws -> Void) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(ProductService.migrations, logger: TestDatabases.logger).migrate(database)
+            try await body(InventoryStore(database: database))
+        }
+    }
+
+    private func product(_ store: InventoryStore, _ sku: String, stock: Int, threshold: Int = 5) async throws -> Int64 {
+        let product = try await store.create(
+            NewProduct(sku: try SKU(sku), name: "Thing \(sku)", price: try Money(amount: 1999, currency: "EUR"), status: .active, lowStockThreshold: threshold),
+            at: Self.t0)
+        if stock > 0 { _ = try await store.adjust(productID: product.id, by: stock, reason: "delivery", at: Self.t0) }
+        return product.id
+    }
+
+    private func lowStockEvents(_ store: InventoryStore) async throws -> [InventoryLowStock] {
+        try await store.database.read { sql in
+            try await sql.raw("SELECT envelope FROM outbox WHERE type = \(bind: InventoryLowStock.type) ORDER BY id").all().map { row in
+                try EventEnvelope(decoding: Data(try row.decode(column: "envelope", as: String.self).utf8)).decode(InventoryLowStock.self)
+            }
+        }
+    }
+
+    /// The acceptance test of the issue: many buyers, few units, no oversell.
+    @Test(arguments: kinds)
+    func twoHundredConcurrentBuyersOfFiftyUnitsGetExactlyFifty(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "HOT-1", stock: 50)
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for buyer in 0..<200 {
+                    group.addTask {
+                        do {
+                            _ = try await store.reserve(
+                                id: "order-\(buyer)", lines: [ReservationLine(productID: id, quantity: 1)],
+                                expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+                            return true
+                        } catch InventoryError.outOfStock(let product) where product == id {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 50)
+            #expect(outcomes.filter { !$0 }.count == 150)
+            let level = try await store.stock(of: id)
+            #expect(level == StockLevel(onHand: 50, reserved: 50))
+            #expect(try await store.ledgerTotals(of: id) == level, "the ledger explains the counts")
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aReservationIsAllOrNothingAndARetryHasNoSecondEffect(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let a = try await product(store, "A", stock: 10)
+            let b = try await product(store, "B", stock: 1)
+            let lines = [ReservationLine(productID: b, quantity: 2), ReservationLine(productID: a, quantity: 3)]
+            await #expect(throws: InventoryError.outOfStock(productID: b)) {
+                try await store.reserve(id: "r1", lines: lines, expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            }
+            #expect(try await store.stock(of: a).reserved == 0, "nothing of A was kept")
+            let ok = [ReservationLine(productID: b, quantity: 1), ReservationLine(productID: a, quantity: 3)]
+            let first = try await store.reserve(id: "r2", lines: ok, expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            let retry = try await store.reserve(id: "r2", lines: ok, expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            #expect(first == retry)
+            #expect(first.lines.map(\.productID) == [a, b].sorted())
+            #expect(try await store.stock(of: a) == StockLevel(onHand: 10, reserved: 3))
+            await #expect(throws: InventoryError.conflict("Reservation r2 exists with other lines")) {
+                try await store.reserve(id: "r2", lines: [ReservationLine(productID: a, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
+            }
+            await #expect(throws: InventoryError.self) {
+                try await store.reserve(id: "r3", lines: [ReservationLine(productID: a, quantity: 1), ReservationLine(productID: a, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
+            }
+            await #expect(throws: InventoryError.unknownProduct(productID: 999)) {
+                try await store.reserve(id: "r4", lines: [ReservationLine(productID: 999, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func committedStockLeavesReleasedAndExpiredStockReturns(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "C", stock: 10)
+            let line = [ReservationLine(productID: id, quantity: 2)]
+            _ = try await store.reserve(id: "paid", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await store.reserve(id: "cancelled", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await store.reserve(id: "abandoned", lines: line, expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            #expect(try await store.stock(of: id) == StockLevel(onHand: 10, reserved: 6))
+
+            #expect(try await store.commit(id: "paid", at: Self.t0).state == .committed)
+            #expect(try await store.commit(id: "paid", at: Self.t0).state == .committed, "a retried commit is answered, not repeated")
+            #expect(try await store.release(id: "cancelled", at: Self.t0).state == .released)
+            await #expect(throws: InventoryError.conflict("Reservation paid is committed")) { try await store.release(id: "paid", at: Self.t0) }
+            await #expect(throws: InventoryError.reservationNotFound(id: "nope")) { try await store.commit(id: "nope", at: Self.t0) }
+            #expect(try await store.expireReservations(now: Self.t0.addingTimeInterval(30)) == 0)
+            #expect(try await store.expireReservations(now: Self.t0.addingTimeInterval(61)) == 1)
+            await #expect(throws: InventoryError.conflict("Reservation abandoned is expired")) { try await store.commit(id: "abandoned", at: Self.t0) }
+
+            let level = try await store.stock(of: id)
+            #expect(level == StockLevel(onHand: 8, reserved: 0))
+            #expect(try await store.ledgerTotals(of: id) == level)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func stockCannotBeAdjustedBelowWhatIsReserved(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "D", stock: 5)
+            _ = try await store.reserve(id: "r", lines: [ReservationLine(productID: id, quantity: 4)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            await #expect(throws: InventoryError.conflict("Only 1 units are not reserved")) {
+                try await store.adjust(productID: id, by: -2, reason: "breakage", at: Self.t0)
+            }
+            #expect(try await store.adjust(productID: id, by: -1, reason: "breakage", at: Self.t0) == StockLevel(onHand: 4, reserved: 4))
+            await #expect(throws: ProductError.skuTaken) {
+                try await store.create(NewProduct(sku: try SKU("d"), name: "Twin", price: try Money(amount: 1, currency: "EUR")), at: Self.t0)
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func fallingUnderTheThresholdPublishesLowStockOnce(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "E", stock: 7, threshold: 5)
+            for order in 0..<4 {
+                _ = try await store.reserve(id: "o\(order)", lines: [ReservationLine(productID: id, quantity: 1)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            }
+            // 7 → 6 → 5 → 4 (crosses under 5) → 3.
+            #expect(try await lowStockEvents(store) == [InventoryLowStock(productID: id, available: 4, threshold: 5)])
+        }
+    }
+
+    @Test func domainValuesAreValidated() throws {
+        #expect(throws: InvalidValue.self) { try Money(amount: -1, currency: "EUR") }
+        #expect(throws: InvalidValue.self) { try Money(amount: 1, currency: "eur") }
+        #expect(try SKU("ab-12.x").value == "AB-12.X")
+        #expect(throws: InvalidValue.self) { try SKU("with space") }
+        #expect(ReservationRules.crossesLowStock(before: 5, after: 4, threshold: 5))
+        #expect(!ReservationRules.crossesLowStock(before: 4, after: 3, threshold: 5))
+    }
+}
