@@ -24,6 +24,11 @@ public struct ProductService: Sendable {
         try await Migrator(Self.migrations, logger: logger).migrate(inventory.database)
     }
 
+    /// What `/health/ready` must ask for this service.
+    public var healthChecks: [HealthCheck] {
+        [.database("products database", inventory.database)]
+    }
+
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { inventory.outbox }
 

@@ -29,7 +29,10 @@ struct Settings: Sendable {
     var dataDirectory = "./data"
     var service = ServiceName.all
     var usersDatabaseURL: DatabaseURL?
+    var productsDatabaseURL: DatabaseURL?
     var redisURL: RedisURL?
+    /// How long the guard waits for Redis before failing open or closed.
+    var redisTimeout = Duration.milliseconds(250)
     var logLevel = Logger.Level.info
     var logFormat = LogFormat.text
     var shutdownGrace = Duration.seconds(30)
@@ -56,6 +59,7 @@ struct Settings: Sendable {
         if usersDatabaseURL == nil, service == .users {
             usersDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
+        productsDatabaseURL = try env.parsed("PRODUCTS_DATABASE_URL", parse)
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
             do { return try RedisURL(raw) } catch { throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(raw)'") }
         }
@@ -69,6 +73,7 @@ struct Settings: Sendable {
             throw ConfigurationError(
                 variable: "JWT_SIGNING_KEYS_FILE", reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone")
         }
+        if let milliseconds = try env.int("REDIS_TIMEOUT_MS", in: 10...60_000) { redisTimeout = .milliseconds(milliseconds) }
         if let issuer = env.string("JWT_ISSUER") { tokenIssuer = issuer }
         if let audience = env.string("JWT_AUDIENCE") { tokenAudience = audience }
         if let seconds = try env.int("ACCESS_TOKEN_TTL_SECONDS", in: 60...86_400) { accessTokenLifetime = .seconds(seconds) }

@@ -3,6 +3,7 @@ import Gateway
 import Hummingbird
 import Logging
 import Platform
+import ProductService
 import Redis
 import ServiceLifecycle
 import UserService
@@ -11,6 +12,8 @@ import UserService
 struct ShopSystem: Sendable {
     let settings: Settings
     let users: UserService
+    /// Products runs in the all-in-one mode (its HTTP routes are not built yet).
+    let products: ProductService?
     let tokens: AccessTokens
     let rateLimits: any RateLimitStore
     let metrics: ShopMetrics
@@ -49,6 +52,8 @@ struct ShopSystem: Sendable {
         let users = UserService(
             database: try await database("users", url: settings.usersDatabaseURL),
             tokens: tokens, passwordCost: settings.passwordCost)
+        let products = settings.service == .all
+            ? ProductService(database: try await database("products", url: settings.productsDatabaseURL)) : nil
         let consumers = users.consumers
         let metrics = ShopMetrics()
         var redisClients: [RedisClient] = []
@@ -58,7 +63,7 @@ struct ShopSystem: Sendable {
         if let url = settings.redisURL {
             // Short timeouts: the guard must answer promptly even when Redis does not.
             let limits = RedisClient(
-                .init(url: url, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)), logger: logger)
+                .init(url: url, connectTimeout: settings.redisTimeout, commandTimeout: settings.redisTimeout), logger: logger)
             let events = RedisClient(.init(url: url), logger: logger)
             redisClients = [limits, events]
             rateLimits = RedisRateLimitStore(redis: limits)
@@ -72,7 +77,7 @@ struct ShopSystem: Sendable {
             bus = inProcess
         }
         return ShopSystem(
-            settings: settings, users: users, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
+            settings: settings, users: users, products: products, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,
             consumerDatabases: [("users", users.database)], redisClients: redisClients, databases: databases, databaseServices: services)
     }
@@ -98,6 +103,7 @@ struct ShopSystem: Sendable {
     /// Applies every service's migrations.
     func migrate(logger: Logger) async throws {
         try await users.migrate(logger: logger)
+        try await products?.migrate(logger: logger)
     }
 
     /// Runs `body` with the PostgreSQL pools running (for commands that are not servers).
@@ -117,7 +123,7 @@ struct ShopSystem: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Gateway.makeRouter(
-            health: users.healthChecks, tokens: tokens, rateLimits: rateLimits,
+            health: users.healthChecks + (products?.healthChecks ?? []), tokens: tokens, rateLimits: rateLimits,
             configuration: settings.guardConfiguration, metrics: metrics
         ) { api in
             users.addRoutes(to: api)
@@ -128,9 +134,7 @@ struct ShopSystem: Sendable {
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
-            services: databaseServices + users.backgroundServices(logger: logger)
-                + ([OutboxRelay(outbox: users.outbox, bus: bus, logger: logger, metrics: metrics)] + consumerServices)
-                .map(migrated.guarding),
+            services: databaseServices + workers(logger: logger).map(migrated.guarding),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
@@ -143,6 +147,18 @@ struct ShopSystem: Sendable {
             migrated.open()
         }
         return app
+    }
+
+    /// Every service's background work, and a relay for every outbox.
+    private func workers(logger: Logger) -> [any Service] {
+        var workers = users.backgroundServices(logger: logger) + consumerServices
+        var outboxes = [users.outbox]
+        if let products {
+            workers += products.backgroundServices(logger: logger)
+            outboxes.append(products.outbox)
+        }
+        workers += outboxes.map { OutboxRelay(outbox: $0, bus: bus, logger: logger, metrics: metrics) }
+        return workers
     }
 
     func close() async {

@@ -22,7 +22,7 @@ import Testing
             try await body(InMemoryRateLimitStore())
         case .redis:
             let server = try RedisServer()
-            let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: Logger(label: "test"))
+            let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)), logger: Logger(label: "test"))
             defer { client.shutdown() }
             try await body(RedisRateLimitStore(redis: client, prefix: "test:\(UUID().uuidString)"))
         }
@@ -57,8 +57,11 @@ import Testing
     func twoClientsOfOneRedisShareOneCount() async throws {
         let server = try RedisServer()
         let logger = Logger(label: "test")
-        let first = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: logger)
-        let second = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port)), logger: logger)
+        // Generous timeouts: a loaded test machine can take a while to connect.
+        let configuration = RedisClient.Configuration(
+            url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5))
+        let first = RedisClient(configuration, logger: logger)
+        let second = RedisClient(configuration, logger: logger)
         defer { first.shutdown(); second.shutdown() }
         let a = RedisRateLimitStore(redis: first)
         let b = RedisRateLimitStore(redis: second)

@@ -27,7 +27,7 @@ import Testing
     private func withBus(maxLength: Int = 100_000, _ body: (RedisStreamsEventBus, any Database, RedisClient) async throws -> Void) async throws {
         let server = try RedisServer()
         let url = RedisURL(host: "127.0.0.1", port: server.port)
-        let redis = RedisClient(.init(url: url), logger: Self.logger)
+        let redis = RedisClient(.init(url: url, connectTimeout: .seconds(5), commandTimeout: .seconds(5)), logger: Self.logger)
         defer { redis.shutdown() }
         try await TestDatabases.withSQLite { database in
             try await Migrator(EventsTests.migrations, logger: Self.logger).migrate(database)
