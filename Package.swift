@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "ProductService",
             dependencies: [
-                "Platform", "ProductAPI",
+                "Platform", "ProductAPI", "Redis",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -186,7 +186,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ProductServiceTests",
-            dependencies: ["ProductService", "ProductAPI", "Platform", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "ProductService", "ProductAPI", "Platform", "Redis", "TestSupport",
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

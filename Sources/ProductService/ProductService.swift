@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import Platform
 public import ProductAPI
+public import Redis
 public import ServiceLifecycle
 
 /// The Products service: catalog, prices and inventory that never oversells.
@@ -10,10 +11,13 @@ public import ServiceLifecycle
 /// its HTTP routes, categories, search, caching and images come next.
 public struct ProductService: Sendable {
     let inventory: InventoryStore
+    let stock: Inventory
     let now: @Sendable () -> Date
 
-    public init(database: any Database, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameter redis: keeps the live available counts when given (see ``StockCache``).
+    public init(database: any Database, redis: RedisClient? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.inventory = InventoryStore(database: database)
+        self.stock = Inventory(store: inventory, cache: redis.map { StockCache(redis: $0) }, logger: logger)
         self.now = now
     }
 
@@ -33,15 +37,15 @@ public struct ProductService: Sendable {
     public var outbox: EventOutbox { inventory.outbox }
 
     /// The in-process inventory client the order service uses in the single-process mode.
-    public var inventoryClient: any InventoryClient { LocalInventoryClient(store: inventory, now: now) }
+    public var inventoryClient: any InventoryClient { LocalInventoryClient(inventory: stock, now: now) }
 
     /// Returns the stock of reservations that were neither committed nor released in time.
     public func backgroundServices(logger: Logger) -> [any Service] {
-        let inventory = self.inventory
+        let stock = self.stock
         let now = self.now
         return [
             PeriodicJob("expire stock reservations", every: .seconds(15), logger: logger) {
-                _ = try await inventory.expireReservations(now: now())
+                _ = try await stock.expireReservations(now: now())
             }
         ]
     }
@@ -49,20 +53,20 @@ public struct ProductService: Sendable {
 
 /// ``InventoryClient`` by direct calls into the store.
 struct LocalInventoryClient: InventoryClient {
-    let store: InventoryStore
+    let inventory: Inventory
     let now: @Sendable () -> Date
 
     func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
         let now = self.now()
-        return try await store.reserve(
+        return try await inventory.reserve(
             id: id, lines: lines, expiresAt: now.addingTimeInterval(TimeInterval(expiresIn.components.seconds)), at: now)
     }
 
     func commit(id: String) async throws -> Reservation {
-        try await store.commit(id: id, at: now())
+        try await inventory.commit(id: id, at: now())
     }
 
     func release(id: String) async throws -> Reservation {
-        try await store.release(id: id, at: now())
+        try await inventory.release(id: id, at: now())
     }
 }

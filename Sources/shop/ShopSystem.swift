@@ -52,10 +52,9 @@ struct ShopSystem: Sendable {
         let users = UserService(
             database: try await database("users", url: settings.usersDatabaseURL),
             tokens: tokens, passwordCost: settings.passwordCost)
-        let products = settings.service == .all
-            ? ProductService(database: try await database("products", url: settings.productsDatabaseURL)) : nil
         let consumers = users.consumers
         let metrics = ShopMetrics()
+        var stockRedis: RedisClient?
         var redisClients: [RedisClient] = []
         let rateLimits: any RateLimitStore
         let bus: any EventBus
@@ -66,6 +65,7 @@ struct ShopSystem: Sendable {
                 .init(url: url, connectTimeout: settings.redisTimeout, commandTimeout: settings.redisTimeout), logger: logger)
             let events = RedisClient(.init(url: url), logger: logger)
             redisClients = [limits, events]
+            stockRedis = events
             rateLimits = RedisRateLimitStore(redis: limits)
             let streams = RedisStreamsEventBus(redis: events, url: url, logger: logger, metrics: metrics)
             bus = streams
@@ -76,6 +76,9 @@ struct ShopSystem: Sendable {
             for consumer in consumers { inProcess.subscribe(consumer) }
             bus = inProcess
         }
+        let products = settings.service == .all
+            ? ProductService(database: try await database("products", url: settings.productsDatabaseURL), redis: stockRedis, logger: logger)
+            : nil
         return ShopSystem(
             settings: settings, users: users, products: products, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,

@@ -72,14 +72,18 @@ struct InventoryStore: Sendable {
     }
 
     /// Sets stock aside for every line, all or nothing; the same id with the same lines
-    /// answers the reservation made before.
+    /// answers the reservation made before (`created` is then `false`).
     func reserve(id: String, lines: [ReservationLine], expiresAt: Date, at now: Date) async throws -> Reservation {
+        try await reserveOnce(id: id, lines: lines, expiresAt: expiresAt, at: now).reservation
+    }
+
+    func reserveOnce(id: String, lines: [ReservationLine], expiresAt: Date, at now: Date) async throws -> (reservation: Reservation, created: Bool) {
         let lines = try ReservationRules.validated(lines)
         let micros = now.microsecondsSince1970
-        let reservation = try await database.transaction { sql -> Reservation in
+        let reservation = try await database.transaction { sql -> (Reservation, Bool) in
             if let existing = try await Self.reservation(id, in: sql) {
                 guard existing.lines == lines else { throw InventoryError.conflict("Reservation \(id) exists with other lines") }
-                return existing
+                return (existing, false)
             }
             for line in lines {
                 guard try await Self.level(line.productID, in: sql) != nil else {
@@ -112,10 +116,15 @@ struct InventoryStore: Sendable {
                     """
                 ).run()
             }
-            return Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt)
+            return (Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt), true)
         }
         outbox.committed()
         return reservation
+    }
+
+    /// The reservation with `id`, if any.
+    func reservation(id: String) async throws -> Reservation? {
+        try await database.read { sql in try await Self.reservation(id, in: sql) }
     }
 
     /// The held reservation's units leave for good. Committing twice is answered, not repeated.
@@ -128,16 +137,19 @@ struct InventoryStore: Sendable {
         try await finish(id, as: .released, at: now)
     }
 
-    /// Returns the stock of every held reservation that expired by `now`; how many.
-    func expireReservations(now: Date) async throws -> Int {
+    /// Returns the stock of every held reservation that expired by `now`; those expired.
+    func expireReservations(now: Date) async throws -> [Reservation] {
         let due = try await database.read { sql in
             try await sql.raw(
                 "SELECT id FROM reservations WHERE state = 'held' AND expires_at <= \(bind: now.microsecondsSince1970) ORDER BY expires_at LIMIT 500"
             ).all().map { try $0.decode(column: "id", as: String.self) }
         }
-        var expired = 0
+        var expired: [Reservation] = []
         for id in due {
-            if (try? await finish(id, as: .expired, at: now))?.state == .expired { expired += 1 }
+            // One that was committed or released meanwhile is left as it is.
+            if let reservation = try? await finish(id, as: .expired, at: now), reservation.state == .expired {
+                expired.append(reservation)
+            }
         }
         return expired
     }

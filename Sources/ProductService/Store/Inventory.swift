@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import ProductAPI
+
+/// Reservations with the Redis fast path when one is configured: the counts in Redis
+/// answer "no" without touching the database, and "yes" is then confirmed by the
+/// database, which alone decides.
+struct Inventory: Sendable {
+    let store: InventoryStore
+    let cache: StockCache?
+    let logger: Logger
+
+    func reserve(id: String, lines: [ReservationLine], expiresAt: Date, at now: Date) async throws -> Reservation {
+        guard let cache else { return try await store.reserve(id: id, lines: lines, expiresAt: expiresAt, at: now) }
+        let lines = try ReservationRules.validated(lines)
+        var outcome = try await cache.take(lines)
+        if case .missing(let products) = outcome {
+            for product in products { try await cache.seed(product, available: try await store.stock(of: product).available) }
+            outcome = try await cache.take(lines)
+        }
+        switch outcome {
+        case .outOfStock(let product):
+            // A retry of a reservation that exists answers it, whatever the counts say now.
+            if let existing = try? await store.reservation(id: id), existing.lines == lines { return existing }
+            throw InventoryError.outOfStock(productID: product)
+        case .missing:
+            throw InventoryError.conflict("Stock counts are being rebuilt; retry")
+        case .taken:
+            do {
+                let (reservation, created) = try await store.reserveOnce(id: id, lines: lines, expiresAt: expiresAt, at: now)
+                // A retry answered by an earlier reservation: its units were taken then.
+                if !created { try await cache.give(lines) }
+                return reservation
+            } catch {
+                try? await cache.give(lines)
+                throw error
+            }
+        }
+    }
+
+    func commit(id: String, at now: Date) async throws -> Reservation {
+        // Available units do not change: on hand and reserved both drop.
+        try await store.commit(id: id, at: now)
+    }
+
+    func release(id: String, at now: Date) async throws -> Reservation {
+        let before = try await store.reservation(id: id)
+        let reservation = try await store.release(id: id, at: now)
+        if before?.state == .held { try await giveBack(reservation.lines) }
+        return reservation
+    }
+
+    func expireReservations(now: Date) async throws -> Int {
+        let expired = try await store.expireReservations(now: now)
+        for reservation in expired { try await giveBack(reservation.lines) }
+        return expired.count
+    }
+
+    func adjust(productID: Int64, by change: Int, reason: String, at now: Date) async throws -> StockLevel {
+        let level = try await store.adjust(productID: productID, by: change, reason: reason, at: now)
+        if let cache { try await cache.reset(productID, available: level.available) }
+        return level
+    }
+
+    /// Sets every count in Redis to the database's: after a Redis restart, or as a
+    /// periodic check. Counts drift only if a process died between the database and Redis.
+    func reconcile(productIDs: [Int64]) async throws {
+        guard let cache else { return }
+        for product in productIDs { try await cache.reset(product, available: try await store.stock(of: product).available) }
+    }
+
+    private func giveBack(_ lines: [ReservationLine]) async throws {
+        guard let cache else { return }
+        do {
+            try await cache.give(lines)
+        } catch {
+            // The database has the units back; the next reconciliation fixes the count.
+            logger.warning("stock count not returned to Redis", metadata: ["error": "\(error)"])
+        }
+    }
+}

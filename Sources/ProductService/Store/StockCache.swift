@@ -1,0 +1,78 @@
+import Foundation
+import ProductAPI
+import Redis
+
+/// The live available count of each product in Redis, so that a reservation under heavy
+/// load is one atomic script and most refusals never reach the database.
+///
+/// The database stays the source of truth: every reservation is still taken there with
+/// a conditional update, so a wrong count here can refuse a sale that was possible, but
+/// never allow one that was not. A missing count (a Redis restart, an eviction) is
+/// rebuilt from the database.
+struct StockCache: Sendable {
+    let redis: RedisClient
+    let prefix: String
+
+    init(redis: RedisClient, prefix: String = "shop:stock") {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    enum Outcome: Equatable {
+        case taken
+        case outOfStock(productID: Int64)
+        /// These products have no count here yet.
+        case missing([Int64])
+    }
+
+    /// Takes every line from the counts, all or nothing.
+    static let takeScript = RedisScript(
+        """
+        local missing = {}
+        for i, key in ipairs(KEYS) do
+            if redis.call('EXISTS', key) == 0 then table.insert(missing, i) end
+        end
+        if #missing > 0 then return {'missing', unpack(missing)} end
+        for i, key in ipairs(KEYS) do
+            if tonumber(redis.call('GET', key)) < tonumber(ARGV[i]) then return {'out', i} end
+        end
+        for i, key in ipairs(KEYS) do redis.call('DECRBY', key, ARGV[i]) end
+        return {'ok'}
+        """
+    )
+
+    func key(_ productID: Int64) -> String { "\(prefix):\(productID)" }
+
+    func take(_ lines: [ReservationLine]) async throws -> Outcome {
+        let reply = try await redis.evaluate(
+            Self.takeScript, keys: lines.map { key($0.productID) }, arguments: lines.map { RESPArgument($0.quantity) })
+        let parts = reply.array ?? []
+        switch parts.first?.string {
+        case "ok": return .taken
+        case "out":
+            let index = (parts.dropFirst().first?.int ?? 1) - 1
+            return .outOfStock(productID: lines[index].productID)
+        default:
+            return .missing(parts.dropFirst().compactMap(\.int).map { lines[$0 - 1].productID })
+        }
+    }
+
+    /// Gives units back (a release, an expiry, a reservation the database refused).
+    func give(_ lines: [ReservationLine]) async throws {
+        _ = try await redis.pipeline(lines.map { ["INCRBY", RESPArgument(key($0.productID)), RESPArgument($0.quantity)] })
+    }
+
+    /// Sets a count from the database, unless one is there already (another instance won).
+    func seed(_ productID: Int64, available: Int) async throws {
+        _ = try await redis.set(key(productID), to: String(available), onlyIfAbsent: true)
+    }
+
+    /// Overwrites a count with the database's (reconciliation).
+    func reset(_ productID: Int64, available: Int) async throws {
+        _ = try await redis.set(key(productID), to: String(available))
+    }
+
+    func available(_ productID: Int64) async throws -> Int? {
+        try await redis.get(key(productID)).flatMap { Int($0) }
+    }
+}
