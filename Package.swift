@@ -105,6 +105,7 @@ let package = Package(
             name: "ProductService",
             dependencies: [
                 "Platform", "ProductAPI", "Redis",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

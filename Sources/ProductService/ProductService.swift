@@ -1,4 +1,5 @@
 import Foundation
+public import Hummingbird
 public import Logging
 public import Platform
 public import ProductAPI
@@ -26,6 +27,11 @@ public struct ProductService: Sendable {
 
     public func migrate(logger: Logger) async throws {
         try await Migrator(Self.migrations, logger: logger).migrate(inventory.database)
+    }
+
+    /// Adds the `/products` routes to the `/api/v1` group.
+    public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
+        ProductRoutes(catalog: CatalogStore(database: inventory.database), inventory: stock, now: now).add(to: group)
     }
 
     /// What `/health/ready` must ask for this service.

@@ -130,6 +130,7 @@ struct ShopSystem: Sendable {
             configuration: settings.guardConfiguration, metrics: metrics
         ) { api in
             users.addRoutes(to: api)
+            products?.addRoutes(to: api)
         }
         let host = settings.host
         // Workers that read the schema start once it is migrated.

@@ -47,19 +47,65 @@ struct Product: Sendable, Hashable {
     let id: Int64
     var sku: SKU
     var name: String
+    var description: String = ""
     var price: Money
     var status: ProductStatus
     /// Under this many available units, `inventory.low_stock` is published.
     var lowStockThreshold: Int
     let createdAt: Date
     var updatedAt: Date
+    /// Grows with every change: the ETag, for optimistic concurrency.
+    var version: Int = 1
 }
 
 /// What it takes to add a product.
 struct NewProduct: Sendable, Hashable {
     var sku: SKU
     var name: String
+    var description: String = ""
     var price: Money
     var status: ProductStatus = .draft
     var lowStockThreshold: Int = 5
+}
+
+/// A product's display name: 1 to 200 characters.
+enum ProductText {
+    static func name(_ raw: String) throws(InvalidValue) -> String {
+        let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(value.count) else { throw InvalidValue("Must be 1 to 200 characters") }
+        return value
+    }
+
+    static func description(_ raw: String) throws(InvalidValue) -> String {
+        guard raw.count <= 10_000 else { throw InvalidValue("Must be at most 10000 characters") }
+        return raw
+    }
+}
+
+/// A partial update of a product: `nil` leaves a field as it is.
+struct ProductChanges: Sendable, Hashable {
+    var name: String?
+    var description: String?
+    var price: Money?
+    var status: ProductStatus?
+
+    /// `product` with these changes, one version later when anything changed.
+    func applied(to product: Product, at now: Date) -> Product {
+        var changed = product
+        if let name { changed.name = name }
+        if let description { changed.description = description }
+        if let price { changed.price = price }
+        if let status { changed.status = status }
+        if changed != product {
+            changed.updatedAt = now
+            changed.version += 1
+        }
+        return changed
+    }
+}
+
+/// How a list of products is sorted: by an indexed column.
+enum ProductSortField: String, CaseIterable, Sendable {
+    case createdAt = "created_at"
+    case price
 }

@@ -24,9 +24,9 @@ struct InventoryStore: Sendable {
         let row = try await database.transaction { sql in
             let row = try await sql.raw(
                 """
-                INSERT INTO products (sku, name, price_amount, currency, status, low_stock_threshold, created_at, updated_at)
-                VALUES (\(bind: product.sku.value), \(bind: product.name), \(bind: product.price.amount), \(bind: product.price.currency),
-                    \(bind: product.status.rawValue), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+                INSERT INTO products (sku, name, description, price_amount, currency, status, low_stock_threshold, created_at, updated_at)
+                VALUES (\(bind: product.sku.value), \(bind: product.name), \(bind: product.description), \(bind: product.price.amount),
+                    \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
                 ON CONFLICT (sku) DO NOTHING
                 RETURNING id
                 """
@@ -38,8 +38,8 @@ struct InventoryStore: Sendable {
         }
         guard let id = row else { throw ProductError.skuTaken }
         return Product(
-            id: id, sku: product.sku, name: product.name, price: product.price, status: product.status,
-            lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+            id: id, sku: product.sku, name: product.name, description: product.description, price: product.price,
+            status: product.status, lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
     }
 
     /// The stock of `productID`.

@@ -72,5 +72,11 @@ enum ProductMigrations {
             try await sql.raw("CREATE INDEX inventory_ledger_product_idx ON inventory_ledger (product_id, id)").run()
         },
         Outbox.migration(2),
+        Migration(3, "product descriptions, versions and list indexes") { sql in
+            try await sql.raw("ALTER TABLE products ADD COLUMN description TEXT NOT NULL DEFAULT ''").run()
+            try await sql.raw("ALTER TABLE products ADD COLUMN version INTEGER NOT NULL DEFAULT 1").run()
+            try await sql.raw("CREATE INDEX products_status_created_idx ON products (status, created_at, id)").run()
+            try await sql.raw("CREATE INDEX products_status_price_idx ON products (status, price_amount, id)").run()
+        },
     ]
 }

@@ -1,0 +1,116 @@
+public import Foundation
+public import Platform
+
+/// An amount in minor units and its ISO 4217 currency (`API.md`).
+public struct MoneyValue: Codable, Sendable, Hashable {
+    public var amount: Int64
+    public var currency: String
+
+    public init(amount: Int64, currency: String) {
+        self.amount = amount
+        self.currency = currency
+    }
+}
+
+/// A product as the API shows it.
+public struct ProductResource: Codable, Sendable, Hashable {
+    public var id: Int64
+    public var sku: String
+    public var name: String
+    public var description: String
+    public var price: MoneyValue
+    /// `draft`, `active` or `archived`.
+    public var status: String
+    /// Units that can be bought now.
+    public var available: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: Int64, sku: String, name: String, description: String, price: MoneyValue, status: String, available: Int,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.sku = sku
+        self.name = name
+        self.description = description
+        self.price = price
+        self.status = status
+        self.available = available
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, sku, name, description, price, status, available
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// The body of `POST /api/v1/products`.
+public struct CreateProductRequest: JSONRequestBody, Encodable, Hashable {
+    public var sku: String?
+    public var name: String?
+    public var description: String?
+    public var price: MoneyValue?
+    public var status: String?
+    public var lowStockThreshold: Int?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case sku, name, description, price, status
+        case lowStockThreshold = "low_stock_threshold"
+    }
+}
+
+/// The body of `PATCH /api/v1/products/{id}`: only the fields present change.
+public struct UpdateProductRequest: JSONRequestBody {
+    public var name: PatchField<String>
+    public var description: PatchField<String>
+    public var price: PatchField<MoneyValue>
+    public var status: PatchField<String>
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, description, price, status
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decodePatch(String.self, forKey: .name)
+        description = try container.decodePatch(String.self, forKey: .description)
+        price = try container.decodePatch(MoneyValue.self, forKey: .price)
+        status = try container.decodePatch(String.self, forKey: .status)
+    }
+}
+
+/// The body of `POST /api/v1/products/{id}/inventory/adjustments`.
+public struct StockAdjustmentRequest: JSONRequestBody, Encodable, Hashable {
+    /// Units added (a delivery) or removed (a count, breakage), never zero.
+    public var change: Int?
+    public var reason: String?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case change, reason
+    }
+}
+
+/// A product's stock.
+public struct StockResource: Codable, Sendable, Hashable {
+    public var productID: Int64
+    public var onHand: Int
+    public var reserved: Int
+    public var available: Int
+
+    public init(productID: Int64, onHand: Int, reserved: Int, available: Int) {
+        self.productID = productID
+        self.onHand = onHand
+        self.reserved = reserved
+        self.available = available
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case productID = "product_id"
+        case onHand = "on_hand"
+        case reserved, available
+    }
+}

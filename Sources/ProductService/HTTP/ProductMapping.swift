@@ -1,0 +1,111 @@
+import Platform
+import ProductAPI
+
+extension ProductSortField: SortField {}
+
+extension ProductResource {
+    init(_ product: Product, available: Int) {
+        self.init(
+            id: product.id, sku: product.sku.value, name: product.name, description: product.description,
+            price: MoneyValue(amount: product.price.amount, currency: product.price.currency), status: product.status.rawValue,
+            available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
+    }
+}
+
+extension ProductStatus {
+    init(parsing raw: String) throws(InvalidValue) {
+        guard let status = ProductStatus(rawValue: raw) else {
+            throw InvalidValue("Must be one of \(ProductStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = status
+    }
+}
+
+extension Money {
+    init(_ value: MoneyValue) throws(InvalidValue) {
+        try self.init(amount: value.amount, currency: value.currency)
+    }
+}
+
+extension NewProduct {
+    /// The domain input from a request body, or every problem with it at once.
+    init(validating body: CreateProductRequest) throws(APIError) {
+        var validation = Validation()
+        let sku = body.sku.flatMap { raw in validation.field("sku") { () throws(InvalidValue) in try SKU(raw) } }
+        let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) } }
+        let description = body.description.flatMap { raw in
+            validation.field("description") { () throws(InvalidValue) in try ProductText.description(raw) }
+        }
+        let price = body.price.flatMap { raw in validation.field("price") { () throws(InvalidValue) in try Money(raw) } }
+        let status = body.status.flatMap { raw in validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) } }
+        if let threshold = body.lowStockThreshold, !(0...1_000_000).contains(threshold) {
+            validation.invalid("low_stock_threshold", "Must be from 0 to 1000000")
+        }
+        if body.sku == nil { validation.missing("sku") }
+        if body.name == nil { validation.missing("name") }
+        if body.price == nil { validation.missing("price") }
+        try validation.check()
+        self.init(
+            sku: sku!, name: name!, description: description ?? "", price: price!, status: status ?? .draft,
+            lowStockThreshold: body.lowStockThreshold ?? 5)
+    }
+}
+
+extension ProductChanges {
+    /// The domain change from a `PATCH` body, or every problem with it at once.
+    init(validating body: UpdateProductRequest) throws(APIError) {
+        var validation = Validation()
+        var changes = ProductChanges()
+        switch body.name {
+        case .absent: break
+        case .null: validation.invalid("name", "Must not be null")
+        case .value(let raw): changes.name = validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) }
+        }
+        switch body.description {
+        case .absent: break
+        case .null: changes.description = ""
+        case .value(let raw): changes.description = validation.field("description") { () throws(InvalidValue) in try ProductText.description(raw) }
+        }
+        switch body.price {
+        case .absent: break
+        case .null: validation.invalid("price", "Must not be null")
+        case .value(let raw): changes.price = validation.field("price") { () throws(InvalidValue) in try Money(raw) }
+        }
+        switch body.status {
+        case .absent: break
+        case .null: validation.invalid("status", "Must not be null")
+        case .value(let raw): changes.status = validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) }
+        }
+        try validation.check()
+        self = changes
+    }
+}
+
+extension CatalogError: APIErrorConvertible {
+    var apiError: APIError {
+        switch self {
+        case .notFound: .notFound("Product")
+        case .staleVersion: APIError(.conflict, "The product changed since it was read; read it again", field: "If-Match")
+        }
+    }
+}
+
+extension ProductError: APIErrorConvertible {
+    var apiError: APIError {
+        switch self {
+        case .skuTaken: .validation("SKU already exists", field: "sku")
+        }
+    }
+}
+
+extension InventoryError: APIErrorConvertible {
+    public var apiError: APIError {
+        switch self {
+        case .outOfStock: APIError(.outOfStock, "Not enough stock")
+        case .unknownProduct: .notFound("Product")
+        case .reservationNotFound: .notFound("Reservation")
+        case .conflict(let message): APIError(.conflict, message)
+        case .invalidLines(let message): .validation(message, field: "lines")
+        }
+    }
+}

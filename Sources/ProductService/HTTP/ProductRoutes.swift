@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import Platform
+import ProductAPI
+
+/// `/api/v1/products`: the catalog for everyone, its changes for staff.
+struct ProductRoutes: Sendable {
+    let catalog: CatalogStore
+    let inventory: Inventory
+    let now: @Sendable () -> Date
+
+    /// Shared caches may keep catalog reads for a minute; `If-None-Match` revalidates.
+    static let publicCache = "public, max-age=60"
+
+    func add(to group: RouterGroup<ShopRequestContext>) {
+        let products = group.group("products")
+        products.get(use: list)
+        products.get("{id}", use: show)
+        let staff = products.restricted(to: .roles(.staff, .admin))
+        staff.post(use: create)
+        staff.patch("{id}", use: update)
+        staff.post("{id}/inventory/adjustments", use: adjust)
+    }
+
+    @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let query = try ListQuery<ProductSortField>.parse(
+            request.uri, filters: ["status", "min_price", "max_price"], defaultSort: SortOrder(.createdAt, descending: true))
+        var validation = Validation()
+        var statuses: [ProductStatus] = [.active]
+        if let raw = query.filters["status"] {
+            if context.principal?.role.isStaff == true {
+                if let status = validation.field("status", { () throws(InvalidValue) in try ProductStatus(parsing: raw) }) { statuses = [status] }
+            } else {
+                validation.invalid("status", "Only staff may list products that are not active")
+            }
+        }
+        let price = { (name: String) in
+            query.filters[name].flatMap { raw in
+                validation.field(name) { () throws(InvalidValue) in
+                    guard let value = Int64(raw), value >= 0 else { throw InvalidValue("Must be a non-negative amount in minor units") }
+                    return value
+                }
+            }
+        }
+        let minPrice = price("min_price")
+        let maxPrice = price("max_price")
+        try validation.check()
+        let page = try await catalog.list(query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice)
+        var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
+        headers[.vary] = "Authorization"
+        return try page.response(for: request.uri, headers: headers) { ProductResource($0.0, available: $0.available) }
+    }
+
+    @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        guard let (product, available) = try await catalog.find(id: id),
+            product.status == .active || context.principal?.role.isStaff == true
+        else { throw CatalogError.notFound(id: id) }
+        let etag = Self.etag(product)
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: product.status == .active ? Self.publicCache : "private, no-store"]
+        headers[.vary] = "Authorization"
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        return try JSONResponse.success(ProductResource(product, available: available), headers: headers)
+    }
+
+    @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(CreateProductRequest.self, from: request)
+        let product = try await inventory.store.create(try NewProduct(validating: body), at: now())
+        let headers: HTTPFields = [.location: "/api/v1/products/\(product.id)", .eTag: Self.etag(product), .cacheControl: "no-store"]
+        return try JSONResponse.success(ProductResource(product, available: 0), status: .created, headers: headers)
+    }
+
+    @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        var expected: Int?
+        if let match = request.headers[.ifMatch] {
+            guard let version = Self.version(fromETag: match, id: id) else {
+                throw CatalogError.staleVersion(current: 0)
+            }
+            expected = version
+        }
+        let body = try await JSONBody.decode(UpdateProductRequest.self, from: request)
+        let changes = try ProductChanges(validating: body)
+        let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
+        return try JSONResponse.success(
+            ProductResource(product, available: available), headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])
+    }
+
+    @Sendable func adjust(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        let body = try await JSONBody.decode(StockAdjustmentRequest.self, from: request)
+        var validation = Validation()
+        if let change = body.change, change == 0 || abs(change) > 1_000_000 { validation.invalid("change", "Must be a non-zero number of units up to 1000000") }
+        if let reason = body.reason, reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 200 {
+            validation.invalid("reason", "Must be 1 to 200 characters")
+        }
+        if body.change == nil { validation.missing("change") }
+        if body.reason == nil { validation.missing("reason") }
+        try validation.check()
+        let level = try await inventory.adjust(productID: id, by: body.change!, reason: body.reason!, at: now())
+        return try JSONResponse.success(
+            StockResource(productID: id, onHand: level.onHand, reserved: level.reserved, available: level.available),
+            status: .created, headers: [.cacheControl: "no-store"])
+    }
+
+    /// A strong validator that changes with every change of the product.
+    static func etag(_ product: Product) -> String { "\"\(product.id).\(product.version)\"" }
+
+    static func version(fromETag value: String, id: Int64) -> Int? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), trimmed.count > 2 else { return nil }
+        let parts = trimmed.dropFirst().dropLast().split(separator: ".")
+        guard parts.count == 2, Int64(parts[0]) == id else { return nil }
+        return Int(parts[1])
+    }
+}

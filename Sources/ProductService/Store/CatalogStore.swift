@@ -1,0 +1,130 @@
+import Foundation
+import Platform
+import SQLKit
+
+/// Reading and changing products: one implementation for SQLite and PostgreSQL.
+struct CatalogStore: Sendable {
+    let database: any Database
+
+    static let columns =
+        "p.id, p.sku, p.name, p.description, p.price_amount, p.currency, p.status, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
+
+    /// The product with `id` and its available units.
+    func find(id: Int64) async throws -> (Product, available: Int)? {
+        try await database.read { sql in
+            try await sql.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
+            ).first().map(Self.product(from:))
+        }
+    }
+
+    /// A page of products with `statuses`, optionally in a price range, in the requested order.
+    func list(
+        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?
+    ) async throws -> ListPage<(Product, available: Int)> {
+        var filter = SQLQueryString("p.status IN (")
+        for (index, status) in statuses.enumerated() {
+            if index > 0 { filter.appendInterpolation(unsafeRaw: ", ") }
+            filter.appendInterpolation(bind: status.rawValue)
+        }
+        filter.appendInterpolation(unsafeRaw: ")")
+        if let minPrice {
+            filter.appendInterpolation(unsafeRaw: " AND p.price_amount >= ")
+            filter.appendInterpolation(bind: minPrice)
+        }
+        if let maxPrice {
+            filter.appendInterpolation(unsafeRaw: " AND p.price_amount <= ")
+            filter.appendInterpolation(bind: maxPrice)
+        }
+        let column = query.sort.field == .price ? "p.price_amount" : "p.created_at"
+        let direction = query.sort.descending ? "DESC" : "ASC"
+        let order = "ORDER BY \(column) \(direction), p.id \(direction)"
+        let from = "FROM products p JOIN inventory i ON i.product_id = p.id"
+        switch query.pagination {
+        case .page(let number, let perPage):
+            return try await database.read { sql in
+                let total = try await sql.raw("SELECT COUNT(*) AS total FROM products p WHERE \(filter)")
+                    .first(decodingColumn: "total", as: Int.self) ?? 0
+                let rows = try await sql.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: from) WHERE \(filter)
+                    \(unsafeRaw: order) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)
+                    """
+                ).all()
+                return .page(items: try rows.map(Self.product(from:)), number: number, perPage: perPage, total: total)
+            }
+        case .cursor(let cursor, let perPage):
+            var keyset = filter
+            if let cursor {
+                guard cursor.values.count == 2, let value = Int64(cursor.values[0]), let id = Int64(cursor.values[1]) else {
+                    throw APIError.validation("Is not a cursor this list gave", field: "cursor")
+                }
+                keyset.appendInterpolation(unsafeRaw: " AND (\(column), p.id) \(query.sort.descending ? "<" : ">") (")
+                keyset.appendInterpolation(bind: value)
+                keyset.appendInterpolation(unsafeRaw: ", ")
+                keyset.appendInterpolation(bind: id)
+                keyset.appendInterpolation(unsafeRaw: ")")
+            }
+            let rows = try await database.read { sql in
+                try await sql.raw(
+                    "SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: from) WHERE \(keyset) \(unsafeRaw: order) LIMIT \(bind: perPage + 1)"
+                ).all()
+            }
+            var items = try rows.map(Self.product(from:))
+            var next: Cursor?
+            if items.count > perPage {
+                items.removeLast()
+                let last = items[items.count - 1].0
+                let value = query.sort.field == .price ? last.price.amount : last.createdAt.microsecondsSince1970
+                next = Cursor(sort: query.sort.parameter, values: [String(value), String(last.id)])
+            }
+            return .cursor(items: items, perPage: perPage, next: next)
+        }
+    }
+
+    /// Applies `changes` when the product is still at `expectedVersion` (when given).
+    func update(id: Int64, with changes: ProductChanges, expectedVersion: Int?, at now: Date) async throws -> (Product, available: Int) {
+        try await database.transaction { sql in
+            guard let row = try await sql.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
+            ).first() else { throw CatalogError.notFound(id: id) }
+            let (current, available) = try Self.product(from: row)
+            if let expectedVersion, expectedVersion != current.version { throw CatalogError.staleVersion(current: current.version) }
+            let updated = changes.applied(to: current, at: now)
+            guard updated != current else { return (current, available) }
+            try await sql.raw(
+                """
+                UPDATE products SET name = \(bind: updated.name), description = \(bind: updated.description),
+                    price_amount = \(bind: updated.price.amount), currency = \(bind: updated.price.currency),
+                    status = \(bind: updated.status.rawValue), updated_at = \(bind: updated.updatedAt.microsecondsSince1970),
+                    version = \(bind: updated.version)
+                WHERE id = \(bind: id) AND version = \(bind: current.version)
+                """
+            ).run()
+            return (updated, available)
+        }
+    }
+
+    private static func product(from row: any SQLRow) throws -> (Product, available: Int) {
+        let price = try Money(amount: try row.decode(column: "price_amount", as: Int64.self), currency: try row.decode(column: "currency", as: String.self))
+        let product = Product(
+            id: try row.decode(column: "id", as: Int64.self),
+            sku: SKU(stored: try row.decode(column: "sku", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            price: price,
+            status: ProductStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
+            lowStockThreshold: try row.decode(column: "low_stock_threshold", as: Int.self),
+            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+            version: try row.decode(column: "version", as: Int.self))
+        return (product, try row.decode(column: "available", as: Int.self))
+    }
+}
+
+/// Catalog rules a request can break.
+enum CatalogError: Error, Hashable {
+    case notFound(id: Int64)
+    /// `If-Match` named another version than the current one.
+    case staleVersion(current: Int)
+}

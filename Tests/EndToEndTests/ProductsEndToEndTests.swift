@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// The catalog over real HTTP: staff change it, everyone reads it, caches revalidate.
+@Suite struct ProductsEndToEndTests {
+    @Test func staffCreateAndChangeProductsEveryoneReadsTheActiveOnes() async throws {
+        try await TestServer.with { admin in
+            let created = try await admin.request(
+                .POST, "/api/v1/products",
+                json: #"{"sku":"mug-1","name":"Mug","description":"Stoneware","price":{"amount":1200,"currency":"EUR"},"status":"active"}"#)
+            #expect(created.status == 201)
+            let id = try #require(created.json?["data"]?["id"]?.integer)
+            #expect(created.json?["data"]?["sku"]?.string == "MUG-1")
+            let draft = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"secret","name":"Secret","price":{"amount":1,"currency":"EUR"}}"#)
+            let draftID = try #require(draft.json?["data"]?["id"]?.integer)
+            _ = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"pot-1","name":"Pot","price":{"amount":3500,"currency":"EUR"},"status":"active"}"#)
+
+            let customer = try await admin.customer("ada@example.com").shop
+            let listed = try await customer.request(.GET, "/api/v1/products?sort=price")
+            #expect(listed.json?["data"]?.array?.compactMap { $0["sku"]?.string } == ["MUG-1", "POT-1"])
+            #expect(listed.header("Cache-Control") == "public, max-age=60")
+            let cheap = try await customer.request(.GET, "/api/v1/products?max_price=2000")
+            #expect(cheap.json?["data"]?.array?.count == 1)
+            #expect(try await customer.request(.GET, "/api/v1/products/\(draftID)").status == 404, "drafts are for staff")
+            #expect(try await admin.request(.GET, "/api/v1/products/\(draftID)").status == 200)
+            #expect(try await customer.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"X"}"#).status == 403)
+
+            let read = try await customer.request(.GET, "/api/v1/products/\(id)")
+            let etag = try #require(read.header("ETag"))
+            let unchanged = try await customer.request(.GET, "/api/v1/products/\(id)", headers: [("If-None-Match", etag)])
+            #expect(unchanged.status == 304)
+            #expect(unchanged.body.isEmpty)
+
+            let renamed = try await admin.request(.PATCH, "/api/v1/products/\(id)", headers: [("If-Match", etag)], json: #"{"name":"Big mug"}"#)
+            #expect(renamed.status == 200)
+            #expect(renamed.header("ETag") != etag)
+            let stale = try await admin.request(.PATCH, "/api/v1/products/\(id)", headers: [("If-Match", etag)], json: #"{"name":"Lost update"}"#)
+            #expect(stale.status == 409)
+            #expect(stale.json?["error"]?["code"]?.string == "CONFLICT")
+            let changed = try await customer.request(.GET, "/api/v1/products/\(id)", headers: [("If-None-Match", etag)])
+            #expect(changed.status == 200)
+            #expect(changed.json?["data"]?["name"]?.string == "Big mug")
+
+            let stocked = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":12,"reason":"delivery"}"#)
+            #expect(stocked.json?["data"]?["available"]?.integer == 12)
+            let tooMany = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":-13,"reason":"count"}"#)
+            #expect(tooMany.status == 409)
+            #expect(try await customer.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 12)
+        }
+    }
+}
