@@ -21,15 +21,17 @@ public struct ProductResource: Codable, Sendable, Hashable {
     public var price: MoneyValue
     /// `draft`, `active` or `archived`.
     public var status: String
+    public var categoryID: Int64?
     /// Units that can be bought now.
     public var available: Int
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
-        id: Int64, sku: String, name: String, description: String, price: MoneyValue, status: String, available: Int,
-        createdAt: Date, updatedAt: Date
+        id: Int64, sku: String, name: String, description: String, price: MoneyValue, status: String, categoryID: Int64?,
+        available: Int, createdAt: Date, updatedAt: Date
     ) {
+        self.categoryID = categoryID
         self.id = id
         self.sku = sku
         self.name = name
@@ -43,6 +45,7 @@ public struct ProductResource: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case id, sku, name, description, price, status, available
+        case categoryID = "category_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -55,10 +58,12 @@ public struct CreateProductRequest: JSONRequestBody, Encodable, Hashable {
     public var description: String?
     public var price: MoneyValue?
     public var status: String?
+    public var categoryID: Int64?
     public var lowStockThreshold: Int?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case sku, name, description, price, status
+        case categoryID = "category_id"
         case lowStockThreshold = "low_stock_threshold"
     }
 }
@@ -69,9 +74,11 @@ public struct UpdateProductRequest: JSONRequestBody {
     public var description: PatchField<String>
     public var price: PatchField<MoneyValue>
     public var status: PatchField<String>
+    public var categoryID: PatchField<Int64>
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, description, price, status
+        case categoryID = "category_id"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -80,6 +87,7 @@ public struct UpdateProductRequest: JSONRequestBody {
         description = try container.decodePatch(String.self, forKey: .description)
         price = try container.decodePatch(MoneyValue.self, forKey: .price)
         status = try container.decodePatch(String.self, forKey: .status)
+        categoryID = try container.decodePatch(Int64.self, forKey: .categoryID)
     }
 }
 
@@ -112,5 +120,40 @@ public struct StockResource: Codable, Sendable, Hashable {
         case productID = "product_id"
         case onHand = "on_hand"
         case reserved, available
+    }
+}
+
+/// A node of the category tree.
+public struct CategoryResource: Codable, Sendable, Hashable {
+    public var id: Int64
+    public var slug: String
+    public var name: String
+    public var parentID: Int64?
+    public var createdAt: Date
+
+    public init(id: Int64, slug: String, name: String, parentID: Int64?, createdAt: Date) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.parentID = parentID
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, slug, name
+        case parentID = "parent_id"
+        case createdAt = "created_at"
+    }
+}
+
+/// The body of `POST /api/v1/categories`.
+public struct CreateCategoryRequest: JSONRequestBody, Encodable, Hashable {
+    public var slug: String?
+    public var name: String?
+    public var parentID: Int64?
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case slug, name
+        case parentID = "parent_id"
     }
 }

@@ -32,6 +32,7 @@ public struct ProductService: Sendable {
     /// Adds the `/products` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         ProductRoutes(catalog: CatalogStore(database: inventory.database), inventory: stock, now: now).add(to: group)
+        CategoryRoutes(categories: CategoryStore(database: inventory.database), now: now).add(to: group)
     }
 
     /// What `/health/ready` must ask for this service.

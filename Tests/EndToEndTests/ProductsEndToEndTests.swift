@@ -48,4 +48,37 @@ import Testing
             #expect(try await customer.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 12)
         }
     }
+
+    @Test func aCategoryListsTheProductsOfItsWholeSubtree() async throws {
+        try await TestServer.with { admin in
+            func category(_ slug: String, parent: Int64? = nil) async throws -> Int64 {
+                let body = parent.map { #"{"slug":"\#(slug)","name":"\#(slug)","parent_id":\#($0)}"# } ?? #"{"slug":"\#(slug)","name":"\#(slug)"}"#
+                let created = try await admin.request(.POST, "/api/v1/categories", json: body)
+                return try #require(created.json?["data"]?["id"]?.integer)
+            }
+            let clothes = try await category("clothes")
+            let shirts = try await category("shirts", parent: clothes)
+            let linen = try await category("linen-shirts", parent: shirts)
+            let kitchen = try await category("kitchen")
+            for (sku, category) in [("shirt-1", linen), ("shirt-2", shirts), ("pan-1", kitchen)] {
+                let created = try await admin.request(
+                    .POST, "/api/v1/products",
+                    json: #"{"sku":"\#(sku)","name":"\#(sku)","price":{"amount":100,"currency":"EUR"},"status":"active","category_id":\#(category)}"#)
+                #expect(created.status == 201)
+            }
+            let skus = { (category: Int64) async throws -> Set<String> in
+                let page = try await admin.anonymous.request(.GET, "/api/v1/products?category_id=\(category)")
+                return Set(page.json?["data"]?.array?.compactMap { $0["sku"]?.string } ?? [])
+            }
+            #expect(try await skus(clothes) == ["SHIRT-1", "SHIRT-2"])
+            #expect(try await skus(linen) == ["SHIRT-1"])
+            #expect(try await skus(kitchen) == ["PAN-1"])
+            let unknown = try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"x-1","name":"x","price":{"amount":1,"currency":"EUR"},"category_id":999}"#)
+            #expect(unknown.json?["error"]?["field"]?.string == "category_id")
+            let tree = try await admin.anonymous.request(.GET, "/api/v1/categories")
+            #expect(tree.json?["data"]?.array?.compactMap { $0["slug"]?.string }.first == "clothes")
+            #expect(tree.json?["meta"]?["total"]?.integer == 4)
+        }
+    }
 }

@@ -50,6 +50,7 @@ struct Product: Sendable, Hashable {
     var description: String = ""
     var price: Money
     var status: ProductStatus
+    var categoryID: Int64?
     /// Under this many available units, `inventory.low_stock` is published.
     var lowStockThreshold: Int
     let createdAt: Date
@@ -65,6 +66,7 @@ struct NewProduct: Sendable, Hashable {
     var description: String = ""
     var price: Money
     var status: ProductStatus = .draft
+    var categoryID: Int64?
     var lowStockThreshold: Int = 5
 }
 
@@ -88,6 +90,8 @@ struct ProductChanges: Sendable, Hashable {
     var description: String?
     var price: Money?
     var status: ProductStatus?
+    /// `.some(nil)` takes the product out of its category.
+    var categoryID: Int64??
 
     /// `product` with these changes, one version later when anything changed.
     func applied(to product: Product, at now: Date) -> Product {
@@ -96,6 +100,7 @@ struct ProductChanges: Sendable, Hashable {
         if let description { changed.description = description }
         if let price { changed.price = price }
         if let status { changed.status = status }
+        if let categoryID { changed.categoryID = categoryID }
         if changed != product {
             changed.updatedAt = now
             changed.version += 1

@@ -8,7 +8,7 @@ extension ProductResource {
         self.init(
             id: product.id, sku: product.sku.value, name: product.name, description: product.description,
             price: MoneyValue(amount: product.price.amount, currency: product.price.currency), status: product.status.rawValue,
-            available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
+            categoryID: product.categoryID, available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
     }
 }
 
@@ -47,7 +47,7 @@ extension NewProduct {
         try validation.check()
         self.init(
             sku: sku!, name: name!, description: description ?? "", price: price!, status: status ?? .draft,
-            lowStockThreshold: body.lowStockThreshold ?? 5)
+            categoryID: body.categoryID, lowStockThreshold: body.lowStockThreshold ?? 5)
     }
 }
 
@@ -76,6 +76,11 @@ extension ProductChanges {
         case .null: validation.invalid("status", "Must not be null")
         case .value(let raw): changes.status = validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) }
         }
+        switch body.categoryID {
+        case .absent: break
+        case .null: changes.categoryID = .some(nil)
+        case .value(let id): changes.categoryID = .some(id)
+        }
         try validation.check()
         self = changes
     }
@@ -87,6 +92,23 @@ extension CatalogError: APIErrorConvertible {
         case .notFound: .notFound("Product")
         case .staleVersion: APIError(.conflict, "The product changed since it was read; read it again", field: "If-Match")
         }
+    }
+}
+
+extension CategoryError: APIErrorConvertible {
+    var apiError: APIError {
+        switch self {
+        case .slugTaken: .validation("Slug already exists", field: "slug")
+        case .parentNotFound: .validation("No such category", field: "parent_id")
+        case .tooDeep: .validation("Categories nest at most \(Category.maxDepth) deep", field: "parent_id")
+        case .notFound: .validation("No such category", field: "category_id")
+        }
+    }
+}
+
+extension CategoryResource {
+    init(_ category: Category) {
+        self.init(id: category.id, slug: category.slug.value, name: category.name, parentID: category.parentID, createdAt: category.createdAt)
     }
 }
 

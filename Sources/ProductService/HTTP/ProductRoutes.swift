@@ -24,7 +24,7 @@ struct ProductRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<ProductSortField>.parse(
-            request.uri, filters: ["status", "min_price", "max_price"], defaultSort: SortOrder(.createdAt, descending: true))
+            request.uri, filters: ["status", "min_price", "max_price", "category_id"], defaultSort: SortOrder(.createdAt, descending: true))
         var validation = Validation()
         var statuses: [ProductStatus] = [.active]
         if let raw = query.filters["status"] {
@@ -44,8 +44,14 @@ struct ProductRoutes: Sendable {
         }
         let minPrice = price("min_price")
         let maxPrice = price("max_price")
+        let category = query.filters["category_id"].flatMap { raw in
+            validation.field("category_id") { () throws(InvalidValue) in
+                guard let id = Int64(raw), id > 0 else { throw InvalidValue("Must be a positive integer id") }
+                return id
+            }
+        }
         try validation.check()
-        let page = try await catalog.list(query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice)
+        let page = try await catalog.list(query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category)
         var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         return try page.response(for: request.uri, headers: headers) { ProductResource($0.0, available: $0.available) }

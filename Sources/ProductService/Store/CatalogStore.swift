@@ -7,7 +7,7 @@ struct CatalogStore: Sendable {
     let database: any Database
 
     static let columns =
-        "p.id, p.sku, p.name, p.description, p.price_amount, p.currency, p.status, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
+        "p.id, p.sku, p.name, p.description, p.price_amount, p.currency, p.status, p.category_id, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
 
     /// The product with `id` and its available units.
     func find(id: Int64) async throws -> (Product, available: Int)? {
@@ -20,7 +20,7 @@ struct CatalogStore: Sendable {
 
     /// A page of products with `statuses`, optionally in a price range, in the requested order.
     func list(
-        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?
+        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64? = nil
     ) async throws -> ListPage<(Product, available: Int)> {
         var filter = SQLQueryString("p.status IN (")
         for (index, status) in statuses.enumerated() {
@@ -35,6 +35,15 @@ struct CatalogStore: Sendable {
         if let maxPrice {
             filter.appendInterpolation(unsafeRaw: " AND p.price_amount <= ")
             filter.appendInterpolation(bind: maxPrice)
+        }
+        if let category {
+            // The category and everything under it: one prefix of the materialized path.
+            guard let path = try await database.read({ sql in
+                try await sql.raw("SELECT path FROM categories WHERE id = \(bind: category)").first(decodingColumn: "path", as: String.self)
+            }) else { throw CategoryError.notFound(id: category) }
+            filter.appendInterpolation(unsafeRaw: " AND p.category_id IN (SELECT id FROM categories WHERE path LIKE ")
+            filter.appendInterpolation(bind: path + "%")
+            filter.appendInterpolation(unsafeRaw: ")")
         }
         let column = query.sort.field == .price ? "p.price_amount" : "p.created_at"
         let direction = query.sort.descending ? "DESC" : "ASC"
@@ -90,18 +99,26 @@ struct CatalogStore: Sendable {
             ).first() else { throw CatalogError.notFound(id: id) }
             let (current, available) = try Self.product(from: row)
             if let expectedVersion, expectedVersion != current.version { throw CatalogError.staleVersion(current: current.version) }
+            if let category = changes.categoryID ?? nil { try await Self.requireCategory(category, in: sql) }
             let updated = changes.applied(to: current, at: now)
             guard updated != current else { return (current, available) }
             try await sql.raw(
                 """
                 UPDATE products SET name = \(bind: updated.name), description = \(bind: updated.description),
                     price_amount = \(bind: updated.price.amount), currency = \(bind: updated.price.currency),
-                    status = \(bind: updated.status.rawValue), updated_at = \(bind: updated.updatedAt.microsecondsSince1970),
+                    status = \(bind: updated.status.rawValue), category_id = \(bind: updated.categoryID), updated_at = \(bind: updated.updatedAt.microsecondsSince1970),
                     version = \(bind: updated.version)
                 WHERE id = \(bind: id) AND version = \(bind: current.version)
                 """
             ).run()
             return (updated, available)
+        }
+    }
+
+    /// Throws ``CategoryError/notFound(id:)`` unless the category exists.
+    static func requireCategory(_ id: Int64, in sql: any SQLDatabase) async throws {
+        guard try await sql.raw("SELECT id FROM categories WHERE id = \(bind: id)").first() != nil else {
+            throw CategoryError.notFound(id: id)
         }
     }
 
@@ -114,6 +131,7 @@ struct CatalogStore: Sendable {
             description: try row.decode(column: "description", as: String.self),
             price: price,
             status: ProductStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
+            categoryID: try row.decodeNil(column: "category_id") ? nil : row.decode(column: "category_id", as: Int64.self),
             lowStockThreshold: try row.decode(column: "low_stock_threshold", as: Int.self),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),

@@ -22,11 +22,15 @@ struct InventoryStore: Sendable {
     func create(_ product: NewProduct, at now: Date) async throws -> Product {
         let micros = now.microsecondsSince1970
         let row = try await database.transaction { sql in
+            if let category = product.categoryID {
+                try await CatalogStore.requireCategory(category, in: sql)
+            }
             let row = try await sql.raw(
                 """
-                INSERT INTO products (sku, name, description, price_amount, currency, status, low_stock_threshold, created_at, updated_at)
+                INSERT INTO products (sku, name, description, price_amount, currency, status, category_id, low_stock_threshold, created_at, updated_at)
                 VALUES (\(bind: product.sku.value), \(bind: product.name), \(bind: product.description), \(bind: product.price.amount),
-                    \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+                    \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID), \(bind: product.lowStockThreshold),
+                    \(bind: micros), \(bind: micros))
                 ON CONFLICT (sku) DO NOTHING
                 RETURNING id
                 """
@@ -39,7 +43,7 @@ struct InventoryStore: Sendable {
         guard let id = row else { throw ProductError.skuTaken }
         return Product(
             id: id, sku: product.sku, name: product.name, description: product.description, price: product.price,
-            status: product.status, lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+            status: product.status, categoryID: product.categoryID, lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
     }
 
     /// The stock of `productID`.

@@ -78,5 +78,6 @@ enum ProductMigrations {
             try await sql.raw("CREATE INDEX products_status_created_idx ON products (status, created_at, id)").run()
             try await sql.raw("CREATE INDEX products_status_price_idx ON products (status, price_amount, id)").run()
         },
+        CategoryStore.migration(4),
     ]
 }

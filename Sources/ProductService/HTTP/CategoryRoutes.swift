@@ -1,0 +1,51 @@
+import Foundation
+import Hummingbird
+import Platform
+import ProductAPI
+
+/// `/api/v1/categories`: the category tree, read by everyone, grown by staff.
+struct CategoryRoutes: Sendable {
+    let categories: CategoryStore
+    let now: @Sendable () -> Date
+
+    /// How categories are sorted: in tree order, a parent before its children.
+    enum Order: String, CaseIterable, Sendable, SortField {
+        case tree
+    }
+
+    func add(to group: RouterGroup<ShopRequestContext>) {
+        let routes = group.group("categories")
+        routes.get(use: list)
+        routes.get("{id}", use: show)
+        routes.restricted(to: .roles(.staff, .admin)).post(use: create)
+    }
+
+    @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let query = try ListQuery<Order>.parse(request.uri, defaultSort: SortOrder(.tree))
+        guard case .page(let number, let perPage) = query.pagination else {
+            throw APIError.validation("Categories are paged with page and per_page", field: "cursor")
+        }
+        let page = try await categories.list(page: number, perPage: perPage)
+        return try page.response(for: request.uri, headers: [.cacheControl: ProductRoutes.publicCache], CategoryResource.init)
+    }
+
+    @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        guard let category = try await categories.find(id: id) else { throw APIError.notFound("Category") }
+        return try JSONResponse.success(CategoryResource(category), headers: [.cacheControl: ProductRoutes.publicCache])
+    }
+
+    @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(CreateCategoryRequest.self, from: request)
+        var validation = Validation()
+        let slug = body.slug.flatMap { raw in validation.field("slug") { () throws(InvalidValue) in try Slug(raw) } }
+        let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) } }
+        if body.slug == nil { validation.missing("slug") }
+        if body.name == nil { validation.missing("name") }
+        try validation.check()
+        let category = try await categories.create(slug: slug!, name: name!, parentID: body.parentID, at: now())
+        return try JSONResponse.success(
+            CategoryResource(category), status: .created,
+            headers: [.location: "/api/v1/categories/\(category.id)", .cacheControl: "no-store"])
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Platform
+import SQLKit
+
+/// The category tree in SQL.
+struct CategoryStore: Sendable {
+    let database: any Database
+
+    static func migration(_ version: Int) -> Migration {
+        Migration(version, "categories") { sql in
+            try await sql.raw(
+                """
+                CREATE TABLE categories (
+                    id \(unsafeRaw: sql.identityColumn),
+                    slug TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    parent_id BIGINT,
+                    path TEXT NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE UNIQUE INDEX categories_slug_key ON categories (slug)").run()
+            try await sql.raw("CREATE INDEX categories_path_idx ON categories (path)").run()
+            try await sql.raw("ALTER TABLE products ADD COLUMN category_id BIGINT").run()
+            try await sql.raw("CREATE INDEX products_category_idx ON products (category_id, status)").run()
+        }
+    }
+
+    /// Adds a category under `parentID` (a root when `nil`).
+    func create(slug: Slug, name: String, parentID: Int64?, at now: Date) async throws -> Category {
+        try await database.transaction { sql in
+            var parentPath = "/"
+            if let parentID {
+                guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
+                    .first(decodingColumn: "path", as: String.self)
+                else { throw CategoryError.parentNotFound }
+                guard path.split(separator: "/").count < Category.maxDepth else { throw CategoryError.tooDeep }
+                parentPath = path
+            }
+            guard let row = try await sql.raw(
+                """
+                INSERT INTO categories (slug, name, parent_id, path, created_at)
+                VALUES (\(bind: slug.value), \(bind: name), \(bind: parentID), '', \(bind: now.microsecondsSince1970))
+                ON CONFLICT (slug) DO NOTHING RETURNING id
+                """
+            ).first() else { throw CategoryError.slugTaken }
+            let id = try row.decode(column: "id", as: Int64.self)
+            let path = "\(parentPath)\(id)/"
+            try await sql.raw("UPDATE categories SET path = \(bind: path) WHERE id = \(bind: id)").run()
+            return Category(id: id, slug: slug, name: name, parentID: parentID, path: path, createdAt: now)
+        }
+    }
+
+    func find(id: Int64) async throws -> Category? {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)")
+                .first().map(Self.category(from:))
+        }
+    }
+
+    /// A page of categories in tree order (a parent before its children).
+    func list(page: Int, perPage: Int) async throws -> ListPage<Category> {
+        try await database.read { sql in
+            let total = try await sql.raw("SELECT COUNT(*) AS total FROM categories").first(decodingColumn: "total", as: Int.self) ?? 0
+            let rows = try await sql.raw(
+                """
+                SELECT id, slug, name, parent_id, path, created_at FROM categories
+                ORDER BY path LIMIT \(bind: perPage) OFFSET \(bind: (page - 1) * perPage)
+                """
+            ).all()
+            return .page(items: try rows.map(Self.category(from:)), number: page, perPage: perPage, total: total)
+        }
+    }
+
+    private static func category(from row: any SQLRow) throws -> Category {
+        Category(
+            id: try row.decode(column: "id", as: Int64.self),
+            slug: Slug(stored: try row.decode(column: "slug", as: String.self)),
+            name: try row.decode(column: "name", as: String.self),
+            parentID: try row.decodeNil(column: "parent_id") ? nil : row.decode(column: "parent_id", as: Int64.self),
+            path: try row.decode(column: "path", as: String.self),
+            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+    }
+}
+
+/// Category rules a request can break.
+enum CategoryError: Error, Hashable {
+    case slugTaken
+    case parentNotFound
+    case tooDeep
+    case notFound(id: Int64)
+}
