@@ -35,6 +35,38 @@ public struct ProductService: Sendable {
         CategoryRoutes(categories: CategoryStore(database: inventory.database), now: now).add(to: group)
     }
 
+    /// Loads a demo catalog: a small category tree and `count` active products with
+    /// stock, SKUs `DEMO-0001` and up; what exists already is left as it is.
+    public func seedDemoCatalog(count: Int) async throws {
+        let categories = CategoryStore(database: inventory.database)
+        let tree = [("home", ["kitchen", "garden", "lighting"]), ("clothing", ["shirts", "shoes", "bags"]), ("books", ["fiction", "science", "travel"])]
+        var leaves: [Int64] = []
+        let existing = try await categories.list(page: 1, perPage: 100).items
+        func category(_ slug: String, parent: Int64?) async throws -> Int64 {
+            if let found = existing.first(where: { $0.slug.value == slug }) { return found.id }
+            return try await categories.create(slug: try Slug(slug), name: slug.capitalized, parentID: parent, at: now()).id
+        }
+        for (root, children) in tree {
+            let rootID = try await category(root, parent: nil)
+            for child in children { leaves.append(try await category(child, parent: rootID)) }
+        }
+        let adjectives = ["Classic", "Modern", "Rustic", "Compact", "Deluxe", "Everyday", "Travel", "Organic"]
+        for index in 1...max(1, count) where count > 0 {
+            let sku = try SKU(String(format: "DEMO-%04d", index))
+            let product = NewProduct(
+                sku: sku, name: "\(adjectives[index % adjectives.count]) item \(index)",
+                description: "A demo product to browse.",
+                price: try Money(amount: Int64(199 + (index * 137) % 9800), currency: "EUR"), status: .active,
+                categoryID: leaves[index % leaves.count], lowStockThreshold: 5)
+            do {
+                let created = try await inventory.create(product, at: now())
+                _ = try await stock.adjust(productID: created.id, by: 20 + (index * 7) % 80, reason: "demo stock", at: now())
+            } catch ProductError.skuTaken {
+                continue
+            }
+        }
+    }
+
     /// What `/health/ready` must ask for this service.
     public var healthChecks: [HealthCheck] {
         [.database("products database", inventory.database)]

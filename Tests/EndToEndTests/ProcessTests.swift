@@ -235,4 +235,20 @@ import Testing
         #expect(try await replay.waitForExit() != 0)
         #expect(replay.log.contains("no dead letter users:42"))
     }
+
+    @Test func seedLoadsADemoCatalogOnceThatTheServerServes() async throws {
+        let seed = try ShopProcess(["seed", "--users", "0", "--products", "25"])
+        #expect(try await seed.waitForExit() == 0)
+        let again = try ShopProcess(["seed", "--users", "0", "--products", "25"], dataDirectory: seed.dataDirectory)
+        #expect(try await again.waitForExit() == 0)
+        let shop = try ShopProcess(["serve", "--port", "0"], dataDirectory: seed.dataDirectory)
+        let running = RunningShop(port: try await shop.port())
+        let products = try await running.request(.GET, "/api/v1/products?per_page=5")
+        #expect(products.json?["meta"]?["total"]?.integer == 25, "seeding twice adds nothing")
+        #expect(products.json?["data"]?[0]?["available"]?.integer ?? 0 > 0)
+        let categories = try await running.request(.GET, "/api/v1/categories")
+        #expect(categories.json?["meta"]?["total"]?.integer == 12)
+        kill(shop.process.processIdentifier, SIGTERM)
+        #expect(try await shop.waitForExit() == 0)
+    }
 }
