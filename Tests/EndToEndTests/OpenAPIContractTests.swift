@@ -147,6 +147,8 @@ import Testing
             _ = try await check(as: anonymous, .GET, "/api/v1/categories/x")
             _ = try await check(as: forged, .GET, "/api/v1/categories/\(clothesID)")
             _ = try await check(as: anonymous, .GET, "/api/v1/products?category_id=\(clothesID)")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products?q=tee&sort=-price")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products?q=%21%21")
             let product = try await check(.POST, "/api/v1/products", json: #"{"sku":"tee-1","name":"Tee","price":{"amount":1999,"currency":"EUR"},"status":"active","category_id":\#(clothesID)}"#)
             let productID = try #require(product.json?["data"]?["id"]?.integer)
             let etag = try #require(product.header("ETag"))

@@ -143,6 +143,34 @@ import Testing
         }
     }
 
+    @Test(arguments: kinds)
+    func fullTextSearchMatchesEveryWordAsAPrefixAndFollowsRenames(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let catalog = CatalogStore(database: store.database)
+            var ids: [String: Int64] = [:]
+            for (sku, name, description) in [("S1", "Linen shirt", "Breathes in summer"), ("S2", "Cotton shirt", "Soft"), ("P1", "Steel pan", "For the linen-loving cook")] {
+                ids[sku] = try await store.create(
+                    NewProduct(sku: try SKU(sku), name: name, description: description, price: try Money(amount: 100, currency: "EUR"), status: .active),
+                    at: Self.t0
+                ).id
+            }
+            func search(_ text: String) async throws -> Set<String> {
+                let page = try await catalog.list(
+                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)), statuses: [.active],
+                    minPrice: nil, maxPrice: nil, search: try SearchQuery(text))
+                return Set(page.items.map(\.0.sku.value))
+            }
+            #expect(try await search("shirt") == ["S1", "S2"])
+            #expect(try await search("lin") == ["S1", "P1"], "prefixes, in names and descriptions")
+            #expect(try await search("Shirt, COTTON!") == ["S2"], "every word is required")
+            #expect(try await search("velvet") == [])
+            _ = try await catalog.update(id: ids["S2"]!, with: ProductChanges(name: "Velvet jacket"), expectedVersion: nil, at: Self.t0)
+            #expect(try await search("velvet") == ["S2"])
+            #expect(try await search("shirt") == ["S1"])
+            #expect(throws: InvalidValue.self) { try SearchQuery("  !!! ") }
+        }
+    }
+
     @Test func domainValuesAreValidated() throws {
         #expect(throws: InvalidValue.self) { try Money(amount: -1, currency: "EUR") }
         #expect(throws: InvalidValue.self) { try Money(amount: 1, currency: "eur") }

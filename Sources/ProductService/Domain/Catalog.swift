@@ -109,6 +109,19 @@ struct ProductChanges: Sendable, Hashable {
     }
 }
 
+/// A full-text query: up to 10 words of letters and digits, each matched as a prefix,
+/// all of them required.
+struct SearchQuery: Sendable, Hashable {
+    let terms: [String]
+
+    init(_ raw: String) throws(InvalidValue) {
+        let terms = raw.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init).filter { !$0.isEmpty }
+        guard !terms.isEmpty else { throw InvalidValue("Must contain a word") }
+        guard terms.count <= 10, raw.count <= 200 else { throw InvalidValue("Must be at most 10 words and 200 characters") }
+        self.terms = terms
+    }
+}
+
 /// How a list of products is sorted: by an indexed column.
 enum ProductSortField: String, CaseIterable, Sendable {
     case createdAt = "created_at"

@@ -24,7 +24,7 @@ struct ProductRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<ProductSortField>.parse(
-            request.uri, filters: ["status", "min_price", "max_price", "category_id"], defaultSort: SortOrder(.createdAt, descending: true))
+            request.uri, filters: ["status", "min_price", "max_price", "category_id", "q"], defaultSort: SortOrder(.createdAt, descending: true))
         var validation = Validation()
         var statuses: [ProductStatus] = [.active]
         if let raw = query.filters["status"] {
@@ -50,8 +50,10 @@ struct ProductRoutes: Sendable {
                 return id
             }
         }
+        let search = query.filters["q"].flatMap { raw in validation.field("q") { () throws(InvalidValue) in try SearchQuery(raw) } }
         try validation.check()
-        let page = try await catalog.list(query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category)
+        let page = try await catalog.list(
+            query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
         var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         return try page.response(for: request.uri, headers: headers) { ProductResource($0.0, available: $0.available) }

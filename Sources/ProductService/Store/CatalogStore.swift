@@ -20,7 +20,8 @@ struct CatalogStore: Sendable {
 
     /// A page of products with `statuses`, optionally in a price range, in the requested order.
     func list(
-        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64? = nil
+        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64? = nil,
+        search: SearchQuery? = nil
     ) async throws -> ListPage<(Product, available: Int)> {
         var filter = SQLQueryString("p.status IN (")
         for (index, status) in statuses.enumerated() {
@@ -44,6 +45,18 @@ struct CatalogStore: Sendable {
             filter.appendInterpolation(unsafeRaw: " AND p.category_id IN (SELECT id FROM categories WHERE path LIKE ")
             filter.appendInterpolation(bind: path + "%")
             filter.appendInterpolation(unsafeRaw: ")")
+        }
+        if let search {
+            switch database.kind {
+            case .sqlite:
+                filter.appendInterpolation(unsafeRaw: " AND p.id IN (SELECT rowid FROM products_fts WHERE products_fts MATCH ")
+                filter.appendInterpolation(bind: search.terms.map { "\"\($0)\"*" }.joined(separator: " "))
+                filter.appendInterpolation(unsafeRaw: ")")
+            case .postgres:
+                filter.appendInterpolation(unsafeRaw: " AND to_tsvector('simple', p.name || ' ' || p.description) @@ to_tsquery('simple', ")
+                filter.appendInterpolation(bind: search.terms.map { "\($0):*" }.joined(separator: " & "))
+                filter.appendInterpolation(unsafeRaw: ")")
+            }
         }
         let column = query.sort.field == .price ? "p.price_amount" : "p.created_at"
         let direction = query.sort.descending ? "DESC" : "ASC"

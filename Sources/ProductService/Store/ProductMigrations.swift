@@ -79,5 +79,40 @@ enum ProductMigrations {
             try await sql.raw("CREATE INDEX products_status_price_idx ON products (status, price_amount, id)").run()
         },
         CategoryStore.migration(4),
+        Migration(5, "full-text search of product names and descriptions") { sql in
+            if sql.dialect.name == "sqlite" {
+                // FTS5 over the products table, kept in step by triggers.
+                try await sql.raw(
+                    "CREATE VIRTUAL TABLE products_fts USING fts5(name, description, content='products', content_rowid='id')"
+                ).run()
+                try await sql.raw(
+                    """
+                    CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
+                        INSERT INTO products_fts (rowid, name, description) VALUES (new.id, new.name, new.description);
+                    END
+                    """
+                ).run()
+                try await sql.raw(
+                    """
+                    CREATE TRIGGER products_fts_update AFTER UPDATE OF name, description ON products BEGIN
+                        INSERT INTO products_fts (products_fts, rowid, name, description) VALUES ('delete', old.id, old.name, old.description);
+                        INSERT INTO products_fts (rowid, name, description) VALUES (new.id, new.name, new.description);
+                    END
+                    """
+                ).run()
+                try await sql.raw(
+                    """
+                    CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
+                        INSERT INTO products_fts (products_fts, rowid, name, description) VALUES ('delete', old.id, old.name, old.description);
+                    END
+                    """
+                ).run()
+                try await sql.raw("INSERT INTO products_fts (rowid, name, description) SELECT id, name, description FROM products").run()
+            } else {
+                try await sql.raw(
+                    "CREATE INDEX products_search_idx ON products USING GIN (to_tsvector('simple', name || ' ' || description))"
+                ).run()
+            }
+        },
     ]
 }
