@@ -34,6 +34,7 @@ import Testing
                 try JSONResponse.success(["user": context.principal.map { String($0.userID) } ?? "anonymous"])
             }
             api.restricted(to: .roles(.admin)).get("admins") { _, _ in try JSONResponse.success(["ok": true]) }
+            api.get("varies") { _, _ in try JSONResponse.success(["ok": true], headers: [.vary: "Authorization"]) }
         }
         try await Application(router: router).test(.router, body)
     }
@@ -136,6 +137,9 @@ import Testing
             }
             try await client.execute(uri: "/api/v1/whoami", method: .get, headers: [.origin: "https://evil.example"]) { response in
                 #expect(response.headers[.accessControlAllowOrigin] == nil)
+            }
+            try await client.execute(uri: "/api/v1/varies", method: .get, headers: [.origin: "https://shop.example"]) { response in
+                #expect(response.headers[values: .vary].sorted() == ["Authorization", "Origin"], "a route's Vary is kept")
             }
         }
     }

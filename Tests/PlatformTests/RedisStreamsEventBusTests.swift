@@ -50,9 +50,10 @@ import Testing
     }
 
     /// Waits (a bounded number of rounds, generous for a loaded machine) until `condition` holds.
+    /// An error counts as "not yet" (the consumer may not have made its group yet).
     private func eventually(_ condition: () async throws -> Bool) async throws {
         for _ in 0..<1200 {
-            if try await condition() { return }
+            if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(25))
         }
     }

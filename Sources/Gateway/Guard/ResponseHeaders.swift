@@ -52,7 +52,7 @@ public struct CORSAllowListMiddleware: RouterMiddleware {
     ) async throws -> Response {
         guard let origin = request.headers[.origin], allowedOrigins.contains(origin) else {
             var response = try await next(request, context)
-            if !allowedOrigins.isEmpty { response.headers[.vary] = "Origin" }
+            if !allowedOrigins.isEmpty { response.headers.append(HTTPField(name: .vary, value: "Origin")) }
             return response
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
@@ -67,7 +67,8 @@ public struct CORSAllowListMiddleware: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.accessControlAllowOrigin] = origin
         response.headers[.accessControlExposeHeaders] = Self.exposedHeaders
-        response.headers[.vary] = "Origin"
+        // Added, not set: a route may vary on other headers too (Authorization).
+        response.headers.append(HTTPField(name: .vary, value: "Origin"))
         return response
     }
 }
