@@ -5,6 +5,7 @@ import NIOHTTP1
 
 /// Blobs in an S3-compatible bucket, signed with AWS Signature V4.
 public struct S3Storage: ObjectStorage {
+    /// Where the bucket is and the key to sign with.
     public struct Configuration: Sendable {
         /// `https://s3.eu-west-1.amazonaws.com`, or `http://127.0.0.1:9000` for a local server.
         public var endpoint: URL

@@ -99,6 +99,7 @@ public final class InProcessEventBus: EventBus {
         self.metrics = metrics
     }
 
+    /// Adds a consumer: it gets every event of its types published from now on.
     public func subscribe(_ consumer: EventConsumer) {
         consumers.withLock { $0.append(consumer) }
     }

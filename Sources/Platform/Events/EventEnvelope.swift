@@ -80,6 +80,7 @@ public protocol DomainEvent: Codable, Sendable {
     static var type: String { get }
 }
 
+/// Why bytes could not be read as an event, or an event as the type asked for.
 public enum EventDecodingError: Error, Hashable {
     case notACloudEvent
     case wrongType(expected: String, got: String)

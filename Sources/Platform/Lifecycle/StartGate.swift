@@ -13,6 +13,7 @@ public final class StartGate: Sendable {
 
     public init() {}
 
+    /// Lets every waiter, and every later one, through.
     public func open() {
         let waiters = state.withLock { state in
             state.isOpen = true
@@ -22,6 +23,7 @@ public final class StartGate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// Returns once the gate is open.
     public func wait() async {
         await withCheckedContinuation { continuation in
             let passes = state.withLock { state in

@@ -67,7 +67,9 @@ struct ProductRoutes: Sendable {
         let etag = Self.etag(product)
         var headers: HTTPFields = [.eTag: etag, .cacheControl: product.status == .active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(where: { $0 == etag || $0 == "*" })
+        {
             return Response(status: .notModified, headers: headers)
         }
         return try JSONResponse.success(ProductResource(product, available: available), headers: headers)
