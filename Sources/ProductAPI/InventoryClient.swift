@@ -56,6 +56,8 @@ public enum InventoryError: Error, Sendable, Hashable {
     /// Not enough available stock for this product; nothing was reserved.
     case outOfStock(productID: Int64)
     case unknownProduct(productID: Int64)
+    /// The product is a draft or archived: it cannot be bought.
+    case notForSale(productID: Int64)
     case reservationNotFound(id: String)
     /// The id is taken by a reservation with other lines, or the reservation is no
     /// longer in a state that allows this call.

@@ -16,24 +16,28 @@ public struct MoneyValue: Codable, Sendable, Hashable {
 public struct ProductResource: Codable, Sendable, Hashable {
     public var id: Int64
     public var sku: String
+    public var slug: String
     public var name: String
     public var description: String
     public var price: MoneyValue
     /// `draft`, `active` or `archived`.
     public var status: String
     public var categoryID: Int64?
+    public var attributes: [String: String]
     /// Units that can be bought now.
     public var available: Int
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
-        id: Int64, sku: String, name: String, description: String, price: MoneyValue, status: String, categoryID: Int64?,
-        available: Int, createdAt: Date, updatedAt: Date
+        id: Int64, sku: String, slug: String, name: String, description: String, price: MoneyValue, status: String, categoryID: Int64?,
+        attributes: [String: String], available: Int, createdAt: Date, updatedAt: Date
     ) {
         self.categoryID = categoryID
         self.id = id
         self.sku = sku
+        self.slug = slug
+        self.attributes = attributes
         self.name = name
         self.description = description
         self.price = price
@@ -44,7 +48,7 @@ public struct ProductResource: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, sku, name, description, price, status, available
+        case id, sku, slug, name, description, price, status, available, attributes
         case categoryID = "category_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -54,15 +58,17 @@ public struct ProductResource: Codable, Sendable, Hashable {
 /// The body of `POST /api/v1/products`.
 public struct CreateProductRequest: JSONRequestBody, Encodable, Hashable {
     public var sku: String?
+    public var slug: String?
     public var name: String?
     public var description: String?
     public var price: MoneyValue?
     public var status: String?
     public var categoryID: Int64?
+    public var attributes: [String: String]?
     public var lowStockThreshold: Int?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case sku, name, description, price, status
+        case sku, slug, name, description, price, status, attributes
         case categoryID = "category_id"
         case lowStockThreshold = "low_stock_threshold"
     }
@@ -75,9 +81,12 @@ public struct UpdateProductRequest: JSONRequestBody {
     public var price: PatchField<MoneyValue>
     public var status: PatchField<String>
     public var categoryID: PatchField<Int64>
+    public var slug: PatchField<String>
+    /// Replaces every attribute; `null` removes them all.
+    public var attributes: PatchField<[String: String]>
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, description, price, status
+        case name, description, price, status, slug, attributes
         case categoryID = "category_id"
     }
 
@@ -88,6 +97,8 @@ public struct UpdateProductRequest: JSONRequestBody {
         price = try container.decodePatch(MoneyValue.self, forKey: .price)
         status = try container.decodePatch(String.self, forKey: .status)
         categoryID = try container.decodePatch(Int64.self, forKey: .categoryID)
+        slug = try container.decodePatch(String.self, forKey: .slug)
+        attributes = try container.decodePatch([String: String].self, forKey: .attributes)
     }
 }
 

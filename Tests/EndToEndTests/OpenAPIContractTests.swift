@@ -167,6 +167,14 @@ import Testing
             _ = try await check(as: forged, .GET, "/api/v1/products/\(productID)")
             _ = try await check(as: anonymous, .GET, "/api/v1/products/424242")
             _ = try await check(as: anonymous, .GET, "/api/v1/products/x")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/tee")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/tee", headers: [("If-None-Match", etag)])
+            _ = try await check(as: forged, .GET, "/api/v1/products/by-slug/tee")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/no-such-thing")
+            _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/Not_A_Slug")
+            _ = try await check(
+                .POST, "/api/v1/products",
+                json: #"{"sku":"mug-1","slug":"blue-mug","name":"Mug","price":{"amount":900,"currency":"EUR"},"attributes":{"color":"blue","volume_ml":"350"}}"#)
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: #"{"name":"Tee 2"}"#, headers: [("If-Match", etag)])
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: #"{"name":"Tee 3"}"#, headers: [("If-Match", etag)])
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: "[")
@@ -184,6 +192,13 @@ import Testing
             _ = try await check(.POST, "/api/v1/products/424242/inventory/adjustments", json: #"{"change":1,"reason":"r"}"#)
             _ = try await check(as: anonymous, .POST, adjustments, json: #"{"change":1,"reason":"r"}"#)
             _ = try await check(as: customer, .POST, adjustments, json: #"{"change":1,"reason":"r"}"#)
+            let archive = "/api/v1/products/\(productID)/archive"
+            _ = try await check(.POST, archive, headers: [("If-Match", etag)])
+            _ = try await check(as: anonymous, .POST, archive)
+            _ = try await check(as: customer, .POST, archive)
+            _ = try await check(.POST, "/api/v1/products/424242/archive")
+            _ = try await check(.POST, "/api/v1/products/x/archive")
+            _ = try await check(.POST, archive)
 
             _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")

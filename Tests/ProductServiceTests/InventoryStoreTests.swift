@@ -171,7 +171,53 @@ import Testing
         }
     }
 
+    @Test(arguments: kinds)
+    func slugsAreUniqueAndMadeFromTheNameAttributesRoundTrip(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let catalog = CatalogStore(database: store.database)
+            let price = try Money(amount: 100, currency: "EUR")
+            let first = try await store.create(NewProduct(sku: try SKU("MUG-1"), name: "Crème Mug, 350 ml!", price: price), at: Self.t0)
+            #expect(first.slug.value == "creme-mug-350-ml")
+            let second = try await store.create(NewProduct(sku: try SKU("MUG-2"), name: "Creme mug 350 ML", price: price), at: Self.t0)
+            #expect(second.slug.value == "creme-mug-350-ml-mug-2", "a taken name slug gets the SKU")
+            await #expect(throws: ProductError.slugTaken) {
+                try await store.create(NewProduct(sku: try SKU("MUG-3"), slug: try Slug("creme-mug-350-ml"), name: "Mug", price: price), at: Self.t0)
+            }
+            let attributes = try ProductAttributes(["color": "blue", "volume_ml": "350"])
+            let third = try await store.create(
+                NewProduct(sku: try SKU("MUG-3"), slug: try Slug("blue-mug"), name: "Mug", price: price, attributes: attributes), at: Self.t0)
+            #expect(try await catalog.find(slug: "blue-mug")?.0 == third)
+            #expect(try await catalog.find(id: third.id)?.0.attributes == attributes)
+            await #expect(throws: ProductError.slugTaken) {
+                try await catalog.update(id: first.id, with: ProductChanges(slug: try Slug("blue-mug")), expectedVersion: nil, at: Self.t0)
+            }
+            let renamed = try await catalog.update(
+                id: first.id, with: ProductChanges(slug: try Slug("cream-mug"), attributes: ProductAttributes()), expectedVersion: 1, at: Self.t0)
+            #expect(renamed.0.slug.value == "cream-mug" && renamed.0.version == 2)
+            #expect(try await catalog.find(slug: "creme-mug-350-ml") == nil)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func onlyActiveProductsCanBeReserved(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let catalog = CatalogStore(database: store.database)
+            let id = try await product(store, "A", stock: 5)
+            _ = try await catalog.update(id: id, with: ProductChanges(status: .archived), expectedVersion: nil, at: Self.t0)
+            await #expect(throws: InventoryError.notForSale(productID: id)) {
+                try await store.reserve(id: "r", lines: [ReservationLine(productID: id, quantity: 1)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            }
+            #expect(try await store.stock(of: id) == StockLevel(onHand: 5, reserved: 0), "nothing was taken")
+        }
+    }
+
     @Test func domainValuesAreValidated() throws {
+        #expect(Slug.derived(from: "  Ünïcode -- Shirt  ")?.value == "unicode-shirt")
+        #expect(Slug.derived(from: "!!!") == nil)
+        #expect(Slug.derived(from: String(repeating: "ab-", count: 50), maxLength: 10)?.value == "ab-ab-ab-a")
+        #expect(throws: InvalidValue.self) { try ProductAttributes(["Color": "blue"]) }
+        #expect(throws: InvalidValue.self) { try ProductAttributes(["color": " blue"]) }
+        #expect(throws: InvalidValue.self) { try ProductAttributes(Dictionary(uniqueKeysWithValues: (0..<31).map { ("a\($0)", "x") })) }
         #expect(throws: InvalidValue.self) { try Money(amount: -1, currency: "EUR") }
         #expect(throws: InvalidValue.self) { try Money(amount: 1, currency: "eur") }
         #expect(try SKU("ab-12.x").value == "AB-12.X")

@@ -46,11 +46,14 @@ enum ProductStatus: String, Sendable, Hashable, CaseIterable {
 struct Product: Sendable, Hashable {
     let id: Int64
     var sku: SKU
+    /// Unique in the catalog: the product's address in a storefront's URLs.
+    var slug: Slug
     var name: String
     var description: String = ""
     var price: Money
     var status: ProductStatus
     var categoryID: Int64?
+    var attributes: ProductAttributes = ProductAttributes()
     /// Under this many available units, `inventory.low_stock` is published.
     var lowStockThreshold: Int
     let createdAt: Date
@@ -62,12 +65,48 @@ struct Product: Sendable, Hashable {
 /// What it takes to add a product.
 struct NewProduct: Sendable, Hashable {
     var sku: SKU
+    /// `nil`: made from the name (and the SKU when the name's slug is taken).
+    var slug: Slug?
     var name: String
     var description: String = ""
     var price: Money
     var status: ProductStatus = .draft
     var categoryID: Int64?
+    var attributes = ProductAttributes()
     var lowStockThreshold: Int = 5
+}
+
+/// Facts shoppers filter and compare on (`color: blue`, `size: M`): up to 30 pairs,
+/// keys of 1 to 40 `[a-z0-9_]` starting with a letter, values of 1 to 200 characters.
+struct ProductAttributes: Sendable, Hashable {
+    let values: [String: String]
+
+    init() { values = [:] }
+
+    init(_ values: [String: String]) throws(InvalidValue) {
+        guard values.count <= 30 else { throw InvalidValue("At most 30 attributes") }
+        for (key, value) in values {
+            guard (1...40).contains(key.utf8.count), key.utf8.first.map({ (97...122).contains($0) }) == true,
+                key.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
+            else { throw InvalidValue("Attribute names are 1 to 40 of a-z, 0-9 and '_', starting with a letter: '\(key.prefix(40))'") }
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard (1...200).contains(trimmed.count), trimmed == value else {
+                throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters without surrounding spaces")
+            }
+        }
+        self.values = values
+    }
+
+    init(stored json: String) {
+        values = (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+    }
+
+    /// The stored form: JSON with sorted keys, so equal attributes are equal text.
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(values)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 }
 
 /// A product's display name: 1 to 200 characters.
@@ -92,6 +131,9 @@ struct ProductChanges: Sendable, Hashable {
     var status: ProductStatus?
     /// `.some(nil)` takes the product out of its category.
     var categoryID: Int64??
+    var slug: Slug?
+    /// Replaces all of them.
+    var attributes: ProductAttributes?
 
     /// `product` with these changes, one version later when anything changed.
     func applied(to product: Product, at now: Date) -> Product {
@@ -101,6 +143,8 @@ struct ProductChanges: Sendable, Hashable {
         if let price { changed.price = price }
         if let status { changed.status = status }
         if let categoryID { changed.categoryID = categoryID }
+        if let slug { changed.slug = slug }
+        if let attributes { changed.attributes = attributes }
         if changed != product {
             changed.updatedAt = now
             changed.version += 1

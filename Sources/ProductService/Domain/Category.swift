@@ -14,6 +14,28 @@ struct Slug: Sendable, Hashable {
     }
 
     init(stored value: String) { self.value = value }
+
+    /// The slug of a display name: letters and digits kept (accents folded), every other
+    /// run of characters one '-'; `nil` when nothing is left.
+    static func derived(from text: String, maxLength: Int = 100) -> Slug? {
+        let folded = text.folding(options: [.diacriticInsensitive, .caseInsensitive, .widthInsensitive], locale: nil).lowercased()
+        var result = ""
+        var pendingDash = false
+        for scalar in folded.unicodeScalars {
+            let ascii = scalar.isASCII ? UInt8(scalar.value) : 0
+            if (97...122).contains(ascii) || (48...57).contains(ascii) {
+                if pendingDash && !result.isEmpty { result.append("-") }
+                pendingDash = false
+                result.unicodeScalars.append(scalar)
+            } else {
+                pendingDash = true
+            }
+        }
+        while result.utf8.count > maxLength || result.hasSuffix("-") {
+            result = String(result.utf8.count > maxLength ? result.prefix(maxLength) : result.dropLast())
+        }
+        return try? Slug(result)
+    }
 }
 
 /// A node of the category tree. `path` lists the ids from the root down to this one

@@ -6,9 +6,9 @@ extension ProductSortField: SortField {}
 extension ProductResource {
     init(_ product: Product, available: Int) {
         self.init(
-            id: product.id, sku: product.sku.value, name: product.name, description: product.description,
+            id: product.id, sku: product.sku.value, slug: product.slug.value, name: product.name, description: product.description,
             price: MoneyValue(amount: product.price.amount, currency: product.price.currency), status: product.status.rawValue,
-            categoryID: product.categoryID, available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
+            categoryID: product.categoryID, attributes: product.attributes.values, available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
     }
 }
 
@@ -38,6 +38,10 @@ extension NewProduct {
         }
         let price = body.price.flatMap { raw in validation.field("price") { () throws(InvalidValue) in try Money(raw) } }
         let status = body.status.flatMap { raw in validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) } }
+        let slug = body.slug.flatMap { raw in validation.field("slug") { () throws(InvalidValue) in try Slug(raw) } }
+        let attributes = body.attributes.flatMap { raw in
+            validation.field("attributes") { () throws(InvalidValue) in try ProductAttributes(raw) }
+        }
         if let threshold = body.lowStockThreshold, !(0...1_000_000).contains(threshold) {
             validation.invalid("low_stock_threshold", "Must be from 0 to 1000000")
         }
@@ -46,8 +50,8 @@ extension NewProduct {
         if body.price == nil { validation.missing("price") }
         try validation.check()
         self.init(
-            sku: sku!, name: name!, description: description ?? "", price: price!, status: status ?? .draft,
-            categoryID: body.categoryID, lowStockThreshold: body.lowStockThreshold ?? 5)
+            sku: sku!, slug: slug, name: name!, description: description ?? "", price: price!, status: status ?? .draft,
+            categoryID: body.categoryID, attributes: attributes ?? ProductAttributes(), lowStockThreshold: body.lowStockThreshold ?? 5)
     }
 }
 
@@ -80,6 +84,16 @@ extension ProductChanges {
         case .absent: break
         case .null: changes.categoryID = .some(nil)
         case .value(let id): changes.categoryID = .some(id)
+        }
+        switch body.slug {
+        case .absent: break
+        case .null: validation.invalid("slug", "Must not be null")
+        case .value(let raw): changes.slug = validation.field("slug") { () throws(InvalidValue) in try Slug(raw) }
+        }
+        switch body.attributes {
+        case .absent: break
+        case .null: changes.attributes = ProductAttributes()
+        case .value(let raw): changes.attributes = validation.field("attributes") { () throws(InvalidValue) in try ProductAttributes(raw) }
         }
         try validation.check()
         self = changes
@@ -116,6 +130,7 @@ extension ProductError: APIErrorConvertible {
     var apiError: APIError {
         switch self {
         case .skuTaken: .validation("SKU already exists", field: "sku")
+        case .slugTaken: .validation("Slug already exists", field: "slug")
         }
     }
 }
@@ -125,6 +140,7 @@ extension InventoryError: APIErrorConvertible {
         switch self {
         case .outOfStock: APIError(.outOfStock, "Not enough stock")
         case .unknownProduct: .notFound("Product")
+        case .notForSale: APIError(.conflict, "The product is not for sale")
         case .reservationNotFound: .notFound("Reservation")
         case .conflict(let message): APIError(.conflict, message)
         case .invalidLines(let message): .validation(message, field: "lines")

@@ -16,9 +16,11 @@ struct ProductRoutes: Sendable {
         let products = group.group("products")
         products.get(use: list)
         products.get("{id}", use: show)
+        products.get("by-slug/{slug}", use: showBySlug)
         let staff = products.restricted(to: .roles(.staff, .admin))
         staff.post(use: create)
         staff.patch("{id}", use: update)
+        staff.post("{id}/archive", use: archive)
         staff.post("{id}/inventory/adjustments", use: adjust)
     }
 
@@ -61,9 +63,19 @@ struct ProductRoutes: Sendable {
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        guard let (product, available) = try await catalog.find(id: id),
-            product.status == .active || context.principal?.role.isStaff == true
-        else { throw CatalogError.notFound(id: id) }
+        return try respond(with: try await catalog.find(id: id), to: request, context: context)
+    }
+
+    @Sendable func showBySlug(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let raw = context.parameters.get("slug") ?? ""
+        guard let slug = try? Slug(raw) else { throw APIError.validation("Must be 1 to 100 lower-case letters, digits and inner '-'", field: "slug") }
+        return try respond(with: try await catalog.find(slug: slug.value), to: request, context: context)
+    }
+
+    /// A product read: customers see active products only; `If-None-Match` answers 304.
+    private func respond(with found: (Product, available: Int)?, to request: Request, context: ShopRequestContext) throws -> Response {
+        guard let (product, available) = found, product.status == .active || context.principal?.role.isStaff == true
+        else { throw CatalogError.notFound(id: 0) }
         let etag = Self.etag(product)
         var headers: HTTPFields = [.eTag: etag, .cacheControl: product.status == .active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
@@ -92,7 +104,21 @@ struct ProductRoutes: Sendable {
             expected = version
         }
         let body = try await JSONBody.decode(UpdateProductRequest.self, from: request)
-        let changes = try ProductChanges(validating: body)
+        return try await change(id, with: try ProductChanges(validating: body), expectedVersion: expected)
+    }
+
+    /// Takes a product off sale for good: it leaves the lists and cannot be reserved, and
+    /// stays readable by staff for the orders that name it.
+    @Sendable func archive(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        let expected = try request.headers[.ifMatch].map { match throws(CatalogError) in
+            guard let version = Self.version(fromETag: match, id: id) else { throw CatalogError.staleVersion(current: 0) }
+            return version
+        }
+        return try await change(id, with: ProductChanges(status: .archived), expectedVersion: expected)
+    }
+
+    private func change(_ id: Int64, with changes: ProductChanges, expectedVersion expected: Int?) async throws -> Response {
         let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
         return try JSONResponse.success(
             ProductResource(product, available: available), headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])

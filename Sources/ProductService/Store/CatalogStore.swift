@@ -7,13 +7,22 @@ struct CatalogStore: Sendable {
     let database: any Database
 
     static let columns =
-        "p.id, p.sku, p.name, p.description, p.price_amount, p.currency, p.status, p.category_id, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
+        "p.id, p.sku, p.slug, p.name, p.description, p.price_amount, p.currency, p.status, p.category_id, p.attributes, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
 
     /// The product with `id` and its available units.
     func find(id: Int64) async throws -> (Product, available: Int)? {
         try await database.read { sql in
             try await sql.raw(
                 "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
+            ).first().map(Self.product(from:))
+        }
+    }
+
+    /// The product with `slug` and its available units.
+    func find(slug: String) async throws -> (Product, available: Int)? {
+        try await database.read { sql in
+            try await sql.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.slug = \(bind: slug)"
             ).first().map(Self.product(from:))
         }
     }
@@ -133,6 +142,14 @@ struct CatalogStore: Sendable {
 
     /// Applies `changes` when the product is still at `expectedVersion` (when given).
     func update(id: Int64, with changes: ProductChanges, expectedVersion: Int?, at now: Date) async throws -> (Product, available: Int) {
+        do {
+            return try await apply(changes, to: id, expectedVersion: expectedVersion, at: now)
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            throw ProductError.slugTaken
+        }
+    }
+
+    private func apply(_ changes: ProductChanges, to id: Int64, expectedVersion: Int?, at now: Date) async throws -> (Product, available: Int) {
         try await database.transaction { sql in
             guard let row = try await sql.raw(
                 "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
@@ -146,7 +163,8 @@ struct CatalogStore: Sendable {
                 """
                 UPDATE products SET name = \(bind: updated.name), description = \(bind: updated.description),
                     price_amount = \(bind: updated.price.amount), currency = \(bind: updated.price.currency),
-                    status = \(bind: updated.status.rawValue), category_id = \(bind: updated.categoryID), updated_at = \(bind: updated.updatedAt.microsecondsSince1970),
+                    status = \(bind: updated.status.rawValue), category_id = \(bind: updated.categoryID), slug = \(bind: updated.slug.value),
+                    attributes = \(bind: updated.attributes.json), updated_at = \(bind: updated.updatedAt.microsecondsSince1970),
                     version = \(bind: updated.version)
                 WHERE id = \(bind: id) AND version = \(bind: current.version)
                 """
@@ -167,11 +185,13 @@ struct CatalogStore: Sendable {
         let product = Product(
             id: try row.decode(column: "id", as: Int64.self),
             sku: SKU(stored: try row.decode(column: "sku", as: String.self)),
+            slug: Slug(stored: try row.decode(column: "slug", as: String.self)),
             name: try row.decode(column: "name", as: String.self),
             description: try row.decode(column: "description", as: String.self),
             price: price,
             status: ProductStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
             categoryID: try row.decodeNil(column: "category_id") ? nil : row.decode(column: "category_id", as: Int64.self),
+            attributes: ProductAttributes(stored: try row.decode(column: "attributes", as: String.self)),
             lowStockThreshold: try row.decode(column: "low_stock_threshold", as: Int.self),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),

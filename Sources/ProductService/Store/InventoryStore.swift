@@ -18,32 +18,55 @@ struct InventoryStore: Sendable {
         self.outbox = EventOutbox(database: database, source: "/products")
     }
 
-    /// Adds `product` with no stock.
+    /// Adds `product` with no stock. Without a slug, the name's slug is used, or the
+    /// name's and the SKU's when the name's is taken.
     func create(_ product: NewProduct, at now: Date) async throws -> Product {
         let micros = now.microsecondsSince1970
-        let row = try await database.transaction { sql in
-            if let category = product.categoryID {
-                try await CatalogStore.requireCategory(category, in: sql)
+        do {
+            return try await database.transaction { sql in
+                if let category = product.categoryID {
+                    try await CatalogStore.requireCategory(category, in: sql)
+                }
+                if try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil {
+                    throw ProductError.skuTaken
+                }
+                let slug = try await Self.slug(for: product, in: sql)
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
+                        low_stock_threshold, created_at, updated_at)
+                    VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
+                        \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
+                        \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+                    RETURNING id
+                    """
+                ).first()
+                let id = try row!.decode(column: "id", as: Int64.self)
+                try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), 0, 0)").run()
+                return Product(
+                    id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
+                    status: product.status, categoryID: product.categoryID, attributes: product.attributes,
+                    lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
             }
-            let row = try await sql.raw(
-                """
-                INSERT INTO products (sku, name, description, price_amount, currency, status, category_id, low_stock_threshold, created_at, updated_at)
-                VALUES (\(bind: product.sku.value), \(bind: product.name), \(bind: product.description), \(bind: product.price.amount),
-                    \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID), \(bind: product.lowStockThreshold),
-                    \(bind: micros), \(bind: micros))
-                ON CONFLICT (sku) DO NOTHING
-                RETURNING id
-                """
-            ).first()
-            guard let row else { return nil as Int64? }
-            let id = try row.decode(column: "id", as: Int64.self)
-            try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), 0, 0)").run()
-            return id
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            // A concurrent insert took the SKU or the slug between the check and the insert.
+            throw product.slug == nil ? ProductError.skuTaken : ProductError.slugTaken
         }
-        guard let id = row else { throw ProductError.skuTaken }
-        return Product(
-            id: id, sku: product.sku, name: product.name, description: product.description, price: product.price,
-            status: product.status, categoryID: product.categoryID, lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+    }
+
+    private static func slug(for product: NewProduct, in sql: any SQLDatabase) async throws -> Slug {
+        func taken(_ slug: Slug) async throws -> Bool {
+            try await sql.raw("SELECT id FROM products WHERE slug = \(bind: slug.value)").first() != nil
+        }
+        if let slug = product.slug {
+            if try await taken(slug) { throw ProductError.slugTaken }
+            return slug
+        }
+        let fromName = Slug.derived(from: product.name, maxLength: 60)
+        if let fromName, try await !taken(fromName) { return fromName }
+        let withSKU = Slug.derived(from: [fromName?.value, product.sku.value].compactMap { $0 }.joined(separator: " "))
+        guard let withSKU, try await !taken(withSKU) else { throw ProductError.slugTaken }
+        return withSKU
     }
 
     /// The stock of `productID`.
@@ -90,9 +113,10 @@ struct InventoryStore: Sendable {
                 return (existing, false)
             }
             for line in lines {
-                guard try await Self.level(line.productID, in: sql) != nil else {
-                    throw InventoryError.unknownProduct(productID: line.productID)
-                }
+                guard let status = try await sql.raw("SELECT status FROM products WHERE id = \(bind: line.productID)")
+                    .first(decodingColumn: "status", as: String.self)
+                else { throw InventoryError.unknownProduct(productID: line.productID) }
+                guard status == ProductStatus.active.rawValue else { throw InventoryError.notForSale(productID: line.productID) }
                 let taken = try await sql.raw(
                     """
                     UPDATE inventory SET reserved = reserved + \(bind: line.quantity)
@@ -246,4 +270,5 @@ struct InventoryStore: Sendable {
 /// Catalog rules a request can break.
 enum ProductError: Error, Hashable {
     case skuTaken
+    case slugTaken
 }

@@ -114,5 +114,11 @@ enum ProductMigrations {
                 ).run()
             }
         },
+        Migration(6, "product slugs and attributes") { sql in
+            try await sql.raw("ALTER TABLE products ADD COLUMN slug TEXT").run()
+            try await sql.raw("UPDATE products SET slug = 'product-' || CAST(id AS TEXT) WHERE slug IS NULL").run()
+            try await sql.raw("CREATE UNIQUE INDEX products_slug_key ON products (slug)").run()
+            try await sql.raw("ALTER TABLE products ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'").run()
+        },
     ]
 }
