@@ -104,8 +104,9 @@ let package = Package(
         .target(
             name: "ProductService",
             dependencies: [
-                "Platform", "ProductAPI", "Redis",
+                "Platform", "ProductAPI", "Redis", "ObjectStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -126,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "shop",
             dependencies: [
-                "Platform", "UserService", "ProductService", "Gateway", "Redis",
+                "Platform", "UserService", "ProductService", "Gateway", "Redis", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "ProductServiceTests",
             dependencies: [
-                "ProductService", "ProductAPI", "Platform", "Redis", "TestSupport",
+                "ProductService", "ProductAPI", "Platform", "Redis", "TestSupport", "ObjectStorage",
                 .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -22,7 +22,8 @@ public enum Gateway {
         rateLimits: any RateLimitStore,
         configuration: GuardConfiguration,
         metrics: ShopMetrics? = nil,
-        mount: (RouterGroup<ShopRequestContext>) -> Void
+        mount: (RouterGroup<ShopRequestContext>) -> Void,
+        assets: (Router<ShopRequestContext>) -> Void = { _ in }
     ) -> Router<ShopRequestContext> {
         let jwks = tokens.keys.jwks
         let router = EdgeRouter.make(
@@ -32,7 +33,8 @@ public enum Gateway {
                 SecurityHeadersMiddleware(trustedProxies: configuration.trustedProxies),
                 CORSAllowListMiddleware(allowedOrigins: configuration.allowedOrigins),
             ],
-            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration, metrics: metrics)]
+            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration, metrics: metrics)],
+            assets: assets
         ) { api in
             api.get("openapi.json") { _, _ in
                 Response(

@@ -24,6 +24,8 @@ public struct ProductResource: Codable, Sendable, Hashable {
     public var status: String
     public var categoryID: Int64?
     public var attributes: [String: String]
+    /// Oldest first.
+    public var images: [ProductImageResource]
     /// Units that can be bought now.
     public var available: Int
     public var createdAt: Date
@@ -31,8 +33,9 @@ public struct ProductResource: Codable, Sendable, Hashable {
 
     public init(
         id: Int64, sku: String, slug: String, name: String, description: String, price: MoneyValue, status: String, categoryID: Int64?,
-        attributes: [String: String], available: Int, createdAt: Date, updatedAt: Date
+        attributes: [String: String], images: [ProductImageResource] = [], available: Int, createdAt: Date, updatedAt: Date
     ) {
+        self.images = images
         self.categoryID = categoryID
         self.id = id
         self.sku = sku
@@ -48,10 +51,39 @@ public struct ProductResource: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, sku, slug, name, description, price, status, available, attributes
+        case id, sku, slug, name, description, price, status, available, attributes, images
         case categoryID = "category_id"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+    }
+}
+
+/// An image of a product. Its URL names the bytes' hash, so it never changes meaning and
+/// may be cached for a year.
+public struct ProductImageResource: Codable, Sendable, Hashable {
+    public var id: Int64
+    public var url: String
+    public var contentType: String
+    public var sizeBytes: Int
+    public var width: Int
+    public var height: Int
+    public var createdAt: Date
+
+    public init(id: Int64, url: String, contentType: String, sizeBytes: Int, width: Int, height: Int, createdAt: Date) {
+        self.id = id
+        self.url = url
+        self.contentType = contentType
+        self.sizeBytes = sizeBytes
+        self.width = width
+        self.height = height
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, url, width, height
+        case contentType = "content_type"
+        case sizeBytes = "size_bytes"
+        case createdAt = "created_at"
     }
 }
 

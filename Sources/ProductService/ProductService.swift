@@ -1,24 +1,43 @@
 import Foundation
 public import Hummingbird
+import ObjectStorage
 public import Logging
 public import Platform
 public import ProductAPI
 public import Redis
 public import ServiceLifecycle
 
-/// The Products service: catalog, prices and inventory that never oversells.
-///
-/// This first part holds products and their stock with reservations for checkout;
-/// its HTTP routes, categories, search, caching and images come next.
+/// The Products service: catalog, prices, images and inventory that never oversells.
 public struct ProductService: Sendable {
     let inventory: InventoryStore
     let stock: Inventory
+    let images: ImageSettings
+    let cache: CatalogCache?
+    let logger: Logger
     let now: @Sendable () -> Date
 
-    /// - Parameter redis: keeps the live available counts when given (see ``StockCache``).
-    public init(database: any Database, redis: RedisClient? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// - Parameters:
+    ///   - redis: keeps the live available counts and the shared read cache when given
+    ///     (see ``StockCache``); without it the read cache is in this process's memory.
+    ///   - images: where product images go; a folder under the temporary directory when
+    ///     not given.
+    ///   - cacheTTL: how long a catalog read may be served from the cache; `nil` or zero
+    ///     reads the database every time. Any change of the catalog empties it at once.
+    public init(
+        database: any Database, redis: RedisClient? = nil, images: ImageSettings? = nil, cacheTTL: Duration? = .seconds(60),
+        metrics: ShopMetrics? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
         self.inventory = InventoryStore(database: database)
         self.stock = Inventory(store: inventory, cache: redis.map { StockCache(redis: $0) }, logger: logger)
+        self.images = try images ?? ImageSettings(
+            storage: LocalFolderStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("shop-images")))
+        if let cacheTTL, cacheTTL > .zero {
+            let store: any CatalogCacheStore = redis.map { RedisCatalogCache(redis: $0) } ?? MemoryCatalogCache()
+            self.cache = CatalogCache(store: store, ttl: cacheTTL, metrics: metrics, logger: logger)
+        } else {
+            self.cache = nil
+        }
+        self.logger = logger
         self.now = now
     }
 
@@ -29,10 +48,26 @@ public struct ProductService: Sendable {
         try await Migrator(Self.migrations, logger: logger).migrate(inventory.database)
     }
 
-    /// Adds the `/products` routes to the `/api/v1` group.
+    /// Adds the `/products` and `/categories` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
-        ProductRoutes(catalog: CatalogStore(database: inventory.database), inventory: stock, now: now).add(to: group)
-        CategoryRoutes(categories: CategoryStore(database: inventory.database), now: now).add(to: group)
+        let database = inventory.database
+        let products = ProductRoutes(
+            catalog: CatalogStore(database: database), inventory: stock, images: ImageStore(database: database), imageSettings: images,
+            cache: cache, now: now)
+        let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), maxBodyBytes: max(images.maxBytes, JSONBody.maxBytes), now: now)
+        let staff = products.add(to: group, idempotency: idempotency)
+        imageRoutes(changed: products.catalogChanged).add(staff: staff)
+        CategoryRoutes(categories: CategoryStore(database: database), now: now).add(to: group)
+    }
+
+    /// Adds `GET /images/{name}`: the images of the local folder (or any store) served
+    /// with a year's immutable caching.
+    public func addPublicRoutes(to router: Router<ShopRequestContext>) {
+        imageRoutes(changed: { _ in }).addPublic(to: router)
+    }
+
+    private func imageRoutes(changed: @escaping @Sendable (Int64) async -> Void) -> ImageRoutes {
+        ImageRoutes(images: ImageStore(database: inventory.database), settings: images, changed: changed, logger: logger, now: now)
     }
 
     /// Loads a demo catalog: a small category tree and `count` active products with
@@ -85,7 +120,10 @@ public struct ProductService: Sendable {
         return [
             PeriodicJob("expire stock reservations", every: .seconds(15), logger: logger) {
                 _ = try await stock.expireReservations(now: now())
-            }
+            },
+            PeriodicJob("purge idempotency keys", every: .seconds(3600), logger: logger) {
+                _ = try await IdempotencyStore(database: inventory.database).purge(now: now())
+            },
         ]
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ObjectStorage
+import ProductService
 import Gateway
 import Logging
 import Platform
@@ -42,6 +44,12 @@ struct Settings: Sendable {
     var accessTokenLifetime = Duration.seconds(900)
     var passwordCost = 12
     var guardConfiguration = GuardConfiguration()
+    /// S3-compatible storage for product images; the folder `<DATA_DIR>/blobs` without it.
+    var s3: S3Storage.Configuration?
+    var imageMaxBytes = ImageSettings.defaultMaxBytes
+    var imagesBaseURL = "/images/"
+    /// How long catalog reads may come from the read cache; zero turns it off.
+    var catalogCacheTTL = Duration.seconds(60)
 
     /// Reads the environment; every wrong value is reported with its variable's name.
     init(environment: [String: String], service: ServiceName) throws(ConfigurationError) {
@@ -74,6 +82,26 @@ struct Settings: Sendable {
                 variable: "JWT_SIGNING_KEYS_FILE", reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone")
         }
         if let milliseconds = try env.int("REDIS_TIMEOUT_MS", in: 10...60_000) { redisTimeout = .milliseconds(milliseconds) }
+        if let bytes = try env.int("IMAGE_MAX_BYTES", in: 1024...(100 << 20)) { imageMaxBytes = bytes }
+        if let base = env.string("IMAGES_BASE_URL") {
+            imagesBaseURL = base.hasSuffix("/") ? base : base + "/"
+        }
+        if let seconds = try env.int("CATALOG_CACHE_TTL_SECONDS", in: 0...86_400) { catalogCacheTTL = .seconds(seconds) }
+        if let endpoint = try env.parsed("S3_ENDPOINT", { (raw: String) throws(InvalidValue) -> URL in
+            guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw InvalidValue("must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com, got '\(raw)'")
+            }
+            return url
+        }) {
+            func required(_ name: String) throws(ConfigurationError) -> String {
+                guard let value = try Self.secret(name, env) else { throw ConfigurationError(variable: name, reason: "is required with S3_ENDPOINT") }
+                return value
+            }
+            s3 = S3Storage.Configuration(
+                endpoint: endpoint, bucket: try required("S3_BUCKET"), region: env.string("S3_REGION") ?? "us-east-1",
+                accessKey: try required("S3_ACCESS_KEY_ID"), secretKey: try required("S3_SECRET_ACCESS_KEY"),
+                pathStyle: try env.bool("S3_PATH_STYLE") ?? true)
+        }
         if let issuer = env.string("JWT_ISSUER") { tokenIssuer = issuer }
         if let audience = env.string("JWT_AUDIENCE") { tokenAudience = audience }
         if let seconds = try env.int("ACCESS_TOKEN_TTL_SECONDS", in: 60...86_400) { accessTokenLifetime = .seconds(seconds) }
@@ -91,6 +119,16 @@ struct Settings: Sendable {
     }
 
     /// The SQLite file of a service on the embedded default.
+    /// `NAME`, or the contents of the file `NAME_FILE` names (for secrets mounted as files).
+    static func secret(_ name: String, _ env: EnvironmentReader) throws(ConfigurationError) -> String? {
+        if let value = env.string(name) { return value }
+        guard let path = env.string(name + "_FILE") else { return nil }
+        guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(variable: name + "_FILE", reason: "names a file that cannot be read: \(path)")
+        }
+        return contents.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func sqlitePath(for service: String) -> String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("\(service).sqlite").path
     }

@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import Logging
+import ObjectStorage
 import Platform
 import ProductService
 import Redis
@@ -76,9 +77,15 @@ struct ShopSystem: Sendable {
             for consumer in consumers { inProcess.subscribe(consumer) }
             bus = inProcess
         }
-        let products = settings.service == .all
-            ? ProductService(database: try await database("products", url: settings.productsDatabaseURL), redis: stockRedis, logger: logger)
-            : nil
+        var products: ProductService?
+        if settings.service == .all {
+            let storage: any ObjectStorage = try settings.s3.map { S3Storage($0) }
+                ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
+            products = try ProductService(
+                database: try await database("products", url: settings.productsDatabaseURL), redis: stockRedis,
+                images: ImageSettings(storage: storage, maxBytes: settings.imageMaxBytes, publicBaseURL: settings.imagesBaseURL),
+                cacheTTL: settings.catalogCacheTTL, metrics: metrics, logger: logger)
+        }
         return ShopSystem(
             settings: settings, users: users, products: products, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,
@@ -131,6 +138,8 @@ struct ShopSystem: Sendable {
         ) { api in
             users.addRoutes(to: api)
             products?.addRoutes(to: api)
+        } assets: { router in
+            products?.addPublicRoutes(to: router)
         }
         let host = settings.host
         // Workers that read the schema start once it is migrated.

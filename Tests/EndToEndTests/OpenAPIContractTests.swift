@@ -22,10 +22,10 @@ import Testing
     /// Calls `method path` on `shop`, checks the answer against the document, and notes
     /// which documented response it exercised.
     private func check(
-        _ shop: RunningShop, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil,
+        _ shop: RunningShop, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, body: Data? = nil,
         headers: [(String, String)] = [], covered: inout Set<String>
     ) async throws -> HTTPResult {
-        let result = try await shop.request(method, path, headers: headers, json: json)
+        let result = try await shop.request(method, path, headers: headers, json: json, body: body)
         let problems = conformance(of: result, method: method, path: path)
         #expect(problems.isEmpty, "\(method) \(path) → \(result.status): \(problems)")
         if let template = template(for: path) {
@@ -39,8 +39,11 @@ import Testing
         try await TestServer.with { admin in
             var seen: Set<String> = []
             defer { covered.withLock { $0.formUnion(seen) } }
-            func check(as shop: RunningShop? = nil, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = []) async throws -> HTTPResult {
-                try await self.check(shop ?? admin, method, path, json: json, headers: headers, covered: &seen)
+            func check(
+                as shop: RunningShop? = nil, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, body: Data? = nil,
+                headers: [(String, String)] = []
+            ) async throws -> HTTPResult {
+                try await self.check(shop ?? admin, method, path, json: json, body: body, headers: headers, covered: &seen)
             }
             let anonymous = admin.anonymous
             let forged = admin.signedIn(as: "eyJhbGciOiJub25lIn0.e30.")
@@ -192,6 +195,29 @@ import Testing
             _ = try await check(.POST, "/api/v1/products/424242/inventory/adjustments", json: #"{"change":1,"reason":"r"}"#)
             _ = try await check(as: anonymous, .POST, adjustments, json: #"{"change":1,"reason":"r"}"#)
             _ = try await check(as: customer, .POST, adjustments, json: #"{"change":1,"reason":"r"}"#)
+            let images = "/api/v1/products/\(productID)/images"
+            let png = ProductImagesEndToEndTests.png
+            let uploaded = try await check(.POST, images, body: png, headers: [("Idempotency-Key", "contract-image")])
+            _ = try await check(.POST, images, body: png + Data([0]), headers: [("Idempotency-Key", "contract-image")])
+            _ = try await check(.POST, images, body: png)
+            _ = try await check(.POST, images, body: Data("GIF89a".utf8))
+            _ = try await check(.POST, images, body: Data(count: (10 << 20) + 1))
+            _ = try await check(.POST, "/api/v1/products/424242/images", body: png)
+            _ = try await check(as: anonymous, .POST, images, body: png)
+            _ = try await check(as: customer, .POST, images, body: png)
+            let imageURL = try #require(uploaded.json?["data"]?["url"]?.string)
+            let imageID = try #require(uploaded.json?["data"]?["id"]?.integer)
+            let served = try await check(as: anonymous, .GET, imageURL)
+            _ = try await check(as: anonymous, .GET, imageURL, headers: [("If-None-Match", try #require(served.header("ETag")))])
+            _ = try await check(as: anonymous, .GET, "/images/" + String(repeating: "a", count: 64) + ".webp")
+            _ = try await check(as: anonymous, .DELETE, "\(images)/\(imageID)")
+            _ = try await check(as: customer, .DELETE, "\(images)/\(imageID)")
+            _ = try await check(.DELETE, "\(images)/x")
+            _ = try await check(.DELETE, "\(images)/\(imageID)")
+            _ = try await check(.DELETE, "\(images)/\(imageID)")
+            let createKey = [("Idempotency-Key", "contract-product")]
+            _ = try await check(.POST, "/api/v1/products", json: #"{"sku":"sock-1","name":"Sock","price":{"amount":500,"currency":"EUR"}}"#, headers: createKey)
+            _ = try await check(.POST, "/api/v1/products", json: #"{"sku":"sock-1","name":"Sock","price":{"amount":501,"currency":"EUR"}}"#, headers: createKey)
             let archive = "/api/v1/products/\(productID)/archive"
             _ = try await check(.POST, archive, headers: [("If-Match", etag)])
             _ = try await check(as: anonymous, .POST, archive)
@@ -296,6 +322,10 @@ import Testing
             }
             guard let body = result.json else { return problems + ["body is not JSON"] }
             problems += validator.violations(of: body, against: schema)
+        } else if let types = response["content"]?.object?.keys, types.contains(where: { $0.hasPrefix("image/") }) {
+            if !types.contains(where: { result.header("Content-Type") == $0 }) {
+                problems.append("content type is \(result.header("Content-Type") ?? "missing")")
+            }
         } else if response["content"]?["text/plain"] != nil {
             if result.header("Content-Type")?.hasPrefix("text/plain") != true {
                 problems.append("content type is \(result.header("Content-Type") ?? "missing")")

@@ -1,4 +1,6 @@
 import Foundation
+import Platform
+import TestSupport
 import Testing
 
 /// The catalog over real HTTP: staff change it, everyone reads it, caches revalidate.
@@ -79,6 +81,73 @@ import Testing
             let tree = try await admin.anonymous.request(.GET, "/api/v1/categories")
             #expect(tree.json?["data"]?.array?.compactMap { $0["slug"]?.string }.first == "clothes")
             #expect(tree.json?["meta"]?["total"]?.integer == 4)
+        }
+    }
+}
+
+/// The server-side read cache: a staff change is the next read, in one process and on
+/// every instance sharing Redis.
+@Suite struct CatalogCacheEndToEndTests {
+    private func name(_ shop: RunningShop, _ path: String) async throws -> String? {
+        try await shop.request(.GET, path).json?["data"]?["name"]?.string
+    }
+
+    private func listedNames(_ shop: RunningShop) async throws -> [String] {
+        try await shop.request(.GET, "/api/v1/products?sort=price").json?["data"]?.array?.compactMap { $0["name"]?.string } ?? []
+    }
+
+    @Test func aChangeIsTheNextReadAndStockIsAlwaysLive() async throws {
+        try await TestServer.with { admin in
+            let created = try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"cup-1","name":"Cup","price":{"amount":500,"currency":"EUR"},"status":"active"}"#)
+            let id = try #require(created.json?["data"]?["id"]?.integer)
+            let reader = admin.anonymous
+            for _ in 0..<2 {
+                #expect(try await name(reader, "/api/v1/products/\(id)") == "Cup")
+                #expect(try await listedNames(reader) == ["Cup"])
+            }
+            _ = try await admin.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tea cup"}"#)
+            #expect(try await name(reader, "/api/v1/products/\(id)") == "Tea cup")
+            #expect(try await name(reader, "/api/v1/products/by-slug/cup") == "Tea cup")
+            #expect(try await listedNames(reader) == ["Tea cup"])
+            _ = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":7,"reason":"delivery"}"#)
+            #expect(try await reader.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 7)
+            #expect(try await reader.request(.GET, "/api/v1/products").json?["data"]?.array?.first?["available"]?.integer == 7)
+            _ = try await admin.request(.POST, "/api/v1/products/\(id)/archive")
+            #expect(try await reader.request(.GET, "/api/v1/products/\(id)").status == 404)
+            #expect(try await listedNames(reader) == [])
+            let metrics = String(decoding: try await reader.request(.GET, "/metrics").body, as: UTF8.self)
+            #expect(metrics.contains(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#))
+        }
+    }
+
+    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresURL != nil))
+    func twoInstancesOnOneRedisSeeEachOthersChanges() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        try await TestDatabases.withPostgresURL { users in
+            try await TestDatabases.withPostgresURL { products in
+                let environment = [
+                    "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "JWT_SIGNING_KEYS_FILE": keys,
+                    "PRODUCTS_DATABASE_URL": "postgres://\(products.username)@\(products.host):\(products.port)/\(products.database)",
+                ]
+                try await TestServer.with(usersDatabaseURL: users, environment: environment) { first in
+                    try await TestServer.with(usersDatabaseURL: users, environment: environment) { second in
+                        let created = try await first.request(
+                            .POST, "/api/v1/products", json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#)
+                        let id = try #require(created.json?["data"]?["id"]?.integer)
+                        for _ in 0..<2 {
+                            #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Vase")
+                            #expect(try await listedNames(first.anonymous) == ["Vase"])
+                        }
+                        _ = try await second.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tall vase"}"#)
+                        #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Tall vase")
+                        #expect(try await listedNames(first.anonymous) == ["Tall vase"])
+                    }
+                }
+            }
         }
     }
 }

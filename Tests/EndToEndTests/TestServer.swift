@@ -29,20 +29,23 @@ struct RunningShop: Sendable {
     var token: String?
     /// The PEM file holding the server's signing keys, when known.
     var keysPath: String?
+    /// Where the server keeps its files (SQLite databases, image blobs), when known.
+    var dataDirectory: String?
 
-    init(port: Int, token: String? = nil, keysPath: String? = nil) {
+    init(port: Int, token: String? = nil, keysPath: String? = nil, dataDirectory: String? = nil) {
         self.port = port
         self.token = token
         self.keysPath = keysPath
+        self.dataDirectory = dataDirectory
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// The same shop, calling without credentials.
-    var anonymous: RunningShop { RunningShop(port: port, keysPath: keysPath) }
+    var anonymous: RunningShop { RunningShop(port: port, keysPath: keysPath, dataDirectory: dataDirectory) }
 
     /// The same shop, calling with `token`.
-    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token, keysPath: keysPath) }
+    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token, keysPath: keysPath, dataDirectory: dataDirectory) }
 
     static let password = "correct horse battery staple"
 
@@ -157,7 +160,7 @@ enum TestServer {
                 case .file(let path), .generated(let path): path
                 case .pem: nil
                 }
-                let shop = RunningShop(port: port, keysPath: keysPath)
+                let shop = RunningShop(port: port, keysPath: keysPath, dataDirectory: settings.dataDirectory)
                 try await body(shop.signedIn(as: try await shop.logIn(adminEmail).access))
             } catch {
                 await group.triggerGracefulShutdown()

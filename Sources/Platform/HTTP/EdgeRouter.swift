@@ -13,12 +13,14 @@ public enum EdgeRouter {
     ///   - guards: middlewares in front of the routes whose own errors are rendered, and
     ///     which see every route's response, errors included (authentication, rate limits).
     ///   - metrics: where request counts and durations go; served at `/metrics`.
+    ///   - assets: adds unversioned public routes (static content such as images).
     ///   - routes: adds the versioned routes to the `/api/v1` group.
     public static func make(
         health: [HealthCheck],
         metrics: ShopMetrics? = nil,
         decorators: [Middleware] = [],
         guards: [Middleware] = [],
+        assets: (Router<ShopRequestContext>) -> Void = { _ in },
         routes: (RouterGroup<ShopRequestContext>) -> Void
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self)
@@ -50,6 +52,7 @@ public enum EdgeRouter {
                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
             }
         }
+        assets(router)
         routes(router.group("/api/v1"))
         return router
     }

@@ -14,14 +14,18 @@ public struct IdempotencyMiddleware: RouterMiddleware {
 
     let store: IdempotencyStore
     let now: @Sendable () -> Date
+    /// The largest body it reads to fingerprint a request (an image upload's is larger
+    /// than JSON's).
+    let maxBodyBytes: Int
 
     public static let maxKeyLength = 255
     /// Set on a replayed response.
     public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
-    private static let keptHeaders: [HTTPField.Name] = [.contentType, .location, .cacheControl]
+    private static let keptHeaders: [HTTPField.Name] = [.contentType, .location, .cacheControl, .eTag]
 
-    public init(store: IdempotencyStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: IdempotencyStore, maxBodyBytes: Int = JSONBody.maxBytes, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.maxBodyBytes = maxBodyBytes
         self.now = now
     }
 
@@ -30,7 +34,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         context: ShopRequestContext,
         next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
-        guard let key = request.headers[.idempotencyKey] else {
+        guard request.method == .post, let key = request.headers[.idempotencyKey] else {
             return try await next(request, context)
         }
         guard (1...Self.maxKeyLength).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
@@ -39,9 +43,9 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         var request = request
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: JSONBody.maxBytes)
+            body = try await request.collectBody(upTo: maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.payloadTooLarge, "The request body is larger than \(JSONBody.maxBytes) bytes")
+            throw APIError(.payloadTooLarge, "The request body is larger than \(maxBodyBytes) bytes")
         }
         // Keys are the caller's own: two users choosing the same key never meet.
         let caller = context.principal.map { "user:\($0.userID)" } ?? "anonymous"

@@ -54,6 +54,13 @@ public final class ShopMetrics: Sendable {
         registry.makeCounter(descriptor: Self.deliveries, labels: [("consumer", consumer), ("outcome", outcome)]).increment()
     }
 
+    /// Counts one read-cache lookup: `hit`, `miss` or `error` (the cache did not answer
+    /// and the database did).
+    public func recordCacheLookup(cache: String, outcome: String) {
+        registry.makeCounter(descriptor: Self.cacheLookups, labels: [("cache", cache), ("outcome", outcome)]).increment()
+    }
+
+    static var cacheLookups: MetricNameDescriptor { name("cache_lookups", "total", "Read-cache lookups, by cache and outcome.") }
     static var httpRequests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests answered, by method, route and status.") }
     static var httpDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer HTTP requests.") }
     static var deliveries: MetricNameDescriptor { name("event_deliveries", "total", "Event deliveries to consumers, by outcome.") }

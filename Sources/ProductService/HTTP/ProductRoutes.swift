@@ -7,21 +7,28 @@ import ProductAPI
 struct ProductRoutes: Sendable {
     let catalog: CatalogStore
     let inventory: Inventory
+    let images: ImageStore
+    let imageSettings: ImageSettings
+    /// Product reads and list pages between catalog changes; `nil` reads the database every time.
+    let cache: CatalogCache?
     let now: @Sendable () -> Date
 
     /// Shared caches may keep catalog reads for a minute; `If-None-Match` revalidates.
     static let publicCache = "public, max-age=60"
 
-    func add(to group: RouterGroup<ShopRequestContext>) {
+    /// Adds the routes; answers the staff group, for the image routes.
+    @discardableResult
+    func add(to group: RouterGroup<ShopRequestContext>, idempotency: IdempotencyMiddleware) -> RouterGroup<ShopRequestContext> {
         let products = group.group("products")
         products.get(use: list)
         products.get("{id}", use: show)
         products.get("by-slug/{slug}", use: showBySlug)
-        let staff = products.restricted(to: .roles(.staff, .admin))
+        let staff = products.restricted(to: .roles(.staff, .admin)).add(middleware: idempotency)
         staff.post(use: create)
         staff.patch("{id}", use: update)
         staff.post("{id}/archive", use: archive)
         staff.post("{id}/inventory/adjustments", use: adjust)
+        return staff
     }
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -54,42 +61,89 @@ struct ProductRoutes: Sendable {
         }
         let search = query.filters["q"].flatMap { raw in validation.field("q") { () throws(InvalidValue) in try SearchQuery(raw) } }
         try validation.check()
-        let page = try await catalog.list(
-            query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
+        let key = "list:\(statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
+        let cached = try await read(key, as: CachedPage.self) {
+            let page = try await catalog.list(
+                query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
+            return CachedPage(try await resources(page.items.map(\.0)), of: page)
+        }
+        // Stock moves with every sale: it is never cached, always read now.
+        let available = try await catalog.available(of: cached.items.map(\.id))
         var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
-        return try page.response(for: request.uri, headers: headers) { ProductResource($0.0, available: $0.available) }
+        return try cached.page.response(for: request.uri, headers: headers) { resource in
+            var resource = resource
+            resource.available = available[resource.id] ?? 0
+            return resource
+        }
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        return try respond(with: try await catalog.find(id: id), to: request, context: context)
+        let found = try await read("product:\(id)", as: CachedProduct?.self) {
+            try await cachedProduct(try await catalog.find(id: id)?.0)
+        }
+        return try await respond(with: found, to: request, context: context)
     }
 
     @Sendable func showBySlug(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let raw = context.parameters.get("slug") ?? ""
         guard let slug = try? Slug(raw) else { throw APIError.validation("Must be 1 to 100 lower-case letters, digits and inner '-'", field: "slug") }
-        return try respond(with: try await catalog.find(slug: slug.value), to: request, context: context)
+        let found = try await read("slug:\(slug.value)", as: CachedProduct?.self) {
+            try await cachedProduct(try await catalog.find(slug: slug.value)?.0)
+        }
+        return try await respond(with: found, to: request, context: context)
     }
 
     /// A product read: customers see active products only; `If-None-Match` answers 304.
-    private func respond(with found: (Product, available: Int)?, to request: Request, context: ShopRequestContext) throws -> Response {
-        guard let (product, available) = found, product.status == .active || context.principal?.role.isStaff == true
+    private func respond(with found: CachedProduct?, to request: Request, context: ShopRequestContext) async throws -> Response {
+        guard let version = found?.version, var resource = found?.resource,
+            resource.status == ProductStatus.active.rawValue || context.principal?.role.isStaff == true
         else { throw CatalogError.notFound(id: 0) }
-        let etag = Self.etag(product)
-        var headers: HTTPFields = [.eTag: etag, .cacheControl: product.status == .active ? Self.publicCache : "private, no-store"]
+        let etag = Self.etag(id: resource.id, version: version)
+        let active = resource.status == ProductStatus.active.rawValue
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         if let match = request.headers[.ifNoneMatch],
             match.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(where: { $0 == etag || $0 == "*" })
         {
             return Response(status: .notModified, headers: headers)
         }
-        return try JSONResponse.success(ProductResource(product, available: available), headers: headers)
+        resource.available = try await catalog.available(of: [resource.id])[resource.id] ?? 0
+        return try JSONResponse.success(resource, headers: headers)
+    }
+
+    /// `load()`'s answer, through the cache when there is one.
+    private func read<Value: Codable & Sendable>(_ key: String, as type: Value.Type, load: () async throws -> Value) async throws -> Value {
+        guard let cache else { return try await load() }
+        return try await cache.value(key, as: type, load: load)
+    }
+
+    private func cachedProduct(_ product: Product?) async throws -> CachedProduct? {
+        guard let product else { return nil }
+        return CachedProduct(resource: try await resources([product])[0], version: product.version)
+    }
+
+    /// The API's view of `products` with their images, in one query; `available` is
+    /// filled in by the caller.
+    private func resources(_ products: [Product]) async throws -> [ProductResource] {
+        let images = try await images.images(of: products.map(\.id))
+        return products.map { product in
+            var resource = ProductResource(product, available: 0)
+            resource.images = (images[product.id] ?? []).map { ProductImageResource($0, url: imageSettings.url(of: $0)) }
+            return resource
+        }
+    }
+
+    /// After a change: every instance's next read goes to the database.
+    func catalogChanged(_ productID: Int64) async {
+        await cache?.invalidate()
     }
 
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateProductRequest.self, from: request)
         let product = try await inventory.store.create(try NewProduct(validating: body), at: now())
+        await catalogChanged(product.id)
         let headers: HTTPFields = [.location: "/api/v1/products/\(product.id)", .eTag: Self.etag(product), .cacheControl: "no-store"]
         return try JSONResponse.success(ProductResource(product, available: 0), status: .created, headers: headers)
     }
@@ -120,8 +174,10 @@ struct ProductRoutes: Sendable {
 
     private func change(_ id: Int64, with changes: ProductChanges, expectedVersion expected: Int?) async throws -> Response {
         let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
-        return try JSONResponse.success(
-            ProductResource(product, available: available), headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])
+        await catalogChanged(id)
+        var resource = try await resources([product])[0]
+        resource.available = available
+        return try JSONResponse.success(resource, headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])
     }
 
     @Sendable func adjust(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -142,7 +198,9 @@ struct ProductRoutes: Sendable {
     }
 
     /// A strong validator that changes with every change of the product.
-    static func etag(_ product: Product) -> String { "\"\(product.id).\(product.version)\"" }
+    static func etag(_ product: Product) -> String { etag(id: product.id, version: product.version) }
+
+    static func etag(id: Int64, version: Int) -> String { "\"\(id).\(version)\"" }
 
     static func version(fromETag value: String, id: Int64) -> Int? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
@@ -150,5 +208,41 @@ struct ProductRoutes: Sendable {
         let parts = trimmed.dropFirst().dropLast().split(separator: ".")
         guard parts.count == 2, Int64(parts[0]) == id else { return nil }
         return Int(parts[1])
+    }
+}
+
+/// A product read as the cache keeps it: everything but the live stock.
+struct CachedProduct: Codable, Sendable {
+    var resource: ProductResource
+    var version: Int
+}
+
+/// A page of a product list as the cache keeps it.
+struct CachedPage: Codable, Sendable {
+    var items: [ProductResource]
+    var number: Int?
+    var perPage: Int
+    var total: Int?
+    var nextSort: String?
+    var nextValues: [String]?
+
+    init<Item>(_ items: [ProductResource], of page: ListPage<Item>) {
+        self.items = items
+        switch page {
+        case .page(_, let number, let perPage, let total):
+            self.number = number
+            self.perPage = perPage
+            self.total = total
+        case .cursor(_, let perPage, let next):
+            self.perPage = perPage
+            nextSort = next?.sort
+            nextValues = next?.values
+        }
+    }
+
+    var page: ListPage<ProductResource> {
+        if let number, let total { return .page(items: items, number: number, perPage: perPage, total: total) }
+        let next = nextSort.map { Cursor(sort: $0, values: nextValues ?? []) }
+        return .cursor(items: items, perPage: perPage, next: next)
     }
 }

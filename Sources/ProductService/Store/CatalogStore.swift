@@ -27,6 +27,21 @@ struct CatalogStore: Sendable {
         }
     }
 
+    /// The units available now of each product, in one query.
+    func available(of productIDs: [Int64]) async throws -> [Int64: Int] {
+        guard !productIDs.isEmpty else { return [:] }
+        var query = SQLQueryString("SELECT product_id, on_hand - reserved AS available FROM inventory WHERE product_id IN (")
+        for (index, id) in productIDs.enumerated() {
+            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
+            query.appendInterpolation(bind: id)
+        }
+        query.appendInterpolation(unsafeRaw: ")")
+        let rows = try await database.read { sql in try await sql.raw(query).all() }
+        var result: [Int64: Int] = [:]
+        for row in rows { result[try row.decode(column: "product_id", as: Int64.self)] = try row.decode(column: "available", as: Int.self) }
+        return result
+    }
+
     /// A page of products with `statuses`, optionally in a price range, a category's
     /// subtree and matching a search, in the requested order.
     func list(

@@ -120,5 +120,7 @@ enum ProductMigrations {
             try await sql.raw("CREATE UNIQUE INDEX products_slug_key ON products (slug)").run()
             try await sql.raw("ALTER TABLE products ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'").run()
         },
+        ImageStore.migration(7),
+        IdempotencyStore.migration(8),
     ]
 }

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import Platform
+import Redis
+import Synchronization
+
+/// Where cached catalog reads are kept: in memory (one process) or in Redis (every
+/// instance shares them).
+///
+/// Entries live in generations: a change of the catalog starts a new generation, so every
+/// entry made before it is unreachable at once, on every instance. A reader that looked
+/// up an entry before a change stores what it read under the old generation, where nobody
+/// reads it again: a slow reader cannot put a stale entry back.
+protocol CatalogCacheStore: Sendable {
+    /// The current generation and the entry under `key` in it.
+    func lookup(_ key: String) async throws -> (generation: Int, value: String?)
+    func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws
+    /// Starts a new generation.
+    func invalidateAll() async throws
+}
+
+/// The embedded cache: a bounded dictionary of the current generation's entries.
+final class MemoryCatalogCache: CatalogCacheStore {
+    private struct State {
+        var generation = 0
+        var entries: [String: (value: String, expires: ContinuousClock.Instant)] = [:]
+    }
+
+    private let state = Mutex(State())
+    let maxEntries: Int
+
+    init(maxEntries: Int = 10_000) {
+        self.maxEntries = maxEntries
+    }
+
+    func lookup(_ key: String) -> (generation: Int, value: String?) {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard let entry = state.entries[key], entry.expires > now else { return (state.generation, nil) }
+            return (state.generation, entry.value)
+        }
+    }
+
+    func store(_ key: String, generation: Int, value: String, ttl: Duration) {
+        let expires = ContinuousClock.now + ttl
+        state.withLock { state in
+            guard generation == state.generation else { return }
+            if state.entries.count >= maxEntries {
+                let now = ContinuousClock.now
+                state.entries = state.entries.filter { $0.value.expires > now }
+                if state.entries.count >= maxEntries { state.entries.removeAll(keepingCapacity: true) }
+            }
+            state.entries[key] = (value, expires)
+        }
+    }
+
+    func invalidateAll() {
+        state.withLock { state in
+            state.generation += 1
+            state.entries.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+/// The shared cache: `<prefix>:generation` counts generations, entries are
+/// `<prefix>:<generation>:<key>` with a time to live, so old generations expire by themselves.
+struct RedisCatalogCache: CatalogCacheStore {
+    let redis: RedisClient
+    let prefix: String
+
+    init(redis: RedisClient, prefix: String = "shop:catalog") {
+        self.redis = redis
+        self.prefix = prefix
+    }
+
+    /// The generation and the entry in one round trip. The entry's key is built in the
+    /// script from the generation it reads (a single Redis, not a cluster).
+    static let lookupScript = RedisScript(
+        """
+        local generation = redis.call('GET', KEYS[1]) or '0'
+        return {generation, redis.call('GET', ARGV[1] .. ':' .. generation .. ':' .. ARGV[2])}
+        """
+    )
+
+    func lookup(_ key: String) async throws -> (generation: Int, value: String?) {
+        let reply = try await redis.evaluate(
+            Self.lookupScript, keys: ["\(prefix):generation"], arguments: [RESPArgument(prefix), RESPArgument(key)])
+        let parts = reply.array ?? []
+        return (parts.first?.string.flatMap { Int($0) } ?? 0, parts.dropFirst().first?.string)
+    }
+
+    func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws {
+        _ = try await redis.set("\(prefix):\(generation):\(key)", to: value, expiresIn: ttl)
+    }
+
+    func invalidateAll() async throws {
+        _ = try await redis.increment("\(prefix):generation")
+    }
+}
+
+/// Cached catalog reads as the routes use them: a cache that fails is a miss, never an
+/// error, and a change that cannot reach the cache is logged loudly.
+struct CatalogCache: Sendable {
+    let store: any CatalogCacheStore
+    let ttl: Duration
+    let metrics: ShopMetrics?
+    let logger: Logger
+
+    /// The cached value under `key`, or `load()`'s, which is then kept.
+    func value<Value: Codable & Sendable>(_ key: String, as type: Value.Type, load: () async throws -> Value) async throws -> Value {
+        let found: (generation: Int, value: String?)
+        do {
+            found = try await store.lookup(key)
+        } catch {
+            metrics?.recordCacheLookup(cache: "catalog", outcome: "error")
+            return try await load()
+        }
+        if let text = found.value, let value = try? JSONDecoder.catalogCache.decode(Value.self, from: Data(text.utf8)) {
+            metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
+            return value
+        }
+        metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
+        let value = try await load()
+        if let data = try? JSONEncoder.catalogCache.encode(value) {
+            try? await store.store(key, generation: found.generation, value: String(decoding: data, as: UTF8.self), ttl: ttl)
+        }
+        return value
+    }
+
+    /// After a change of the catalog: every instance reads the database next.
+    func invalidate() async {
+        do {
+            try await store.invalidateAll()
+        } catch {
+            // Readers may see the old catalog until the entries' time to live runs out.
+            logger.error("catalog cache not invalidated", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension JSONEncoder {
+    static let catalogCache: JSONEncoder = {
+        let encoder = JSONEncoder()
+        // Microseconds, as the database keeps them: a cached read equals a fresh one.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.microsecondsSince1970)
+        }
+        return encoder
+    }()
+}
+
+extension JSONDecoder {
+    static let catalogCache: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            Date(microsecondsSince1970: try decoder.singleValueContainer().decode(Int64.self))
+        }
+        return decoder
+    }()
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import Redis
+import TestSupport
+import Testing
+
+@testable import ProductService
+
+/// The read cache's generations, in memory and on a real redis-server.
+@Suite struct CatalogCacheTests {
+    static let logger = Logger(label: "cache-test")
+
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case memory, redis
+        var testDescription: String { rawValue }
+    }
+
+    static var kinds: [Kind] { RedisServer.available ? Kind.allCases : [.memory] }
+
+    private func withStore(_ kind: Kind, _ body: (any CatalogCacheStore) async throws -> Void) async throws {
+        switch kind {
+        case .memory:
+            try await body(MemoryCatalogCache())
+        case .redis:
+            let server = try RedisServer()
+            let redis = RedisClient(
+                .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+                logger: Self.logger)
+            defer { redis.shutdown() }
+            try await body(RedisCatalogCache(redis: redis, prefix: "test:catalog"))
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aChangeHidesEveryEntryAndALateWriterCannotBringItBack(_ kind: Kind) async throws {
+        try await withStore(kind) { store in
+            let first = try await store.lookup("product:1")
+            #expect(first.value == nil)
+            try await store.store("product:1", generation: first.generation, value: "old", ttl: .seconds(60))
+            #expect(try await store.lookup("product:1").value == "old")
+
+            // A reader misses, a change happens, then the reader stores what it read before.
+            let reader = try await store.lookup("product:2")
+            try await store.invalidateAll()
+            try await store.store("product:2", generation: reader.generation, value: "stale", ttl: .seconds(60))
+            #expect(try await store.lookup("product:2").value == nil, "stored under a generation nobody reads")
+            #expect(try await store.lookup("product:1").value == nil, "every entry of the old generation is gone")
+
+            let now = try await store.lookup("product:1")
+            #expect(now.generation != first.generation)
+            try await store.store("product:1", generation: now.generation, value: "new", ttl: .seconds(60))
+            #expect(try await store.lookup("product:1").value == "new")
+        }
+    }
+
+    @Test func theMemoryCacheStaysBounded() {
+        let cache = MemoryCatalogCache(maxEntries: 10)
+        for index in 0..<25 { cache.store("k\(index)", generation: 0, value: "v", ttl: .seconds(60)) }
+        let kept = (0..<25).filter { cache.lookup("k\($0)").value != nil }.count
+        #expect(kept <= 10 && kept > 0)
+        #expect(cache.lookup("k24").value == "v", "the newest entry is kept")
+    }
+
+    @Test func aCacheThatFailsIsAMissNotAnError() async throws {
+        struct Broken: CatalogCacheStore {
+            struct Down: Error {}
+            func lookup(_ key: String) async throws -> (generation: Int, value: String?) { throw Down() }
+            func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws { throw Down() }
+            func invalidateAll() async throws { throw Down() }
+        }
+        let cache = CatalogCache(store: Broken(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
+        let loads = LoadCounter()
+        for _ in 0..<2 {
+            #expect(try await cache.value("k", as: [Int].self) { await loads.add(); return [1, 2] } == [1, 2])
+        }
+        #expect(await loads.count == 2)
+        await cache.invalidate()
+    }
+
+    @Test func valuesRoundTripWithMicrosecondTimestamps() async throws {
+        let cache = CatalogCache(store: MemoryCatalogCache(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
+        let date = Date(microsecondsSince1970: 1_764_065_700_123_456)
+        let loads = LoadCounter()
+        for _ in 0..<3 {
+            #expect(try await cache.value("d", as: [Date].self) { await loads.add(); return [date] } == [date])
+        }
+        #expect(await loads.count == 1)
+    }
+}
+
+actor LoadCounter {
+    var count = 0
+    func add() { count += 1 }
+}
