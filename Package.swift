@@ -98,7 +98,12 @@ let package = Package(
         ),
         .target(
             name: "ProductAPI",
-            dependencies: ["Platform"],
+            dependencies: [
+                "Platform",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -216,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "shop", "Gateway", "UserService", "UserAPI", "Platform", "Redis", "TestSupport",
+                "shop", "Gateway", "UserService", "UserAPI", "ProductAPI", "Platform", "Redis", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

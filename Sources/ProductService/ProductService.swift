@@ -66,6 +66,12 @@ public struct ProductService: Sendable {
         imageRoutes(changed: { _ in }).addPublic(to: router)
     }
 
+    /// Adds `/internal/v1/reservations`, the inventory calls of checkout for an order
+    /// service in another process, open only to callers with `token`.
+    public func addInternalRoutes(to router: Router<ShopRequestContext>, token: String) {
+        InternalRoutes(inventory: inventoryClient, token: token).add(to: router)
+    }
+
     private func imageRoutes(changed: @escaping @Sendable (Int64) async -> Void) -> ImageRoutes {
         ImageRoutes(images: ImageStore(database: inventory.database), settings: images, changed: changed, logger: logger, now: now)
     }

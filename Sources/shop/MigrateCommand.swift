@@ -46,7 +46,7 @@ struct SeedCommand: AsyncParsableCommand {
         let (count, productCount) = (users, products)
         try await system.withDatabases {
             try await system.migrate(logger: logger)
-            try await system.users.seedDemoUsers(count: count)
+            try await system.users?.seedDemoUsers(count: count)
             try await system.products?.seedDemoCatalog(count: productCount)
         }
         await system.close()

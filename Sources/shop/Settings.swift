@@ -11,6 +11,12 @@ import Redis
 enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case all
     case users
+    case products
+
+    /// Whether this process runs the Users service.
+    var runsUsers: Bool { self == .all || self == .users }
+    /// Whether this process runs the Products service.
+    var runsProducts: Bool { self == .all || self == .products }
 }
 
 /// Where the access-token signing keys come from.
@@ -48,6 +54,8 @@ struct Settings: Sendable {
     var s3: S3Storage.Configuration?
     var imageMaxBytes = ImageSettings.defaultMaxBytes
     var imagesBaseURL = "/images/"
+    /// What services in other processes present on the internal API (`--service products`).
+    var internalToken: String?
     /// How long catalog reads may come from the read cache; zero turns it off.
     var catalogCacheTTL = Duration.seconds(60)
 
@@ -68,6 +76,19 @@ struct Settings: Sendable {
             usersDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
         productsDatabaseURL = try env.parsed("PRODUCTS_DATABASE_URL", parse)
+        if productsDatabaseURL == nil, service == .products {
+            productsDatabaseURL = try env.parsed("DATABASE_URL", parse)
+        }
+        if service == .products {
+            // Orders in another process reserve stock through the internal API with it.
+            guard let token = try Self.secret("INTERNAL_API_TOKEN", env) else {
+                throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
+            }
+            guard token.utf8.count >= 32 else {
+                throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
+            }
+            internalToken = token
+        }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
             do { return try RedisURL(raw) } catch { throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(raw)'") }
         }
@@ -118,7 +139,6 @@ struct Settings: Sendable {
         if let origins = env.list("CORS_ALLOWED_ORIGINS") { guardConfiguration.allowedOrigins = Set(origins) }
     }
 
-    /// The SQLite file of a service on the embedded default.
     /// `NAME`, or the contents of the file `NAME_FILE` names (for secrets mounted as files).
     static func secret(_ name: String, _ env: EnvironmentReader) throws(ConfigurationError) -> String? {
         if let value = env.string(name) { return value }
@@ -129,6 +149,7 @@ struct Settings: Sendable {
         return contents.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The SQLite file of a service on the embedded default.
     func sqlitePath(for service: String) -> String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("\(service).sqlite").path
     }

@@ -12,8 +12,8 @@ import UserService
 /// The composition root: builds the concrete graph for one run mode, once.
 struct ShopSystem: Sendable {
     let settings: Settings
-    let users: UserService
-    /// Products runs in the all-in-one mode (its HTTP routes are not built yet).
+    /// The services this process runs (`--service`): both, or one of them.
+    let users: UserService?
     let products: ProductService?
     let tokens: AccessTokens
     let rateLimits: any RateLimitStore
@@ -50,10 +50,13 @@ struct ShopSystem: Sendable {
         let tokens = AccessTokens(
             keys: try loadSigningKeys(settings.signingKeySource, logger: logger),
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
-        let users = UserService(
-            database: try await database("users", url: settings.usersDatabaseURL),
-            tokens: tokens, passwordCost: settings.passwordCost)
-        let consumers = users.consumers
+        var users: UserService?
+        if settings.service.runsUsers {
+            users = UserService(
+                database: try await database("users", url: settings.usersDatabaseURL),
+                tokens: tokens, passwordCost: settings.passwordCost)
+        }
+        let consumers = users?.consumers ?? []
         let metrics = ShopMetrics()
         var stockRedis: RedisClient?
         var redisClients: [RedisClient] = []
@@ -78,7 +81,7 @@ struct ShopSystem: Sendable {
             bus = inProcess
         }
         var products: ProductService?
-        if settings.service == .all {
+        if settings.service.runsProducts {
             let storage: any ObjectStorage = try settings.s3.map { S3Storage($0) }
                 ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
             products = try ProductService(
@@ -89,7 +92,7 @@ struct ShopSystem: Sendable {
         return ShopSystem(
             settings: settings, users: users, products: products, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,
-            consumerDatabases: [("users", users.database)], redisClients: redisClients, databases: databases, databaseServices: services)
+            consumerDatabases: users.map { [("users", $0.database)] } ?? [], redisClients: redisClients, databases: databases, databaseServices: services)
     }
 
     private static func loadSigningKeys(_ source: SigningKeySource, logger: Logger) throws -> SigningKeySet {
@@ -112,7 +115,7 @@ struct ShopSystem: Sendable {
 
     /// Applies every service's migrations.
     func migrate(logger: Logger) async throws {
-        try await users.migrate(logger: logger)
+        try await users?.migrate(logger: logger)
         try await products?.migrate(logger: logger)
     }
 
@@ -133,13 +136,14 @@ struct ShopSystem: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Gateway.makeRouter(
-            health: users.healthChecks + (products?.healthChecks ?? []), tokens: tokens, rateLimits: rateLimits,
+            health: (users?.healthChecks ?? []) + (products?.healthChecks ?? []), tokens: tokens, rateLimits: rateLimits,
             configuration: settings.guardConfiguration, metrics: metrics
         ) { api in
-            users.addRoutes(to: api)
+            users?.addRoutes(to: api)
             products?.addRoutes(to: api)
         } assets: { router in
             products?.addPublicRoutes(to: router)
+            if let token = settings.internalToken { products?.addInternalRoutes(to: router, token: token) }
         }
         let host = settings.host
         // Workers that read the schema start once it is migrated.
@@ -164,8 +168,9 @@ struct ShopSystem: Sendable {
 
     /// Every service's background work, and a relay for every outbox.
     private func workers(logger: Logger) -> [any Service] {
-        var workers = users.backgroundServices(logger: logger) + consumerServices
-        var outboxes = [users.outbox]
+        var workers = (users?.backgroundServices(logger: logger) ?? []) + consumerServices
+        var outboxes: [EventOutbox] = []
+        if let users { outboxes.append(users.outbox) }
         if let products {
             workers += products.backgroundServices(logger: logger)
             outboxes.append(products.outbox)

@@ -31,11 +31,15 @@ struct CreateAdminCommand: AsyncParsableCommand {
         let logger = Logger(label: "shop")
         let password = ProcessInfo.processInfo.environment["SHOP_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true)
         let system = try await ShopSystem.open(settings, logger: logger)
+        guard let users = system.users else {
+            await system.close()
+            throw ValidationError("create-admin needs the Users service: --service all or users")
+        }
         let (email, name) = (self.email, self.name)
         do {
             try await system.withDatabases {
                 try await system.migrate(logger: logger)
-                let created = try await system.users.bootstrapAdmin(
+                let created = try await users.bootstrapAdmin(
                     email: email, name: name, password: password?.isEmpty == true ? nil : password)
                 print(created ? "created admin \(email)" : "\(email) is now an admin")
             }

@@ -155,7 +155,7 @@ enum TestServer {
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw ServerDidNotStart() }
             do {
-                _ = try await system.users.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
+                _ = try await system.users?.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
                 let keysPath: String? = switch settings.signingKeySource {
                 case .file(let path), .generated(let path): path
                 case .pem: nil

@@ -1,0 +1,181 @@
+public import AsyncHTTPClient
+public import Foundation
+import NIOCore
+import NIOHTTP1
+public import Platform
+
+/// The body of `POST /internal/v1/reservations`.
+public struct ReservationRequest: JSONRequestBody, Encodable, Hashable {
+    public var id: String?
+    public var lines: [ReservationLineBody]?
+    public var expiresInSeconds: Int?
+
+    public init(id: String, lines: [ReservationLine], expiresInSeconds: Int) {
+        self.id = id
+        self.lines = lines.map { ReservationLineBody(productID: $0.productID, quantity: $0.quantity) }
+        self.expiresInSeconds = expiresInSeconds
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, lines
+        case expiresInSeconds = "expires_in_seconds"
+    }
+}
+
+/// One line of a reservation on the wire.
+public struct ReservationLineBody: Codable, Sendable, Hashable {
+    public var productID: Int64
+    public var quantity: Int
+
+    enum CodingKeys: String, CodingKey {
+        case productID = "product_id"
+        case quantity
+    }
+}
+
+/// A reservation on the wire.
+public struct ReservationResource: Codable, Sendable, Hashable {
+    public var id: String
+    public var state: String
+    public var lines: [ReservationLineBody]
+    public var expiresAt: Date
+
+    public init(_ reservation: Reservation) {
+        id = reservation.id
+        state = reservation.state.rawValue
+        lines = reservation.lines.map { ReservationLineBody(productID: $0.productID, quantity: $0.quantity) }
+        expiresAt = reservation.expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, state, lines
+        case expiresAt = "expires_at"
+    }
+
+    var reservation: Reservation? {
+        guard let state = Reservation.State(rawValue: state) else { return nil }
+        return Reservation(
+            id: id, lines: lines.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) }, state: state, expiresAt: expiresAt)
+    }
+}
+
+/// ``InventoryClient`` over HTTP, for an order service in another process than Products:
+/// the internal reservation API, authenticated by a token the two services share.
+///
+/// Every call carries the reservation id, so retrying one after a timeout is safe: a
+/// reservation made by the lost attempt is answered, not made twice. Calls are bounded
+/// by `timeout` and carry the caller's request id.
+public struct HTTPInventoryClient: InventoryClient {
+    let baseURL: String
+    let token: String
+    let httpClient: HTTPClient
+    let timeout: TimeAmount
+    let requestID: @Sendable () -> String?
+
+    /// - Parameters:
+    ///   - baseURL: where a Products instance listens, e.g. `http://products:8080`.
+    ///   - token: the `INTERNAL_API_TOKEN` Products was started with.
+    public init(
+        baseURL: String, token: String, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(2),
+        requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current }
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.requestID = requestID
+    }
+
+    public func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
+        let body = ReservationRequest(id: id, lines: lines, expiresInSeconds: Int(expiresIn.components.seconds))
+        return try await call("/internal/v1/reservations", id: id, body: try JSONEncoder().encode(body), lines: lines)
+    }
+
+    public func commit(id: String) async throws -> Reservation {
+        try await call("/internal/v1/reservations/\(Self.escaped(id))/commit", id: id, body: nil, lines: [])
+    }
+
+    public func release(id: String) async throws -> Reservation {
+        try await call("/internal/v1/reservations/\(Self.escaped(id))/release", id: id, body: nil, lines: [])
+    }
+
+    private static func escaped(_ id: String) -> String {
+        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? id
+    }
+
+    private func call(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let buffer: ByteBuffer
+        do {
+            response = try await httpClient.execute(request, timeout: timeout)
+            buffer = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            throw InventoryClientError.unavailable("\(error)")
+        }
+        let data = Data(buffer.readableBytesView)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        switch response.status.code {
+        case 200, 201:
+            guard let reservation = try? decoder.decode(Envelope<ReservationResource>.self, from: data).data.reservation else {
+                throw InventoryClientError.unexpectedResponse(status: Int(response.status.code), body: String(decoding: data, as: UTF8.self))
+            }
+            return reservation
+        case 500...:
+            throw InventoryClientError.unavailable("status \(response.status.code)")
+        default:
+            let problem = (try? decoder.decode(ErrorBody.self, from: data))?.error
+            throw Self.inventoryError(status: Int(response.status.code), problem: problem, lines: lines, id: id, body: data)
+        }
+    }
+
+    /// The ``InventoryError`` the server's answer stands for; out-of-stock and unknown
+    /// products name the line (`lines[i]`) so the product is known here.
+    static func inventoryError(status: Int, problem: ErrorBody.Problem?, lines: [ReservationLine], id: String, body: Data) -> any Error {
+        let line = problem?.field.flatMap { field -> ReservationLine? in
+            guard field.hasPrefix("lines["), field.hasSuffix("]"), let index = Int(field.dropFirst(6).dropLast()),
+                lines.indices.contains(index)
+            else { return nil }
+            return lines[index]
+        }
+        switch (problem?.code, line) {
+        case ("OUT_OF_STOCK", let line?): return InventoryError.outOfStock(productID: line.productID)
+        case ("NOT_FOUND", let line?): return InventoryError.unknownProduct(productID: line.productID)
+        case ("CONFLICT", let line?): return InventoryError.notForSale(productID: line.productID)
+        case ("NOT_FOUND", nil): return InventoryError.reservationNotFound(id: id)
+        case ("CONFLICT", nil): return InventoryError.conflict(problem?.message ?? "conflict")
+        case ("VALIDATION_ERROR", _): return InventoryError.invalidLines(problem?.message ?? "invalid")
+        default: return InventoryClientError.unexpectedResponse(status: status, body: String(decoding: body, as: UTF8.self))
+        }
+    }
+
+    struct Envelope<Resource: Decodable>: Decodable {
+        let data: Resource
+    }
+
+    struct ErrorBody: Decodable {
+        struct Problem: Decodable {
+            let code: String
+            let message: String
+            let field: String?
+        }
+
+        let error: Problem
+    }
+}
+
+/// Why a call to the Products service failed before it could answer.
+public enum InventoryClientError: Error, Sendable, Hashable {
+    /// Not reachable, timed out, or failed on its side; a retry with the same id is safe.
+    case unavailable(String)
+    case unexpectedResponse(status: Int, body: String)
+}

@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Platform
+import ProductAPI
+
+/// `/internal/v1/reservations`: the inventory calls of checkout, for an order service in
+/// another process (``HTTPInventoryClient``). Not part of the public API: the gateway does
+/// not route it, and every call must carry the token the services share.
+struct InternalRoutes: Sendable {
+    let inventory: any InventoryClient
+    let token: String
+
+    func add(to router: Router<ShopRequestContext>) {
+        let reservations = router.group("/internal/v1/reservations").add(middleware: ServiceTokenMiddleware(token: token))
+        reservations.post(use: reserve)
+        reservations.post("{id}/commit", use: commit)
+        reservations.post("{id}/release", use: release)
+    }
+
+    @Sendable func reserve(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(ReservationRequest.self, from: request)
+        var validation = Validation()
+        if let id = body.id, !Self.isValid(id) { validation.invalid("id", "Must be 1 to 128 visible ASCII characters") }
+        if let seconds = body.expiresInSeconds, !(1...86_400).contains(seconds) {
+            validation.invalid("expires_in_seconds", "Must be from 1 to 86400")
+        }
+        if body.id == nil { validation.missing("id") }
+        if body.lines == nil { validation.missing("lines") }
+        if body.expiresInSeconds == nil { validation.missing("expires_in_seconds") }
+        try validation.check()
+        let lines = body.lines!.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) }
+        do {
+            let reservation = try await inventory.reserve(id: body.id!, lines: lines, expiresIn: .seconds(body.expiresInSeconds!))
+            return try JSONResponse.success(ReservationResource(reservation), status: .created, headers: [.cacheControl: "no-store"])
+        } catch let error as InventoryError {
+            throw Self.naming(error, in: lines)
+        }
+    }
+
+    @Sendable func commit(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let reservation = try await inventory.commit(id: try Self.id(context))
+        return try JSONResponse.success(ReservationResource(reservation), headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func release(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let reservation = try await inventory.release(id: try Self.id(context))
+        return try JSONResponse.success(ReservationResource(reservation), headers: [.cacheControl: "no-store"])
+    }
+
+    private static func id(_ context: ShopRequestContext) throws -> String {
+        guard let id = context.parameters.get("id")?.removingPercentEncoding, isValid(id) else {
+            throw APIError.validation("Must be 1 to 128 visible ASCII characters", field: "id")
+        }
+        return id
+    }
+
+    private static func isValid(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
+    /// The error with the line it is about as its field (`lines[2]`), so the caller knows
+    /// which product without parsing a message.
+    static func naming(_ error: InventoryError, in lines: [ReservationLine]) -> any Error {
+        func field(_ product: Int64) -> String? { lines.firstIndex { $0.productID == product }.map { "lines[\($0)]" } }
+        switch error {
+        case .outOfStock(let product): return APIError(.outOfStock, "Not enough stock of product \(product)", field: field(product))
+        case .unknownProduct(let product): return APIError(.notFound, "No product \(product)", field: field(product))
+        case .notForSale(let product): return APIError(.conflict, "Product \(product) is not for sale", field: field(product))
+        default: return error
+        }
+    }
+}
+
+/// Lets a call through only with `Authorization: Bearer <the shared token>`, compared in
+/// constant time.
+struct ServiceTokenMiddleware: RouterMiddleware {
+    typealias Context = ShopRequestContext
+    let expected: SHA256.Digest
+
+    init(token: String) {
+        expected = SHA256.hash(data: Data(token.utf8))
+    }
+
+    func handle(
+        _ request: Request, context: ShopRequestContext, next: (Request, ShopRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let presented = request.headers[.authorization].flatMap { value -> String? in
+            value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil
+        }
+        // Equal-length digests compared by the digest's own constant-time ==.
+        guard let presented, SHA256.hash(data: Data(presented.utf8)) == expected else {
+            throw APIError(.unauthenticated, "A service token is required")
+        }
+        return try await next(request, context)
+    }
+}
