@@ -91,21 +91,31 @@ public struct ProductService: Sendable {
             let rootID = try await category(root, parent: nil)
             for child in children { leaves.append(try await category(child, parent: rootID)) }
         }
+        let nouns = [
+            ["mug", "kettle", "pan", "teapot"], ["planter", "watering can", "rake", "hose"], ["lamp", "lantern", "pendant light", "bulb"],
+            ["linen shirt", "oxford shirt", "polo", "tee"], ["sneaker", "boot", "sandal", "loafer"], ["tote", "backpack", "duffel", "satchel"],
+            ["novel", "short stories", "anthology", "thriller"], ["atlas", "primer", "field guide", "almanac"],
+            ["travel guide", "phrasebook", "road atlas", "city map"],
+        ]
         let adjectives = ["Classic", "Modern", "Rustic", "Compact", "Deluxe", "Everyday", "Travel", "Organic"]
-        for index in 1...max(1, count) where count > 0 {
-            let sku = try SKU(String(format: "DEMO-%04d", index))
+        // Batches of 500 in one transaction each: 100,000 products load in seconds.
+        var batch: [(NewProduct, stock: Int)] = []
+        for index in stride(from: 1, through: count, by: 1) {
+            let leaf = index % leaves.count
+            let noun = nouns[leaf][(index / leaves.count) % nouns[leaf].count]
+            let name = "\(adjectives[index % adjectives.count]) \(noun) \(index)"
             let product = NewProduct(
-                sku: sku, name: "\(adjectives[index % adjectives.count]) item \(index)",
-                description: "A demo product to browse.",
+                sku: try SKU(String(format: "DEMO-%04d", index)), slug: Slug.derived(from: name), name: name,
+                description: "A demo \(noun) to browse, search and buy.",
                 price: try Money(amount: Int64(199 + (index * 137) % 9800), currency: "EUR"), status: .active,
-                categoryID: leaves[index % leaves.count], lowStockThreshold: 5)
-            do {
-                let created = try await inventory.create(product, at: now())
-                _ = try await stock.adjust(productID: created.id, by: 20 + (index * 7) % 80, reason: "demo stock", at: now())
-            } catch ProductError.skuTaken {
-                continue
+                categoryID: leaves[leaf], lowStockThreshold: 5)
+            batch.append((product, 20 + (index * 7) % 80))
+            if batch.count == 500 || index == count {
+                try await inventory.seed(batch, at: now())
+                batch.removeAll(keepingCapacity: true)
             }
         }
+        await cache?.invalidate()
     }
 
     /// What `/health/ready` must ask for this service.

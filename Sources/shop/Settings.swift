@@ -79,15 +79,15 @@ struct Settings: Sendable {
         if productsDatabaseURL == nil, service == .products {
             productsDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
-        if service == .products {
-            // Orders in another process reserve stock through the internal API with it.
-            guard let token = try Self.secret("INTERNAL_API_TOKEN", env) else {
-                throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
-            }
+        // Orders in another process reserve stock through the internal API with it; the
+        // all-in-one mode serves that API too when a token is set.
+        if let token = try Self.secret("INTERNAL_API_TOKEN", env) {
             guard token.utf8.count >= 32 else {
                 throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
             }
             internalToken = token
+        } else if service == .products {
+            throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
         }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
             do { return try RedisURL(raw) } catch { throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(raw)'") }

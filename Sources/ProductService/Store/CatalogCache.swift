@@ -19,11 +19,12 @@ protocol CatalogCacheStore: Sendable {
     func invalidateAll() async throws
 }
 
-/// The embedded cache: a bounded dictionary of the current generation's entries.
+/// The embedded cache: a bounded dictionary of the current generation's entries. It keeps
+/// values as they are (no encoding), so a hit costs a lookup.
 final class MemoryCatalogCache: CatalogCacheStore {
     private struct State {
         var generation = 0
-        var entries: [String: (value: String, expires: ContinuousClock.Instant)] = [:]
+        var entries: [String: (value: any Sendable, expires: ContinuousClock.Instant)] = [:]
     }
 
     private let state = Mutex(State())
@@ -34,6 +35,15 @@ final class MemoryCatalogCache: CatalogCacheStore {
     }
 
     func lookup(_ key: String) -> (generation: Int, value: String?) {
+        let (generation, value) = lookupValue(key)
+        return (generation, value as? String)
+    }
+
+    func store(_ key: String, generation: Int, value: String, ttl: Duration) {
+        storeValue(key, generation: generation, value: value, ttl: ttl)
+    }
+
+    func lookupValue(_ key: String) -> (generation: Int, value: (any Sendable)?) {
         let now = ContinuousClock.now
         return state.withLock { state in
             guard let entry = state.entries[key], entry.expires > now else { return (state.generation, nil) }
@@ -41,7 +51,7 @@ final class MemoryCatalogCache: CatalogCacheStore {
         }
     }
 
-    func store(_ key: String, generation: Int, value: String, ttl: Duration) {
+    func storeValue(_ key: String, generation: Int, value: any Sendable, ttl: Duration) {
         let expires = ContinuousClock.now + ttl
         state.withLock { state in
             guard generation == state.generation else { return }
@@ -108,6 +118,18 @@ struct CatalogCache: Sendable {
 
     /// The cached value under `key`, or `load()`'s, which is then kept.
     func value<Value: Codable & Sendable>(_ key: String, as type: Value.Type, load: () async throws -> Value) async throws -> Value {
+        if let memory = store as? MemoryCatalogCache {
+            let found = memory.lookupValue(key)
+            // Unwrapped first: a miss cast to an optional `Value` would be a cached nil.
+            if let boxed = found.value, let value = boxed as? Value {
+                metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
+                return value
+            }
+            metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
+            let value = try await load()
+            memory.storeValue(key, generation: found.generation, value: value, ttl: ttl)
+            return value
+        }
         let found: (generation: Int, value: String?)
         do {
             found = try await store.lookup(key)

@@ -54,6 +54,31 @@ struct InventoryStore: Sendable {
         }
     }
 
+    /// Adds demo products with their stock in one transaction; a product whose SKU or
+    /// slug exists already is left out.
+    func seed(_ products: [(NewProduct, stock: Int)], at now: Date) async throws {
+        let micros = now.microsecondsSince1970
+        try await database.transaction { sql in
+            for (product, stock) in products {
+                guard let slug = product.slug else { continue }
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
+                        low_stock_threshold, created_at, updated_at)
+                    VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
+                        \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
+                        \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+                    ON CONFLICT DO NOTHING
+                    RETURNING id
+                    """
+                ).first()
+                guard let id = try row?.decode(column: "id", as: Int64.self) else { continue }
+                try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), \(bind: stock), 0)").run()
+                try await Self.record(id, onHand: stock, reserved: 0, reason: "adjustment: demo stock", reference: nil, at: now, in: sql)
+            }
+        }
+    }
+
     private static func slug(for product: NewProduct, in sql: any SQLDatabase) async throws -> Slug {
         func taken(_ slug: Slug) async throws -> Bool {
             try await sql.raw("SELECT id FROM products WHERE slug = \(bind: slug.value)").first() != nil
