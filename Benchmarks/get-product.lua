@@ -1,6 +1,7 @@
--- GET /api/v1/products/{id} over ids 1..PRODUCTS (default 100000), picked at random.
-local products = tonumber(os.getenv("PRODUCTS") or "100000")
+-- GET /api/v1/products/{id} over ids 1..PRODUCT_IDS (default 100000), picked at random:
+-- the whole catalog, or (PRODUCT_IDS=1000) its popular part.
+local ids = tonumber(os.getenv("PRODUCT_IDS") or "100000")
 math.randomseed(os.time())
 request = function()
-  return wrk.format("GET", "/api/v1/products/" .. math.random(1, products))
+  return wrk.format("GET", "/api/v1/products/" .. math.random(1, ids))
 end

@@ -57,7 +57,7 @@ import Testing
         let cache = MemoryCatalogCache(maxEntries: 10)
         for index in 0..<25 { cache.store("k\(index)", generation: 0, value: "v", ttl: .seconds(60)) }
         let kept = (0..<25).filter { cache.lookup("k\($0)").value != nil }.count
-        #expect(kept <= 10 && kept > 0)
+        #expect(kept <= 10 && kept >= 5)
         #expect(cache.lookup("k24").value == "v", "the newest entry is kept")
     }
 
@@ -71,20 +71,30 @@ import Testing
         let cache = CatalogCache(store: Broken(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
         let loads = LoadCounter()
         for _ in 0..<2 {
-            #expect(try await cache.value("k", as: [Int].self) { await loads.add(); return [1, 2] } == [1, 2])
+            #expect(try await cache.value("k", as: [Int].self) { await loads.add(); return [1, 2] } == ([1, 2], true))
         }
         #expect(await loads.count == 2)
         await cache.invalidate()
     }
 
-    @Test func valuesRoundTripWithMicrosecondTimestamps() async throws {
-        let cache = CatalogCache(store: MemoryCatalogCache(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
+    /// A store of text, as Redis is: values go through the cache's JSON encoding.
+    actor TextStore: CatalogCacheStore {
+        var entries: [String: String] = [:]
+        func lookup(_ key: String) -> (generation: Int, value: String?) { (0, entries[key]) }
+        func store(_ key: String, generation: Int, value: String, ttl: Duration) { entries[key] = value }
+        func invalidateAll() { entries = [:] }
+    }
+
+    @Test func valuesStoredAsTextRoundTripWithMicrosecondTimestamps() async throws {
+        let text = TextStore()
+        let cache = CatalogCache(store: text, ttl: .seconds(60), metrics: nil, logger: Self.logger)
         let date = Date(microsecondsSince1970: 1_764_065_700_123_456)
         let loads = LoadCounter()
-        for _ in 0..<3 {
-            #expect(try await cache.value("d", as: [Date].self) { await loads.add(); return [date] } == [date])
+        for round in 0..<3 {
+            #expect(try await cache.value("d", as: [Date].self) { await loads.add(); return [date] } == ([date], round == 0))
         }
         #expect(await loads.count == 1)
+        #expect(await text.entries["d"] == "[1764065700123456]")
     }
 }
 

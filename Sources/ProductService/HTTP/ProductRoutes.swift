@@ -62,13 +62,16 @@ struct ProductRoutes: Sendable {
         let search = query.filters["q"].flatMap { raw in validation.field("q") { () throws(InvalidValue) in try SearchQuery(raw) } }
         try validation.check()
         let key = "list:\(statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
-        let cached = try await read(key, as: CachedPage.self) {
+        let (cached, fresh) = try await read(key, as: CachedPage.self) {
             let page = try await catalog.list(
                 query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
-            return CachedPage(try await resources(page.items.map(\.0)), of: page)
+            return CachedPage(try await resources(page.items), of: page)
         }
-        // Stock moves with every sale: it is never cached, always read now.
-        let available = try await catalog.available(of: cached.items.map(\.id))
+        // Stock moves with every sale: it is never served from the cache, always read now
+        // (a page just loaded read it with the products).
+        let available = fresh
+            ? Dictionary(cached.items.map { ($0.id, $0.available) }) { first, _ in first }
+            : try await catalog.available(of: cached.items.map(\.id))
         var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         return try cached.page.response(for: request.uri, headers: headers) { resource in
@@ -80,23 +83,23 @@ struct ProductRoutes: Sendable {
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        let found = try await read("product:\(id)", as: CachedProduct?.self) {
-            try await cachedProduct(try await catalog.find(id: id)?.0)
+        let (found, fresh) = try await read("product:\(id)", as: CachedProduct?.self) {
+            try await cachedProduct(try await catalog.find(id: id))
         }
-        return try await respond(with: found, to: request, context: context)
+        return try await respond(with: found, fresh: fresh, to: request, context: context)
     }
 
     @Sendable func showBySlug(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let raw = context.parameters.get("slug") ?? ""
         guard let slug = try? Slug(raw) else { throw APIError.validation("Must be 1 to 100 lower-case letters, digits and inner '-'", field: "slug") }
-        let found = try await read("slug:\(slug.value)", as: CachedProduct?.self) {
-            try await cachedProduct(try await catalog.find(slug: slug.value)?.0)
+        let (found, fresh) = try await read("slug:\(slug.value)", as: CachedProduct?.self) {
+            try await cachedProduct(try await catalog.find(slug: slug.value))
         }
-        return try await respond(with: found, to: request, context: context)
+        return try await respond(with: found, fresh: fresh, to: request, context: context)
     }
 
     /// A product read: customers see active products only; `If-None-Match` answers 304.
-    private func respond(with found: CachedProduct?, to request: Request, context: ShopRequestContext) async throws -> Response {
+    private func respond(with found: CachedProduct?, fresh: Bool, to request: Request, context: ShopRequestContext) async throws -> Response {
         guard let version = found?.version, var resource = found?.resource,
             resource.status == ProductStatus.active.rawValue || context.principal?.role.isStaff == true
         else { throw CatalogError.notFound(id: 0) }
@@ -109,27 +112,29 @@ struct ProductRoutes: Sendable {
         {
             return Response(status: .notModified, headers: headers)
         }
-        resource.available = try await catalog.available(of: [resource.id])[resource.id] ?? 0
+        if !fresh { resource.available = try await catalog.available(of: [resource.id])[resource.id] ?? 0 }
         return try JSONResponse.success(resource, headers: headers)
     }
 
-    /// `load()`'s answer, through the cache when there is one.
-    private func read<Value: Codable & Sendable>(_ key: String, as type: Value.Type, load: () async throws -> Value) async throws -> Value {
-        guard let cache else { return try await load() }
+    /// `load()`'s answer, through the cache when there is one; `fresh` when it was loaded
+    /// now (so its stock is current).
+    private func read<Value: Codable & Sendable>(
+        _ key: String, as type: Value.Type, load: () async throws -> Value
+    ) async throws -> (value: Value, fresh: Bool) {
+        guard let cache else { return (try await load(), true) }
         return try await cache.value(key, as: type, load: load)
     }
 
-    private func cachedProduct(_ product: Product?) async throws -> CachedProduct? {
-        guard let product else { return nil }
-        return CachedProduct(resource: try await resources([product])[0], version: product.version)
+    private func cachedProduct(_ found: (Product, available: Int)?) async throws -> CachedProduct? {
+        guard let found else { return nil }
+        return CachedProduct(resource: try await resources([found])[0], version: found.0.version)
     }
 
-    /// The API's view of `products` with their images, in one query; `available` is
-    /// filled in by the caller.
-    private func resources(_ products: [Product]) async throws -> [ProductResource] {
-        let images = try await images.images(of: products.map(\.id))
-        return products.map { product in
-            var resource = ProductResource(product, available: 0)
+    /// The API's view of `products` with their images, in one query.
+    private func resources(_ products: [(Product, available: Int)]) async throws -> [ProductResource] {
+        let images = try await images.images(of: products.map(\.0.id))
+        return products.map { product, available in
+            var resource = ProductResource(product, available: available)
             resource.images = (images[product.id] ?? []).map { ProductImageResource($0, url: imageSettings.url(of: $0)) }
             return resource
         }
@@ -175,8 +180,7 @@ struct ProductRoutes: Sendable {
     private func change(_ id: Int64, with changes: ProductChanges, expectedVersion expected: Int?) async throws -> Response {
         let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
         await catalogChanged(id)
-        var resource = try await resources([product])[0]
-        resource.available = available
+        let resource = try await resources([(product, available)])[0]
         return try JSONResponse.success(resource, headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])
     }
 

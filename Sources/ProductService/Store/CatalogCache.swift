@@ -56,9 +56,9 @@ final class MemoryCatalogCache: CatalogCacheStore {
         state.withLock { state in
             guard generation == state.generation else { return }
             if state.entries.count >= maxEntries {
-                let now = ContinuousClock.now
-                state.entries = state.entries.filter { $0.value.expires > now }
-                if state.entries.count >= maxEntries { state.entries.removeAll(keepingCapacity: true) }
+                // A tenth goes, in the dictionary's order: random, and cheap enough to do
+                // once every maxEntries / 10 stores.
+                for evicted in Array(state.entries.keys.prefix(max(1, maxEntries / 10))) { state.entries[evicted] = nil }
             }
             state.entries[key] = (value, expires)
         }
@@ -116,37 +116,40 @@ struct CatalogCache: Sendable {
     let metrics: ShopMetrics?
     let logger: Logger
 
-    /// The cached value under `key`, or `load()`'s, which is then kept.
-    func value<Value: Codable & Sendable>(_ key: String, as type: Value.Type, load: () async throws -> Value) async throws -> Value {
+    /// The cached value under `key`, or `load()`'s, which is then kept; `fresh` says
+    /// which.
+    func value<Value: Codable & Sendable>(
+        _ key: String, as type: Value.Type, load: () async throws -> Value
+    ) async throws -> (value: Value, fresh: Bool) {
         if let memory = store as? MemoryCatalogCache {
             let found = memory.lookupValue(key)
             // Unwrapped first: a miss cast to an optional `Value` would be a cached nil.
             if let boxed = found.value, let value = boxed as? Value {
                 metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
-                return value
+                return (value, false)
             }
             metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
             let value = try await load()
             memory.storeValue(key, generation: found.generation, value: value, ttl: ttl)
-            return value
+            return (value, true)
         }
         let found: (generation: Int, value: String?)
         do {
             found = try await store.lookup(key)
         } catch {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "error")
-            return try await load()
+            return (try await load(), true)
         }
         if let text = found.value, let value = try? JSONDecoder.catalogCache.decode(Value.self, from: Data(text.utf8)) {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
-            return value
+            return (value, false)
         }
         metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
         let value = try await load()
         if let data = try? JSONEncoder.catalogCache.encode(value) {
             try? await store.store(key, generation: found.generation, value: String(decoding: data, as: UTF8.self), ttl: ttl)
         }
-        return value
+        return (value, true)
     }
 
     /// After a change of the catalog: every instance reads the database next.
