@@ -163,7 +163,10 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Platform", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Platform", "ObjectStorage", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
@@ -188,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ObjectStorageTests",
-            dependencies: ["ObjectStorage", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: ["ObjectStorage", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -221,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "shop", "Gateway", "UserService", "UserAPI", "ProductAPI", "Platform", "Redis", "TestSupport",
+                "shop", "Gateway", "UserService", "UserAPI", "ProductAPI", "ObjectStorage", "Platform", "Redis", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStorage
 import Platform
 import TestSupport
 import Testing
@@ -104,6 +105,37 @@ import Testing
             #expect(retry.body == first.body)
             let other = try await admin.request(.POST, "/api/v1/products/\(id)/images", headers: key, body: Self.png + Data([0]))
             #expect(other.status == 409, "the same key with other bytes")
+        }
+    }
+}
+
+/// The same images on S3 (moto's S3-compatible server, signatures checked), as
+/// production configures it with `S3_ENDPOINT`.
+@Suite(.enabled(if: MotoServer.available)) struct ProductImagesOnS3EndToEndTests {
+    @Test func imagesGoToTheBucketAndAreServedFromIt() async throws {
+        let moto = try await MotoServer.start()
+        defer { moto.stop() }
+        let configuration = moto.configuration(bucket: "shop-images", pathStyle: true)
+        let bucket = S3Storage(configuration)
+        try await bucket.createBucket()
+        let environment = [
+            "S3_ENDPOINT": "http://127.0.0.1:\(moto.port)", "S3_BUCKET": "shop-images", "S3_ACCESS_KEY_ID": moto.accessKey,
+            "S3_SECRET_ACCESS_KEY": moto.secretKey, "S3_PATH_STYLE": "true",
+        ]
+        try await TestServer.with(environment: environment) { admin in
+            let created = try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"vase-9","name":"Vase","price":{"amount":2500,"currency":"EUR"},"status":"active"}"#)
+            let id = try #require(created.json?["data"]?["id"]?.integer)
+            let uploaded = try await admin.request(.POST, "/api/v1/products/\(id)/images", body: ProductImagesEndToEndTests.png)
+            #expect(uploaded.status == 201)
+            let url = try #require(uploaded.json?["data"]?["url"]?.string)
+            let key = "images/" + url.dropFirst("/images/".count)
+            #expect(try await bucket.get(key: key) == ProductImagesEndToEndTests.png, "the bytes are in the bucket")
+            let served = try await admin.anonymous.request(.GET, url)
+            #expect(served.status == 200 && served.body == ProductImagesEndToEndTests.png)
+            let imageID = try #require(uploaded.json?["data"]?["id"]?.integer)
+            #expect(try await admin.request(.DELETE, "/api/v1/products/\(id)/images/\(imageID)").status == 204)
+            #expect(try await bucket.get(key: key) == nil, "and gone with the image")
         }
     }
 }

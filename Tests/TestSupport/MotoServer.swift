@@ -1,19 +1,18 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-
-@testable import ObjectStorage
+public import ObjectStorage
 
 /// A private `moto_server` (an S3-compatible test server) that checks signatures: the
 /// first three calls, unauthenticated, create an IAM user with an access key and a
 /// policy; every call after that must be signed with that key.
-final class MotoServer: @unchecked Sendable {
-    let port: Int
-    let accessKey: String
-    let secretKey: String
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    public let accessKey: String
+    public let secretKey: String
     private let process: Process
 
-    static var executable: String? {
+    public static var executable: String? {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
             let path = "\(directory)/moto_server"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -21,7 +20,7 @@ final class MotoServer: @unchecked Sendable {
         return nil
     }
 
-    static var available: Bool { executable != nil }
+    public static var available: Bool { executable != nil }
 
     private init(port: Int, accessKey: String, secretKey: String, process: Process) {
         self.port = port
@@ -30,7 +29,7 @@ final class MotoServer: @unchecked Sendable {
         self.process = process
     }
 
-    static func start() async throws -> MotoServer {
+    public static func start() async throws -> MotoServer {
         let port = try freePort()
         let process = Process()
         guard let executable else { throw MotoDidNotStart() }
@@ -64,13 +63,13 @@ final class MotoServer: @unchecked Sendable {
         return MotoServer(port: port, accessKey: accessKey, secretKey: secretKey, process: process)
     }
 
-    func configuration(bucket: String, pathStyle: Bool) -> S3Storage.Configuration {
+    public func configuration(bucket: String, pathStyle: Bool) -> S3Storage.Configuration {
         S3Storage.Configuration(
             endpoint: URL(string: "http://127.0.0.1:\(port)")!, bucket: bucket, region: "us-east-1",
             accessKey: accessKey, secretKey: secretKey, pathStyle: pathStyle)
     }
 
-    func stop() {
+    public func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
@@ -109,4 +108,4 @@ final class MotoServer: @unchecked Sendable {
     }
 }
 
-struct MotoDidNotStart: Error {}
+public struct MotoDidNotStart: Error {}
