@@ -137,12 +137,8 @@ public final class OutboxRelay: Service, Sendable {
     private func markSent(_ ids: [Int64], in sql: any SQLDatabase, now: Date) async throws {
         var query = SQLQueryString("UPDATE outbox SET sent_at = ")
         query.appendInterpolation(bind: now.microsecondsSince1970)
-        query.appendInterpolation(unsafeRaw: ", attempts = attempts + 1 WHERE id IN (")
-        for (index, id) in ids.enumerated() {
-            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-            query.appendInterpolation(bind: id)
-        }
-        query.appendInterpolation(unsafeRaw: ")")
+        query.appendInterpolation(unsafeRaw: ", attempts = attempts + 1 WHERE id IN ")
+        query.appendBoundList(ids)
         try await sql.raw(query).run()
     }
 

@@ -30,12 +30,8 @@ struct CatalogStore: Sendable {
     /// The units available now of each product, in one query.
     func available(of productIDs: [Int64]) async throws -> [Int64: Int] {
         guard !productIDs.isEmpty else { return [:] }
-        var query = SQLQueryString("SELECT product_id, on_hand - reserved AS available FROM inventory WHERE product_id IN (")
-        for (index, id) in productIDs.enumerated() {
-            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-            query.appendInterpolation(bind: id)
-        }
-        query.appendInterpolation(unsafeRaw: ")")
+        var query = SQLQueryString("SELECT product_id, on_hand - reserved AS available FROM inventory WHERE product_id IN ")
+        query.appendBoundList(productIDs)
         let rows = try await database.read { sql in try await sql.raw(query).all() }
         var result: [Int64: Int] = [:]
         for row in rows { result[try row.decode(column: "product_id", as: Int64.self)] = try row.decode(column: "available", as: Int.self) }
@@ -72,11 +68,8 @@ struct CatalogStore: Sendable {
                 guard cursor.values.count == 2, let value = Int64(cursor.values[0]), let id = Int64(cursor.values[1]) else {
                     throw APIError.validation("Is not a cursor this list gave", field: "cursor")
                 }
-                keyset.appendInterpolation(unsafeRaw: " AND (\(column), p.id) \(query.sort.descending ? "<" : ">") (")
-                keyset.appendInterpolation(bind: value)
-                keyset.appendInterpolation(unsafeRaw: ", ")
-                keyset.appendInterpolation(bind: id)
-                keyset.appendInterpolation(unsafeRaw: ")")
+                keyset.appendInterpolation(unsafeRaw: " AND (\(column), p.id) \(query.sort.descending ? "<" : ">") ")
+                keyset.appendBoundList([value, id])
             }
             let condition = keyset
             let rows = try await read(planning: filter, narrowable: category != nil || search != nil) { sql in
@@ -155,12 +148,8 @@ struct CatalogStore: Sendable {
     private func filterClause(
         statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64?, search: SearchQuery?
     ) async throws -> SQLQueryString {
-        var filter = SQLQueryString("p.status IN (")
-        for (index, status) in statuses.enumerated() {
-            if index > 0 { filter.appendInterpolation(unsafeRaw: ", ") }
-            filter.appendInterpolation(bind: status.rawValue)
-        }
-        filter.appendInterpolation(unsafeRaw: ")")
+        var filter = SQLQueryString("p.status IN ")
+        filter.appendBoundList(statuses.map(\.rawValue))
         if let minPrice {
             filter.appendInterpolation(unsafeRaw: " AND p.price_amount >= ")
             filter.appendInterpolation(bind: minPrice)
@@ -181,12 +170,8 @@ struct CatalogStore: Sendable {
                     .map { try $0.decode(column: "id", as: Int64.self) }
             }
             guard let ids else { throw CategoryError.notFound(id: category) }
-            filter.appendInterpolation(unsafeRaw: " AND p.category_id IN (")
-            for (index, id) in ids.enumerated() {
-                if index > 0 { filter.appendInterpolation(unsafeRaw: ", ") }
-                filter.appendInterpolation(bind: id)
-            }
-            filter.appendInterpolation(unsafeRaw: ")")
+            filter.appendInterpolation(unsafeRaw: " AND p.category_id IN ")
+            filter.appendBoundList(ids)
         }
         if let search {
             switch database.kind {

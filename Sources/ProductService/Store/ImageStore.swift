@@ -103,12 +103,9 @@ struct ImageStore: Sendable {
     /// The images of each product, oldest first, in one query.
     func images(of productIDs: [Int64]) async throws -> [Int64: [ProductImage]] {
         guard !productIDs.isEmpty else { return [:] }
-        var query = SQLQueryString("SELECT * FROM product_images WHERE product_id IN (")
-        for (index, id) in productIDs.enumerated() {
-            if index > 0 { query.appendInterpolation(unsafeRaw: ", ") }
-            query.appendInterpolation(bind: id)
-        }
-        query.appendInterpolation(unsafeRaw: ") ORDER BY product_id, id")
+        var query = SQLQueryString("SELECT * FROM product_images WHERE product_id IN ")
+        query.appendBoundList(productIDs)
+        query.appendInterpolation(unsafeRaw: " ORDER BY product_id, id")
         let rows = try await database.read { sql in try await sql.raw(query).all() }
         return try Dictionary(grouping: rows.map(Self.image(from:)), by: \.productID)
     }

@@ -21,62 +21,55 @@ struct InventoryStore: Sendable {
     /// Adds `product` with no stock. Without a slug, the name's slug is used, or the
     /// name's and the SKU's when the name's is taken.
     func create(_ product: NewProduct, at now: Date) async throws -> Product {
-        let micros = now.microsecondsSince1970
-        do {
-            return try await database.transaction { sql in
-                if let category = product.categoryID {
-                    try await CatalogStore.requireCategory(category, in: sql)
-                }
-                if try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil {
-                    throw ProductError.skuTaken
-                }
-                let slug = try await Self.slug(for: product, in: sql)
-                let row = try await sql.raw(
-                    """
-                    INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
-                        low_stock_threshold, created_at, updated_at)
-                    VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
-                        \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
-                        \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
-                    RETURNING id
-                    """
-                ).first()
-                let id = try row!.decode(column: "id", as: Int64.self)
-                try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), 0, 0)").run()
-                return Product(
-                    id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
-                    status: product.status, categoryID: product.categoryID, attributes: product.attributes,
-                    lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+        try await database.transaction { sql in
+            if let category = product.categoryID {
+                try await CatalogStore.requireCategory(category, in: sql)
             }
-        } catch where DatabaseErrors.isUniqueViolation(error) {
-            // A concurrent insert took the SKU or the slug between the check and the insert.
-            throw product.slug == nil ? ProductError.skuTaken : ProductError.slugTaken
+            if try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil {
+                throw ProductError.skuTaken
+            }
+            let slug = try await Self.slug(for: product, in: sql)
+            guard let id = try await Self.insert(product, slug: slug, stock: 0, at: now, in: sql) else {
+                // A concurrent insert took the SKU or the slug since they were checked.
+                throw product.slug == nil ? ProductError.skuTaken : ProductError.slugTaken
+            }
+            return Product(
+                id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
+                status: product.status, categoryID: product.categoryID, attributes: product.attributes,
+                lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
         }
     }
 
     /// Adds demo products with their stock in one transaction; a product whose SKU or
     /// slug exists already is left out.
     func seed(_ products: [(NewProduct, stock: Int)], at now: Date) async throws {
-        let micros = now.microsecondsSince1970
         try await database.transaction { sql in
             for (product, stock) in products {
-                guard let slug = product.slug else { continue }
-                let row = try await sql.raw(
-                    """
-                    INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
-                        low_stock_threshold, created_at, updated_at)
-                    VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
-                        \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
-                        \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
-                    ON CONFLICT DO NOTHING
-                    RETURNING id
-                    """
-                ).first()
-                guard let id = try row?.decode(column: "id", as: Int64.self) else { continue }
-                try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), \(bind: stock), 0)").run()
+                guard let slug = product.slug, let id = try await Self.insert(product, slug: slug, stock: stock, at: now, in: sql) else {
+                    continue
+                }
                 try await Self.record(id, onHand: stock, reserved: 0, reason: "adjustment: demo stock", reference: nil, at: now, in: sql)
             }
         }
+    }
+
+    /// Inserts the product and its stock row; `nil` when its SKU or slug is taken.
+    private static func insert(_ product: NewProduct, slug: Slug, stock: Int, at now: Date, in sql: any SQLDatabase) async throws -> Int64? {
+        let micros = now.microsecondsSince1970
+        let row = try await sql.raw(
+            """
+            INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
+                low_stock_threshold, created_at, updated_at)
+            VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
+                \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
+                \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """
+        ).first()
+        guard let id = try row?.decode(column: "id", as: Int64.self) else { return nil }
+        try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), \(bind: stock), 0)").run()
+        return id
     }
 
     private static func slug(for product: NewProduct, in sql: any SQLDatabase) async throws -> Slug {

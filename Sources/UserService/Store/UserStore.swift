@@ -79,11 +79,8 @@ struct UserStore: Sendable {
                 guard cursor.values.count == 2, let createdAt = Int64(cursor.values[0]), let id = Int64(cursor.values[1]) else {
                     throw APIError.validation("Is not a cursor this list gave", field: "cursor")
                 }
-                keyset.appendInterpolation(unsafeRaw: query.sort.descending ? " AND (created_at, id) < (" : " AND (created_at, id) > (")
-                keyset.appendInterpolation(bind: createdAt)
-                keyset.appendInterpolation(unsafeRaw: ", ")
-                keyset.appendInterpolation(bind: id)
-                keyset.appendInterpolation(unsafeRaw: ")")
+                keyset.appendInterpolation(unsafeRaw: query.sort.descending ? " AND (created_at, id) < " : " AND (created_at, id) > ")
+                keyset.appendBoundList([createdAt, id])
             }
             let rows = try await database.read { sql in
                 try await sql.raw(
