@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import Synchronization
 import ObjectStorage
 public import Logging
 public import Platform
@@ -129,11 +130,12 @@ public struct ProductService: Sendable {
     /// The in-process inventory client the order service uses in the single-process mode.
     public var inventoryClient: any InventoryClient { LocalInventoryClient(inventory: stock, now: now) }
 
-    /// Returns the stock of reservations that were neither committed nor released in time.
+    /// Returns the stock of reservations that were neither committed nor released in
+    /// time, purges old idempotency keys, and with Redis keeps its counts in step.
     public func backgroundServices(logger: Logger) -> [any Service] {
         let stock = self.stock
         let now = self.now
-        return [
+        var jobs: [any Service] = [
             PeriodicJob("expire stock reservations", every: .seconds(15), logger: logger) {
                 _ = try await stock.expireReservations(now: now())
             },
@@ -141,7 +143,22 @@ public struct ProductService: Sendable {
                 _ = try await IdempotencyStore(database: inventory.database).purge(now: now())
             },
         ]
+        if stock.cache != nil {
+            let sweep = SweepPosition()
+            // 1,000 products every 10 s: 100,000 products in under 17 minutes.
+            jobs.append(
+                PeriodicJob("reconcile stock counts", every: .seconds(10), logger: logger) {
+                    let next = try await stock.reconcileSweep(after: sweep.productID.withLock { $0 })
+                    sweep.productID.withLock { $0 = next }
+                })
+        }
+        return jobs
     }
+}
+
+/// Where the reconciliation sweep of the Redis counts goes on.
+final class SweepPosition: Sendable {
+    let productID = Mutex<Int64>(0)
 }
 
 /// ``InventoryClient`` by direct calls into the store.

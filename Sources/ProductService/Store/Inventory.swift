@@ -69,6 +69,20 @@ struct Inventory: Sendable {
         for product in productIDs { try await cache.reset(product, available: try await store.stock(of: product).available) }
     }
 
+    /// Sets the Redis counts of the next `batch` products after `afterID` to the
+    /// database's, and answers where the next sweep starts (0 after the last product).
+    ///
+    /// A count can drift low only when a process died between taking units in Redis and
+    /// the database (those units would be refused until then); the sweep walks the whole
+    /// catalog over time and puts every count right. Racing a reservation it can only
+    /// leave a count too high, which costs a database attempt, never a sale.
+    func reconcileSweep(after afterID: Int64, batch: Int = 1000) async throws -> Int64 {
+        guard let cache else { return 0 }
+        let levels = try await store.availablePage(after: afterID, limit: batch)
+        try await cache.reset(levels)
+        return levels.count < batch ? 0 : levels.last?.productID ?? 0
+    }
+
     private func giveBack(_ lines: [ReservationLine]) async throws {
         guard let cache else { return }
         do {

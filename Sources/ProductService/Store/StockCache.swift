@@ -72,6 +72,11 @@ struct StockCache: Sendable {
         _ = try await redis.set(key(productID), to: String(available))
     }
 
+    /// Overwrites many counts in one round trip.
+    func reset(_ levels: [(productID: Int64, available: Int)]) async throws {
+        _ = try await redis.pipeline(levels.map { ["SET", RESPArgument(key($0.productID)), RESPArgument(String($0.available))] })
+    }
+
     func available(_ productID: Int64) async throws -> Int? {
         try await redis.get(key(productID)).flatMap { Int($0) }
     }
