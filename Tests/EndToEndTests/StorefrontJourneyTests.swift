@@ -75,6 +75,17 @@ import Testing
             #expect(stale.status == 409 && stale.json?["error"]?["code"]?.string == "CONFLICT")
             #expect(try await customer.request(.GET, "/api/v1/products/\(pan)", headers: [("If-None-Match", etag)]).status == 200)
             #expect(try await skus("/api/v1/products?q=skillet") == ["PAN-1"], "the rename is the next search")
+
+            // Lists and categories revalidate by the bytes of the answer: live stock included.
+            let list = try await customer.request(.GET, "/api/v1/products?sort=price")
+            let listTag = try #require(list.header("ETag"))
+            #expect(try await customer.request(.GET, "/api/v1/products?sort=price", headers: [("If-None-Match", listTag)]).status == 304)
+            _ = try await admin.request(.POST, "/api/v1/products/\(pan)/inventory/adjustments", json: #"{"change":5,"reason":"delivery"}"#)
+            let restocked = try await customer.request(.GET, "/api/v1/products?sort=price", headers: [("If-None-Match", listTag)])
+            #expect(restocked.status == 200, "a stock change is a new answer")
+            #expect(restocked.json?["data"]?.array?.first?["available"]?.integer == 5)
+            let tree = try await customer.request(.GET, "/api/v1/categories/\(kitchen)")
+            #expect(try await customer.request(.GET, "/api/v1/categories/\(kitchen)", headers: [("If-None-Match", try #require(tree.header("ETag")))]).status == 304)
         }
     }
 }

@@ -107,8 +107,8 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     }
 }
 
-/// A body writer that keeps what is written, to store a response before sending it.
-private struct BodyCollector: ResponseBodyWriter {
+/// A body writer that keeps what is written, to read a response before sending it.
+struct BodyCollector: ResponseBodyWriter {
     let bytes = NIOLockedValueBox<[UInt8]>([])
 
     mutating func write(_ buffer: ByteBuffer) async throws {

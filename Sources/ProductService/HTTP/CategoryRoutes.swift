@@ -15,8 +15,9 @@ struct CategoryRoutes: Sendable {
 
     func add(to group: RouterGroup<ShopRequestContext>) {
         let routes = group.group("categories")
-        routes.get(use: list)
-        routes.get("{id}", use: show)
+        let reads = routes.group().add(middleware: ContentETagMiddleware())
+        reads.get(use: list)
+        reads.get("{id}", use: show)
         routes.restricted(to: .roles(.staff, .admin)).post(use: create)
     }
 

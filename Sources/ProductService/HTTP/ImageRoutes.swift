@@ -102,7 +102,7 @@ struct ImageRoutes: Sendable {
         else { throw APIError.notFound("Image") }
         let etag = "\"\(parts[0])\""
         var headers: HTTPFields = [.eTag: etag, .cacheControl: Self.immutable]
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+        if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {
             return Response(status: .notModified, headers: headers)
         }
         guard let data = try await settings.storage.get(key: "images/\(name)") else { throw APIError.notFound("Image") }

@@ -20,7 +20,7 @@ struct ProductRoutes: Sendable {
     @discardableResult
     func add(to group: RouterGroup<ShopRequestContext>, idempotency: IdempotencyMiddleware) -> RouterGroup<ShopRequestContext> {
         let products = group.group("products")
-        products.get(use: list)
+        products.group().add(middleware: ContentETagMiddleware()).get(use: list)
         products.get("{id}", use: show)
         products.get("by-slug/{slug}", use: showBySlug)
         let staff = products.restricted(to: .roles(.staff, .admin)).add(middleware: idempotency)
@@ -107,9 +107,7 @@ struct ProductRoutes: Sendable {
         let active = resource.status == ProductStatus.active.rawValue
         var headers: HTTPFields = [.eTag: etag, .cacheControl: active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
-        if let match = request.headers[.ifNoneMatch],
-            match.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }).contains(where: { $0 == etag || $0 == "*" })
-        {
+        if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {
             return Response(status: .notModified, headers: headers)
         }
         if !fresh { resource.available = try await catalog.available(of: [resource.id])[resource.id] ?? 0 }
