@@ -200,3 +200,23 @@ public struct CreateCategoryRequest: JSONRequestBody, Encodable, Hashable {
         case parentID = "parent_id"
     }
 }
+
+/// The body of `PATCH /api/v1/categories/{id}`: only the fields present change; a new
+/// `parent_id` moves the category with everything under it, `null` makes it a root.
+public struct UpdateCategoryRequest: JSONRequestBody {
+    public var slug: PatchField<String>
+    public var name: PatchField<String>
+    public var parentID: PatchField<Int64>
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case slug, name
+        case parentID = "parent_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        slug = try container.decodePatch(String.self, forKey: .slug)
+        name = try container.decodePatch(String.self, forKey: .name)
+        parentID = try container.decodePatch(Int64.self, forKey: .parentID)
+    }
+}

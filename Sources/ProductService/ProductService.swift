@@ -58,7 +58,8 @@ public struct ProductService: Sendable {
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), maxBodyBytes: max(images.maxBytes, JSONBody.maxBytes), now: now)
         let staff = products.add(to: group, idempotency: idempotency)
         imageRoutes(changed: products.catalogChanged).add(staff: staff)
-        CategoryRoutes(categories: CategoryStore(database: database), now: now).add(to: group)
+        let cache = self.cache
+        CategoryRoutes(categories: CategoryStore(database: database), changed: { await cache?.invalidate() }, now: now).add(to: group)
     }
 
     /// Adds `GET /images/{name}`: the images of the local folder (or any store) served

@@ -75,6 +75,11 @@ import Testing
             #expect(try await skus(clothes) == ["SHIRT-1", "SHIRT-2"])
             #expect(try await skus(linen) == ["SHIRT-1"])
             #expect(try await skus(kitchen) == ["PAN-1"])
+            // Moving a category moves its products' place in every list, at once.
+            let moved = try await admin.request(.PATCH, "/api/v1/categories/\(linen)", json: #"{"parent_id":\#(kitchen)}"#)
+            #expect(moved.status == 200 && moved.json?["data"]?["parent_id"]?.integer == kitchen)
+            #expect(try await skus(kitchen) == ["PAN-1", "SHIRT-1"])
+            #expect(try await skus(clothes) == ["SHIRT-2"])
             let unknown = try await admin.request(
                 .POST, "/api/v1/products", json: #"{"sku":"x-1","name":"x","price":{"amount":1,"currency":"EUR"},"category_id":999}"#)
             #expect(unknown.json?["error"]?["field"]?.string == "category_id")

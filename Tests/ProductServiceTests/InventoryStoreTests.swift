@@ -211,6 +211,49 @@ import Testing
         }
     }
 
+    @Test(arguments: kinds)
+    func aCategoryMovesWithItsSubtreeNeverUnderItself(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let categories = CategoryStore(database: store.database)
+            let catalog = CatalogStore(database: store.database)
+            func make(_ slug: String, under parent: Int64?) async throws -> Category {
+                try await categories.create(slug: try Slug(slug), name: slug, parentID: parent, at: Self.t0)
+            }
+            let home = try await make("home", under: nil)
+            let kitchen = try await make("kitchen", under: home.id)
+            let knives = try await make("knives", under: kitchen.id)
+            let shop = try await make("shop", under: nil)
+            let knife = try await store.create(
+                NewProduct(sku: try SKU("K1"), name: "Knife", price: try Money(amount: 1, currency: "EUR"), status: .active, categoryID: knives.id),
+                at: Self.t0)
+            func listed(_ category: Int64) async throws -> [Int64] {
+                try await catalog.list(
+                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)), statuses: [.active],
+                    minPrice: nil, maxPrice: nil, category: category
+                ).items.map(\.0.id)
+            }
+            #expect(try await listed(shop.id) == [])
+            let moved = try #require(try await categories.update(id: kitchen.id, slug: try Slug("cooking"), name: "Cooking", parentID: .some(shop.id)))
+            #expect(moved.path == "/\(shop.id)/\(kitchen.id)/" && moved.slug.value == "cooking" && moved.name == "Cooking")
+            #expect(try await categories.find(id: knives.id)?.path == "/\(shop.id)/\(kitchen.id)/\(knives.id)/", "the subtree moved along")
+            #expect(try await listed(shop.id) == [knife.id])
+            #expect(try await listed(home.id) == [])
+            await #expect(throws: CategoryError.cycle) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(knives.id)) }
+            await #expect(throws: CategoryError.cycle) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(shop.id)) }
+            await #expect(throws: CategoryError.slugTaken) { try await categories.update(id: shop.id, slug: try Slug("home"), name: nil, parentID: nil) }
+            await #expect(throws: CategoryError.parentNotFound) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(999)) }
+            let root = try #require(try await categories.update(id: knives.id, slug: nil, name: nil, parentID: .some(nil)))
+            #expect(root.path == "/\(knives.id)/" && root.parentID == nil)
+            #expect(try await categories.update(id: 999, slug: nil, name: "X", parentID: nil) == nil)
+            // Seven levels under a root, then a two-level subtree that would make nine.
+            var chain = try await make("l1", under: nil)
+            for level in 2...7 { chain = try await make("l\(level)", under: chain.id) }
+            let pair = try await make("p1", under: nil)
+            _ = try await make("p2", under: pair.id)
+            await #expect(throws: CategoryError.tooDeep) { try await categories.update(id: pair.id, slug: nil, name: nil, parentID: .some(chain.id)) }
+        }
+    }
+
     @Test func domainValuesAreValidated() throws {
         #expect(Slug.derived(from: "  Ünïcode -- Shirt  ")?.value == "unicode-shirt")
         #expect(Slug.derived(from: "!!!") == nil)

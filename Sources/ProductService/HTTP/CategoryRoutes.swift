@@ -6,6 +6,8 @@ import ProductAPI
 /// `/api/v1/categories`: the category tree, read by everyone, grown by staff.
 struct CategoryRoutes: Sendable {
     let categories: CategoryStore
+    /// After a change: product lists by category read the database again.
+    let changed: @Sendable () async -> Void
     let now: @Sendable () -> Date
 
     /// How categories are sorted: in tree order, a parent before its children.
@@ -18,7 +20,9 @@ struct CategoryRoutes: Sendable {
         let reads = routes.group().add(middleware: ContentETagMiddleware())
         reads.get(use: list)
         reads.get("{id}", use: show)
-        routes.restricted(to: .roles(.staff, .admin)).post(use: create)
+        let staff = routes.restricted(to: .roles(.staff, .admin))
+        staff.post(use: create)
+        staff.patch("{id}", use: update)
     }
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -45,8 +49,39 @@ struct CategoryRoutes: Sendable {
         if body.name == nil { validation.missing("name") }
         try validation.check()
         let category = try await categories.create(slug: slug!, name: name!, parentID: body.parentID, at: now())
+        await changed()
         return try JSONResponse.success(
             CategoryResource(category), status: .created,
             headers: [.location: "/api/v1/categories/\(category.id)", .cacheControl: "no-store"])
+    }
+
+    @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let id = try context.parameters.resourceID("id")
+        let body = try await JSONBody.decode(UpdateCategoryRequest.self, from: request)
+        var validation = Validation()
+        var slug: Slug?
+        var name: String?
+        var parent: Int64??
+        switch body.slug {
+        case .absent: break
+        case .null: validation.invalid("slug", "Must not be null")
+        case .value(let raw): slug = validation.field("slug") { () throws(InvalidValue) in try Slug(raw) }
+        }
+        switch body.name {
+        case .absent: break
+        case .null: validation.invalid("name", "Must not be null")
+        case .value(let raw): name = validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) }
+        }
+        switch body.parentID {
+        case .absent: break
+        case .null: parent = .some(nil)
+        case .value(let id): parent = .some(id)
+        }
+        try validation.check()
+        guard let category = try await categories.update(id: id, slug: slug, name: name, parentID: parent) else {
+            throw APIError.notFound("Category")
+        }
+        await changed()
+        return try JSONResponse.success(CategoryResource(category), headers: [.cacheControl: "no-store"])
     }
 }

@@ -115,6 +115,7 @@ extension CategoryError: APIErrorConvertible {
         case .slugTaken: .validation("Slug already exists", field: "slug")
         case .parentNotFound: .validation("No such category", field: "parent_id")
         case .tooDeep: .validation("Categories nest at most \(Category.maxDepth) deep", field: "parent_id")
+        case .cycle: .validation("A category cannot move under itself or its own subcategories", field: "parent_id")
         case .notFound: .validation("No such category", field: "category_id")
         }
     }

@@ -52,6 +52,54 @@ struct CategoryStore: Sendable {
         }
     }
 
+    /// Renames, re-slugs or moves a category (`parentID` `.some(nil)` makes it a root);
+    /// a move carries its whole subtree. `nil` when there is no such category.
+    func update(id: Int64, slug: Slug?, name: String?, parentID: Int64??) async throws -> Category? {
+        try await database.transaction { sql in
+            guard var category = try await sql.raw(
+                "SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)"
+            ).first().map(Self.category(from:)) else { return nil }
+            if let slug, slug != category.slug {
+                guard try await sql.raw("SELECT id FROM categories WHERE slug = \(bind: slug.value)").first() == nil else {
+                    throw CategoryError.slugTaken
+                }
+                category.slug = slug
+            }
+            if let name { category.name = name }
+            if let parentID, parentID != category.parentID {
+                var parentPath = "/"
+                if let parentID {
+                    guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
+                        .first(decodingColumn: "path", as: String.self)
+                    else { throw CategoryError.parentNotFound }
+                    guard !path.hasPrefix(category.path) else { throw CategoryError.cycle }
+                    parentPath = path
+                }
+                // The deepest node of the subtree must still fit under the new parent.
+                let deepest = try await sql.raw("SELECT path FROM categories WHERE path LIKE \(bind: category.path + "%")").all()
+                    .map { try $0.decode(column: "path", as: String.self).split(separator: "/").count }.max() ?? 1
+                let levelsBelow = deepest - category.path.split(separator: "/").count
+                guard parentPath.split(separator: "/").count + 1 + levelsBelow <= Category.maxDepth else { throw CategoryError.tooDeep }
+                let newPath = "\(parentPath)\(id)/"
+                try await sql.raw(
+                    """
+                    UPDATE categories SET path = CAST(\(bind: newPath) AS TEXT) || substr(path, CAST(\(bind: category.path.utf8.count + 1) AS INTEGER))
+                    WHERE path LIKE \(bind: category.path + "%")
+                    """
+                ).run()
+                category.parentID = parentID
+                category.path = newPath
+            }
+            try await sql.raw(
+                """
+                UPDATE categories SET slug = \(bind: category.slug.value), name = \(bind: category.name), parent_id = \(bind: category.parentID)
+                WHERE id = \(bind: id)
+                """
+            ).run()
+            return category
+        }
+    }
+
     func find(id: Int64) async throws -> Category? {
         try await database.read { sql in
             try await sql.raw("SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)")
@@ -89,5 +137,7 @@ enum CategoryError: Error, Hashable {
     case slugTaken
     case parentNotFound
     case tooDeep
+    /// A category cannot move under itself or anything below it.
+    case cycle
     case notFound(id: Int64)
 }
