@@ -12,6 +12,9 @@ import Testing
             let id = try await admin.createUser("ada@example.com")
             _ = try await admin.request(.GET, "/api/v1/users/\(id)")
             _ = try await admin.request(.GET, "/api/v1/users/me")
+            // Free-form path parts (slugs, image names) must not make a series each.
+            _ = try await admin.anonymous.request(.GET, "/api/v1/products/by-slug/no-such-thing")
+            _ = try await admin.anonymous.request(.GET, "/images/" + String(repeating: "a", count: 64) + ".png")
             for _ in 0..<2 {
                 _ = try await admin.anonymous.request(.POST, "/api/v1/auth/token", json: #"{"email":"x@example.com","password":"whatever-it-is"}"#)
             }
@@ -27,6 +30,9 @@ import Testing
             #expect(text.contains(#"shop_http_request_duration_seconds_bucket{method="GET",route="/api/v1/users/{id}",le="+Inf"} 2"#))
             #expect(text.contains(#"shop_event_deliveries_total{consumer="users.audit",outcome="handled"} 2"#), "the admin and Ada registered")
             #expect(text.contains("shop_outbox_relayed_total 2"))
+            #expect(text.contains(#"shop_http_requests_total{method="GET",route="/api/v1/products/by-slug/{slug}",status="404"} 1"#), "\(text)")
+            #expect(text.contains(#"shop_http_requests_total{method="GET",route="/images/{name}",status="404"} 1"#))
+            #expect(!text.contains("no-such-thing") && !text.contains("aaaaaaaa"))
             #expect(!text.contains("ada@example.com"))
         }
     }

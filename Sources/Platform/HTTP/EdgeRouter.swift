@@ -72,7 +72,7 @@ struct AccessLogMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         metrics?.recordRequest(
-            method: request.method.rawValue, route: Self.route(request.uri.path, status: response.status.code),
+            method: request.method.rawValue, route: context.endpointPath ?? Self.route(request.uri.path, status: response.status.code),
             status: Int(response.status.code), duration: elapsed)
         if context.logger.logLevel <= .info {
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
@@ -89,8 +89,9 @@ struct AccessLogMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The path as a metrics label: ids (numbers, `me`) folded into `{id}`, and every
-    /// unknown path into one label, so the number of series stays bounded.
+    /// The label of a request no route matched (the router's template is the label
+    /// otherwise): ids (numbers, `me`) folded into `{id}`, and every unknown path into
+    /// one label, so the number of series stays bounded.
     static func route(_ path: String, status: Int) -> String {
         guard status != 404 else { return "not_found" }
         return path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
