@@ -1,16 +1,37 @@
 import Foundation
+import Synchronization
 
 /// A private `redis-server` on a free loopback port, for tests that stop and start it.
 public final class RedisServer: @unchecked Sendable {
-    public let port: Int
+    public private(set) var port: Int
     private var process: Process?
     private let directory: URL
+    /// Ports handed out in this test process: two servers never share one, even when the
+    /// kernel offers a port again that a stopped server left.
+    private static let taken = Mutex<Set<Int>>([])
 
     public init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try Self.freePort()
-        try start()
+        port = try Self.unusedPort()
+        // A port another process took between the look and redis-server's bind makes it
+        // exit at once; then another port is tried.
+        for attempt in 1...5 {
+            try start()
+            Thread.sleep(forTimeInterval: 0.05)
+            if process?.isRunning == true { return }
+            guard attempt < 5 else { break }
+            port = try Self.unusedPort()
+        }
+        throw RedisServerDidNotStart()
+    }
+
+    private static func unusedPort() throws -> Int {
+        for _ in 0..<20 {
+            let port = try freePort()
+            if taken.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw RedisServerDidNotStart()
     }
 
     public static var available: Bool {

@@ -90,8 +90,8 @@ struct ProductAttributes: Sendable, Hashable {
                 key.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
             else { throw InvalidValue("Attribute names are 1 to 40 of a-z, 0-9 and '_', starting with a letter: '\(key.prefix(40))'") }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...200).contains(trimmed.count), trimmed == value else {
-                throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters without surrounding spaces")
+            guard (1...200).contains(trimmed.count), trimmed == value, !ProductText.hasControlCharacters(value, allowing: []) else {
+                throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters without surrounding spaces or control characters")
             }
         }
         self.values = values
@@ -109,17 +109,26 @@ struct ProductAttributes: Sendable, Hashable {
     }
 }
 
-/// A product's display name: 1 to 200 characters.
+/// A product's (or category's) display name: 1 to 200 characters; a description: up to
+/// 10,000, with line breaks and tabs. No other control characters (NUL, escapes) in either.
 enum ProductText {
     static func name(_ raw: String) throws(InvalidValue) -> String {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(value.count) else { throw InvalidValue("Must be 1 to 200 characters") }
+        guard !hasControlCharacters(value, allowing: []) else { throw InvalidValue("Must not contain control characters") }
         return value
     }
 
     static func description(_ raw: String) throws(InvalidValue) -> String {
         guard raw.count <= 10_000 else { throw InvalidValue("Must be at most 10000 characters") }
+        guard !hasControlCharacters(raw, allowing: ["\n", "\r", "\t"]) else {
+            throw InvalidValue("Must not contain control characters other than line breaks and tabs")
+        }
         return raw
+    }
+
+    static func hasControlCharacters(_ text: String, allowing allowed: Set<Unicode.Scalar>) -> Bool {
+        text.unicodeScalars.contains { $0.properties.generalCategory == .control && !allowed.contains($0) }
     }
 }
 

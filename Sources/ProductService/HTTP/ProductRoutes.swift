@@ -186,9 +186,11 @@ struct ProductRoutes: Sendable {
         let id = try context.parameters.resourceID("id")
         let body = try await JSONBody.decode(StockAdjustmentRequest.self, from: request)
         var validation = Validation()
-        if let change = body.change, change == 0 || abs(change) > 1_000_000 { validation.invalid("change", "Must be a non-zero number of units up to 1000000") }
-        if let reason = body.reason, reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 200 {
-            validation.invalid("reason", "Must be 1 to 200 characters")
+        if let change = body.change, change == 0 || change.magnitude > 1_000_000 { validation.invalid("change", "Must be a non-zero number of units up to 1000000") }
+        if let reason = body.reason,
+            reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 200 || ProductText.hasControlCharacters(reason, allowing: [])
+        {
+            validation.invalid("reason", "Must be 1 to 200 characters, no control characters")
         }
         if body.change == nil { validation.missing("change") }
         if body.reason == nil { validation.missing("reason") }

@@ -30,6 +30,7 @@ struct CategoryStore: Sendable {
     /// Adds a category under `parentID` (a root when `nil`).
     func create(slug: Slug, name: String, parentID: Int64?, at now: Date) async throws -> Category {
         try await database.transaction { sql in
+            try await Self.serializeTreeChanges(in: sql)
             var parentPath = "/"
             if let parentID {
                 guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
@@ -55,7 +56,17 @@ struct CategoryStore: Sendable {
     /// Renames, re-slugs or moves a category (`parentID` `.some(nil)` makes it a root);
     /// a move carries its whole subtree. `nil` when there is no such category.
     func update(id: Int64, slug: Slug?, name: String?, parentID: Int64??) async throws -> Category? {
+        do {
+            return try await change(id: id, slug: slug, name: name, parentID: parentID)
+        } catch where DatabaseErrors.isUniqueViolation(error) {
+            // A concurrent change took the slug between the check and the update.
+            throw CategoryError.slugTaken
+        }
+    }
+
+    private func change(id: Int64, slug: Slug?, name: String?, parentID: Int64??) async throws -> Category? {
         try await database.transaction { sql in
+            try await Self.serializeTreeChanges(in: sql)
             guard var category = try await sql.raw(
                 "SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)"
             ).first().map(Self.category(from:)) else { return nil }
@@ -99,6 +110,18 @@ struct CategoryStore: Sendable {
             return category
         }
     }
+
+    /// Changes of the tree take turns: a move reads paths that a concurrent move or create
+    /// would otherwise change under it (two categories moved under each other would make a
+    /// cycle). SQLite's single writer already serializes them; PostgreSQL takes a lock for
+    /// the transaction.
+    private static func serializeTreeChanges(in sql: any SQLDatabase) async throws {
+        guard sql.dialect.name != "sqlite" else { return }
+        try await sql.raw("SELECT pg_advisory_xact_lock(\(bind: Self.treeLock))").run()
+    }
+
+    /// The advisory lock key of the category tree ("categories" in ASCII).
+    static let treeLock: Int64 = 0x63_61_74_65_67_6F_72
 
     func find(id: Int64) async throws -> Category? {
         try await database.read { sql in

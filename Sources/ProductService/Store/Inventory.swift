@@ -74,13 +74,18 @@ struct Inventory: Sendable {
     ///
     /// A count can drift low only when a process died between taking units in Redis and
     /// the database (those units would be refused until then); the sweep walks the whole
-    /// catalog over time and puts every count right. Racing a reservation it can only
-    /// leave a count too high, which costs a database attempt, never a sale.
+    /// catalog over time and puts every count right. The counts are read before the
+    /// database and set only where they did not move since, so an operation in flight
+    /// (an adjustment, a release) is never overwritten with an older figure: racing one,
+    /// the sweep can only leave a count too high, which costs a database attempt, never a
+    /// sale.
     func reconcileSweep(after afterID: Int64, batch: Int = 1000) async throws -> Int64 {
         guard let cache else { return 0 }
-        let levels = try await store.availablePage(after: afterID, limit: batch)
-        try await cache.reset(levels)
-        return levels.count < batch ? 0 : levels.last?.productID ?? 0
+        let ids = try await store.productIDs(after: afterID, limit: batch)
+        let seen = try await cache.counts(ids)
+        let available = try await CatalogStore(database: store.database).available(of: ids)
+        try await cache.reset(zip(ids, seen).map { ($0, available[$0] ?? 0, $1) })
+        return ids.count < batch ? 0 : ids.last ?? 0
     }
 
     private func giveBack(_ lines: [ReservationLine]) async throws {

@@ -200,16 +200,13 @@ struct InventoryStore: Sendable {
         return expired
     }
 
-    /// Available units of up to `limit` products with ids above `afterID`, in id order:
-    /// a page of the whole catalog, for sweeping reconciliation.
-    func availablePage(after afterID: Int64, limit: Int) async throws -> [(productID: Int64, available: Int)] {
+    /// Up to `limit` product ids above `afterID`, in order: a page of the whole catalog,
+    /// for sweeping reconciliation.
+    func productIDs(after afterID: Int64, limit: Int) async throws -> [Int64] {
         try await database.read { sql in
             try await sql.raw(
-                """
-                SELECT product_id, on_hand - reserved AS available FROM inventory
-                WHERE product_id > \(bind: afterID) ORDER BY product_id LIMIT \(bind: limit)
-                """
-            ).all().map { (try $0.decode(column: "product_id", as: Int64.self), try $0.decode(column: "available", as: Int.self)) }
+                "SELECT product_id FROM inventory WHERE product_id > \(bind: afterID) ORDER BY product_id LIMIT \(bind: limit)"
+            ).all().map { try $0.decode(column: "product_id", as: Int64.self) }
         }
     }
 

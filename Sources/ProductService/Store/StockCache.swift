@@ -72,9 +72,31 @@ struct StockCache: Sendable {
         _ = try await redis.set(key(productID), to: String(available))
     }
 
-    /// Overwrites many counts in one round trip.
-    func reset(_ levels: [(productID: Int64, available: Int)]) async throws {
-        _ = try await redis.pipeline(levels.map { ["SET", RESPArgument(key($0.productID)), RESPArgument(String($0.available))] })
+    /// The counts of `productIDs` as they are now (`nil` where there is none), in one round trip.
+    func counts(_ productIDs: [Int64]) async throws -> [String?] {
+        guard !productIDs.isEmpty else { return [] }
+        let reply = try await redis.send([RESPArgument("MGET")] + productIDs.map { RESPArgument(key($0)) })
+        return (reply.array ?? []).map(\.string)
+    }
+
+    /// Sets each count to the database's, but only where it still holds what was `seen`
+    /// before the database was read: a count that moved meanwhile belongs to an operation
+    /// in flight and is left for the next sweep; a missing one is rebuilt on demand.
+    static let resetScript = RedisScript(
+        """
+        for i, key in ipairs(KEYS) do
+            local seen = ARGV[2 * i - 1]
+            if seen ~= '' and redis.call('GET', key) == seen then redis.call('SET', key, ARGV[2 * i]) end
+        end
+        return 1
+        """
+    )
+
+    func reset(_ levels: [(productID: Int64, available: Int, seen: String?)]) async throws {
+        guard !levels.isEmpty else { return }
+        _ = try await redis.evaluate(
+            Self.resetScript, keys: levels.map { key($0.productID) },
+            arguments: levels.flatMap { [RESPArgument($0.seen ?? ""), RESPArgument(String($0.available))] })
     }
 
     func available(_ productID: Int64) async throws -> Int? {
