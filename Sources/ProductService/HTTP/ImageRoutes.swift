@@ -61,16 +61,18 @@ struct ImageRoutes: Sendable {
         guard let info = ImageInfo(sniffing: bytes) else { throw ImageError.unrecognised }
         let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
         let key = ProductImage.objectKey(digest: digest, format: info.format)
-        // The object first: a row never names bytes that are not stored. A failure after
-        // this leaves an unnamed object, which the same upload would write again anyway.
-        guard try await images.productExists(id) else { throw CatalogError.notFound(id: id) }
-        do {
-            try await settings.storage.put(Data(bytes), key: key, contentType: info.format.contentType)
-        } catch {
-            logger.error("image not stored", metadata: ["key": "\(key)", "error": "\(error)"])
-            throw APIError(.upstreamUnavailable, "Image storage is not answering; try again")
+        let storage = settings.storage
+        let logger = self.logger
+        let (image, created) = try await images.add(productID: id, objectKey: key, info: info, sizeBytes: bytes.count, at: now()) {
+            // Written before the row that names it, in the same transaction: a row never
+            // names bytes that are not stored.
+            do {
+                try await storage.put(Data(bytes), key: key, contentType: info.format.contentType)
+            } catch {
+                logger.error("image not stored", metadata: ["key": "\(key)", "error": "\(error)"])
+                throw APIError(.upstreamUnavailable, "Image storage is not answering; try again")
+            }
         }
-        let (image, created) = try await images.add(productID: id, objectKey: key, info: info, sizeBytes: bytes.count, at: now())
         if created { await changed(id) }
         let url = settings.url(of: image)
         return try JSONResponse.success(
@@ -81,16 +83,17 @@ struct ImageRoutes: Sendable {
     @Sendable func remove(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
         let imageID = try context.parameters.resourceID("image_id")
-        let (image, orphaned) = try await images.remove(productID: id, imageID: imageID, at: now())
-        await changed(id)
-        if orphaned {
+        let storage = settings.storage
+        let logger = self.logger
+        _ = try await images.remove(productID: id, imageID: imageID, at: now()) { key in
             do {
-                try await settings.storage.delete(key: image.objectKey)
+                try await storage.delete(key: key)
             } catch {
-                // The product no longer shows it; the object is garbage, not a broken page.
-                logger.warning("image object not deleted", metadata: ["key": "\(image.objectKey)", "error": "\(error)"])
+                logger.error("image object not deleted", metadata: ["key": "\(key)", "error": "\(error)"])
+                throw APIError(.upstreamUnavailable, "Image storage is not answering; try again")
             }
         }
+        await changed(id)
         return Response(status: .noContent, headers: [.cacheControl: "no-store"])
     }
 

@@ -50,14 +50,21 @@ struct ImageStore: Sendable {
         }
     }
 
-    /// Adds the image to the product; the same bytes added again answer the image that is
-    /// there (`created` is then `false`).
+    /// Adds the image to the product, calling `storeObject` to write its bytes first; the
+    /// same bytes added again answer the image that is there (`created` is then `false`).
+    ///
+    /// The bytes are written inside the transaction, holding the product's row and a lock
+    /// on the object's key: an upload and the removal of the same bytes from another
+    /// product take turns, so a removal can never delete an object a new row has just
+    /// started to name, and two uploads cannot both pass the per-product limit.
     func add(
-        productID: Int64, objectKey: String, info: ImageInfo, sizeBytes: Int, at now: Date
+        productID: Int64, objectKey: String, info: ImageInfo, sizeBytes: Int, at now: Date,
+        storeObject: @escaping @Sendable () async throws -> Void
     ) async throws -> (image: ProductImage, created: Bool) {
         let micros = now.microsecondsSince1970
         let result = try await database.transaction { sql -> (ProductImage, Bool) in
-            guard try await sql.raw("SELECT id FROM products WHERE id = \(bind: productID)").first() != nil else {
+            let lockRow = sql.dialect.name == "sqlite" ? "" : " FOR UPDATE"
+            guard try await sql.raw("SELECT id FROM products WHERE id = \(bind: productID)\(unsafeRaw: lockRow)").first() != nil else {
                 throw CatalogError.notFound(id: productID)
             }
             if let existing = try await sql.raw(
@@ -68,6 +75,8 @@ struct ImageStore: Sendable {
             let count = try await sql.raw("SELECT COUNT(*) AS n FROM product_images WHERE product_id = \(bind: productID)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
             guard count < ProductImage.maxPerProduct else { throw ImageError.tooMany }
+            try await Self.lock(objectKey, in: sql)
+            try await storeObject()
             let row = try await sql.raw(
                 """
                 INSERT INTO product_images (product_id, object_key, format, size_bytes, width, height, created_at)
@@ -85,19 +94,32 @@ struct ImageStore: Sendable {
         return (result.0, result.1)
     }
 
-    /// Removes an image from its product; `orphaned` says no product shows its object any more.
-    func remove(productID: Int64, imageID: Int64, at now: Date) async throws -> (image: ProductImage, orphaned: Bool) {
-        let result = try await database.transaction { sql -> (ProductImage, Bool) in
+    /// Removes an image from its product, and its object with `deleteObject` when no
+    /// product shows it any more (inside the transaction, under the object's lock; if the
+    /// object cannot be deleted, nothing is removed).
+    func remove(
+        productID: Int64, imageID: Int64, at now: Date, deleteObject: @escaping @Sendable (String) async throws -> Void
+    ) async throws -> ProductImage {
+        try await database.transaction { sql -> ProductImage in
             guard let row = try await sql.raw(
                 "SELECT * FROM product_images WHERE id = \(bind: imageID) AND product_id = \(bind: productID)"
             ).first() else { throw ImageError.notFound }
             let image = try Self.image(from: row)
             try await sql.raw("DELETE FROM product_images WHERE id = \(bind: imageID)").run()
             try await Self.touch(productID, at: now.microsecondsSince1970, in: sql)
-            let others = try await sql.raw("SELECT id FROM product_images WHERE object_key = \(bind: image.objectKey) LIMIT 1").first()
-            return (image, others == nil)
+            try await Self.lock(image.objectKey, in: sql)
+            if try await sql.raw("SELECT id FROM product_images WHERE object_key = \(bind: image.objectKey) LIMIT 1").first() == nil {
+                try await deleteObject(image.objectKey)
+            }
+            return image
         }
-        return (result.0, result.1)
+    }
+
+    /// Uploads and removals of one object take turns: SQLite's single writer does that by
+    /// itself; PostgreSQL takes a lock on the key for the transaction.
+    private static func lock(_ objectKey: String, in sql: any SQLDatabase) async throws {
+        guard sql.dialect.name != "sqlite" else { return }
+        try await sql.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: objectKey), 0))").run()
     }
 
     /// The images of each product, oldest first, in one query.
@@ -108,17 +130,6 @@ struct ImageStore: Sendable {
         query.appendInterpolation(unsafeRaw: " ORDER BY product_id, id")
         let rows = try await database.read { sql in try await sql.raw(query).all() }
         return try Dictionary(grouping: rows.map(Self.image(from:)), by: \.productID)
-    }
-
-    func productExists(_ id: Int64) async throws -> Bool {
-        try await database.read { sql in try await sql.raw("SELECT id FROM products WHERE id = \(bind: id)").first() != nil }
-    }
-
-    /// Whether any product shows the object under `key`.
-    func isReferenced(_ key: String) async throws -> Bool {
-        try await database.read { sql in
-            try await sql.raw("SELECT id FROM product_images WHERE object_key = \(bind: key) LIMIT 1").first() != nil
-        }
     }
 
     /// A new version of the product, so its ETag and every cached copy move on.
