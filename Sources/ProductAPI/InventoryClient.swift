@@ -64,4 +64,14 @@ public enum InventoryError: Error, Sendable, Hashable {
     case conflict(String)
     /// Lines must name distinct products with quantities of at least 1.
     case invalidLines(String)
+    /// A reservation is held for 1 second to 24 hours.
+    case invalidExpiry(String)
+
+    /// Whole seconds of `duration`, a started second counted, when it is a valid hold.
+    public static func holdSeconds(_ duration: Duration) throws(InventoryError) -> Int {
+        let (seconds, attoseconds) = duration.components
+        let whole = seconds + (attoseconds > 0 ? 1 : 0)
+        guard (1...86_400).contains(whole) else { throw .invalidExpiry("A reservation is held for 1 second to 24 hours") }
+        return Int(whole)
+    }
 }

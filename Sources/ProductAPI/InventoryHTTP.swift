@@ -87,7 +87,7 @@ public struct HTTPInventoryClient: InventoryClient {
     }
 
     public func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
-        let body = ReservationRequest(id: id, lines: lines, expiresInSeconds: Int(expiresIn.components.seconds))
+        let body = ReservationRequest(id: id, lines: lines, expiresInSeconds: try InventoryError.holdSeconds(expiresIn))
         return try await call("/internal/v1/reservations", id: id, body: try JSONEncoder().encode(body), lines: lines)
     }
 
@@ -153,6 +153,7 @@ public struct HTTPInventoryClient: InventoryClient {
         case ("CONFLICT", let line?): return InventoryError.notForSale(productID: line.productID)
         case ("NOT_FOUND", nil): return InventoryError.reservationNotFound(id: id)
         case ("CONFLICT", nil): return InventoryError.conflict(problem?.message ?? "conflict")
+        case ("VALIDATION_ERROR", _) where problem?.field == "expires_in_seconds": return InventoryError.invalidExpiry(problem?.message ?? "invalid")
         case ("VALIDATION_ERROR", _): return InventoryError.invalidLines(problem?.message ?? "invalid")
         default: return InventoryClientError.unexpectedResponse(status: status, body: String(decoding: body, as: UTF8.self))
         }

@@ -168,9 +168,9 @@ struct LocalInventoryClient: InventoryClient {
     let now: @Sendable () -> Date
 
     func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
+        let seconds = try InventoryError.holdSeconds(expiresIn)
         let now = self.now()
-        return try await inventory.reserve(
-            id: id, lines: lines, expiresAt: now.addingTimeInterval(TimeInterval(expiresIn.components.seconds)), at: now)
+        return try await inventory.reserve(id: id, lines: lines, expiresAt: now.addingTimeInterval(TimeInterval(seconds)), at: now)
     }
 
     func commit(id: String) async throws -> Reservation {

@@ -79,6 +79,9 @@ import Testing
 
     @Test func anUnreachableProductsServiceIsUnavailableNotAHang() async throws {
         let client = HTTPInventoryClient(baseURL: "http://127.0.0.1:1", token: Self.internalToken, timeout: .seconds(1))
+        await #expect(throws: InventoryError.invalidExpiry("A reservation is held for 1 second to 24 hours")) {
+            try await client.reserve(id: "o", lines: [ReservationLine(productID: 1, quantity: 1)], expiresIn: .seconds(90_000))
+        }
         await #expect(throws: InventoryClientError.self) {
             try await client.reserve(id: "o", lines: [ReservationLine(productID: 1, quantity: 1)], expiresIn: .seconds(60))
         }

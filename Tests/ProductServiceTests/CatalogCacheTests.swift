@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Platform
+import ProductAPI
 import Redis
 import TestSupport
 import Testing
@@ -53,12 +55,39 @@ import Testing
         }
     }
 
-    @Test func theMemoryCacheStaysBounded() {
+    @Test func theMemoryCacheStaysBoundedByCountAndBySize() {
         let cache = MemoryCatalogCache(maxEntries: 10)
         for index in 0..<25 { cache.store("k\(index)", generation: 0, value: "v", ttl: .seconds(60)) }
         let kept = (0..<25).filter { cache.lookup("k\($0)").value != nil }.count
         #expect(kept <= 10 && kept >= 5)
         #expect(cache.lookup("k24").value == "v", "the newest entry is kept")
+
+        // Many distinct large pages (one query string each) stay within the byte bound.
+        let sized = MemoryCatalogCache(maxEntries: 10_000, maxBytes: 100_000)
+        let page = String(repeating: "x", count: 5_000)
+        for index in 0..<200 { sized.store("list:min_price=\(index)", generation: 0, value: page, ttl: .seconds(60)) }
+        #expect(sized.usage.bytes <= 100_000)
+        #expect(sized.usage.entries >= 10)
+        sized.store("huge", generation: 0, value: String(repeating: "x", count: 20_000), ttl: .seconds(60))
+        #expect(sized.lookup("huge").value == nil, "a value over a tenth of the bound is not kept")
+
+        // Expired entries leave when they are looked up.
+        let expiring = MemoryCatalogCache()
+        expiring.store("gone", generation: 0, value: "v", ttl: .zero)
+        #expect(expiring.lookup("gone").value == nil)
+        #expect(expiring.usage.entries == 0 && expiring.usage.bytes == 0)
+    }
+
+    @Test func productReadsAreWeighedByTheirText() throws {
+        let small = ProductResource(
+            id: 1, sku: "A", slug: "a", name: "A", description: "", price: .init(amount: 1, currency: "EUR"), status: "active",
+            categoryID: nil, attributes: [:], available: 0, createdAt: Date(), updatedAt: Date())
+        var large = small
+        large.description = String(repeating: "d", count: 10_000)
+        #expect(large.approximateBytes - small.approximateBytes == 10_000)
+        let page = CachedPage([large, large], of: ListPage<Int>.page(items: [], number: 1, perPage: 20, total: 2))
+        #expect(page.approximateBytes > 20_000)
+        #expect((Optional(CachedProduct(resource: large, version: 1)) as any CacheWeighable).approximateBytes > 10_000)
     }
 
     @Test func aCacheThatFailsIsAMissNotAnError() async throws {

@@ -255,6 +255,13 @@ import Testing
     }
 
     @Test func domainValuesAreValidated() throws {
+        #expect(try InventoryError.holdSeconds(.milliseconds(1)) == 1, "a started second counts")
+        #expect(try InventoryError.holdSeconds(.seconds(86_400)) == 86_400)
+        #expect(throws: InventoryError.self) { try InventoryError.holdSeconds(.zero) }
+        #expect(throws: InventoryError.self) { try InventoryError.holdSeconds(.seconds(86_401)) }
+        #expect(throws: InvalidValue.self) { try ProductText.name("Nul\u{0}byte") }
+        #expect(throws: InvalidValue.self) { try ProductText.description("escape \u{1B}[31m") }
+        #expect(try ProductText.description("two\nlines\tand a tab") == "two\nlines\tand a tab")
         #expect(Slug.derived(from: "  Ünïcode -- Shirt  ")?.value == "unicode-shirt")
         #expect(Slug.derived(from: "!!!") == nil)
         #expect(Slug.derived(from: String(repeating: "ab-", count: 50), maxLength: 10)?.value == "ab-ab-ab-a")

@@ -145,6 +145,7 @@ extension InventoryError: APIErrorConvertible {
         case .reservationNotFound: .notFound("Reservation")
         case .conflict(let message): APIError(.conflict, message)
         case .invalidLines(let message): .validation(message, field: "lines")
+        case .invalidExpiry(let message): .validation(message, field: "expires_in_seconds")
         }
     }
 }

@@ -250,3 +250,24 @@ struct CachedPage: Codable, Sendable {
         return .cursor(items: items, perPage: perPage, next: next)
     }
 }
+
+extension ProductResource: CacheWeighable {
+    /// Text sizes plus a fixed share for numbers, dates and structure.
+    var approximateBytes: Int {
+        300 + sku.utf8.count + slug.utf8.count + name.utf8.count + description.utf8.count
+            + attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 16 }
+            + images.reduce(0) { $0 + $1.url.utf8.count + 150 }
+    }
+}
+
+extension CachedProduct: CacheWeighable {
+    var approximateBytes: Int { resource.approximateBytes + 16 }
+}
+
+extension CachedPage: CacheWeighable {
+    var approximateBytes: Int { 100 + items.reduce(0) { $0 + $1.approximateBytes } }
+}
+
+extension Optional: CacheWeighable where Wrapped: CacheWeighable {
+    var approximateBytes: Int { self?.approximateBytes ?? 16 }
+}

@@ -19,19 +19,39 @@ protocol CatalogCacheStore: Sendable {
     func invalidateAll() async throws
 }
 
-/// The embedded cache: a bounded dictionary of the current generation's entries. It keeps
-/// values as they are (no encoding), so a hit costs a lookup.
+/// A cached value that can say roughly how much memory it holds.
+protocol CacheWeighable {
+    var approximateBytes: Int { get }
+}
+
+/// The embedded cache: the current generation's entries, bounded by count and by an
+/// estimate of their size (a query string per key, so many distinct large pages must not
+/// grow it without limit). It keeps values as they are (no encoding), so a hit costs a
+/// lookup.
 final class MemoryCatalogCache: CatalogCacheStore {
+    private struct Entry {
+        let value: any Sendable
+        let bytes: Int
+        let expires: ContinuousClock.Instant
+    }
+
     private struct State {
         var generation = 0
-        var entries: [String: (value: any Sendable, expires: ContinuousClock.Instant)] = [:]
+        var entries: [String: Entry] = [:]
+        var bytes = 0
+
+        mutating func remove(_ key: String) {
+            if let entry = entries.removeValue(forKey: key) { bytes -= entry.bytes }
+        }
     }
 
     private let state = Mutex(State())
     let maxEntries: Int
+    let maxBytes: Int
 
-    init(maxEntries: Int = 10_000) {
+    init(maxEntries: Int = 10_000, maxBytes: Int = 64 << 20) {
         self.maxEntries = maxEntries
+        self.maxBytes = maxBytes
     }
 
     func lookup(_ key: String) -> (generation: Int, value: String?) {
@@ -46,28 +66,42 @@ final class MemoryCatalogCache: CatalogCacheStore {
     func lookupValue(_ key: String) -> (generation: Int, value: (any Sendable)?) {
         let now = ContinuousClock.now
         return state.withLock { state in
-            guard let entry = state.entries[key], entry.expires > now else { return (state.generation, nil) }
+            guard let entry = state.entries[key] else { return (state.generation, nil) }
+            guard entry.expires > now else {
+                state.remove(key)
+                return (state.generation, nil)
+            }
             return (state.generation, entry.value)
         }
     }
 
     func storeValue(_ key: String, generation: Int, value: any Sendable, ttl: Duration) {
         let expires = ContinuousClock.now + ttl
+        let bytes = key.utf8.count + ((value as? any CacheWeighable)?.approximateBytes ?? (value as? String)?.utf8.count ?? 256)
+        guard bytes <= maxBytes / 10 else { return }
         state.withLock { state in
             guard generation == state.generation else { return }
-            if state.entries.count >= maxEntries {
-                // A tenth goes, in the dictionary's order: random, and cheap enough to do
-                // once every maxEntries / 10 stores.
-                for evicted in Array(state.entries.keys.prefix(max(1, maxEntries / 10))) { state.entries[evicted] = nil }
+            state.remove(key)
+            if state.entries.count >= maxEntries || state.bytes + bytes > maxBytes {
+                // Random entries go (the dictionary's order) until a tenth of each bound is free.
+                for evicted in state.entries.keys {
+                    guard state.entries.count > maxEntries * 9 / 10 || state.bytes + bytes > maxBytes * 9 / 10 else { break }
+                    state.remove(evicted)
+                }
             }
-            state.entries[key] = (value, expires)
+            state.entries[key] = Entry(value: value, bytes: bytes, expires: expires)
+            state.bytes += bytes
         }
     }
+
+    /// Entries and their estimated bytes, for tests and metrics.
+    var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.bytes) } }
 
     func invalidateAll() {
         state.withLock { state in
             state.generation += 1
             state.entries.removeAll(keepingCapacity: true)
+            state.bytes = 0
         }
     }
 }

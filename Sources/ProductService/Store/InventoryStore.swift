@@ -31,7 +31,8 @@ struct InventoryStore: Sendable {
             let slug = try await Self.slug(for: product, in: sql)
             guard let id = try await Self.insert(product, slug: slug, stock: 0, at: now, in: sql) else {
                 // A concurrent insert took the SKU or the slug since they were checked.
-                throw product.slug == nil ? ProductError.skuTaken : ProductError.slugTaken
+                let skuTaken = try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil
+                throw skuTaken ? ProductError.skuTaken : ProductError.slugTaken
             }
             return Product(
                 id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
