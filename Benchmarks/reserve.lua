@@ -2,7 +2,8 @@
 -- an id of its own (thread number and a counter), as checkouts of one hot product.
 -- The service token comes from INTERNAL_API_TOKEN (a headers table replaces wrk's -H).
 local product = os.getenv("HOT_PRODUCT")
-local run = os.getenv("RUN") or "bench"
+-- The start time keeps ids apart between runs (a warm-up, then the measured run).
+local run = (os.getenv("RUN") or "bench") .. "-" .. os.time()
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("INTERNAL_API_TOKEN") }
 local threads = 0
 setup = function(thread)
