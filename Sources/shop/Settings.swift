@@ -52,6 +52,8 @@ struct Settings: Sendable {
     var guardConfiguration = GuardConfiguration()
     /// S3-compatible storage for product images; the folder `<DATA_DIR>/blobs` without it.
     var s3: S3Storage.Configuration?
+    /// How long one S3 call may take.
+    var s3Timeout = Duration.seconds(10)
     var imageMaxBytes = ImageSettings.defaultMaxBytes
     var imagesBaseURL = "/images/"
     /// What services in other processes present on the internal API (`--service products`).
@@ -103,6 +105,7 @@ struct Settings: Sendable {
                 variable: "JWT_SIGNING_KEYS_FILE", reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone")
         }
         if let milliseconds = try env.int("REDIS_TIMEOUT_MS", in: 10...60_000) { redisTimeout = .milliseconds(milliseconds) }
+        if let seconds = try env.int("S3_TIMEOUT_SECONDS", in: 1...300) { s3Timeout = .seconds(seconds) }
         if let bytes = try env.int("IMAGE_MAX_BYTES", in: 1024...(100 << 20)) { imageMaxBytes = bytes }
         if let base = env.string("IMAGES_BASE_URL") {
             imagesBaseURL = base.hasSuffix("/") ? base : base + "/"

@@ -82,7 +82,7 @@ struct ShopSystem: Sendable {
         }
         var products: ProductService?
         if settings.service.runsProducts {
-            let storage: any ObjectStorage = try settings.s3.map { S3Storage($0) }
+            let storage: any ObjectStorage = try settings.s3.map { S3Storage($0, timeout: .seconds(settings.s3Timeout.components.seconds)) }
                 ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
             products = try ProductService(
                 database: try await database("products", url: settings.productsDatabaseURL), redis: stockRedis,

@@ -109,6 +109,31 @@ import Testing
     }
 }
 
+/// Object storage that does not answer: the upload is refused with 503 and writes no
+/// row; serving an image says the same.
+@Suite struct ProductImagesWithStorageDownEndToEndTests {
+    @Test func anUnreachableBucketIsUpstreamUnavailableAndNothingIsRecorded() async throws {
+        let environment = [
+            "S3_ENDPOINT": "http://127.0.0.1:1", "S3_BUCKET": "gone", "S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "S3_SECRET_ACCESS_KEY": "not-a-real-secret-0123456789", "S3_TIMEOUT_SECONDS": "1",
+        ]
+        try await TestServer.with(environment: environment) { admin in
+            let created = try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"bowl-1","name":"Bowl","price":{"amount":900,"currency":"EUR"},"status":"active"}"#)
+            let id = try #require(created.json?["data"]?["id"]?.integer)
+            let etag = try #require(created.header("ETag"))
+            let upload = try await admin.request(.POST, "/api/v1/products/\(id)/images", body: ProductImagesEndToEndTests.png)
+            #expect(upload.status == 503)
+            #expect(upload.json?["error"]?["code"]?.string == "UPSTREAM_UNAVAILABLE")
+            let product = try await admin.request(.GET, "/api/v1/products/\(id)")
+            #expect(product.json?["data"]?["images"]?.array?.isEmpty == true)
+            #expect(product.header("ETag") == etag, "the product did not change")
+            let served = try await admin.anonymous.request(.GET, "/images/" + String(repeating: "b", count: 64) + ".png")
+            #expect(served.status == 503)
+        }
+    }
+}
+
 /// The same images on S3 (moto's S3-compatible server, signatures checked), as
 /// production configures it with `S3_ENDPOINT`.
 @Suite(.enabled(if: MotoServer.available)) struct ProductImagesOnS3EndToEndTests {

@@ -108,7 +108,14 @@ struct ImageRoutes: Sendable {
         if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {
             return Response(status: .notModified, headers: headers)
         }
-        guard let data = try await settings.storage.get(key: "images/\(name)") else { throw APIError.notFound("Image") }
+        let found: Data?
+        do {
+            found = try await settings.storage.get(key: "images/\(name)")
+        } catch {
+            logger.error("image not read", metadata: ["key": "images/\(name)", "error": "\(error)"])
+            throw APIError(.upstreamUnavailable, "Image storage is not answering; try again")
+        }
+        guard let data = found else { throw APIError.notFound("Image") }
         headers[.contentType] = format.contentType
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
