@@ -153,13 +153,7 @@ struct ProductRoutes: Sendable {
 
     @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        var expected: Int?
-        if let match = request.headers[.ifMatch] {
-            guard let version = Self.version(fromETag: match, id: id) else {
-                throw CatalogError.staleVersion(current: 0)
-            }
-            expected = version
-        }
+        let expected = try Self.expectedVersion(request, id: id)
         let body = try await JSONBody.decode(UpdateProductRequest.self, from: request)
         return try await change(id, with: try ProductChanges(validating: body), expectedVersion: expected)
     }
@@ -168,11 +162,7 @@ struct ProductRoutes: Sendable {
     /// stays readable by staff for the orders that name it.
     @Sendable func archive(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        let expected = try request.headers[.ifMatch].map { match throws(CatalogError) in
-            guard let version = Self.version(fromETag: match, id: id) else { throw CatalogError.staleVersion(current: 0) }
-            return version
-        }
-        return try await change(id, with: ProductChanges(status: .archived), expectedVersion: expected)
+        return try await change(id, with: ProductChanges(status: .archived), expectedVersion: try Self.expectedVersion(request, id: id))
     }
 
     private func change(_ id: Int64, with changes: ProductChanges, expectedVersion expected: Int?) async throws -> Response {
@@ -205,6 +195,14 @@ struct ProductRoutes: Sendable {
     static func etag(_ product: Product) -> String { etag(id: product.id, version: product.version) }
 
     static func etag(id: Int64, version: Int) -> String { "\"\(id).\(version)\"" }
+
+    /// The version `If-Match` names, `nil` without the header; an ETag of another product
+    /// or none of ours is a stale version (409).
+    static func expectedVersion(_ request: Request, id: Int64) throws(CatalogError) -> Int? {
+        guard let match = request.headers[.ifMatch] else { return nil }
+        guard let version = version(fromETag: match, id: id) else { throw .staleVersion(current: 0) }
+        return version
+    }
 
     static func version(fromETag value: String, id: Int64) -> Int? {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
