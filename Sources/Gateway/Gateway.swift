@@ -12,6 +12,7 @@ public enum Gateway {
     /// - Parameters:
     ///   - health: what `/health/ready` asks.
     ///   - tokens: verifies bearer tokens; its public keys are served as the JWKS.
+    ///   - sessionCutoffs: when users' sessions ended; tokens issued before are refused.
     ///   - rateLimits: where request counts are kept.
     ///   - configuration: limits, proxies and origins.
     ///   - metrics: what requests and the guard record; served at `/metrics`.
@@ -19,6 +20,7 @@ public enum Gateway {
     public static func makeRouter(
         health: [HealthCheck],
         tokens: AccessTokens,
+        sessionCutoffs: (any SessionCutoffs)? = nil,
         rateLimits: any RateLimitStore,
         configuration: GuardConfiguration,
         metrics: ShopMetrics? = nil,
@@ -26,15 +28,20 @@ public enum Gateway {
         assets: (Router<ShopRequestContext>) -> Void = { _ in }
     ) -> Router<ShopRequestContext> {
         let jwks = tokens.keys.jwks
-        let router = EdgeRouter.make(
+        return EdgeRouter.make(
             health: health,
             metrics: metrics,
             decorators: [
                 SecurityHeadersMiddleware(trustedProxies: configuration.trustedProxies),
                 CORSAllowListMiddleware(allowedOrigins: configuration.allowedOrigins),
             ],
-            guards: [EdgeGuard(tokens: tokens, store: rateLimits, configuration: configuration, metrics: metrics)],
-            assets: assets
+            guards: [EdgeGuard(tokens: tokens, cutoffs: sessionCutoffs, store: rateLimits, configuration: configuration, metrics: metrics)],
+            assets: { router in
+                router.get("/.well-known/jwks.json") { _, _ in
+                    try JSONResponse.encoded(jwks, status: .ok, headers: [.cacheControl: "public, max-age=300"])
+                }
+                assets(router)
+            }
         ) { api in
             api.get("openapi.json") { _, _ in
                 Response(
@@ -45,9 +52,5 @@ public enum Gateway {
             }
             mount(api)
         }
-        router.get("/.well-known/jwks.json") { _, _ in
-            try JSONResponse.encoded(jwks, status: .ok, headers: [.cacheControl: "public, max-age=300"])
-        }
-        return router
     }
 }

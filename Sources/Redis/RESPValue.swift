@@ -82,6 +82,10 @@ struct RESPDecoder: ByteToMessageDecoder {
 
     /// The deepest nesting of arrays accepted, against hostile or broken peers.
     static let maxDepth = 32
+    /// The longest bulk string accepted: Redis's own limit (`proto-max-bulk-len`).
+    static let maxBulkLength = 512 << 20
+    /// The most elements one array may announce.
+    static let maxArrayCount = 1 << 24
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         var view = buffer
@@ -108,19 +112,23 @@ struct RESPDecoder: ByteToMessageDecoder {
         case UInt8(ascii: "-"):
             value = .error(line)
         case UInt8(ascii: ":"):
-            guard let number = Int(line) else { throw RedisError.protocolError("bad integer '\(line)'") }
+            guard let number = Int(line) else { throw RedisError.protocolError("bad integer '\(line.prefix(32))'") }
             value = .integer(number)
         case UInt8(ascii: "$"):
-            guard let length = Int(line), length >= -1 else { throw RedisError.protocolError("bad bulk length '\(line)'") }
+            guard let length = Int(line), (-1...maxBulkLength).contains(length) else {
+                throw RedisError.protocolError("bad bulk length '\(line.prefix(32))'")
+            }
             if length == -1 {
                 value = .bulkString(nil)
             } else {
-                guard view.readableBytes >= length + 2, let bytes = view.readSlice(length: length) else { return nil }
+                guard view.readableBytes - 2 >= length, let bytes = view.readSlice(length: length) else { return nil }
                 guard view.readBytes(length: 2) == [13, 10] else { throw RedisError.protocolError("bulk string not terminated") }
                 value = .bulkString(bytes)
             }
         case UInt8(ascii: "*"):
-            guard let count = Int(line), count >= -1 else { throw RedisError.protocolError("bad array length '\(line)'") }
+            guard let count = Int(line), (-1...maxArrayCount).contains(count) else {
+                throw RedisError.protocolError("bad array length '\(line.prefix(32))'")
+            }
             if count == -1 {
                 value = .array(nil)
             } else {

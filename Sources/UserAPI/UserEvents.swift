@@ -58,3 +58,27 @@ public struct UserDeleted: DomainEvent, Hashable {
         case userID = "user_id"
     }
 }
+
+/// `user.sessions_ended`: every session of a user ended (deleted, role or password
+/// changed, promoted from the command line); access tokens issued before `ended_at`
+/// must be refused wherever they are checked.
+public struct UserSessionsEnded: DomainEvent, Hashable {
+    public static let type = "user.sessions_ended"
+    public var userID: Int64
+    /// Milliseconds since 1970.
+    public var endedAt: Int64
+    /// Why: `deleted`, `role_changed`, `password_changed` or `promoted`.
+    public var reason: String
+
+    public init(userID: Int64, endedAt: Int64, reason: String) {
+        self.userID = userID
+        self.endedAt = endedAt
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case endedAt = "ended_at"
+        case reason
+    }
+}

@@ -15,16 +15,22 @@ public struct UserService: Sendable {
     /// - Parameters:
     ///   - tokens: signs the access tokens it hands out at login.
     ///   - passwordCost: the bcrypt cost for new password hashes.
+    ///   - passwordHashQueue: how many password hashes may wait for a thread before more
+    ///     are refused with 503.
+    ///   - sessionCutoffs: where ended sessions are recorded for the guards (Redis, or
+    ///     this process's memory on the embedded default).
     public init(
         database: any Database,
         tokens: AccessTokens,
+        sessionCutoffs: any SessionCutoffs = InMemorySessionCutoffs(),
         passwordCost: Int = 12,
+        passwordHashQueue: Int = 64,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         let store = UserStore(database: database)
         self.accounts = Accounts(
             store: store, sessions: SessionStore(database: database),
-            hasher: PasswordHasher(cost: UInt8(passwordCost)), tokens: tokens, now: now)
+            hasher: PasswordHasher(cost: UInt8(passwordCost), maxWaiting: passwordHashQueue), tokens: tokens, cutoffs: sessionCutoffs, now: now)
         self.now = now
     }
 
@@ -51,8 +57,12 @@ public struct UserService: Sendable {
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { store.outbox }
 
-    /// The events this service handles: its own account events, into the audit trail.
-    public var consumers: [EventConsumer] { [AuditTrail.consumer(database: store.database)] }
+    /// The events this service handles: its own account events, into the audit trail, and
+    /// ended sessions, into the cutoffs every guard reads (so an ending committed by
+    /// another process, such as `shop users create-admin`, reaches this one).
+    public var consumers: [EventConsumer] {
+        [AuditTrail.consumer(database: store.database), SessionCutoffFeed.consumer(database: store.database, cutoffs: accounts.cutoffs)]
+    }
 
     /// Background work this service needs while it serves.
     public func backgroundServices(logger: Logger) -> [any Service] {
@@ -87,17 +97,25 @@ public struct UserService: Sendable {
         }
     }
 
-    /// Makes `email` an admin, creating the account when it does not exist (then a
-    /// password is required). Returns whether it was created.
-    public func bootstrapAdmin(email: String, name: String, password: String?) async throws -> Bool {
+    /// Makes `email` an admin: a new account (a password is required), or, only with
+    /// `promoteExisting`, the account registered with that address, whose sessions end.
+    public func bootstrapAdmin(email: String, name: String, password: String?, promoteExisting: Bool = false) async throws -> AdminAccount {
         do {
             let user = NewUser(email: try EmailAddress(email), name: try PersonName(name), role: .admin)
             var hash: String?
             if let password { hash = try await accounts.hasher.hash(try Password(password)) }
-            if hash == nil, try await store.credentials(email: user.email) == nil {
+            switch try await accounts.bootstrapAdmin(user, passwordHash: hash, promoteExisting: promoteExisting) {
+            case .created(let admin):
+                return AdminAccount(userID: admin.id, email: admin.email.value, previousRole: nil)
+            case .promoted(let admin, let previousRole):
+                return AdminAccount(userID: admin.id, email: admin.email.value, previousRole: previousRole)
+            case .exists(let existing):
+                throw InvalidValue(
+                    "\(existing.email.value) is already account #\(existing.id) (\(existing.role.rawValue)), which anyone may have registered; "
+                        + "pass --promote-existing to make it admin and end its sessions")
+            case .needsPassword:
                 throw InvalidValue("A password is needed to create a new admin")
             }
-            return try await store.bootstrapAdmin(user, passwordHash: hash, at: now()).created
         } catch let error as InvalidValue {
             throw BootstrapError(reason: error.reason)
         }

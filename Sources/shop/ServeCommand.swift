@@ -27,10 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "shop")
         let system = try await ShopSystem.open(settings, logger: logger)
-        let app = system.application(logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [app],
+                services: system.applications(logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ).withGrace(settings.shutdownGrace)

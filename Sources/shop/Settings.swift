@@ -34,6 +34,11 @@ enum SigningKeySource: Sendable {
 struct Settings: Sendable {
     var host = "127.0.0.1"
     var port = 8080
+    /// The internal listener (`/metrics`, service-to-service calls): required when one
+    /// service runs alone, off all-in-one unless set.
+    var internalPort: Int?
+    var internalHost: String?
+    var connectionLimits = ConnectionLimits()
     var dataDirectory = "./data"
     var service = ServiceName.all
     var usersDatabaseURL: DatabaseURL?
@@ -49,6 +54,8 @@ struct Settings: Sendable {
     var tokenAudience = "shop-api"
     var accessTokenLifetime = Duration.seconds(900)
     var passwordCost = 12
+    /// Password hashes that may wait for a hashing thread before logins get 503.
+    var passwordHashQueue = 64
     var guardConfiguration = GuardConfiguration()
     /// S3-compatible storage for product images; the folder `<DATA_DIR>/blobs` without it.
     var s3: S3Storage.Configuration?
@@ -68,6 +75,16 @@ struct Settings: Sendable {
         if let host = env.string("HOST") { self.host = host }
         if let port = try env.int("PORT", in: 0...65535) { self.port = port }
         if let directory = env.string("DATA_DIR") { self.dataDirectory = directory }
+        internalPort = try env.int("INTERNAL_PORT", in: 0...65535)
+        internalHost = env.string("INTERNAL_HOST")
+        if internalPort == nil, service != .all {
+            throw ConfigurationError(
+                variable: "INTERNAL_PORT", reason: "is required when one service runs alone: it serves /metrics and the calls of other services")
+        }
+        if let seconds = try env.int("REQUEST_HEAD_TIMEOUT_SECONDS", in: 1...3600) { connectionLimits.headTimeout = .seconds(seconds) }
+        if let seconds = try env.int("REQUEST_BODY_TIMEOUT_SECONDS", in: 1...3600) { connectionLimits.bodyTimeout = .seconds(seconds) }
+        if let seconds = try env.int("IDLE_TIMEOUT_SECONDS", in: 1...3600) { connectionLimits.idleTimeout = .seconds(seconds) }
+        if let count = try env.int("MAX_CONNECTIONS", in: 1...1_000_000) { connectionLimits.maxConnections = count }
         if let level = try env.choice("LOG_LEVEL", as: Logger.Level.self) { self.logLevel = level }
         if let format = try env.choice("LOG_FORMAT", as: LogFormat.self) { self.logFormat = format }
         if let grace = try env.int("SHUTDOWN_GRACE_SECONDS", in: 1...3600) { self.shutdownGrace = .seconds(grace) }
@@ -92,7 +109,9 @@ struct Settings: Sendable {
             throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
         }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
-            do { return try RedisURL(raw) } catch { throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(raw)'") }
+            do { return try RedisURL(raw) } catch {
+                throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(Self.withoutCredentials(raw))'")
+            }
         }
 
         if let pem = env.string("JWT_SIGNING_KEYS") {
@@ -130,6 +149,7 @@ struct Settings: Sendable {
         if let audience = env.string("JWT_AUDIENCE") { tokenAudience = audience }
         if let seconds = try env.int("ACCESS_TOKEN_TTL_SECONDS", in: 60...86_400) { accessTokenLifetime = .seconds(seconds) }
         if let cost = try env.int("BCRYPT_COST", in: 4...31) { passwordCost = cost }
+        if let queue = try env.int("PASSWORD_HASH_QUEUE", in: 0...100_000) { passwordHashQueue = queue }
 
         if let policy = try env.parsed("RATE_LIMIT", { (raw: String) throws(InvalidValue) in
             try RateLimitPolicy(name: "default", parsing: raw)
@@ -150,6 +170,13 @@ struct Settings: Sendable {
             throw ConfigurationError(variable: name + "_FILE", reason: "names a file that cannot be read: \(path)")
         }
         return contents.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// `url` with whatever stands between `//` and `@` masked: a URL with a password in it
+    /// is echoed in an error message, and that message reaches logs.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let start = url.range(of: "//"), let at = url[start.upperBound...].lastIndex(of: "@") else { return url }
+        return url[..<start.upperBound] + "***" + url[at...]
     }
 
     /// The SQLite file of a service on the embedded default.

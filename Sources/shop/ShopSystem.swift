@@ -1,7 +1,9 @@
 import Foundation
 import Gateway
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ObjectStorage
 import Platform
 import ProductService
@@ -16,6 +18,8 @@ struct ShopSystem: Sendable {
     let users: UserService?
     let products: ProductService?
     let tokens: AccessTokens
+    /// When users' sessions ended, for the guard: Redis with `REDIS_URL`, memory otherwise.
+    let sessionCutoffs: any SessionCutoffs
     let rateLimits: any RateLimitStore
     let metrics: ShopMetrics
     let bus: any EventBus
@@ -50,19 +54,12 @@ struct ShopSystem: Sendable {
         let tokens = AccessTokens(
             keys: try loadSigningKeys(settings.signingKeySource, logger: logger),
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
-        var users: UserService?
-        if settings.service.runsUsers {
-            users = UserService(
-                database: try await database("users", url: settings.usersDatabaseURL),
-                tokens: tokens, passwordCost: settings.passwordCost)
-        }
-        let consumers = users?.consumers ?? []
         let metrics = ShopMetrics()
         var stockRedis: RedisClient?
         var redisClients: [RedisClient] = []
         let rateLimits: any RateLimitStore
-        let bus: any EventBus
-        var consumerServices: [any Service] = []
+        let sessionCutoffs: any SessionCutoffs
+        var redisEvents: (client: RedisClient, url: RedisURL)?
         if let url = settings.redisURL {
             // Short timeouts: the guard must answer promptly even when Redis does not.
             let limits = RedisClient(
@@ -71,11 +68,27 @@ struct ShopSystem: Sendable {
             redisClients = [limits, events]
             stockRedis = events
             rateLimits = RedisRateLimitStore(redis: limits)
-            let streams = RedisStreamsEventBus(redis: events, url: url, logger: logger, metrics: metrics)
+            sessionCutoffs = RedisSessionCutoffs(redis: limits)
+            redisEvents = (events, url)
+        } else {
+            rateLimits = InMemoryRateLimitStore()
+            sessionCutoffs = InMemorySessionCutoffs()
+        }
+        var users: UserService?
+        if settings.service.runsUsers {
+            users = UserService(
+                database: try await database("users", url: settings.usersDatabaseURL),
+                tokens: tokens, sessionCutoffs: sessionCutoffs, passwordCost: settings.passwordCost,
+                passwordHashQueue: settings.passwordHashQueue)
+        }
+        let consumers = users?.consumers ?? []
+        let bus: any EventBus
+        var consumerServices: [any Service] = []
+        if let redisEvents {
+            let streams = RedisStreamsEventBus(redis: redisEvents.client, url: redisEvents.url, logger: logger, metrics: metrics)
             bus = streams
             consumerServices = consumers.map { streams.consumerService($0) }
         } else {
-            rateLimits = InMemoryRateLimitStore()
             let inProcess = InProcessEventBus(logger: logger, metrics: metrics)
             for consumer in consumers { inProcess.subscribe(consumer) }
             bus = inProcess
@@ -90,7 +103,8 @@ struct ShopSystem: Sendable {
                 cacheTTL: settings.catalogCacheTTL, metrics: metrics, logger: logger)
         }
         return ShopSystem(
-            settings: settings, users: users, products: products, tokens: tokens, rateLimits: rateLimits, metrics: metrics, bus: bus,
+            settings: settings, users: users, products: products, tokens: tokens, sessionCutoffs: sessionCutoffs, rateLimits: rateLimits,
+            metrics: metrics, bus: bus,
             consumerServices: consumerServices, consumers: consumers,
             consumerDatabases: users.map { [("users", $0.database)] } ?? [], redisClients: redisClients, databases: databases, databaseServices: services)
     }
@@ -130,27 +144,31 @@ struct ShopSystem: Sendable {
         }
     }
 
-    /// The HTTP application for this mode; `onRunning` hears the bound port.
-    func application(
+    /// The HTTP servers for this mode: the public one, with the background workers, and the
+    /// internal listener when `INTERNAL_PORT` is set. `onRunning` hears the public port,
+    /// `onInternalRunning` the internal one.
+    func applications(
         logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onInternalRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> [any Service] {
+        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? [])
         let router = Gateway.makeRouter(
-            health: (users?.healthChecks ?? []) + (products?.healthChecks ?? []), tokens: tokens, rateLimits: rateLimits,
+            health: health, tokens: tokens, sessionCutoffs: sessionCutoffs, rateLimits: rateLimits,
             configuration: settings.guardConfiguration, metrics: metrics
         ) { api in
             users?.addRoutes(to: api)
             products?.addRoutes(to: api)
         } assets: { router in
             products?.addPublicRoutes(to: router)
-            if let token = settings.internalToken { products?.addInternalRoutes(to: router, token: token) }
         }
         let host = settings.host
         // Workers that read the schema start once it is migrated.
         let migrated = StartGate()
         var app = Application(
             router: router,
-            configuration: .init(address: .hostname(host, port: settings.port), serverName: nil),
+            server: server,
+            configuration: serverConfiguration(host: host, port: settings.port, logger: logger),
             services: databaseServices + workers(logger: logger).map(migrated.guarding),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -163,7 +181,39 @@ struct ShopSystem: Sendable {
             try await migrate(logger: logger)
             migrated.open()
         }
-        return app
+        guard let internalPort = settings.internalPort else { return [app] }
+        let internalHost = settings.internalHost ?? host
+        let internalRouter = EdgeRouter.makeInternal(health: health, metrics: metrics) { router in
+            if let token = settings.internalToken { products?.addInternalRoutes(to: router, token: token) }
+        }
+        var internalApp = Application(
+            router: internalRouter,
+            server: server,
+            configuration: serverConfiguration(host: internalHost, port: internalPort, logger: logger),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("internal listener on http://\(internalHost):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
+                await onInternalRunning(port)
+            },
+            logger: logger
+        )
+        internalApp.beforeServerStarts { await migrated.wait() }
+        return [app, internalApp]
+    }
+
+    /// HTTP/1.1 with the slow-client timeouts and the idle timeout.
+    private var server: HTTPServerBuilder {
+        let limits = settings.connectionLimits
+        let head = TimeAmount(limits.headTimeout), body = TimeAmount(limits.bodyTimeout)
+        return .http1(
+            configuration: .init(
+                additionalChannelHandlers: [SlowClientTimeouts(head: head, body: body)], idleTimeout: TimeAmount(limits.idleTimeout)))
+    }
+
+    private func serverConfiguration(host: String, port: Int, logger: Logger) -> ApplicationConfiguration {
+        .init(
+            address: .hostname(host, port: port), serverName: nil,
+            availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimits.maxConnections, logger: logger))
     }
 
     /// Every service's background work, and a relay for every outbox.

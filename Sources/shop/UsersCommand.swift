@@ -25,6 +25,9 @@ struct CreateAdminCommand: AsyncParsableCommand {
     @Option(help: "The admin's display name (for a new account).")
     var name: String = "Administrator"
 
+    @Flag(help: "Make the existing account with this email admin (anyone may have registered it), ending its sessions.")
+    var promoteExisting = false
+
     func run() async throws {
         let settings = try common.settings()
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
@@ -35,13 +38,13 @@ struct CreateAdminCommand: AsyncParsableCommand {
             await system.close()
             throw ValidationError("create-admin needs the Users service: --service all or users")
         }
-        let (email, name) = (self.email, self.name)
+        let (email, name, promoteExisting) = (self.email, self.name, self.promoteExisting)
         do {
             try await system.withDatabases {
                 try await system.migrate(logger: logger)
-                let created = try await users.bootstrapAdmin(
-                    email: email, name: name, password: password?.isEmpty == true ? nil : password)
-                print(created ? "created admin \(email)" : "\(email) is now an admin")
+                let admin = try await users.bootstrapAdmin(
+                    email: email, name: name, password: password?.isEmpty == true ? nil : password, promoteExisting: promoteExisting)
+                print(admin)
             }
         } catch {
             await system.close()

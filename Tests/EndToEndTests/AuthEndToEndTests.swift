@@ -91,7 +91,7 @@ import Testing
             // An admin makes Grace staff; with a new token she reads everyone but changes no one else.
             let made = try await admin.request(.PATCH, "/api/v1/users/\(graceID)", json: #"{"role":"staff"}"#)
             #expect(made.json?["data"]?["role"]?.string == "staff")
-            #expect(try await grace.request(.GET, "/api/v1/users").status == 403, "the old token still says customer")
+            #expect(try await grace.request(.GET, "/api/v1/users").status == 401, "the role change ended the old token")
             let staff = admin.signedIn(as: try await admin.logIn("grace@example.com").access)
             #expect(try await staff.request(.GET, "/api/v1/users").status == 200)
             #expect(try await staff.request(.GET, "/api/v1/users/\(adaID)").status == 200)

@@ -4,7 +4,7 @@ import Testing
 /// `/metrics` over real HTTP: requests, the guard and the event path are counted.
 @Suite struct MetricsEndToEndTests {
     private func metrics(_ shop: RunningShop) async throws -> String {
-        String(decoding: try await shop.anonymous.request(.GET, "/metrics").body, as: UTF8.self)
+        String(decoding: try await shop.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
     }
 
     @Test func requestsLimitsAndEventsShowUpInTheExposition() async throws {

@@ -42,8 +42,17 @@ import Testing
 
         /// The port from the `listening on http://127.0.0.1:PORT` line.
         func port() async throws -> Int {
+            try await port(after: "listening on")
+        }
+
+        /// The port from the `internal listener on http://127.0.0.1:PORT` line.
+        func internalPort() async throws -> Int {
+            try await port(after: "internal listener on")
+        }
+
+        private func port(after words: String) async throws -> Int {
             for _ in 0..<400 {
-                if let range = log.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression),
+                if let range = log.range(of: words + #" http://127\.0\.0\.1:\d+"#, options: .regularExpression),
                     let port = Int(log[range].split(separator: ":").last!)
                 {
                     return port
@@ -186,7 +195,7 @@ import Testing
         let setup = try ShopProcess(
             ["users", "create-admin", "--email", "root@example.com"], environment: ["SHOP_ADMIN_PASSWORD": RunningShop.password])
         #expect(try await setup.waitForExit() == 0)
-        #expect(setup.log.contains("created admin root@example.com"))
+        #expect(setup.log.contains("created admin #1 root@example.com"), "\(setup.log)")
         #expect(!setup.log.contains(RunningShop.password))
         let shop = try ShopProcess(["serve", "--port", "0"], dataDirectory: setup.dataDirectory)
         let running = RunningShop(port: try await shop.port())

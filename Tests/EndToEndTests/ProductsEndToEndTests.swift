@@ -121,7 +121,7 @@ import Testing
             _ = try await admin.request(.POST, "/api/v1/products/\(id)/archive")
             #expect(try await reader.request(.GET, "/api/v1/products/\(id)").status == 404)
             #expect(try await listedNames(reader) == [])
-            let metrics = String(decoding: try await reader.request(.GET, "/metrics").body, as: UTF8.self)
+            let metrics = String(decoding: try await reader.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
             #expect(metrics.contains(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#))
         }
     }

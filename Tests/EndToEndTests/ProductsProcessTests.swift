@@ -36,7 +36,9 @@ import Testing
             _ = try await staff.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":3,"reason":"delivery"}"#)
             #expect(try await staff.anonymous.request(.GET, "/api/v1/products/by-slug/kettle").json?["data"]?["available"]?.integer == 3)
 
-            let client = HTTPInventoryClient(baseURL: staff.baseURL, token: Self.internalToken, requestID: { "order-flow-1" })
+            let internalURL = "http://127.0.0.1:\(try await shop.internalPort())"
+            #expect(try await staff.request(.POST, "/internal/v1/reservations", json: "{}").status == 404, "never on the public port")
+            let client = HTTPInventoryClient(baseURL: internalURL, token: Self.internalToken, requestID: { "order-flow-1" })
             let first = try await client.reserve(id: "order-1", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600))
             #expect(first.state == .held && first.lines == [ReservationLine(productID: id, quantity: 2)])
             #expect(try await client.reserve(id: "order-1", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600)) == first,
@@ -56,7 +58,7 @@ import Testing
             await #expect(throws: InventoryError.conflict("Reservation order-1 is committed")) { try await client.release(id: "order-1") }
             await #expect(throws: InventoryError.reservationNotFound(id: "no/such-order")) { try await client.release(id: "no/such-order") }
 
-            let stranger = HTTPInventoryClient(baseURL: staff.baseURL, token: "not-the-token")
+            let stranger = HTTPInventoryClient(baseURL: internalURL, token: "not-the-token")
             await #expect(throws: InventoryClientError.self) {
                 try await stranger.reserve(id: "order-4", lines: [ReservationLine(productID: id, quantity: 1)], expiresIn: .seconds(60))
             }

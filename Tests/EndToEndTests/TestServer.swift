@@ -31,21 +31,36 @@ struct RunningShop: Sendable {
     var keysPath: String?
     /// Where the server keeps its files (SQLite databases, image blobs), when known.
     var dataDirectory: String?
+    /// The port of the internal listener (`/metrics`, service-to-service calls), when it runs.
+    var internalPort: Int?
 
-    init(port: Int, token: String? = nil, keysPath: String? = nil, dataDirectory: String? = nil) {
+    init(port: Int, token: String? = nil, keysPath: String? = nil, dataDirectory: String? = nil, internalPort: Int? = nil) {
         self.port = port
         self.token = token
         self.keysPath = keysPath
         self.dataDirectory = dataDirectory
+        self.internalPort = internalPort
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// The same shop, calling without credentials.
-    var anonymous: RunningShop { RunningShop(port: port, keysPath: keysPath, dataDirectory: dataDirectory) }
+    var anonymous: RunningShop {
+        RunningShop(port: port, keysPath: keysPath, dataDirectory: dataDirectory, internalPort: internalPort)
+    }
 
     /// The same shop, calling with `token`.
-    func signedIn(as token: String) -> RunningShop { RunningShop(port: port, token: token, keysPath: keysPath, dataDirectory: dataDirectory) }
+    func signedIn(as token: String) -> RunningShop {
+        RunningShop(port: port, token: token, keysPath: keysPath, dataDirectory: dataDirectory, internalPort: internalPort)
+    }
+
+    /// The internal listener of this shop, called without credentials.
+    var internalListener: RunningShop {
+        get throws {
+            guard let internalPort else { throw NoInternalListener() }
+            return RunningShop(port: internalPort, keysPath: keysPath, dataDirectory: dataDirectory)
+        }
+    }
 
     static let password = "correct horse battery staple"
 
@@ -102,6 +117,8 @@ struct RunningShop: Sendable {
     }
 }
 
+struct NoInternalListener: Error {}
+
 struct UnexpectedResponse: Error, CustomStringConvertible {
     let result: HTTPResult
     var description: String { "unexpected \(result.status): \(String(decoding: result.body, as: UTF8.self))" }
@@ -122,6 +139,8 @@ enum TestServer {
         "BCRYPT_COST": "4", "RATE_LIMIT": "100000/60", "RATE_LIMIT_CREDENTIALS": "100000/60",
         // A loaded test machine may take longer than production's 250 ms to reach Redis.
         "REDIS_TIMEOUT_MS": "5000",
+        // The internal listener (/metrics, service-to-service calls) on a free port.
+        "INTERNAL_PORT": "0",
     ]
 
     /// Runs the system for `body`, signed in as an admin, then shuts it down gracefully.
@@ -145,22 +164,29 @@ enum TestServer {
         settings.usersDatabaseURL = usersDatabaseURL
         let system = try await ShopSystem.open(settings, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = system.application(logger: logger) { port in
+        let (internalPorts, internalContinuation) = AsyncStream<Int>.makeStream()
+        let applications = system.applications(logger: logger) { port in
             continuation.yield(port)
             continuation.finish()
+        } onInternalRunning: { port in
+            internalContinuation.yield(port)
+            internalContinuation.finish()
         }
-        let group = ServiceGroup(services: [app], logger: logger)
+        if settings.internalPort == nil { internalContinuation.finish() }
+        let group = ServiceGroup(services: applications, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw ServerDidNotStart() }
+            var internalIterator = internalPorts.makeAsyncIterator()
+            let internalPort = await internalIterator.next()
             do {
                 _ = try await system.users?.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
                 let keysPath: String? = switch settings.signingKeySource {
                 case .file(let path), .generated(let path): path
                 case .pem: nil
                 }
-                let shop = RunningShop(port: port, keysPath: keysPath, dataDirectory: settings.dataDirectory)
+                let shop = RunningShop(port: port, keysPath: keysPath, dataDirectory: settings.dataDirectory, internalPort: internalPort)
                 try await body(shop.signedIn(as: try await shop.logIn(adminEmail).access))
             } catch {
                 await group.triggerGracefulShutdown()

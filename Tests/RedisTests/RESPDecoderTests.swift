@@ -44,6 +44,34 @@ import Testing
         #expect(throws: RedisError.self) { try parseAll(String(repeating: "*1\r\n", count: 40) + ":1\r\n") }
     }
 
+    @Test func hugeAnnouncedLengthsAreRefusedNotTrapped() {
+        // Int.max + 2 overflowed in the bounds check and crashed the process.
+        for length in ["\(Int.max)", "\(Int.max - 1)", "536870913", "99999999999999999999999", "-2"] {
+            #expect(throws: RedisError.self) { try parseAll("$\(length)\r\nabc\r\n") }
+            #expect(throws: RedisError.self) { try parseAll("*\(length)\r\n:1\r\n") }
+        }
+    }
+
+    @Test func randomBytesNeverTrapTheDecoder() throws {
+        // A fixed-seed fuzz over RESP-shaped junk: every input parses, asks for more, or
+        // throws RedisError; anything else (a trap) ends the test process.
+        var random = SplitMix64(seed: 0x5E55_10C4)
+        let pieces = ["*", "$", ":", "+", "-", "\r\n", "\r", "\n", "0", "1", "-1", "9", "\(Int.max)", "\(Int.min)",
+            "18446744073709551616", "x", "OK", " ", "*3", "$5"]
+        var outcomes = (parsed: 0, needMore: 0, refused: 0)
+        for _ in 0..<20_000 {
+            var text = ""
+            for _ in 0..<Int(random.next() % 12) { text += pieces[Int(random.next() % UInt64(pieces.count))] }
+            var buffer = ByteBuffer(string: text)
+            do {
+                if try RESPDecoder.parse(&buffer, depth: 0) != nil { outcomes.parsed += 1 } else { outcomes.needMore += 1 }
+            } catch is RedisError {
+                outcomes.refused += 1
+            }
+        }
+        #expect(outcomes.parsed > 0 && outcomes.needMore > 0 && outcomes.refused > 0)
+    }
+
     @Test func commandsAreWrittenAsArraysOfBulkStrings() {
         var buffer = ByteBuffer()
         RESPEncoder.encode(["SET", "k€y", RESPArgument(12)], into: &buffer)
@@ -56,5 +84,20 @@ import Testing
         #expect(try RedisURL("redis://127.0.0.1") == RedisURL(host: "127.0.0.1"))
         #expect(throws: RedisURLError.self) { try RedisURL("http://x") }
         #expect(throws: RedisURLError.self) { try RedisURL("redis://x/99") }
+    }
+}
+
+/// A small deterministic generator, so a failing fuzz case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -110,16 +110,60 @@ import Testing
     }
 
     @Test(arguments: kinds)
-    func bootstrappingAnAdminCreatesOrPromotes(_ kind: DatabaseKind) async throws {
-        try await withStores(kind) { store, _, user in
-            let (promoted, created) = try await store.bootstrapAdmin(
-                NewUser(email: try EmailAddress("ADA@example.com"), name: try PersonName("Ada"), role: .admin), passwordHash: nil, at: Self.t0)
-            #expect(!created && promoted.id == user.id && promoted.role == .admin)
+    func bootstrappingAnAdminCreatesButPromotesOnlyWhenAskedAndThenEndsEverySession(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { store, sessions, user in
+            let token = RefreshToken.generate()
+            try await sessions.start(token, userID: user.id, at: Self.t0)
+            let ada = NewUser(email: try EmailAddress("ADA@example.com"), name: try PersonName("Ada"), role: .admin)
+            guard case .exists(let existing) = try await store.bootstrapAdmin(ada, passwordHash: nil, promoteExisting: false, at: Self.t0) else {
+                Issue.record("an account anyone could have registered must not be promoted unasked")
+                return
+            }
+            #expect(existing.id == user.id && existing.role == .customer)
+            #expect(try await store.find(id: user.id)?.role == .customer)
+            guard case .promoted(let promoted, let previous) = try await store.bootstrapAdmin(
+                ada, passwordHash: nil, promoteExisting: true, at: Self.t0)
+            else {
+                Issue.record("asked to promote, it must promote")
+                return
+            }
+            #expect(promoted.id == user.id && promoted.role == .admin && previous == .customer)
             #expect(try await store.passwordHash(id: user.id) == "x")
-            let (fresh, made) = try await store.bootstrapAdmin(
-                NewUser(email: try EmailAddress("root@example.com"), name: try PersonName("Root"), role: .admin), passwordHash: "h", at: Self.t0)
-            #expect(made && fresh.role == .admin)
+            if case .rotated = try await sessions.rotate(token, to: RefreshToken.generate(), at: Self.t0) {
+                Issue.record("the registrant's session must not survive into an admin session")
+            }
+            let root = NewUser(email: try EmailAddress("root@example.com"), name: try PersonName("Root"), role: .admin)
+            guard case .needsPassword = try await store.bootstrapAdmin(root, passwordHash: nil, promoteExisting: false, at: Self.t0) else {
+                Issue.record("a new admin needs a password")
+                return
+            }
+            guard case .created(let fresh) = try await store.bootstrapAdmin(root, passwordHash: "h", promoteExisting: false, at: Self.t0) else {
+                Issue.record("a new address makes a new admin")
+                return
+            }
+            #expect(fresh.role == .admin)
             #expect(try await store.credentials(email: try EmailAddress("root@example.com"))?.passwordHash == "h")
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aSessionEndsAtItsAbsoluteLifetimeHoweverOftenItRotates(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { _, sessions, user in
+            var token = RefreshToken.generate()
+            try await sessions.start(token, userID: user.id, at: Self.t0)
+            // Rotating every 20 days keeps each token fresh, but not the session past 90 days.
+            for day in stride(from: 20, through: 80, by: 20) {
+                let next = RefreshToken.generate()
+                guard case .rotated = try await sessions.rotate(token, to: next, at: Self.t0.addingTimeInterval(Double(day) * 86_400)) else {
+                    Issue.record("day \(day): a fresh token of a young session must rotate")
+                    return
+                }
+                token = next
+            }
+            guard case .invalid = try await sessions.rotate(token, to: RefreshToken.generate(), at: Self.t0.addingTimeInterval(91 * 86_400)) else {
+                Issue.record("a session older than its absolute lifetime must end")
+                return
+            }
         }
     }
 }

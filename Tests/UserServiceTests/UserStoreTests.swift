@@ -73,7 +73,7 @@ import Testing
             let ada = try await store.create(try newUser("ada@example.com", "Ada"), passwordHash: nil, at: Self.t0)
             _ = try await store.create(try newUser("grace@example.com", "Grace"), passwordHash: nil, at: Self.t0)
             let later = Self.t0.addingTimeInterval(60)
-            let renamed = try await store.update(id: ada.id, with: UserChanges(name: try PersonName("Ada L.")), at: later)
+            let renamed = try await store.update(id: ada.id, with: UserChanges(name: try PersonName("Ada L.")), at: later).user
             #expect(renamed.name.value == "Ada L.")
             #expect(renamed.email.value == "ada@example.com")
             #expect(renamed.updatedAt == later)
@@ -85,6 +85,42 @@ import Testing
             await #expect(throws: UserError.notFound(id: 999_999)) {
                 try await store.update(id: 999_999, with: UserChanges(name: try PersonName("X")), at: later)
             }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aProfileEditRacingARoleChangeKeepsBoth(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            // Without the row lock, PostgreSQL let the edit write back the role it had read.
+            for round in 0..<25 {
+                let user = try await store.create(try newUser("racer\(round)@example.com", "Before"), passwordHash: nil, at: Self.t0)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { _ = try await store.update(id: user.id, with: UserChanges(name: try PersonName("After")), at: Self.t0) }
+                    group.addTask { _ = try await store.update(id: user.id, with: UserChanges(role: .staff), at: Self.t0) }
+                    try await group.waitForAll()
+                }
+                let final = try #require(try await store.find(id: user.id))
+                #expect(final.role == .staff && final.name.value == "After", "round \(round): \(final)")
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aRoleChangeEndsTheUsersSessionsAndSaysSo(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let ada = try await store.create(try newUser("ada@example.com", "Ada"), passwordHash: nil, at: Self.t0)
+            let sessions = SessionStore(database: store.database)
+            let token = RefreshToken.generate()
+            try await sessions.start(token, userID: ada.id, at: Self.t0)
+            #expect(try await store.update(id: ada.id, with: UserChanges(name: try PersonName("Ada L.")), at: Self.t0).sessionsEnded == false)
+            #expect(try await store.update(id: ada.id, with: UserChanges(role: .admin), at: Self.t0).sessionsEnded)
+            if case .rotated = try await sessions.rotate(token, to: RefreshToken.generate(), at: Self.t0) {
+                Issue.record("a refresh token from before a role change must not mint tokens with the new role")
+            }
+            let types = try await store.database.read { sql in
+                try await sql.raw("SELECT type FROM outbox ORDER BY id").all().map { try $0.decode(column: "type", as: String.self) }
+            }
+            #expect(types.last == "user.sessions_ended")
         }
     }
 

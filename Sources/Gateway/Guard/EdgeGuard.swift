@@ -31,6 +31,8 @@ public struct EdgeGuard: RouterMiddleware {
     public typealias Context = ShopRequestContext
 
     let tokens: AccessTokens
+    /// When users' sessions were ended; a token issued before is refused.
+    let cutoffs: (any SessionCutoffs)?
     let store: any RateLimitStore
     let configuration: GuardConfiguration
     let metrics: ShopMetrics?
@@ -39,12 +41,14 @@ public struct EdgeGuard: RouterMiddleware {
 
     public init(
         tokens: AccessTokens,
+        cutoffs: (any SessionCutoffs)? = nil,
         store: any RateLimitStore,
         configuration: GuardConfiguration,
         metrics: ShopMetrics? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.tokens = tokens
+        self.cutoffs = cutoffs
         self.store = store
         self.configuration = configuration
         self.metrics = metrics
@@ -56,7 +60,10 @@ public struct EdgeGuard: RouterMiddleware {
         context: ShopRequestContext,
         next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
-        guard request.uri.path.hasPrefix("/api/v1/") else { return try await next(request, context) }
+        // The route the router matched decides, never the raw path: the router ignores
+        // empty segments, so `//api/v1/auth/token/` reaches the login handler too.
+        let route = context.endpointPath ?? RoutePath.collapsed(request.uri.path)
+        guard route.hasPrefix("/api/v1/") else { return try await next(request, context) }
         var context = context
         context.clientAddress = ClientAddress.resolve(
             peer: context.remoteAddress?.ipAddress,
@@ -65,13 +72,17 @@ public struct EdgeGuard: RouterMiddleware {
         var refusal: InvalidAccessToken?
         if let authorization = request.headers[.authorization] {
             do {
-                context.principal = try tokens.verify(Self.bearerToken(authorization), now: now())
-            } catch {
+                let principal = try tokens.verify(Self.bearerToken(authorization), now: now())
+                // After the cache of verified tokens, so a token that verified before its
+                // user's sessions ended is refused from then on.
+                if try await isRevoked(principal, logger: context.logger) { throw InvalidAccessToken.revoked }
+                context.principal = principal
+            } catch let error as InvalidAccessToken {
                 refusal = error
                 context.logger.debug("bearer token refused", metadata: ["reason": "\(error)"])
             }
         }
-        let decision = try await limit(request, context: context)
+        let decision = try await limit(request, route: route, context: context)
         guard decision.allowed else {
             metrics?.rateLimited.increment()
             throw APIError(
@@ -85,6 +96,22 @@ public struct EdgeGuard: RouterMiddleware {
         var response = try await next(request, context)
         response.headers.append(contentsOf: decision.headers)
         return response
+    }
+
+    /// Whether the sessions of `principal`'s user ended after its token was issued. A
+    /// store that does not answer is treated like the rate-limit store: open or closed.
+    private func isRevoked(_ principal: Principal, logger: Logger) async throws -> Bool {
+        guard let cutoffs else { return false }
+        do {
+            return try await cutoffs.isRevoked(principal)
+        } catch {
+            metrics?.rateLimitStoreFailures.increment()
+            warnAboutStore(error, logger: logger)
+            guard configuration.failOpen else {
+                throw APIError(.upstreamUnavailable, "Sessions cannot be checked; try again shortly")
+            }
+            return false
+        }
     }
 
     /// The token of an `Authorization: Bearer <token>` header.
@@ -101,10 +128,10 @@ public struct EdgeGuard: RouterMiddleware {
         return String(decoding: token, as: UTF8.self)
     }
 
-    private func limit(_ request: Request, context: ShopRequestContext) async throws -> RateLimitDecision {
+    private func limit(_ request: Request, route: String, context: ShopRequestContext) async throws -> RateLimitDecision {
         let policy: RateLimitPolicy
         let subject: String
-        if isCredentialRoute(request, principal: context.principal) {
+        if isCredentialRoute(request.method, route: route, principal: context.principal) {
             policy = configuration.credentialPolicy
             subject = "ip:\(context.clientAddress ?? "unknown")"
         } else if let principal = context.principal {
@@ -129,11 +156,10 @@ public struct EdgeGuard: RouterMiddleware {
 
     /// Logins, refreshes and anonymous registrations: where passwords are guessed and
     /// accounts farmed. An admin registering users counts against their own limit.
-    private func isCredentialRoute(_ request: Request, principal: Principal?) -> Bool {
-        guard request.method == .post else { return false }
-        let path = request.uri.path
-        if path == "/api/v1/auth/token" || path == "/api/v1/auth/refresh" { return true }
-        return path == "/api/v1/users" && principal == nil
+    private func isCredentialRoute(_ method: HTTPRequest.Method, route: String, principal: Principal?) -> Bool {
+        guard method == .post else { return false }
+        if route == "/api/v1/auth/token" || route == "/api/v1/auth/refresh" { return true }
+        return route == "/api/v1/users" && principal == nil
     }
 
     /// At most one warning every 10 seconds while the store is failing.

@@ -39,8 +39,10 @@ public struct AccessTokens: Sendable {
 
     /// A signed access token for `userID` acting as `role`, valid from `now` for ``lifetime``.
     public func issue(userID: Int64, role: Role, now: Date) throws -> IssuedAccessToken {
-        let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
-        let expires = issuedAt + lifetime.components.seconds
+        // Milliseconds (a JWT NumericDate may have a fraction), so a token issued just
+        // after a user's sessions were ended is told apart from one issued before.
+        let issuedAt = (now.timeIntervalSince1970 * 1000).rounded(.down) / 1000
+        let expires = Int64(issuedAt.rounded(.down)) + lifetime.components.seconds
         let claims = AccessTokenClaims(
             sub: String(userID), role: role.rawValue, iat: issuedAt, exp: expires,
             jti: UUID().uuidString.lowercased(), iss: issuer, aud: audience)
@@ -89,10 +91,10 @@ public struct AccessTokens: Sendable {
         let seconds = now.timeIntervalSince1970
         let skew = Double(leeway.components.seconds)
         guard Double(claims.exp) + skew > seconds else { throw .expired }
-        guard Double(claims.iat) - skew <= seconds else { throw .notYetValid }
+        guard claims.iat - skew <= seconds else { throw .notYetValid }
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }
-        return (Principal(userID: userID, role: role, tokenID: claims.jti), Double(claims.iat), Double(claims.exp))
+        return (Principal(userID: userID, role: role, tokenID: claims.jti, issuedAt: claims.iat), claims.iat, Double(claims.exp))
     }
 
     private struct Header: Codable {
@@ -106,7 +108,8 @@ public struct AccessTokens: Sendable {
 public struct AccessTokenClaims: Sendable, Codable, Hashable {
     public var sub: String
     public var role: String
-    public var iat: Int64
+    /// Seconds since 1970, with milliseconds.
+    public var iat: Double
     public var exp: Int64
     public var jti: String
     public var iss: String
@@ -131,6 +134,8 @@ public enum InvalidAccessToken: Error, Sendable, Hashable, APIErrorConvertible {
     case notYetValid
     case wrongIssuer
     case wrongAudience
+    /// Issued before its user's sessions were ended (deleted, role or password changed).
+    case revoked
 
     public var apiError: APIError {
         let message = self == .expired ? "The access token has expired" : "The access token is not valid"

@@ -28,10 +28,13 @@ public struct Principal: Sendable, Hashable {
     public let role: Role
     /// The token's id (`jti`), for logs and revocation lists.
     public let tokenID: String
+    /// When the token was issued (`iat`), in seconds since 1970 with milliseconds.
+    public let issuedAt: Double
 
-    public init(userID: Int64, role: Role, tokenID: String) {
+    public init(userID: Int64, role: Role, tokenID: String, issuedAt: Double = 0) {
         self.userID = userID
         self.role = role
         self.tokenID = tokenID
+        self.issuedAt = issuedAt
     }
 }

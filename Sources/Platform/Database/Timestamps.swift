@@ -10,4 +10,9 @@ extension Date {
     public init(microsecondsSince1970 value: Int64) {
         self.init(timeIntervalSince1970: TimeInterval(value) / 1_000_000)
     }
+
+    /// Whole milliseconds since 1970, rounded down.
+    public var millisecondsSince1970: Int64 {
+        Int64((timeIntervalSince1970 * 1000).rounded(.down))
+    }
 }

@@ -9,6 +9,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
     case unauthenticated = "UNAUTHENTICATED"
     case forbidden = "FORBIDDEN"
     case notFound = "NOT_FOUND"
+    case methodNotAllowed = "METHOD_NOT_ALLOWED"
     case conflict = "CONFLICT"
     case payloadTooLarge = "PAYLOAD_TOO_LARGE"
     case rateLimited = "RATE_LIMITED"
@@ -25,6 +26,7 @@ public enum ErrorCode: String, Sendable, Codable, CaseIterable {
         case .unauthenticated: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
         case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .rateLimited: .tooManyRequests

@@ -12,7 +12,8 @@ public enum EdgeRouter {
     ///     are rendered (security headers, CORS).
     ///   - guards: middlewares in front of the routes whose own errors are rendered, and
     ///     which see every route's response, errors included (authentication, rate limits).
-    ///   - metrics: where request counts and durations go; served at `/metrics`.
+    ///   - metrics: where request counts and durations go (served at `/metrics` by the
+    ///     internal listener, ``makeInternal(health:metrics:routes:)``).
     ///   - assets: adds unversioned public routes (static content such as images).
     ///   - routes: adds the versioned routes to the `/api/v1` group.
     public static func make(
@@ -32,6 +33,37 @@ public enum EdgeRouter {
             for guardMiddleware in guards { router.add(middleware: guardMiddleware) }
             router.add(middleware: ErrorMiddleware())
         }
+        addHealth(health, to: router)
+        assets(router)
+        routes(router.group("/api/v1"))
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
+        return router
+    }
+
+    /// The router of the internal listener (`INTERNAL_PORT`): health, `/metrics` and the
+    /// service-to-service routes `routes` adds, never reachable on the public port.
+    public static func makeInternal(
+        health: [HealthCheck],
+        metrics: ShopMetrics,
+        routes: (Router<ShopRequestContext>) -> Void
+    ) -> Router<ShopRequestContext> {
+        let router = Router(context: ShopRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: AccessLogMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware())
+        addHealth(health, to: router)
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+        }
+        routes(router)
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
+        return router
+    }
+
+    private static func addHealth(_ health: [HealthCheck], to router: Router<ShopRequestContext>) {
         router.get("/health/live") { _, _ in
             try JSONResponse.success(HealthReport(status: "live", checks: []), headers: [.cacheControl: "no-store"])
         }
@@ -44,17 +76,6 @@ public enum EdgeRouter {
             let checks = results.map { HealthStatus(name: $0.0, status: "up") }
             return try JSONResponse.success(HealthReport(status: "ready", checks: checks), headers: [.cacheControl: "no-store"])
         }
-        if let metrics {
-            router.get("/metrics") { _, _ in
-                Response(
-                    status: .ok,
-                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
-            }
-        }
-        assets(router)
-        routes(router.group("/api/v1"))
-        return router
     }
 }
 
@@ -72,7 +93,7 @@ struct AccessLogMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         metrics?.recordRequest(
-            method: request.method.rawValue, route: context.endpointPath ?? Self.route(request.uri.path, status: response.status.code),
+            method: RoutePath.methodLabel(request.method), route: context.endpointPath ?? RoutePath.unmatched,
             status: Int(response.status.code), duration: elapsed)
         if context.logger.logLevel <= .info {
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
@@ -87,15 +108,5 @@ struct AccessLogMiddleware: RouterMiddleware {
             )
         }
         return response
-    }
-
-    /// The label of a request no route matched (the router's template is the label
-    /// otherwise): ids (numbers, `me`) folded into `{id}`, and every unknown path into
-    /// one label, so the number of series stays bounded.
-    static func route(_ path: String, status: Int) -> String {
-        guard status != 404 else { return "not_found" }
-        return path.split(separator: "/", omittingEmptySubsequences: false).map { segment in
-            segment == "me" || (!segment.isEmpty && segment.utf8.allSatisfy { (48...57).contains($0) }) ? "{id}" : segment
-        }.joined(separator: "/")
     }
 }

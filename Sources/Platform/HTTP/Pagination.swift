@@ -247,7 +247,8 @@ public enum ListPage<Item: Sendable>: Sendable {
         items.removeAll { $0.0 == name }
         items.append((name, value))
         let query = items.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
-        return "<\(uri.path)?\(query)>; rel=\"\(rel)\""
+        // Collapsed: a path that starts `//` would be read as another host.
+        return "<\(RoutePath.collapsed(uri.path))?\(query)>; rel=\"\(rel)\""
     }
 
     private static func encode(_ value: String) -> String {

@@ -47,9 +47,11 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.payloadTooLarge, "The request body is larger than \(maxBodyBytes) bytes")
         }
-        // Keys are the caller's own: two users choosing the same key never meet.
-        let caller = context.principal.map { "user:\($0.userID)" } ?? "anonymous"
-        let scope = "\(caller) \(request.method.rawValue) \(request.uri.path)"
+        // Keys are the caller's own: two users, or two anonymous clients, choosing the
+        // same key never meet. The path as the router reads it, so another spelling of
+        // the same path is the same request.
+        let caller = context.principal.map { "user:\($0.userID)" } ?? "ip:\(context.clientAddress ?? "unknown")"
+        let scope = "\(caller) \(request.method.rawValue) \(RoutePath.collapsed(request.uri.path))"
         let fingerprint = Self.fingerprint(scope: scope, contentType: request.headers[.contentType], body: body)
 
         switch try await store.claim(scope: scope, key: key, fingerprint: fingerprint, now: now()) {

@@ -63,8 +63,7 @@ struct ImageStore: Sendable {
     ) async throws -> (image: ProductImage, created: Bool) {
         let micros = now.microsecondsSince1970
         let result = try await database.transaction { sql -> (ProductImage, Bool) in
-            let lockRow = sql.dialect.name == "sqlite" ? "" : " FOR UPDATE"
-            guard try await sql.raw("SELECT id FROM products WHERE id = \(bind: productID)\(unsafeRaw: lockRow)").first() != nil else {
+            guard try await sql.raw("SELECT id FROM products WHERE id = \(bind: productID)\(unsafeRaw: sql.forUpdate)").first() != nil else {
                 throw CatalogError.notFound(id: productID)
             }
             if let existing = try await sql.raw(

@@ -106,3 +106,9 @@ extension UserError: APIErrorConvertible {
         }
     }
 }
+
+extension PasswordHashingBusy: APIErrorConvertible {
+    var apiError: APIError {
+        APIError(.upstreamUnavailable, "Too many sign-ins at once; retry in a few seconds", headers: [.retryAfter: "2"])
+    }
+}

@@ -57,13 +57,13 @@ struct UserRoutes: Sendable {
         let body = try await JSONBody.decode(UpdateUserRequest.self, from: request)
         let changes = try UserChanges(validating: body)
         if changes.role != nil { try UserAccess.check(principal, .changeRole, target: id) }
-        let user = try await accounts.store.update(id: id, with: changes, at: now())
+        let user = try await accounts.update(id: id, with: changes)
         return try JSONResponse.success(UserResource(user), headers: Self.privateHeaders)
     }
 
     @Sendable func delete(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let (_, id) = try target(context, .delete)
-        try await accounts.store.delete(id: id, at: now())
+        try await accounts.delete(id: id)
         return JSONResponse.noContent()
     }
 

@@ -10,6 +10,9 @@ struct Accounts: Sendable {
     let sessions: SessionStore
     let hasher: PasswordHasher
     let tokens: AccessTokens
+    /// Where ended sessions are told to every guard at once; the `user.sessions_ended`
+    /// event tells the rest.
+    let cutoffs: any SessionCutoffs
     let now: @Sendable () -> Date
 
     /// Registers a user; anonymous callers and non-admins always get `customer`.
@@ -55,7 +58,39 @@ struct Accounts: Sendable {
         let stored = try await store.passwordHash(id: id)
         guard try await hasher.verify(current, against: stored) else { throw UserError.wrongCurrentPassword }
         let hash = try await hasher.hash(new)
-        try await store.changePassword(id: id, to: hash, at: now())
+        let instant = now()
+        try await store.changePassword(id: id, to: hash, at: instant)
+        await endSessions(of: id, at: instant)
+    }
+
+    /// Applies `changes`; a role change ends the user's sessions, so the old role's
+    /// tokens stop working at once.
+    func update(id: Int64, with changes: UserChanges) async throws -> User {
+        let instant = now()
+        let (user, sessionsEnded) = try await store.update(id: id, with: changes, at: instant)
+        if sessionsEnded { await endSessions(of: id, at: instant) }
+        return user
+    }
+
+    /// Deletes the user's personal data and ends its sessions.
+    func delete(id: Int64) async throws {
+        let instant = now()
+        try await store.delete(id: id, at: instant)
+        await endSessions(of: id, at: instant)
+    }
+
+    /// See ``UserStore/bootstrapAdmin(_:passwordHash:promoteExisting:at:)``.
+    func bootstrapAdmin(_ user: NewUser, passwordHash: String?, promoteExisting: Bool) async throws -> AdminBootstrap {
+        let instant = now()
+        let outcome = try await store.bootstrapAdmin(user, passwordHash: passwordHash, promoteExisting: promoteExisting, at: instant)
+        if case .promoted(let admin, _) = outcome { await endSessions(of: admin.id, at: instant) }
+        return outcome
+    }
+
+    /// Tells the guards now; if that fails, the committed `user.sessions_ended` event
+    /// tells them once it is delivered.
+    private func endSessions(of userID: Int64, at instant: Date) async {
+        try? await cutoffs.endSessions(of: userID, at: instant)
     }
 
     private func session(for user: User, refresh: RefreshToken) throws -> TokenResource {

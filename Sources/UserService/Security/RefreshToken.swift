@@ -9,6 +9,9 @@ struct RefreshToken: Sendable, Hashable {
 
     /// How long a refresh token lives when unused.
     static let lifetime: Duration = .seconds(30 * 24 * 3600)
+    /// How long a session (a login and all its rotations) lives at most: rotating keeps it
+    /// going until then, never longer, and then the user logs in again.
+    static let familyLifetime: Duration = .seconds(90 * 24 * 3600)
 
     static func generate() -> RefreshToken {
         var generator = SystemRandomNumberGenerator()

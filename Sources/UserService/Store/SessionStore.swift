@@ -18,8 +18,10 @@ struct SessionStore: Sendable {
 
     /// Starts a new family (a login) with `token` for `userID`.
     func start(_ token: RefreshToken, userID: Int64, at now: Date) async throws {
+        let familyExpires = now.addingTimeInterval(TimeInterval(RefreshToken.familyLifetime.components.seconds)).microsecondsSince1970
         try await database.transaction { sql in
-            try await Self.insert(token, family: UUID().uuidString.lowercased(), userID: userID, at: now, in: sql)
+            try await Self.insert(
+                token, family: UUID().uuidString.lowercased(), familyExpires: familyExpires, userID: userID, at: now, in: sql)
         }
     }
 
@@ -30,7 +32,7 @@ struct SessionStore: Sendable {
         return try await database.transaction { sql in
             guard let row = try await sql.raw(
                 """
-                SELECT id, family, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
+                SELECT id, family, family_expires_at, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
                 WHERE token_hash = \(bind: presented.digest)
                 """
             ).first() else { return .invalid }
@@ -43,7 +45,8 @@ struct SessionStore: Sendable {
                 ).run()
                 return .reused
             }
-            guard try row.decode(column: "expires_at", as: Int64.self) > micros else { return .invalid }
+            let familyExpires = try row.decode(column: "family_expires_at", as: Int64.self)
+            guard try row.decode(column: "expires_at", as: Int64.self) > micros, familyExpires > micros else { return .invalid }
             // The condition makes two concurrent refreshes with one token race to a single winner.
             let claimed = try await sql.raw(
                 """
@@ -58,7 +61,7 @@ struct SessionStore: Sendable {
                 return .reused
             }
             guard let user = try await UserStore.activeUser(id: userID, in: sql) else { return .invalid }
-            try await Self.insert(next, family: family, userID: userID, at: now, in: sql)
+            try await Self.insert(next, family: family, familyExpires: familyExpires, userID: userID, at: now, in: sql)
             return .rotated(user: user)
         }
     }
@@ -92,13 +95,15 @@ struct SessionStore: Sendable {
         ).run()
     }
 
-    private static func insert(_ token: RefreshToken, family: String, userID: Int64, at now: Date, in sql: any SQLDatabase) async throws {
+    private static func insert(
+        _ token: RefreshToken, family: String, familyExpires: Int64, userID: Int64, at now: Date, in sql: any SQLDatabase
+    ) async throws {
         let micros = now.microsecondsSince1970
-        let expires = now.addingTimeInterval(TimeInterval(RefreshToken.lifetime.components.seconds)).microsecondsSince1970
+        let expires = min(now.addingTimeInterval(TimeInterval(RefreshToken.lifetime.components.seconds)).microsecondsSince1970, familyExpires)
         try await sql.raw(
             """
-            INSERT INTO refresh_tokens (token_hash, family, user_id, created_at, expires_at)
-            VALUES (\(bind: token.digest), \(bind: family), \(bind: userID), \(bind: micros), \(bind: expires))
+            INSERT INTO refresh_tokens (token_hash, family, family_expires_at, user_id, created_at, expires_at)
+            VALUES (\(bind: token.digest), \(bind: family), \(bind: familyExpires), \(bind: userID), \(bind: micros), \(bind: expires))
             """
         ).run()
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Platform
 import SQLKit
 
@@ -65,5 +66,12 @@ enum UserMigrations {
         },
         Outbox.migration(4),
         AuditLog.migration(5),
+        Migration(6, "refresh token families end; audit entries name who acted") { sql in
+            try await sql.raw("ALTER TABLE refresh_tokens ADD COLUMN family_expires_at BIGINT").run()
+            // Sessions started before this migration end 90 days after it.
+            let cutoff = Date().addingTimeInterval(TimeInterval(RefreshToken.familyLifetime.components.seconds)).microsecondsSince1970
+            try await sql.raw("UPDATE refresh_tokens SET family_expires_at = \(bind: cutoff)").run()
+            try await sql.raw("ALTER TABLE audit_log ADD COLUMN actor_id BIGINT").run()
+        },
     ]
 }

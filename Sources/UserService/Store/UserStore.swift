@@ -98,16 +98,19 @@ struct UserStore: Sendable {
         }
     }
 
-    /// Applies `changes` to the user with `id` in one transaction.
-    func update(id: Int64, with changes: UserChanges, at now: Date) async throws -> User {
+    /// Applies `changes` to the user with `id` in one transaction. A role change ends every
+    /// session of the user (`sessionsEnded`).
+    func update(id: Int64, with changes: UserChanges, at now: Date) async throws -> (user: User, sessionsEnded: Bool) {
         do {
-            let user = try await database.transaction { sql in
+            let result = try await database.transaction { sql -> (User, Bool) in
+                // Locked: a profile edit racing an admin's role change must not write back
+                // the role it read.
                 guard let row = try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL"
+                    "SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)"
                 ).first() else { throw UserError.notFound(id: id) }
                 let current = try Self.user(from: row)
                 let updated = changes.applied(to: current, at: now)
-                guard updated != current else { return current }
+                guard updated != current else { return (current, false) }
                 try await outbox.append(UserUpdated(from: current, to: updated), at: now, in: sql)
                 try await sql.raw(
                     """
@@ -116,13 +119,22 @@ struct UserStore: Sendable {
                     WHERE id = \(bind: id)
                     """
                 ).run()
-                return updated
+                guard updated.role != current.role else { return (updated, false) }
+                try await endSessions(of: id, reason: "role_changed", at: now, in: sql)
+                return (updated, true)
             }
             outbox.committed()
-            return user
+            return result
         } catch where DatabaseErrors.isUniqueViolation(error) {
             throw UserError.emailTaken
         }
+    }
+
+    /// Revokes every refresh token of `userID` and says so in `user.sessions_ended`, inside
+    /// the caller's transaction, so access tokens issued before `now` are refused everywhere.
+    private func endSessions(of userID: Int64, reason: String, at now: Date, in sql: any SQLDatabase) async throws {
+        try await SessionStore.revokeAll(userID: userID, at: now.microsecondsSince1970, in: sql)
+        try await outbox.append(UserSessionsEnded(userID: userID, endedAt: now.millisecondsSince1970, reason: reason), at: now, in: sql)
     }
 
     /// Removes the personal data of the user with `id`, leaving a tombstone so the id is
@@ -140,7 +152,7 @@ struct UserStore: Sendable {
             ).first()
             guard row != nil else { return false }
             try await sql.raw("DELETE FROM user_preferences WHERE user_id = \(bind: id)").run()
-            try await SessionStore.revokeAll(userID: id, at: micros, in: sql)
+            try await endSessions(of: id, reason: "deleted", at: now, in: sql)
             try await outbox.append(UserDeleted(userID: id), at: now, in: sql)
             return true
         }
@@ -183,43 +195,58 @@ struct UserStore: Sendable {
                 """
             ).first()
             guard row != nil else { throw UserError.notFound(id: id) }
-            try await SessionStore.revokeAll(userID: id, at: micros, in: sql)
+            try await endSessions(of: id, reason: "password_changed", at: now, in: sql)
         }
+        outbox.committed()
     }
 
-    /// Makes the user with `email` an admin (creating it with `passwordHash` when there is
-    /// none yet); returns the user and whether it was created.
-    func bootstrapAdmin(_ user: NewUser, passwordHash: String?, at now: Date) async throws -> (User, created: Bool) {
+    /// Makes the user with `email` an admin, creating it with `passwordHash` when there is
+    /// none. An existing account is promoted only with `promoteExisting` (anyone may have
+    /// registered that address), and then every session it had ends.
+    func bootstrapAdmin(
+        _ user: NewUser, passwordHash: String?, promoteExisting: Bool, at now: Date
+    ) async throws -> AdminBootstrap {
         let micros = now.microsecondsSince1970
-        let row = try await database.transaction { sql in
-            if let existing = try await sql.raw(
+        let outcome = try await database.transaction { sql -> AdminBootstrap in
+            if let row = try await sql.raw(
                 """
-                UPDATE users SET role = \(bind: Role.admin.rawValue), updated_at = \(bind: micros),
-                    password_hash = COALESCE(\(bind: passwordHash), password_hash)
-                WHERE email_normalized = \(bind: user.email.normalized) AND deleted_at IS NULL
-                RETURNING \(unsafeRaw: Self.columns)
+                SELECT \(unsafeRaw: Self.columns) FROM users
+                WHERE email_normalized = \(bind: user.email.normalized) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)
                 """
             ).first() {
-                let user = try Self.user(from: existing)
+                let existing = try Self.user(from: row)
+                guard promoteExisting else { return .exists(existing) }
+                guard let promoted = try await sql.raw(
+                    """
+                    UPDATE users SET role = \(bind: Role.admin.rawValue), updated_at = \(bind: micros),
+                        password_hash = COALESCE(\(bind: passwordHash), password_hash)
+                    WHERE id = \(bind: existing.id)
+                    RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first().map(Self.user(from:)) else { throw UserError.notFound(id: existing.id) }
+                var changed = promoted.role != existing.role ? ["role"] : []
+                if passwordHash != nil { changed.append("password") }
                 try await outbox.append(
-                    UserUpdated(userID: user.id, changed: ["role"], email: user.email.value, name: user.name.value, role: user.role.rawValue),
+                    UserUpdated(userID: promoted.id, changed: changed, email: promoted.email.value, name: promoted.name.value, role: promoted.role.rawValue),
                     at: now, in: sql)
-                return (user, false)
+                try await endSessions(of: promoted.id, reason: "promoted", at: now, in: sql)
+                return .promoted(promoted, previousRole: existing.role)
             }
-            let created = try await sql.raw(
+            guard let passwordHash else { return .needsPassword }
+            guard let row = try await sql.raw(
                 """
                 INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
                 VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: Role.admin.rawValue),
                     \(bind: passwordHash), \(bind: micros), \(bind: micros))
                 RETURNING \(unsafeRaw: Self.columns)
                 """
-            ).first()
-            let user = try Self.user(from: created!)
-            try await outbox.append(UserRegistered(user), at: now, in: sql)
-            return (user, true)
+            ).first() else { throw UserError.emailTaken }
+            let created = try Self.user(from: row)
+            try await outbox.append(UserRegistered(created), at: now, in: sql)
+            return .created(created)
         }
         outbox.committed()
-        return row
+        return outcome
     }
 
     /// The preferences of the user with `id`, or the defaults when never set.

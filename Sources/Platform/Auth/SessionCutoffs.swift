@@ -1,0 +1,73 @@
+import Foundation
+public import Redis
+import Synchronization
+
+/// When each user's access tokens stopped being good. A token issued before its user's
+/// cutoff is refused although its signature and expiry are fine: the user was deleted, or
+/// their role or password changed, after it was issued.
+///
+/// A cutoff only matters while a token issued before it can still be alive, so stores
+/// forget it after ``retention``.
+public protocol SessionCutoffs: Sendable {
+    /// Ends every access token of `userID` issued before `instant`.
+    func endSessions(of userID: Int64, at instant: Date) async throws
+    /// The cutoff of `userID` in milliseconds since 1970, if one is in force.
+    func cutoff(of userID: Int64) async throws -> Int64?
+}
+
+extension SessionCutoffs {
+    /// Whether `principal`'s token was issued before its user's cutoff.
+    public func isRevoked(_ principal: Principal) async throws -> Bool {
+        guard let cutoff = try await cutoff(of: principal.userID) else { return false }
+        return (principal.issuedAt * 1000).rounded(.down) < Double(cutoff)
+    }
+}
+
+/// How long a cutoff must be remembered: the longest access-token lifetime
+/// (`ACCESS_TOKEN_TTL_SECONDS` allows a day) plus clock skew.
+public enum SessionCutoffRetention {
+    public static let seconds: Int64 = 86_400 + 60
+}
+
+/// Cutoffs in this process's memory: the embedded default, where the guard and the Users
+/// service share one process.
+public final class InMemorySessionCutoffs: SessionCutoffs {
+    private let cutoffs = Mutex<[Int64: Int64]>([:])
+
+    public init() {}
+
+    public func endSessions(of userID: Int64, at instant: Date) async throws {
+        let millis = Int64((instant.timeIntervalSince1970 * 1000).rounded(.down))
+        let forgetBefore = millis - SessionCutoffRetention.seconds * 1000
+        cutoffs.withLock { cutoffs in
+            // Bounded by the users whose sessions ended within a day; old ones go first.
+            if cutoffs.count >= 100_000 { cutoffs = cutoffs.filter { $0.value >= forgetBefore } }
+            cutoffs[userID] = max(cutoffs[userID] ?? 0, millis)
+        }
+    }
+
+    public func cutoff(of userID: Int64) async throws -> Int64? {
+        cutoffs.withLock { $0[userID] }
+    }
+}
+
+/// Cutoffs in Redis, shared by every process of the shop (`REDIS_URL`): a key per user
+/// that expires when no token issued before it can be alive.
+public struct RedisSessionCutoffs: SessionCutoffs {
+    let redis: RedisClient
+
+    public init(redis: RedisClient) {
+        self.redis = redis
+    }
+
+    static func key(_ userID: Int64) -> String { "shop:session-cutoff:\(userID)" }
+
+    public func endSessions(of userID: Int64, at instant: Date) async throws {
+        let millis = Int64((instant.timeIntervalSince1970 * 1000).rounded(.down))
+        _ = try await redis.send(["SET", RESPArgument(Self.key(userID)), RESPArgument(String(millis)), "EX", RESPArgument(Int(SessionCutoffRetention.seconds))])
+    }
+
+    public func cutoff(of userID: Int64) async throws -> Int64? {
+        try await redis.send(["GET", RESPArgument(Self.key(userID))]).string.flatMap { Int64($0) }
+    }
+}

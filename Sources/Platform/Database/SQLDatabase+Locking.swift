@@ -1,0 +1,8 @@
+public import SQLKit
+
+extension SQLDatabase {
+    /// ` FOR UPDATE` on PostgreSQL, where a row read to decide a write must stay locked
+    /// until the transaction ends; nothing on SQLite, whose writers already take turns for
+    /// the whole transaction.
+    public var forUpdate: String { dialect.name == "sqlite" ? "" : " FOR UPDATE" }
+}
