@@ -55,20 +55,28 @@ public struct AuditEventResource: Codable, Sendable, Hashable {
     public var id: Int64
     /// The CloudEvents id of the event it records.
     public var eventID: String
-    /// `user.registered`, `user.updated` or `user.deleted`.
+    /// `user.registered`, `user.updated`, `user.deleted`, `user.sessions_ended` or
+    /// `user.login_failed` (a wrong password for the account).
     public var type: String
     public var userID: Int64
+    /// Who acted: the signed-in user of the request (an admin changing someone), when
+    /// there was one.
+    public var actorID: Int64?
     /// The request that caused it, when there was one.
     public var requestID: String?
     public var occurredAt: Date
     /// For `user.updated`: the fields that changed.
     public var changed: [String]
 
-    public init(id: Int64, eventID: String, type: String, userID: Int64, requestID: String?, occurredAt: Date, changed: [String]) {
+    public init(
+        id: Int64, eventID: String, type: String, userID: Int64, actorID: Int64? = nil, requestID: String?, occurredAt: Date,
+        changed: [String]
+    ) {
         self.id = id
         self.eventID = eventID
         self.type = type
         self.userID = userID
+        self.actorID = actorID
         self.requestID = requestID
         self.occurredAt = occurredAt
         self.changed = changed
@@ -78,6 +86,7 @@ public struct AuditEventResource: Codable, Sendable, Hashable {
         case id, type, changed
         case eventID = "event_id"
         case userID = "user_id"
+        case actorID = "actor_id"
         case requestID = "request_id"
         case occurredAt = "occurred_at"
     }

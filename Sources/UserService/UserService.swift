@@ -68,11 +68,13 @@ public struct UserService: Sendable {
     public func backgroundServices(logger: Logger) -> [any Service] {
         let idempotency = IdempotencyStore(database: store.database)
         let sessions = accounts.sessions
+        let audit = AuditLog(database: store.database)
         let now = self.now
         return [
-            PeriodicJob("purge idempotency keys and expired sessions", every: .seconds(3600), logger: logger) {
+            PeriodicJob("purge idempotency keys, expired sessions and old failed logins", every: .seconds(3600), logger: logger) {
                 try await idempotency.purge(now: now())
                 try await sessions.purge(now: now())
+                try await audit.purgeFailedLogins(now: now())
             }
         ]
     }

@@ -134,6 +134,38 @@ import Glibc
         }
     }
 
+    @Test func oneCharacterCarryingThousandsOfMarksIsRefusedWhereverTextIsStored() async throws {
+        // One character: "a" and 20,000 combining acute accents, 40 kB.
+        let heavy = "a" + String(repeating: "\u{301}", count: 20_000)
+        try await TestServer.with { admin in
+            func field(_ result: HTTPResult) -> String? {
+                #expect(result.status == 422, "\(String(decoding: result.body.prefix(300), as: UTF8.self))")
+                return result.json?["error"]?["field"]?.string
+            }
+            #expect(field(try await admin.anonymous.request(
+                .POST, "/api/v1/users", json: #"{"email":"z@example.com","name":"\#(heavy)","password":"\#(RunningShop.password)"}"#)) == "name")
+            #expect(field(try await admin.anonymous.request(
+                .POST, "/api/v1/users", json: #"{"email":"z@example.com","name":"Z","password":"1234567\#(heavy)"}"#)) == "password")
+            #expect(field(try await admin.request(.PATCH, "/api/v1/users/me", json: #"{"name":"\#(heavy)"}"#)) == "name")
+            #expect(field(try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"z-1","name":"\#(heavy)","price":{"amount":1,"currency":"EUR"}}"#)) == "name")
+            let description = String(repeating: heavy, count: 2)
+            #expect(field(try await admin.request(
+                .POST, "/api/v1/products",
+                json: #"{"sku":"z-1","name":"Z","description":"\#(description)","price":{"amount":1,"currency":"EUR"}}"#)) == "description")
+            #expect(field(try await admin.request(
+                .POST, "/api/v1/products",
+                json: #"{"sku":"z-1","name":"Z","attributes":{"colour":"\#(heavy)"},"price":{"amount":1,"currency":"EUR"}}"#)) == "attributes")
+            #expect(field(try await admin.request(.POST, "/api/v1/categories", json: #"{"name":"\#(heavy)","slug":"z"}"#)) == "name")
+            let product = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"z-2","name":"Z","price":{"amount":1,"currency":"EUR"}}"#)
+            let id = try #require(product.json?["data"]?["id"]?.integer)
+            #expect(field(try await admin.request(
+                .POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":1,"reason":"\#(heavy)"}"#)) == "reason")
+            let query = ("a" + String(repeating: "\u{301}", count: 500)).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            #expect(field(try await admin.anonymous.request(.GET, "/api/v1/products?q=\(query)")) == "q")
+        }
+    }
+
     @Test(.enabled(if: RedisServer.available))
     func anEndedSessionIsRefusedByEveryProcessSharingRedis() async throws {
         let redis = try RedisServer()

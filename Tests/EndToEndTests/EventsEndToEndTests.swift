@@ -24,12 +24,24 @@ import Testing
             let id = try #require(registered.json?["data"]?["id"]?.integer)
             _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", headers: [("X-Request-ID", "rename-ada")], json: #"{"name":"Ada L."}"#)
             _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"Ada L."}"#)
+            // Failed logins are written at once, events once relayed: let the events land first.
+            _ = try await auditEntries(admin, userID: id, count: 2)
+            let wrong = try await admin.anonymous.request(
+                .POST, "/api/v1/auth/token", headers: [("X-Request-ID", "guess-ada")], json: #"{"email":"ada@example.com","password":"a wrong guess"}"#)
+            #expect(wrong.status == 401)
             _ = try await admin.request(.DELETE, "/api/v1/users/\(id)", headers: [("X-Request-ID", "forget-ada")])
 
-            let entries = try await auditEntries(admin, userID: id, count: 3)
-            #expect(entries.compactMap { $0["type"]?.string } == ["user.registered", "user.updated", "user.deleted"], "a change that changed nothing is no event")
-            #expect(entries.compactMap { $0["request_id"]?.string } == ["register-ada", "rename-ada", "forget-ada"])
+            let entries = try await auditEntries(admin, userID: id, count: 5)
+            #expect(
+                entries.compactMap { $0["type"]?.string }
+                    == ["user.registered", "user.updated", "user.login_failed", "user.sessions_ended", "user.deleted"],
+                "a change that changed nothing is no event")
+            #expect(entries.compactMap { $0["request_id"]?.string } == ["register-ada", "rename-ada", "guess-ada", "forget-ada", "forget-ada"])
             #expect(entries[1]["changed"] == .array([.string("name")]))
+            #expect(entries[3]["changed"] == .array([.string("deleted")]))
+            let adminID = try #require(try await admin.request(.GET, "/api/v1/users/me").json?["data"]?["id"]?.integer)
+            #expect(entries[0]["actor_id"] == nil, "an anonymous registration has no actor")
+            #expect(entries[1]["actor_id"]?.integer == adminID && entries[4]["actor_id"]?.integer == adminID, "the admin who acted is named")
             #expect(entries.allSatisfy { $0["event_id"]?.string?.isEmpty == false })
             let text = try await admin.request(.GET, "/api/v1/audit-events?user_id=\(id)").body
             #expect(!String(decoding: text, as: UTF8.self).contains("ada@example.com"), "the trail keeps no personal data")
@@ -47,8 +59,8 @@ import Testing
         try await TestServer.with(environment: ["REDIS_URL": "redis://127.0.0.1:\(redis.port)"]) { admin in
             let id = try await admin.createUser("ada@example.com")
             _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", json: #"{"role":"staff"}"#)
-            let entries = try await auditEntries(admin, userID: id, count: 2)
-            #expect(entries.compactMap { $0["type"]?.string } == ["user.registered", "user.updated"])
+            let entries = try await auditEntries(admin, userID: id, count: 3)
+            #expect(entries.compactMap { $0["type"]?.string } == ["user.registered", "user.updated", "user.sessions_ended"])
             #expect(entries[1]["changed"] == .array([.string("role")]))
         }
     }

@@ -207,6 +207,46 @@ import Testing
         #expect(try await shop.waitForExit() == 0)
     }
 
+    @Test func createAdminPromotesAnExistingAccountOnlyWhenToldAndEndsItsSessions() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"])
+        let running = RunningShop(port: try await shop.port())
+        let id = try await running.createUser("mallory@example.com")
+        let session = try await running.logIn("mallory@example.com")
+        let mallory = running.signedIn(as: session.access)
+
+        let unasked = try ShopProcess(
+            ["users", "create-admin", "--email", "MALLORY@example.com"], environment: ["SHOP_ADMIN_PASSWORD": ""],
+            dataDirectory: shop.dataDirectory)
+        #expect(try await unasked.waitForExit() != 0)
+        #expect(unasked.log.contains("--promote-existing") && unasked.log.contains("#\(id)"), "\(unasked.log)")
+        #expect(try await mallory.request(.GET, "/api/v1/users/me").json?["data"]?["role"]?.string == "customer")
+
+        let asked = try ShopProcess(
+            ["users", "create-admin", "--email", "mallory@example.com", "--promote-existing"], environment: ["SHOP_ADMIN_PASSWORD": ""],
+            dataDirectory: shop.dataDirectory)
+        #expect(try await asked.waitForExit() == 0)
+        #expect(asked.log.contains("promoted #\(id) mallory@example.com from customer to admin"), "\(asked.log)")
+        let refresh = try await running.request(.POST, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(session.refresh)"}"#)
+        #expect(refresh.status == 401, "the registrant's refresh token must not come back as an admin token")
+        // The running server hears of it through the outbox the command wrote to.
+        var status = 0
+        for _ in 0..<100 {
+            status = try await mallory.request(.GET, "/api/v1/users/me").status
+            if status == 401 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(status == 401, "the access token from before the promotion ended too")
+        kill(shop.process.processIdentifier, SIGTERM)
+        #expect(try await shop.waitForExit() == 0)
+    }
+
+    @Test func oneServiceAloneRefusesToStartWithoutAnInternalPort() async throws {
+        let shop = try ShopProcess(
+            ["serve", "--service", "users"], environment: ["INTERNAL_PORT": "", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("INTERNAL_PORT is required"), "\(shop.log)")
+    }
+
     @Test func oneServiceAloneRefusesToStartWithoutSigningKeys() async throws {
         let shop = try ShopProcess(["serve", "--service", "users"], environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
         #expect(try await shop.waitForExit() != 0)

@@ -93,7 +93,9 @@ public struct EdgeGuard: RouterMiddleware {
             error.headers.append(contentsOf: decision.headers)
             throw error
         }
-        var response = try await next(request, context)
+        var response = try await RequestActor.$userID.withValue(context.principal?.userID) {
+            try await next(request, context)
+        }
         response.headers.append(contentsOf: decision.headers)
         return response
     }

@@ -14,19 +14,27 @@ public struct EventEnvelope: Sendable, Hashable {
     public let data: Data
     /// The `X-Request-ID` of the request that caused it (extension attribute `requestid`).
     public let requestID: String?
+    /// The user whose request caused it, when one was signed in (extension attribute
+    /// `actorid`): an admin changing someone else's account names the admin here.
+    public let actorID: Int64?
 
-    public init(id: String = UUID().uuidString.lowercased(), type: String, source: String, time: Date, data: Data, requestID: String?) {
+    public init(
+        id: String = UUID().uuidString.lowercased(), type: String, source: String, time: Date, data: Data, requestID: String?,
+        actorID: Int64? = nil
+    ) {
         self.id = id
         self.type = type
         self.source = source
         self.time = time
         self.data = data
         self.requestID = requestID
+        self.actorID = actorID
     }
 
     /// The envelope of a typed event.
-    public init<Event: DomainEvent>(_ event: Event, source: String, time: Date, requestID: String?) throws {
-        self.init(type: Event.type, source: source, time: time, data: try Self.encoder.encode(event), requestID: requestID)
+    public init<Event: DomainEvent>(_ event: Event, source: String, time: Date, requestID: String?, actorID: Int64? = nil) throws {
+        self.init(
+            type: Event.type, source: source, time: time, data: try Self.encoder.encode(event), requestID: requestID, actorID: actorID)
     }
 
     /// The typed event inside, or an error when the type or data does not fit.
@@ -43,6 +51,7 @@ public struct EventEnvelope: Sendable, Hashable {
             "data": try JSONSerialization.jsonObject(with: data),
         ]
         if let requestID { object["requestid"] = requestID }
+        if let actorID { object["actorid"] = actorID }
         return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
@@ -57,7 +66,7 @@ public struct EventEnvelope: Sendable, Hashable {
         self.init(
             id: id, type: type, source: source, time: time,
             data: try JSONSerialization.data(withJSONObject: data, options: [.sortedKeys, .withoutEscapingSlashes]),
-            requestID: object["requestid"] as? String)
+            requestID: object["requestid"] as? String, actorID: (object["actorid"] as? NSNumber)?.int64Value)
     }
 
     /// RFC 3339 in UTC with milliseconds, so delivery lag can be measured from `time`.

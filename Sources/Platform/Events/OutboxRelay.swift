@@ -161,9 +161,10 @@ public struct EventOutbox: Sendable {
     }
 
     /// Writes `event` into the outbox inside the caller's transaction, with the id of
-    /// the request being served.
+    /// the request being served and the user acting in it.
     public func append<Event: DomainEvent>(_ event: Event, at time: Date, in sql: any SQLDatabase) async throws {
-        let envelope = try EventEnvelope(event, source: source, time: time, requestID: RequestIdentifier.current)
+        let envelope = try EventEnvelope(
+            event, source: source, time: time, requestID: RequestIdentifier.current, actorID: RequestActor.userID)
         try await Outbox.append(envelope, in: sql)
     }
 

@@ -29,3 +29,9 @@ public enum RequestIdentifier {
         return candidate
     }
 }
+
+/// Who is acting in the request this task serves: the user of its bearer token, set by
+/// the guard, so events written while serving it name their actor (`actorid`).
+public enum RequestActor {
+    @TaskLocal public static var userID: Int64?
+}

@@ -90,8 +90,10 @@ struct ProductAttributes: Sendable, Hashable {
                 key.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
             else { throw InvalidValue("Attribute names are 1 to 40 of a-z, 0-9 and '_', starting with a letter: '\(key.prefix(40))'") }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...200).contains(trimmed.count), trimmed == value, !ProductText.hasControlCharacters(value, allowing: []) else {
-                throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters without surrounding spaces or control characters")
+            guard value.utf8.count <= TextBounds.maxBytes(forCharacters: 200), (1...200).contains(trimmed.count), trimmed == value,
+                !ProductText.hasControlCharacters(value, allowing: [])
+            else {
+                throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters (800 bytes) without surrounding spaces or control characters")
             }
         }
         self.values = values
@@ -110,17 +112,17 @@ struct ProductAttributes: Sendable, Hashable {
 }
 
 /// A product's (or category's) display name: 1 to 200 characters; a description: up to
-/// 10,000, with line breaks and tabs. No other control characters (NUL, escapes) in either.
+/// 10,000, with line breaks and tabs; four bytes a character at most (``TextBounds``). No other control characters (NUL, escapes) in either.
 enum ProductText {
     static func name(_ raw: String) throws(InvalidValue) -> String {
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(value.count) else { throw InvalidValue("Must be 1 to 200 characters") }
+        try TextBounds.check(value, characters: 1...200)
         guard !hasControlCharacters(value, allowing: []) else { throw InvalidValue("Must not contain control characters") }
         return value
     }
 
     static func description(_ raw: String) throws(InvalidValue) -> String {
-        guard raw.count <= 10_000 else { throw InvalidValue("Must be at most 10000 characters") }
+        try TextBounds.check(raw, characters: 0...10_000)
         guard !hasControlCharacters(raw, allowing: ["\n", "\r", "\t"]) else {
             throw InvalidValue("Must not contain control characters other than line breaks and tabs")
         }
@@ -170,7 +172,9 @@ struct SearchQuery: Sendable, Hashable {
     init(_ raw: String) throws(InvalidValue) {
         let terms = raw.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init).filter { !$0.isEmpty }
         guard !terms.isEmpty else { throw InvalidValue("Must contain a word") }
-        guard terms.count <= 10, raw.count <= 200 else { throw InvalidValue("Must be at most 10 words and 200 characters") }
+        guard terms.count <= 10, raw.utf8.count <= 800, raw.count <= 200 else {
+            throw InvalidValue("Must be at most 10 words and 200 characters (800 bytes)")
+        }
         self.terms = terms
     }
 }

@@ -178,9 +178,10 @@ struct ProductRoutes: Sendable {
         var validation = Validation()
         if let change = body.change, change == 0 || change.magnitude > 1_000_000 { validation.invalid("change", "Must be a non-zero number of units up to 1000000") }
         if let reason = body.reason,
-            reason.trimmingCharacters(in: .whitespaces).isEmpty || reason.count > 200 || ProductText.hasControlCharacters(reason, allowing: [])
+            reason.utf8.count > TextBounds.maxBytes(forCharacters: 200) || reason.trimmingCharacters(in: .whitespaces).isEmpty
+                || reason.count > 200 || ProductText.hasControlCharacters(reason, allowing: [])
         {
-            validation.invalid("reason", "Must be 1 to 200 characters, no control characters")
+            validation.invalid("reason", "Must be 1 to 200 characters (800 bytes), no control characters")
         }
         if body.change == nil { validation.missing("change") }
         if body.reason == nil { validation.missing("reason") }

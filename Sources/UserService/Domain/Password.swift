@@ -1,12 +1,16 @@
 import Platform
 
-/// A password as chosen by its user: 8 to 128 characters. It is never logged or shown.
+/// A password as chosen by its user: 8 to 128 characters (512 bytes). It is never logged
+/// or shown.
 struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     let value: String
 
     static let lengths = 8...128
 
     init(_ raw: String) throws(InvalidValue) {
+        guard raw.utf8.count <= TextBounds.maxBytes(forCharacters: Self.lengths.upperBound) else {
+            throw InvalidValue("Must be at most \(TextBounds.maxBytes(forCharacters: Self.lengths.upperBound)) bytes")
+        }
         guard raw.count >= Self.lengths.lowerBound else {
             throw InvalidValue("Must be at least \(Self.lengths.lowerBound) characters")
         }

@@ -1,6 +1,6 @@
 import Platform
 
-/// A person's display name: 1 to 100 characters, no control characters.
+/// A person's display name: 1 to 100 characters (400 bytes), no control characters.
 struct PersonName: Sendable, Hashable {
     let value: String
 
@@ -9,7 +9,7 @@ struct PersonName: Sendable, Hashable {
     init(_ raw: String) throws(InvalidValue) {
         let value = raw.trimmingWhitespace()
         guard !value.isEmpty else { throw InvalidValue("Must not be empty") }
-        guard value.count <= Self.maxLength else { throw InvalidValue("Must be at most \(Self.maxLength) characters") }
+        try TextBounds.check(value, characters: 1...Self.maxLength)
         guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw InvalidValue("Must not contain control characters")
         }

@@ -8,7 +8,7 @@ enum AuditTrail {
 
     static func consumer(database: any Database) -> EventConsumer {
         EventConsumer(
-            name: consumerName, types: [UserRegistered.type, UserUpdated.type, UserDeleted.type], database: database
+            name: consumerName, types: [UserRegistered.type, UserUpdated.type, UserDeleted.type, UserSessionsEnded.type], database: database
         ) { event, sql in
             let userID: Int64
             var changed: [String] = []
@@ -18,10 +18,14 @@ enum AuditTrail {
                 let updated = try event.decode(UserUpdated.self)
                 userID = updated.userID
                 changed = updated.changed
+            case UserSessionsEnded.type:
+                let ended = try event.decode(UserSessionsEnded.self)
+                userID = ended.userID
+                changed = [ended.reason]
             default: userID = try event.decode(UserDeleted.self).userID
             }
             try await AuditLog.record(
-                eventID: event.id, type: event.type, userID: userID, requestID: event.requestID,
+                eventID: event.id, type: event.type, userID: userID, actorID: event.actorID, requestID: event.requestID,
                 occurredAt: event.time, changed: changed, in: sql)
         }
     }

@@ -28,7 +28,7 @@ struct AuditRoutes: Sendable {
 extension AuditEventResource {
     init(_ entry: AuditEntry) {
         self.init(
-            id: entry.id, eventID: entry.eventID, type: entry.type, userID: entry.userID,
+            id: entry.id, eventID: entry.eventID, type: entry.type, userID: entry.userID, actorID: entry.actorID,
             requestID: entry.requestID, occurredAt: entry.occurredAt, changed: entry.changed)
     }
 }

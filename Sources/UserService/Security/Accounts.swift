@@ -31,6 +31,10 @@ struct Accounts: Sendable {
             found = try await store.credentials(email: address)
         }
         guard try await hasher.verify(password, against: found?.passwordHash), let user = found?.user else {
+            // Kept for the account's audit trail; an unknown address has no account to note it on.
+            if let user = found?.user {
+                try await AuditLog(database: store.database).recordFailedLogin(userID: user.id, requestID: RequestIdentifier.current, at: now())
+            }
             throw UserError.invalidCredentials
         }
         let refresh = RefreshToken.generate()

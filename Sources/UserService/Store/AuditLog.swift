@@ -8,6 +8,8 @@ struct AuditEntry: Sendable, Hashable {
     let eventID: String
     let type: String
     let userID: Int64
+    /// Who acted: the signed-in user of the request, when there was one.
+    let actorID: Int64?
     let requestID: String?
     let occurredAt: Date
     /// For `user.updated`: the fields that changed.
@@ -42,18 +44,40 @@ struct AuditLog: Sendable {
         }
     }
 
+    /// The type of the entries a failed login leaves (no event: nothing changed).
+    static let failedLogin = "user.login_failed"
+    /// How long failed logins are kept: a client can make them, so they do not stay forever.
+    static let failedLoginRetention: TimeInterval = 90 * 86_400
+
     /// Records one event inside the consumer's transaction.
     static func record(
-        eventID: String, type: String, userID: Int64, requestID: String?, occurredAt: Date, changed: [String],
+        eventID: String, type: String, userID: Int64, actorID: Int64?, requestID: String?, occurredAt: Date, changed: [String],
         in sql: any SQLDatabase
     ) async throws {
         try await sql.raw(
             """
-            INSERT INTO audit_log (event_id, type, user_id, request_id, occurred_at, changed)
-            VALUES (\(bind: eventID), \(bind: type), \(bind: userID), \(bind: requestID), \(bind: occurredAt.microsecondsSince1970),
-                \(bind: changed.joined(separator: ",")))
+            INSERT INTO audit_log (event_id, type, user_id, actor_id, request_id, occurred_at, changed)
+            VALUES (\(bind: eventID), \(bind: type), \(bind: userID), \(bind: actorID), \(bind: requestID),
+                \(bind: occurredAt.microsecondsSince1970), \(bind: changed.joined(separator: ",")))
             """
         ).run()
+    }
+
+    /// Records a wrong password given for the account `userID`.
+    func recordFailedLogin(userID: Int64, requestID: String?, at now: Date) async throws {
+        try await database.transaction { sql in
+            try await Self.record(
+                eventID: UUID().uuidString.lowercased(), type: Self.failedLogin, userID: userID, actorID: nil, requestID: requestID,
+                occurredAt: now, changed: [], in: sql)
+        }
+    }
+
+    /// Removes failed logins older than ``failedLoginRetention``.
+    func purgeFailedLogins(now: Date) async throws {
+        let cutoff = now.addingTimeInterval(-Self.failedLoginRetention).microsecondsSince1970
+        try await database.transaction { sql in
+            try await sql.raw("DELETE FROM audit_log WHERE type = \(bind: Self.failedLogin) AND occurred_at < \(bind: cutoff)").run()
+        }
     }
 
     /// A page of entries, newest first by default, optionally for one user.
@@ -64,7 +88,7 @@ struct AuditLog: Sendable {
             filter.appendInterpolation(bind: userID)
         }
         let direction = query.sort.descending ? "DESC" : "ASC"
-        let columns = "id, event_id, type, user_id, request_id, occurred_at, changed"
+        let columns = "id, event_id, type, user_id, actor_id, request_id, occurred_at, changed"
         switch query.pagination {
         case .page(let number, let perPage):
             return try await database.read { sql in
@@ -109,6 +133,7 @@ struct AuditLog: Sendable {
             eventID: try row.decode(column: "event_id", as: String.self),
             type: try row.decode(column: "type", as: String.self),
             userID: try row.decode(column: "user_id", as: Int64.self),
+            actorID: try row.decodeNil(column: "actor_id") ? nil : row.decode(column: "actor_id", as: Int64.self),
             requestID: try row.decodeNil(column: "request_id") ? nil : row.decode(column: "request_id", as: String.self),
             occurredAt: Date(microsecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
             changed: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init))
