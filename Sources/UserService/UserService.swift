@@ -111,6 +111,8 @@ public struct UserService: Sendable {
                 return AdminAccount(userID: admin.id, email: admin.email.value, previousRole: nil)
             case .promoted(let admin, let previousRole):
                 return AdminAccount(userID: admin.id, email: admin.email.value, previousRole: previousRole)
+            case .exists(let existing) where existing.role == .admin:
+                return AdminAccount(userID: existing.id, email: existing.email.value, previousRole: .admin)
             case .exists(let existing):
                 throw InvalidValue(
                     "\(existing.email.value) is already account #\(existing.id) (\(existing.role.rawValue)), which anyone may have registered; "

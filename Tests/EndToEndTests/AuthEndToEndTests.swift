@@ -199,6 +199,68 @@ import Testing
         }
     }
 
+    /// 120 requests at once against a limit of 50: exactly 50 pass, whatever the order.
+    private func race(_ shop: RunningShop) async throws {
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<120 {
+                group.addTask { try await shop.request(.GET, "/api/v1/users/me").status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 50, "\(statuses.sorted())")
+        #expect(statuses.filter { $0 == 429 }.count == 70)
+    }
+
+    @Test func theLimitHoldsExactlyUnderParallelLoadInMemory() async throws {
+        try await TestServer.with(environment: ["RATE_LIMIT": "50/60"]) { admin in
+            try await race(admin)
+        }
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func theLimitHoldsExactlyUnderParallelLoadOnRedis() async throws {
+        let redis = try RedisServer()
+        try await TestServer.with(environment: ["RATE_LIMIT": "50/60", "REDIS_URL": "redis://127.0.0.1:\(redis.port)"]) { admin in
+            try await race(admin)
+        }
+    }
+
+    /// A real Redis stopped behind the running server: failing open lets requests through,
+    /// failing closed refuses them with 503; both recover when Redis is back.
+    @Test(.enabled(if: RedisServer.available), arguments: [true, false])
+    func aStoppedRedisFailsOpenOrClosedAsConfigured(_ failOpen: Bool) async throws {
+        let redis = try RedisServer()
+        let environment = ["REDIS_URL": "redis://127.0.0.1:\(redis.port)", "RATE_LIMIT_FAIL_OPEN": "\(failOpen)", "REDIS_TIMEOUT_MS": "500"]
+        try await TestServer.with(environment: environment) { admin in
+            #expect(try await admin.request(.GET, "/api/v1/users/me").status == 200)
+            redis.stop()
+            let during = try await admin.request(.GET, "/api/v1/users/me")
+            if failOpen {
+                #expect(during.status == 200)
+                #expect(during.header("RateLimit-Policy") != nil, "the policy is still announced")
+            } else {
+                #expect(during.status == 503)
+                #expect(during.json?["error"]?["code"]?.string == "UPSTREAM_UNAVAILABLE")
+            }
+            try redis.start()
+            var after = 0
+            for _ in 0..<100 {
+                after = try await admin.request(.GET, "/api/v1/users/me").status
+                if after == 200 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(after == 200, "back once Redis is")
+            // The restarted Redis lost the streams' consumer groups: consumers make them again.
+            let id = try await admin.createUser("after-restart-\(failOpen)@example.com")
+            var types: [String] = []
+            for _ in 0..<200 where types.isEmpty {
+                types = try await admin.request(.GET, "/api/v1/audit-events?user_id=\(id)").json?["data"]?.array?.compactMap { $0["type"]?.string } ?? []
+                if types.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(types == ["user.registered"], "events flow again after the restart")
+        }
+    }
+
     @Test func loginsHaveTheirOwnStricterLimitPerAddress() async throws {
         try await TestServer.with(environment: ["RATE_LIMIT_CREDENTIALS": "3/60"]) { admin in
             // The admin's own login took one.

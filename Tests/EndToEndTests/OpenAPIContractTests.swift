@@ -54,7 +54,6 @@ import Testing
             _ = try await check(.GET, "/health/ready")
             _ = try await check(.GET, "/api/v1/openapi.json")
             _ = try await check(.GET, "/.well-known/jwks.json")
-            _ = try await check(.GET, "/metrics")
             let created = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
             let id = try #require(created.json?["data"]?["id"]?.integer)
             _ = try await check(.POST, "/api/v1/users", json: #"{"email":"staff@example.com","name":"S","password":"\#(password)","role":"staff"}"#)
@@ -68,7 +67,7 @@ import Testing
             _ = try await check(.POST, "/api/v1/users", json: "{")
             _ = try await check(.POST, "/api/v1/users", json: oversize)
 
-            let customer = admin.signedIn(as: try await admin.logIn("c@example.com").access)
+            var customer = admin.signedIn(as: try await admin.logIn("c@example.com").access)
             let staff = admin.signedIn(as: try await admin.logIn("staff@example.com").access)
             _ = try await check(.GET, "/api/v1/users")
             _ = try await check(.GET, "/api/v1/users?per_page=1&page=2&sort=-created_at")
@@ -115,6 +114,8 @@ import Testing
             _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: "")
             _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: oversize)
             _ = try await check(as: customer, .PUT, "/api/v1/users/me/password", json: change)
+            // The change ended the customer's sessions: a new login.
+            customer = admin.signedIn(as: try await admin.logIn("c@example.com", password: "another good password").access)
 
             let login = #"{"email":"staff@example.com","password":"\#(password)"}"#
             let session = try await check(as: anonymous, .POST, "/api/v1/auth/token", json: login)
@@ -244,12 +245,21 @@ import Testing
             _ = try await check(.DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/-1")
 
-            for (method, path) in [(NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.POST, "/api/v1/users/1"), (.PUT, "/api/v1/users"),
-                                   (.GET, "/users"), (.DELETE, "/api/v1/users"), (.GET, "/metrics/secret"), (.POST, "/metrics"), (.POST, "/health/live"),
-                                   (.GET, "/api/v1/auth/token"), (.POST, "/.well-known/jwks.json")] {
+            let envelope = try #require(validator.resolve("#/components/schemas/ErrorEnvelope"))
+            for (method, path) in [(NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.GET, "/users"), (.GET, "/metrics"), (.GET, "/metrics/secret"),
+                                   (.POST, "/metrics"), (.POST, "/internal/v1/reservations"), (.GET, "/api/v1/users/1/nothing")] {
                 let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
                 #expect(result.status == 404, "\(method) \(path) is undocumented but answered \(result.status)")
-                let envelope = try #require(validator.resolve("#/components/schemas/ErrorEnvelope"))
+                #expect(validator.violations(of: result.json ?? .null, against: envelope).isEmpty)
+            }
+            // A documented path with a method it does not serve: 405 naming the ones it does.
+            for (method, path, allow) in [(NIOHTTP1.HTTPMethod.POST, "/api/v1/users/1", "DELETE, GET, PATCH"), (.PUT, "/api/v1/users", "GET, POST"),
+                                          (.DELETE, "/api/v1/users", "GET, POST"), (.POST, "/health/live", "GET"), (.GET, "/api/v1/auth/token", "POST"),
+                                          (.POST, "/.well-known/jwks.json", "GET")] {
+                let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
+                #expect(result.status == 405, "\(method) \(path) answered \(result.status)")
+                #expect(result.header("Allow") == allow, "\(method) \(path)")
+                #expect(result.json?["error"]?["code"]?.string == "METHOD_NOT_ALLOWED")
                 #expect(validator.violations(of: result.json ?? .null, against: envelope).isEmpty)
             }
         }

@@ -63,6 +63,15 @@ import Testing
             throw ProcessDidNotListen(log: log)
         }
 
+        /// Returns once the log has a line containing `text` (10 s at most).
+        func waitForLog(_ text: String) async throws {
+            for _ in 0..<500 {
+                if log.contains(text) { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            throw ProcessDidNotListen(log: "never logged '\(text)':\n" + log)
+        }
+
         func waitForExit() async throws -> Int32 {
             for _ in 0..<600 where process.isRunning {
                 try await Task.sleep(for: .milliseconds(50))
@@ -104,7 +113,7 @@ import Testing
     /// Ctrl-C while a request is still arriving: the request completes, then the process
     /// exits cleanly, and what it wrote is there on the next start.
     @Test func interruptingFinishesTheRequestInFlight() async throws {
-        let shop = try ShopProcess(["serve", "--port", "0"])
+        let shop = try ShopProcess(["serve", "--port", "0"], environment: ["LOG_LEVEL": "debug"])
         let port = try await shop.port()
         let body = ByteBuffer(string: #"{"email":"inflight@example.com","name":"In Flight","password":"correct horse battery staple"}"#)
         let (chunks, feed) = AsyncStream<ByteBuffer>.makeStream()
@@ -114,10 +123,14 @@ import Testing
         request.body = .stream(chunks, length: .known(Int64(body.readableBytes)))
         let pending = Task { try await HTTPClient.shared.execute(request, timeout: .seconds(30)) }
         feed.yield(body.getSlice(at: 0, length: 10)!)
-        // Time for the request head to reach the server, even on a loaded machine.
-        try await Task.sleep(for: .seconds(1))
+        try await shop.waitForLog("request started")
         kill(shop.process.processIdentifier, SIGINT)
-        try await Task.sleep(for: .milliseconds(500))
+        try await shop.waitForLog("Signal caught")
+        // Shutting down: it stops taking connections, but not the request it has.
+        for _ in 0..<400 where (try? RawConnection(port: port)) != nil {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect((try? RawConnection(port: port)) == nil, "the listener closed")
         #expect(shop.process.isRunning, "the server must wait for the request in flight")
         feed.yield(body.getSlice(at: 10, length: body.readableBytes - 10)!)
         feed.finish()
@@ -169,7 +182,7 @@ import Testing
         #expect(shop.log.contains("PORT must be an integer from 0 to 65535, got 'eighty'"))
     }
 
-    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    @Test(.enabled(if: TestDatabases.postgresAvailable))
     func migrateAndServeTheUsersServiceAloneOnPostgreSQL() async throws {
         try await TestDatabases.withPostgresURL { url in
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path

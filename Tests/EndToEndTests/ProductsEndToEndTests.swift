@@ -126,7 +126,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresURL != nil))
+    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
     func twoInstancesOnOneRedisSeeEachOthersChanges() async throws {
         let redis = try RedisServer()
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path

@@ -11,7 +11,7 @@ import Testing
 
     static let internalToken = String(repeating: "7f", count: 20)
 
-    @Test(.enabled(if: TestDatabases.postgresURL != nil && RedisServer.available))
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func productsAloneServeTheCatalogAndReserveStockOverHTTP() async throws {
         let redis = try RedisServer()
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path

@@ -109,7 +109,7 @@ import Testing
                 ("bad cursor", try await shop.request(.GET, "/api/v1/users?cursor=xyz"), 422, "VALIDATION_ERROR", "cursor"),
                 ("invalid email filter", try await shop.request(.GET, "/api/v1/users?email=nope"), 422, "VALIDATION_ERROR", "email"),
                 ("unknown route", try await shop.request(.GET, "/api/v1/nothing"), 404, "NOT_FOUND", nil),
-                ("unknown method", try await shop.request(.PUT, "/api/v1/users/\(id)", json: "{}"), 404, "NOT_FOUND", nil),
+                ("unknown method", try await shop.request(.PUT, "/api/v1/users/\(id)", json: "{}"), 405, "METHOD_NOT_ALLOWED", nil),
             ]
             for (name, result, status, code, field) in cases {
                 #expect(result.status == status, "\(name)")
@@ -178,7 +178,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    @Test(.enabled(if: TestDatabases.postgresAvailable))
     func theUsersServiceAloneRunsOnPostgreSQL() async throws {
         try await TestDatabases.withPostgresURL { url in
             try await TestServer.with(service: .users, usersDatabaseURL: url) { shop in

@@ -13,7 +13,9 @@ import Testing
         var testDescription: String { rawValue }
     }
 
-    static var kinds: [Kind] { RedisServer.available ? Kind.allCases : [.memory] }
+    static var kinds: [Kind] {
+        RedisServer.available ? Kind.allCases : Backends.skipping("redis-server", in: "the Redis cases of \(#fileID)", [.memory])
+    }
     static let policy = RateLimitPolicy(name: "default", limit: 3, window: .seconds(60))
 
     private func withStore(_ kind: Kind, _ body: (any RateLimitStore) async throws -> Void) async throws {

@@ -20,7 +20,7 @@ private struct Rollback: Error {}
 
     /// A task cancelled in the middle of a transaction (a consumer stopped mid-handling)
     /// leaves nothing written and the connection ready for the next transaction.
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func aCancelledTransactionRollsBackAndTheNextOneWorks(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)
@@ -43,7 +43,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func migrationsApplyOnceAndAreRecorded(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             let migrator = Migrator(Self.migrations, logger: TestDatabases.logger)
@@ -57,7 +57,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func anEditedMigrationIsRefused(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)
@@ -68,7 +68,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func concurrentMigratorsApplyEachStepOnce(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
@@ -81,7 +81,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func aThrowingTransactionWritesNothing(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)
@@ -99,7 +99,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func uniqueViolationsAreRecognisedOnBothEngines(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)
@@ -113,7 +113,7 @@ private struct Rollback: Error {}
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func concurrentWritersAllCommit(_ kind: DatabaseKind) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(Self.migrations, logger: TestDatabases.logger).migrate(database)

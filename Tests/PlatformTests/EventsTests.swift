@@ -9,7 +9,7 @@ import Testing
 /// The event backbone on real SQLite and PostgreSQL: the outbox, the relay, the
 /// in-process bus, idempotent consumers and dead letters.
 @Suite struct EventsTests {
-    static let kinds = TestDatabases.kinds
+    static let kinds = TestDatabases.kinds()
     static let logger = Logger(label: "events-test")
 
     struct Thing: DomainEvent, Hashable {
@@ -198,7 +198,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: TestDatabases.postgresURL != nil))
+    @Test(.enabled(if: TestDatabases.postgresAvailable))
     func twoRelaysOnOnePostgreSQLDatabaseNeverPublishARowTwice() async throws {
         try await withOutbox(.postgres) { database, outbox in
             try await emit(1...300, outbox)

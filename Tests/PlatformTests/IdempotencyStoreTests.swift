@@ -14,7 +14,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func aKeyIsClaimedOnceThenReplayed(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
             #expect(try await store.claim(scope: "POST /x", key: "k", fingerprint: "f", now: Self.t0) == .claimed)
@@ -26,7 +26,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func anAbandonedClaimCanBeTakenOverAndAReleasedOneRetried(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
             #expect(try await store.claim(scope: "s", key: "dead", fingerprint: "f", now: Self.t0) == .claimed)
@@ -38,7 +38,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func completedResponsesExpireAfterTheirRetention(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
             _ = try await store.claim(scope: "s", key: "old", fingerprint: "f", now: Self.t0)

@@ -17,7 +17,9 @@ import Testing
         var testDescription: String { rawValue }
     }
 
-    static var kinds: [Kind] { RedisServer.available ? Kind.allCases : [.memory] }
+    static var kinds: [Kind] {
+        RedisServer.available ? Kind.allCases : Backends.skipping("redis-server", in: "the Redis cases of \(#fileID)", [.memory])
+    }
 
     private func withStore(_ kind: Kind, _ body: (any CatalogCacheStore) async throws -> Void) async throws {
         switch kind {

@@ -31,7 +31,7 @@ import Testing
         try await store.create(NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR")), at: Self.t0).id
     }
 
-    @Test(arguments: TestDatabases.kinds)
+    @Test(arguments: TestDatabases.kinds())
     func concurrentUploadsStopAtTheLimitAndAnObjectLivesWhileARowNamesIt(_ kind: DatabaseKind) async throws {
         try await withImages(kind) { store, images in
             let bucket = Bucket()

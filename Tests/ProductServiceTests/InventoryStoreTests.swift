@@ -9,7 +9,7 @@ import Testing
 
 /// Stock and reservations against real SQLite and PostgreSQL.
 @Suite struct InventoryStoreTests {
-    static let kinds = TestDatabases.kinds
+    static let kinds = TestDatabases.kinds()
     static let t0 = Date(microsecondsSince1970: 1_764_065_700_000_000)
 
     private func withStore(_ kind: DatabaseKind, _ body: @Sendable (InventoryStore) async throws -> Void) async throws {

@@ -9,7 +9,7 @@ import Testing
 /// Every documented filter and sort of the product list is served by an index on
 /// PostgreSQL, with 100,000 products in the table (the planner picks sequential scans on
 /// small tables, so the size matters).
-@Suite(.enabled(if: TestDatabases.postgresURL != nil)) struct QueryPlanTests {
+@Suite(.enabled(if: TestDatabases.postgresAvailable)) struct QueryPlanTests {
     @Test func theListQueriesUseIndexesOnAHundredThousandProducts() async throws {
         try await TestDatabases.with(.postgres) { (database: any Database) async throws in
             try await Migrator(ProductService.migrations, logger: TestDatabases.logger).migrate(database)

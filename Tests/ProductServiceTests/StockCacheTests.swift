@@ -10,7 +10,7 @@ import Testing
 
 /// Reservations through the Redis counts, on SQLite and PostgreSQL, with a real redis-server.
 @Suite(.enabled(if: RedisServer.available)) struct StockCacheTests {
-    static let kinds = TestDatabases.kinds
+    static let kinds = TestDatabases.kinds()
     static let t0 = Date()
     static let logger = Logger(label: "stock-test")
 

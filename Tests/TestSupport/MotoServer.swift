@@ -12,15 +12,11 @@ public final class MotoServer: @unchecked Sendable {
     public let secretKey: String
     private let process: Process
 
-    public static var executable: String? {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let path = "\(directory)/moto_server"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return nil
-    }
+    public static var executable: String? { Backends.executable("moto_server") }
 
-    public static var available: Bool { executable != nil }
+    /// Whether tests that need moto_server run: when it is on `PATH`, or required
+    /// (``Backends/required``, and then they fail without it).
+    public static var available: Bool { executable != nil || Backends.required }
 
     private init(port: Int, accessKey: String, secretKey: String, process: Process) {
         self.port = port
@@ -32,7 +28,7 @@ public final class MotoServer: @unchecked Sendable {
     public static func start() async throws -> MotoServer {
         let port = try freePort()
         let process = Process()
-        guard let executable else { throw MotoDidNotStart() }
+        guard let executable else { throw MissingBackend("moto_server is not on PATH (pip install 'moto[server]')") }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
         var environment = ProcessInfo.processInfo.environment

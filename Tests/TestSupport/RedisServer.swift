@@ -34,13 +34,18 @@ public final class RedisServer: @unchecked Sendable {
         throw RedisServerDidNotStart()
     }
 
-    public static var available: Bool {
-        FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
-    }
+    /// Whether tests that need redis-server run: when it is on `PATH`, or required
+    /// (``Backends/required``, and then they fail without it).
+    public static var available: Bool { executable != nil || Backends.required }
+
+    static var executable: String? { Backends.executable("redis-server") }
 
     public func start() throws {
+        guard let executable = Self.executable else {
+            throw MissingBackend("redis-server is not on PATH (Debian: apt-get install redis-server)")
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -12,9 +12,18 @@ public enum TestDatabases {
         ProcessInfo.processInfo.environment["SHOP_TEST_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// The engines available here: SQLite always, PostgreSQL when configured.
-    public static var kinds: [DatabaseKind] {
-        postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    /// Whether tests that need PostgreSQL run: when it is configured, or required
+    /// (``Backends/required``, and then they fail without it).
+    public static var postgresAvailable: Bool { postgresURL != nil || Backends.required }
+
+    /// The engines a test runs on: SQLite always, PostgreSQL when configured or required.
+    /// Dropping PostgreSQL is said on standard error, naming the suite's file.
+    public static func kinds(_ file: String = #fileID) -> [DatabaseKind] {
+        guard postgresAvailable else {
+            Backends.reportSkip("SHOP_TEST_DATABASE_URL", in: "the PostgreSQL cases of \(file)")
+            return [.sqlite]
+        }
+        return [.sqlite, .postgres]
     }
 
     public static func with<Result: Sendable>(
@@ -51,7 +60,9 @@ public enum TestDatabases {
 
     /// A new, empty PostgreSQL database for the duration of `body`, dropped afterwards.
     public static func withPostgresURL<Result: Sendable>(_ body: @Sendable (DatabaseURL) async throws -> Result) async throws -> Result {
-        guard let raw = postgresURL else { throw MissingPostgres() }
+        guard let raw = postgresURL else {
+            throw MissingBackend("PostgreSQL: SHOP_TEST_DATABASE_URL is not set (scripts/test starts a server and sets it)")
+        }
         let admin = try DatabaseURL(raw)
         let name = "test_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20))"
         try await adminQuery(admin, "CREATE DATABASE \(name)")
@@ -76,4 +87,3 @@ public enum TestDatabases {
 }
 
 /// `SHOP_TEST_DATABASE_URL` is not set: `scripts/test` sets it.
-public struct MissingPostgres: Error {}

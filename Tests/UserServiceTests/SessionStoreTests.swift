@@ -7,7 +7,7 @@ import Testing
 
 /// Refresh-token rotation against real SQLite and PostgreSQL.
 @Suite struct SessionStoreTests {
-    static let kinds = TestDatabases.kinds
+    static let kinds = TestDatabases.kinds()
     static let t0 = Date(microsecondsSince1970: 1_764_065_700_000_000)
 
     private func withStores(_ kind: DatabaseKind, _ body: @Sendable (UserStore, SessionStore, User) async throws -> Void) async throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// The store against real SQLite and PostgreSQL (when `SHOP_TEST_DATABASE_URL` is set).
 @Suite struct UserStoreTests {
-    static let kinds = TestDatabases.kinds
+    static let kinds = TestDatabases.kinds()
 
     private func withStore(_ kind: DatabaseKind, _ body: @Sendable (UserStore) async throws -> Void) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in

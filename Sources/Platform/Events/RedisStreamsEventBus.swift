@@ -114,6 +114,9 @@ struct RedisStreamConsumer: Service {
                     }
                 } catch {
                     guard !Task.isCancelled else { return }
+                    // A Redis restarted without its data lost the groups: make them again
+                    // (from the start of whatever the streams hold now).
+                    if case RedisError.server(let message) = error, message.hasPrefix("NOGROUP") { groupsReady = false }
                     bus.logger.warning("event consumer failed; retrying", metadata: ["consumer": "\(group)", "error": "\(error)"])
                     try? await Task.sleep(for: .milliseconds(500))
                 }

@@ -90,6 +90,8 @@ struct AccessLogMiddleware: RouterMiddleware {
         next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
+        // The head is in; the body may still be arriving.
+        context.logger.debug("request started", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)"])
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         metrics?.recordRequest(

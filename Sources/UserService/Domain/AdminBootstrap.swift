@@ -16,11 +16,13 @@ enum AdminBootstrap: Sendable, Hashable {
 public struct AdminAccount: Sendable, Hashable, CustomStringConvertible {
     public let userID: Int64
     public let email: String
-    /// `nil` when the account was created; otherwise the role it had before.
+    /// `nil` when the account was created; otherwise the role it had before (`admin`:
+    /// nothing was changed).
     public let previousRole: Role?
 
     public var description: String {
         guard let previousRole else { return "created admin #\(userID) \(email)" }
+        guard previousRole != .admin else { return "#\(userID) \(email) is already an admin; nothing changed" }
         return "promoted #\(userID) \(email) from \(previousRole.rawValue) to admin; every session it had has ended"
     }
 }
