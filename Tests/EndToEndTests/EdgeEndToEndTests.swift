@@ -10,6 +10,23 @@ import Glibc
 /// The edge tried as a hostile client would: odd spellings of paths, made-up methods and
 /// paths, slow and many connections, tokens that outlive what they stood for.
 @Suite struct EdgeEndToEndTests {
+    @Test func anonymousIdempotencyKeysBelongToTheirClientAddress() async throws {
+        try await TestServer.with(environment: ["TRUSTED_PROXIES": "127.0.0.1"]) { admin in
+            func register(from address: String, _ email: String) async throws -> HTTPResult {
+                try await admin.anonymous.request(
+                    .POST, "/api/v1/users", headers: [("Idempotency-Key", "same-key"), ("X-Forwarded-For", address)],
+                    json: #"{"email":"\#(email)","name":"N","password":"\#(RunningShop.password)"}"#)
+            }
+            let first = try await register(from: "203.0.113.1", "one@example.com")
+            #expect(first.status == 201)
+            let replay = try await register(from: "203.0.113.1", "one@example.com")
+            #expect(replay.header("Idempotent-Replayed") == "true", "the same client's retry is a replay")
+            let stranger = try await register(from: "198.51.100.7", "two@example.com")
+            #expect(stranger.status == 201, "another client's key is its own: \(stranger.status)")
+            #expect(stranger.header("Idempotent-Replayed") == nil)
+        }
+    }
+
     @Test func everySpellingOfTheLoginPathIsLimitedAsALogin() async throws {
         try await TestServer.with(environment: ["RATE_LIMIT_CREDENTIALS": "4/60"]) { admin in
             // The admin's own login took one of the four.
@@ -106,8 +123,9 @@ import Glibc
         }
     }
 
-    @Test func tokensDieWithDeletionDemotionAndPasswordChanges() async throws {
-        try await TestServer.with { admin in
+    @Test(arguments: TestDatabases.kinds())
+    func tokensDieWithDeletionDemotionAndPasswordChanges(_ engine: DatabaseKind) async throws {
+        try await TestServer.with(engine: engine) { admin in
             let (boss, bossShop) = try await admin.customer("boss@example.com")
             #expect(try await admin.request(.PATCH, "/api/v1/users/\(boss)", json: #"{"role":"admin"}"#).status == 200)
             let bossAdmin = admin.signedIn(as: try await admin.logIn("boss@example.com").access)

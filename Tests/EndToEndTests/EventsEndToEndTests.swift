@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import TestSupport
 import Testing
 
@@ -16,8 +17,9 @@ import Testing
         throw UnexpectedResponse(result: try await admin.request(.GET, "/api/v1/audit-events?user_id=\(userID)"))
     }
 
-    @Test func accountChangesReachTheAuditTrailWithTheirRequestIDs() async throws {
-        try await TestServer.with { admin in
+    @Test(arguments: TestDatabases.kinds())
+    func accountChangesReachTheAuditTrailWithTheirRequestIDs(_ engine: DatabaseKind) async throws {
+        try await TestServer.with(engine: engine) { admin in
             let registered = try await admin.anonymous.request(
                 .POST, "/api/v1/users", headers: [("X-Request-ID", "register-ada")],
                 json: #"{"email":"ada@example.com","name":"Ada","password":"\#(RunningShop.password)"}"#)

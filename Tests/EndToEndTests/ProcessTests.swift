@@ -253,6 +253,14 @@ import Testing
         #expect(try await shop.waitForExit() == 0)
     }
 
+    @Test func aWrongRedisURLIsNamedWithoutItsPassword() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"], environment: ["REDIS_URL": "redis://cache:hunter2-secret@cache.internal:notaport"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("REDIS_URL must be redis://"), "\(shop.log)")
+        #expect(shop.log.contains("redis://***@cache.internal:notaport"))
+        #expect(!shop.log.contains("hunter2"), "the password is never echoed")
+    }
+
     @Test func oneServiceAloneRefusesToStartWithoutAnInternalPort() async throws {
         let shop = try ShopProcess(
             ["serve", "--service", "users"], environment: ["INTERNAL_PORT": "", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])

@@ -143,6 +143,23 @@ enum TestServer {
         "INTERNAL_PORT": "0",
     ]
 
+    /// Runs the all-in-one system with the Users service on `engine` (a fresh PostgreSQL
+    /// database, or the embedded SQLite file).
+    static func with(
+        engine: DatabaseKind,
+        environment: [String: String] = [:],
+        _ body: @Sendable (RunningShop) async throws -> Void
+    ) async throws {
+        switch engine {
+        case .sqlite:
+            try await with(environment: environment, body)
+        case .postgres:
+            try await TestDatabases.withPostgresURL { url in
+                try await with(usersDatabaseURL: url, environment: environment, body)
+            }
+        }
+    }
+
     /// Runs the system for `body`, signed in as an admin, then shuts it down gracefully.
     static func with(
         service: ServiceName = .all,
