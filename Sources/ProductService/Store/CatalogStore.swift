@@ -45,47 +45,15 @@ struct CatalogStore: Sendable {
         search: SearchQuery? = nil
     ) async throws -> ListPage<(Product, available: Int)> {
         let filter = try await filterClause(statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
-        let column = query.sort.field == .price ? "p.price_amount" : "p.created_at"
-        let direction = query.sort.descending ? "DESC" : "ASC"
-        let order = "ORDER BY \(column) \(direction), p.id \(direction)"
-        let from = "FROM products p JOIN inventory i ON i.product_id = p.id"
-        switch query.pagination {
-        case .page(let number, let perPage):
-            return try await read(planning: filter, narrowable: category != nil || search != nil) { sql in
-                let total = try await sql.raw("SELECT COUNT(*) AS total FROM products p WHERE \(filter)")
-                    .first(decodingColumn: "total", as: Int.self) ?? 0
-                let rows = try await sql.raw(
-                    """
-                    SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: from) WHERE \(filter)
-                    \(unsafeRaw: order) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)
-                    """
-                ).all()
-                return .page(items: try rows.map(Self.product(from:)), number: number, perPage: perPage, total: total)
-            }
-        case .cursor(let cursor, let perPage):
-            var keyset = filter
-            if let cursor {
-                guard cursor.values.count == 2, let value = Int64(cursor.values[0]), let id = Int64(cursor.values[1]) else {
-                    throw APIError.validation("Is not a cursor this list gave", field: "cursor")
-                }
-                keyset.appendInterpolation(unsafeRaw: " AND (\(column), p.id) \(query.sort.descending ? "<" : ">") ")
-                keyset.appendBoundList([value, id])
-            }
-            let condition = keyset
-            let rows = try await read(planning: filter, narrowable: category != nil || search != nil) { sql in
-                try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: from) WHERE \(condition) \(unsafeRaw: order) LIMIT \(bind: perPage + 1)"
-                ).all()
-            }
-            var items = try rows.map(Self.product(from:))
-            var next: Cursor?
-            if items.count > perPage {
-                items.removeLast()
-                let last = items[items.count - 1].0
-                let value = query.sort.field == .price ? last.price.amount : last.createdAt.microsecondsSince1970
-                next = Cursor(sort: query.sort.parameter, values: [String(value), String(last.id)])
-            }
-            return .cursor(items: items, perPage: perPage, next: next)
+        let byPrice = query.sort.field == .price
+        let list = KeysetList(
+            select: "SELECT \(Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id",
+            count: "SELECT COUNT(*) AS total FROM products p", filter: filter,
+            keyset: [byPrice ? "p.price_amount" : "p.created_at", "p.id"], descending: query.sort.descending,
+            sortParameter: query.sort.parameter, decode: Self.product(from:),
+            cursorValues: { [byPrice ? $0.0.price.amount : $0.0.createdAt.microsecondsSince1970, $0.0.id] })
+        return try await list.fetch(query.pagination) { body in
+            try await read(planning: filter, narrowable: category != nil || search != nil, body)
         }
     }
 

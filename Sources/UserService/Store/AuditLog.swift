@@ -87,43 +87,11 @@ struct AuditLog: Sendable {
             filter.appendInterpolation(unsafeRaw: " AND user_id = ")
             filter.appendInterpolation(bind: userID)
         }
-        let direction = query.sort.descending ? "DESC" : "ASC"
-        let columns = "id, event_id, type, user_id, actor_id, request_id, occurred_at, changed"
-        switch query.pagination {
-        case .page(let number, let perPage):
-            return try await database.read { sql in
-                let total = try await sql.raw("SELECT COUNT(*) AS total FROM audit_log WHERE \(filter)")
-                    .first(decodingColumn: "total", as: Int.self) ?? 0
-                let rows = try await sql.raw(
-                    """
-                    SELECT \(unsafeRaw: columns) FROM audit_log WHERE \(filter)
-                    ORDER BY id \(unsafeRaw: direction) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)
-                    """
-                ).all()
-                return .page(items: try rows.map(Self.entry(from:)), number: number, perPage: perPage, total: total)
-            }
-        case .cursor(let cursor, let perPage):
-            var keyset = filter
-            if let cursor {
-                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else {
-                    throw APIError.validation("Is not a cursor this list gave", field: "cursor")
-                }
-                keyset.appendInterpolation(unsafeRaw: query.sort.descending ? " AND id < " : " AND id > ")
-                keyset.appendInterpolation(bind: id)
-            }
-            let rows = try await database.read { sql in
-                try await sql.raw(
-                    "SELECT \(unsafeRaw: columns) FROM audit_log WHERE \(keyset) ORDER BY id \(unsafeRaw: direction) LIMIT \(bind: perPage + 1)"
-                ).all()
-            }
-            var entries = try rows.map(Self.entry(from:))
-            var next: Cursor?
-            if entries.count > perPage {
-                entries.removeLast()
-                next = Cursor(sort: query.sort.parameter, values: [String(entries[entries.count - 1].id)])
-            }
-            return .cursor(items: entries, perPage: perPage, next: next)
-        }
+        let list = KeysetList(
+            select: "SELECT id, event_id, type, user_id, actor_id, request_id, occurred_at, changed FROM audit_log",
+            count: "SELECT COUNT(*) AS total FROM audit_log", filter: filter, keyset: ["id"], descending: query.sort.descending,
+            sortParameter: query.sort.parameter, decode: Self.entry(from:), cursorValues: { [$0.id] })
+        return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
     private static func entry(from row: any SQLRow) throws -> AuditEntry {

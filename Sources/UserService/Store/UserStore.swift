@@ -58,44 +58,11 @@ struct UserStore: Sendable {
             filter.appendInterpolation(unsafeRaw: " AND email_normalized = ")
             filter.appendInterpolation(bind: email.normalized)
         }
-        let direction = query.sort.descending ? "DESC" : "ASC"
-        let order = "ORDER BY created_at \(direction), id \(direction)"
-        switch query.pagination {
-        case .page(let number, let perPage):
-            return try await database.read { sql in
-                let total = try await sql.raw("SELECT COUNT(*) AS total FROM users WHERE \(filter)")
-                    .first(decodingColumn: "total", as: Int.self) ?? 0
-                let rows = try await sql.raw(
-                    """
-                    SELECT \(unsafeRaw: Self.columns) FROM users WHERE \(filter)
-                    \(unsafeRaw: order) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)
-                    """
-                ).all()
-                return .page(items: try rows.map(Self.user(from:)), number: number, perPage: perPage, total: total)
-            }
-        case .cursor(let cursor, let perPage):
-            var keyset = filter
-            if let cursor {
-                guard cursor.values.count == 2, let createdAt = Int64(cursor.values[0]), let id = Int64(cursor.values[1]) else {
-                    throw APIError.validation("Is not a cursor this list gave", field: "cursor")
-                }
-                keyset.appendInterpolation(unsafeRaw: query.sort.descending ? " AND (created_at, id) < " : " AND (created_at, id) > ")
-                keyset.appendBoundList([createdAt, id])
-            }
-            let rows = try await database.read { sql in
-                try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.columns) FROM users WHERE \(keyset) \(unsafeRaw: order) LIMIT \(bind: perPage + 1)"
-                ).all()
-            }
-            var users = try rows.map(Self.user(from:))
-            var next: Cursor?
-            if users.count > perPage {
-                users.removeLast()
-                let last = users[users.count - 1]
-                next = Cursor(sort: query.sort.parameter, values: [String(last.createdAt.microsecondsSince1970), String(last.id)])
-            }
-            return .cursor(items: users, perPage: perPage, next: next)
-        }
+        let list = KeysetList(
+            select: "SELECT \(Self.columns) FROM users", count: "SELECT COUNT(*) AS total FROM users", filter: filter,
+            keyset: ["created_at", "id"], descending: query.sort.descending, sortParameter: query.sort.parameter,
+            decode: Self.user(from:), cursorValues: { [$0.createdAt.microsecondsSince1970, $0.id] })
+        return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
     /// Applies `changes` to the user with `id` in one transaction. A role change ends every
