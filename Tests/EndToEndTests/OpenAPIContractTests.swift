@@ -16,8 +16,18 @@ import Testing
         validator = SchemaValidator(document: document)
     }
 
-    /// Statuses that a healthy server cannot be made to give on purpose.
+    /// Statuses that a healthy server cannot be made to give on purpose. The 503s are
+    /// provoked by the tests that stop a dependency, which check them with
+    /// ``problems(of:method:path:)``.
     static let unprovokable: Set<String> = ["500", "503"]
+
+    /// What is wrong with `result` as an answer to `method path`, by the document: for
+    /// tests elsewhere that provoke answers this suite cannot (a stopped dependency).
+    /// `limitStoreUp`: false where the rate-limit store is down and the edge fails open,
+    /// the one case in which `RateLimit` is absent by the document.
+    static func problems(of result: HTTPResult, method: NIOHTTP1.HTTPMethod, path: String, limitStoreUp: Bool = true) throws -> [String] {
+        try OpenAPIContractTests().conformance(of: result, method: method, path: path, limitStoreUp: limitStoreUp)
+    }
 
     /// Calls `method path` on `shop`, checks the answer against the document, and notes
     /// which documented response it exercised.
@@ -321,7 +331,7 @@ import Testing
     }
 
     /// What is wrong with `result` as an answer to `method path`, by the document.
-    func conformance(of result: HTTPResult, method: NIOHTTP1.HTTPMethod, path: String) -> [String] {
+    func conformance(of result: HTTPResult, method: NIOHTTP1.HTTPMethod, path: String, limitStoreUp: Bool = true) -> [String] {
         guard let template = template(for: path) else { return ["path is not documented"] }
         guard let operation = document["paths"]?[template]?[method.rawValue.lowercased()] else {
             return ["method is not documented"]
@@ -330,6 +340,11 @@ import Testing
             return ["status \(result.status) is not documented"]
         }
         var problems: [String] = []
+        // RateLimit is absent only when the limit store is down and the edge fails open,
+        // which no request of this suite meets: wherever the policy is announced, so is it.
+        if limitStoreUp, result.header("RateLimit-Policy") != nil, result.header("RateLimit") == nil {
+            problems.append("RateLimit-Policy without RateLimit")
+        }
         for (name, header) in response["headers"]?.object ?? [:] {
             guard let header = validator.dereference(header) else { continue }
             let value = result.header(name)

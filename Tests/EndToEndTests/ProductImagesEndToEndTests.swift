@@ -125,11 +125,13 @@ import Testing
             let upload = try await admin.request(.POST, "/api/v1/products/\(id)/images", body: ProductImagesEndToEndTests.png)
             #expect(upload.status == 503)
             #expect(upload.json?["error"]?["code"]?.string == "UPSTREAM_UNAVAILABLE")
+            #expect(try OpenAPIContractTests.problems(of: upload, method: .POST, path: "/api/v1/products/\(id)/images").isEmpty)
             let product = try await admin.request(.GET, "/api/v1/products/\(id)")
             #expect(product.json?["data"]?["images"]?.array?.isEmpty == true)
             #expect(product.header("ETag") == etag, "the product did not change")
             let served = try await admin.anonymous.request(.GET, "/images/" + String(repeating: "b", count: 64) + ".png")
             #expect(served.status == 503)
+            #expect(try OpenAPIContractTests.problems(of: served, method: .GET, path: "/images/" + String(repeating: "b", count: 64) + ".png").isEmpty)
         }
     }
 }
