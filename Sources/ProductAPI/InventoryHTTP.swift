@@ -27,9 +27,21 @@ public struct ReservationLineBody: Codable, Sendable, Hashable {
     public var productID: Int64
     public var quantity: Int
 
-    enum CodingKeys: String, CodingKey {
+    public init(productID: Int64, quantity: Int) {
+        self.productID = productID
+        self.quantity = quantity
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case productID = "product_id"
         case quantity
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        productID = try container.decode(Int64.self, forKey: .productID)
+        quantity = try container.decode(Int.self, forKey: .quantity)
     }
 }
 

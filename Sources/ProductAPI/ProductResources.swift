@@ -10,6 +10,17 @@ public struct MoneyValue: Codable, Sendable, Hashable {
         self.amount = amount
         self.currency = currency
     }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case amount, currency
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        amount = try container.decode(Int64.self, forKey: .amount)
+        currency = try container.decode(String.self, forKey: .currency)
+    }
 }
 
 /// A product as the API shows it.

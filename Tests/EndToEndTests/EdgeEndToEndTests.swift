@@ -184,6 +184,52 @@ import Glibc
         }
     }
 
+    @Test func loginsBeyondTheHashingQueueAre503WithRetryAfterAtOnce() async throws {
+        try await TestServer.with(environment: ["PASSWORD_HASH_QUEUE": "0", "BCRYPT_COST": "10"]) { admin in
+            let results = try await withThrowingTaskGroup(of: HTTPResult.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        try await admin.anonymous.request(.POST, "/api/v1/auth/token", json: #"{"email":"x@example.com","password":"a wrong guess"}"#)
+                    }
+                }
+                return try await group.reduce(into: [HTTPResult]()) { $0.append($1) }
+            }
+            let busy = results.filter { $0.status == 503 }
+            #expect(!busy.isEmpty && results.allSatisfy { [401, 503].contains($0.status) }, "\(results.map(\.status))")
+            for result in busy {
+                #expect(result.header("Retry-After") != nil)
+                #expect(try OpenAPIContractTests.problems(of: result, method: .POST, path: "/api/v1/auth/token").isEmpty)
+            }
+        }
+    }
+
+    @Test func lengthsAreCountedInCodePointsAsTheContractCountsThem() async throws {
+        try await TestServer.with { admin in
+            // 101 code points that a person reads as 51 characters: over the 100 of maxLength.
+            let name = String(repeating: "e\u{301}", count: 50) + "x"
+            let long = try await admin.anonymous.request(
+                .POST, "/api/v1/users", json: #"{"email":"n@example.com","name":"\#(name)","password":"\#(RunningShop.password)"}"#)
+            #expect(long.status == 422)
+            #expect(long.json?["error"]?["field"]?.string == "name")
+            // Eight code points, four characters: a password of minLength 8.
+            let password = String(repeating: "e\u{301}", count: 4)
+            let short = try await admin.anonymous.request(
+                .POST, "/api/v1/users", json: #"{"email":"p@example.com","name":"P","password":"\#(password)"}"#)
+            #expect(short.status == 201, "\(String(decoding: short.body, as: UTF8.self))")
+        }
+    }
+
+    @Test func unknownFieldsOfNestedObjectsAreRefusedByPath() async throws {
+        try await TestServer.with { admin in
+            let result = try await admin.request(
+                .POST, "/api/v1/products", json: #"{"sku":"x-1","name":"X","price":{"amount":1,"currency":"EUR","typo":true}}"#)
+            #expect(result.status == 422)
+            #expect(result.json?["error"]?["field"]?.string == "price.typo")
+            #expect(result.json?["error"]?["message"]?.string == "Unknown field")
+            #expect(try await admin.request(.GET, "/api/v1/products?status=draft").json?["data"]?.array?.isEmpty == true, "nothing written")
+        }
+    }
+
     @Test(.enabled(if: RedisServer.available))
     func anEndedSessionIsRefusedByEveryProcessSharingRedis() async throws {
         let redis = try RedisServer()

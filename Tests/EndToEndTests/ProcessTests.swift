@@ -13,7 +13,7 @@ import Testing
     }
 
     final class ShopProcess: @unchecked Sendable {
-        let process = Process()
+        let process: ChildProcess
         let output: URL
         let directory: URL
         let dataDirectory: URL
@@ -25,17 +25,12 @@ import Testing
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             output = directory.appendingPathComponent("out.log")
             _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            process.executableURL = ProcessTests.binary
             self.dataDirectory = dataDirectory ?? directory.appendingPathComponent("data")
-            process.arguments = arguments + ["--data-dir", self.dataDirectory.path]
             var env = ProcessInfo.processInfo.environment
             env.merge(TestServer.environment) { $1 }
             env.merge(environment) { $1 }
-            process.environment = env
-            let handle = try FileHandle(forWritingTo: output)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
+            process = try ChildProcess(
+                ProcessTests.binary.path, arguments: arguments + ["--data-dir", self.dataDirectory.path], environment: env, output: output.path)
         }
 
         var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }

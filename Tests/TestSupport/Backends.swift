@@ -41,3 +41,78 @@ public struct MissingBackend: Error, CustomStringConvertible {
         self.description = description
     }
 }
+
+/// A child process started with `posix_spawn` and reaped with `waitpid`.
+///
+/// Foundation's `Process.run()` crashed here (a bad pointer in its `memmove`) while other
+/// tests opened and closed descriptors, and its `waitUntilExit` hangs on this toolchain.
+public final class ChildProcess: @unchecked Sendable {
+    public let processIdentifier: pid_t
+    private let lock = NSLock()
+    private var status: Int32?
+
+    /// Starts `executable` with `arguments` and `environment`, its standard output and error
+    /// appended to `output` (discarded when `nil`).
+    public init(_ executable: String, arguments: [String], environment: [String: String], output: String? = nil) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The test runner blocks some signals; the child starts with none blocked and every
+        // signal at its default, as a process started from a shell does.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        processIdentifier = pid
+    }
+
+    /// Whether it has not exited yet (reaping it once it has).
+    public var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard status == nil else { return false }
+        var raw: Int32 = 0
+        guard waitpid(processIdentifier, &raw, WNOHANG) == processIdentifier else { return true }
+        // The exit code, or 128 + the signal that ended it, as a shell reports it.
+        status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        return false
+    }
+
+    /// The exit status, once it has exited (see ``isRunning``).
+    public var terminationStatus: Int32 {
+        _ = isRunning
+        lock.lock()
+        defer { lock.unlock() }
+        return status ?? -1
+    }
+
+    public func terminate() {
+        kill(processIdentifier, SIGTERM)
+    }
+
+    deinit {
+        if isRunning {
+            kill(processIdentifier, SIGKILL)
+            var raw: Int32 = 0
+            waitpid(processIdentifier, &raw, 0)
+        }
+    }
+}

@@ -10,7 +10,7 @@ public final class MotoServer: @unchecked Sendable {
     public let port: Int
     public let accessKey: String
     public let secretKey: String
-    private let process: Process
+    private let process: ChildProcess
 
     public static var executable: String? { Backends.executable("moto_server") }
 
@@ -18,7 +18,7 @@ public final class MotoServer: @unchecked Sendable {
     /// (``Backends/required``, and then they fail without it).
     public static var available: Bool { executable != nil || Backends.required }
 
-    private init(port: Int, accessKey: String, secretKey: String, process: Process) {
+    private init(port: Int, accessKey: String, secretKey: String, process: ChildProcess) {
         self.port = port
         self.accessKey = accessKey
         self.secretKey = secretKey
@@ -27,16 +27,10 @@ public final class MotoServer: @unchecked Sendable {
 
     public static func start() async throws -> MotoServer {
         let port = try freePort()
-        let process = Process()
         guard let executable else { throw MissingBackend("moto_server is not on PATH (pip install 'moto[server]')") }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(executable, arguments: ["-H", "127.0.0.1", "-p", String(port)], environment: environment)
         let base = "http://127.0.0.1:\(port)"
         var up = false
         for _ in 0..<200 where !up {

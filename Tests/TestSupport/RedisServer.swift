@@ -4,7 +4,7 @@ import Synchronization
 /// A private `redis-server` on a free loopback port, for tests that stop and start it.
 public final class RedisServer: @unchecked Sendable {
     public private(set) var port: Int
-    private var process: Process?
+    private var process: ChildProcess?
     private let directory: URL
     /// Ports handed out in this test process: two servers never share one, even when the
     /// kernel offers a port again that a stopped server left.
@@ -44,12 +44,9 @@ public final class RedisServer: @unchecked Sendable {
         guard let executable = Self.executable else {
             throw MissingBackend("redis-server is not on PATH (Debian: apt-get install redis-server)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable, arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path],
+            environment: ProcessInfo.processInfo.environment)
         self.process = process
         for _ in 0..<400 {
             if Self.accepts(port) { return }

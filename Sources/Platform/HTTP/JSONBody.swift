@@ -42,6 +42,7 @@ public enum JSONBody {
             throw APIError.malformed("The request body is empty; a JSON object is expected")
         }
         let decoder = JSONDecoder()
+        decoder.userInfo[JSONBody.strictKey] = true
         let keys: [String]
         do {
             keys = try decoder.decode(TopLevelKeys.self, from: data).keys
@@ -62,6 +63,14 @@ public enum JSONBody {
         }
     }
 
+    /// Set in the decoder's `userInfo` while a request body is read: nested objects then
+    /// refuse unknown members too (``Swift/Decoder/rejectUnknownKeys(_:)``), while the same
+    /// types read leniently from responses, so a client survives a server that adds a field.
+    public static let strictKey = CodingUserInfoKey(rawValue: "shop.strictRequestBody")!
+
+    /// The message of an unknown member, as a decoding error carries it.
+    static let unknownField = "Unknown field"
+
     static func isJSON(_ contentType: String) -> Bool {
         let mediaType = contentType.split(separator: ";", maxSplits: 1)[0]
             .trimmingCharacters(in: .whitespaces).lowercased()
@@ -81,6 +90,9 @@ public enum JSONBody {
         case .keyNotFound(let key, let context):
             return .validation("Is required", field: path(context.codingPath + [key]))
         case .dataCorrupted(let context):
+            if context.debugDescription == unknownField, let field = path(context.codingPath) {
+                return .validation(unknownField, field: field)
+            }
             if let field = path(context.codingPath) {
                 return .validation("Has an invalid value", field: field)
             }
@@ -97,6 +109,20 @@ public enum JSONBody {
         case is Int.Type, is Int64.Type, is Int32.Type, is UInt.Type, is UInt64.Type: "an integer"
         case is Double.Type, is Float.Type: "a number"
         default: type == [Any].self ? "an array" : "a value of the documented type"
+        }
+    }
+}
+
+extension Decoder {
+    /// While a request body is read (``JSONBody/strictKey``), refuses members of this
+    /// object that `Keys` does not name: `Unknown field` on their path (`price.typo`).
+    /// Nested request objects call it first in `init(from:)`.
+    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+        guard userInfo[JSONBody.strictKey] as? Bool == true else { return }
+        let known = Set(Keys.allCases.map(\.stringValue))
+        let members = try container(keyedBy: TopLevelKeys.AnyKey.self).allKeys
+        if let unknown = members.sorted(by: { $0.stringValue < $1.stringValue }).first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [unknown], debugDescription: JSONBody.unknownField))
         }
     }
 }

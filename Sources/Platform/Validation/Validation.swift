@@ -10,9 +10,14 @@ public struct InvalidValue: Error, Sendable, Hashable {
     }
 }
 
-/// Collects every invalid field of a request, so they are all reported at once.
+/// Collects every invalid field of a request, so they are all reported at once: invalid
+/// values first, in the order checked, then missing ones.
 public struct Validation: Sendable {
-    public private(set) var problems: [Problem] = []
+    private var invalidValues: [Problem] = []
+    private var missingValues: [Problem] = []
+
+    /// Every problem recorded.
+    public var problems: [Problem] { invalidValues + missingValues }
 
     public init() {}
 
@@ -21,23 +26,58 @@ public struct Validation: Sendable {
         do {
             return try make()
         } catch {
-            problems.append(Problem(.validationError, error.reason, field: field))
+            invalidValues.append(Problem(.validationError, error.reason, field: field))
             return nil
         }
     }
 
     /// Records that `field` is required but missing.
     public mutating func missing(_ field: String) {
-        problems.append(Problem(.validationError, "Is required", field: field))
+        missingValues.append(Problem(.validationError, "Is required", field: field))
     }
 
     /// Records a problem with `field`.
     public mutating func invalid(_ field: String, _ reason: String) {
-        problems.append(Problem(.validationError, reason, field: field))
+        invalidValues.append(Problem(.validationError, reason, field: field))
     }
 
     /// Throws all recorded problems as one ``APIError``, if there are any.
     public func check() throws(APIError) {
         if !problems.isEmpty { throw APIError(problems) }
+    }
+
+    /// `raw` made into a value by `make`, which must be there: a missing one is recorded
+    /// as missing, an invalid one with its reason. `nil` in both cases.
+    public mutating func required<Raw, Value>(_ field: String, _ raw: Raw?, _ make: (Raw) throws(InvalidValue) -> Value) -> Value? {
+        guard let raw else {
+            missing(field)
+            return nil
+        }
+        return self.field(field) { () throws(InvalidValue) in try make(raw) }
+    }
+
+    /// `raw`, which must be there.
+    public mutating func required<Value>(_ field: String, _ raw: Value?) -> Value? {
+        if raw == nil { missing(field) }
+        return raw
+    }
+
+    /// `raw` made into a value by `make` when it was sent; `nil` when it was not, or is invalid.
+    public mutating func optional<Raw, Value>(_ field: String, _ raw: Raw?, _ make: (Raw) throws(InvalidValue) -> Value) -> Value? {
+        guard let raw else { return nil }
+        return self.field(field) { () throws(InvalidValue) in try make(raw) }
+    }
+
+    /// The required values, once every field is valid; all recorded problems otherwise.
+    ///
+    /// Pass what ``required(_:_:_:)`` returned: with no problem recorded, none is `nil`.
+    public func check<each Value>(_ values: repeat (each Value)?) throws(APIError) -> (repeat each Value) {
+        try check()
+        return (repeat try Self.present(each values))
+    }
+
+    private static func present<Value>(_ value: Value?) throws(APIError) -> Value {
+        guard let value else { throw APIError(.internalError, "A required value was not validated") }
+        return value
     }
 }

@@ -90,7 +90,7 @@ struct ProductAttributes: Sendable, Hashable {
                 key.utf8.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 })
             else { throw InvalidValue("Attribute names are 1 to 40 of a-z, 0-9 and '_', starting with a letter: '\(key.prefix(40))'") }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard value.utf8.count <= TextBounds.maxBytes(forCharacters: 200), (1...200).contains(trimmed.count), trimmed == value,
+            guard value.utf8.count <= TextBounds.maxBytes(forCharacters: 200), (1...200).contains(TextBounds.length(trimmed)), trimmed == value,
                 !ProductText.hasControlCharacters(value, allowing: [])
             else {
                 throw InvalidValue("Attribute '\(key)' must be 1 to 200 characters (800 bytes) without surrounding spaces or control characters")
@@ -172,7 +172,7 @@ struct SearchQuery: Sendable, Hashable {
     init(_ raw: String) throws(InvalidValue) {
         let terms = raw.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init).filter { !$0.isEmpty }
         guard !terms.isEmpty else { throw InvalidValue("Must contain a word") }
-        guard terms.count <= 10, raw.utf8.count <= 800, raw.count <= 200 else {
+        guard terms.count <= 10, raw.utf8.count <= 800, TextBounds.length(raw) <= 200 else {
             throw InvalidValue("Must be at most 10 words and 200 characters (800 bytes)")
         }
         self.terms = terms

@@ -43,12 +43,10 @@ struct CategoryRoutes: Sendable {
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateCategoryRequest.self, from: request)
         var validation = Validation()
-        let slug = body.slug.flatMap { raw in validation.field("slug") { () throws(InvalidValue) in try Slug(raw) } }
-        let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) } }
-        if body.slug == nil { validation.missing("slug") }
-        if body.name == nil { validation.missing("name") }
-        try validation.check()
-        let category = try await categories.create(slug: slug!, name: name!, parentID: body.parentID, at: now())
+        let slug = validation.required("slug", body.slug, Slug.init(_:))
+        let name = validation.required("name", body.name, ProductText.name)
+        let (validSlug, validName) = try validation.check(slug, name)
+        let category = try await categories.create(slug: validSlug, name: validName, parentID: body.parentID, at: now())
         await changed()
         return try JSONResponse.success(
             CategoryResource(category), status: .created,

@@ -21,20 +21,22 @@ struct InternalRoutes: Sendable {
     @Sendable func reserve(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(ReservationRequest.self, from: request)
         var validation = Validation()
-        if let id = body.id, !Self.isValid(id) { validation.invalid("id", "Must be 1 to 128 visible ASCII characters") }
-        if let seconds = body.expiresInSeconds, !(1...86_400).contains(seconds) {
-            validation.invalid("expires_in_seconds", "Must be from 1 to 86400")
+        let id = validation.required("id", body.id) { (id: String) throws(InvalidValue) in
+            guard Self.isValid(id) else { throw InvalidValue("Must be 1 to 128 visible ASCII characters") }
+            return id
         }
-        if body.id == nil { validation.missing("id") }
-        if body.lines == nil { validation.missing("lines") }
-        if body.expiresInSeconds == nil { validation.missing("expires_in_seconds") }
-        try validation.check()
-        let lines = body.lines!.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) }
+        let lines = validation.required("lines", body.lines)
+        let expiry = validation.required("expires_in_seconds", body.expiresInSeconds) { (seconds: Int) throws(InvalidValue) in
+            guard (1...86_400).contains(seconds) else { throw InvalidValue("Must be from 1 to 86400") }
+            return seconds
+        }
+        let (reservationID, lineBodies, seconds) = try validation.check(id, lines, expiry)
+        let reservationLines = lineBodies.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) }
         do {
-            let reservation = try await inventory.reserve(id: body.id!, lines: lines, expiresIn: .seconds(body.expiresInSeconds!))
+            let reservation = try await inventory.reserve(id: reservationID, lines: reservationLines, expiresIn: .seconds(seconds))
             return try JSONResponse.success(ReservationResource(reservation), status: .created, headers: [.cacheControl: "no-store"])
         } catch let error as InventoryError {
-            throw Self.naming(error, in: lines)
+            throw Self.naming(error, in: reservationLines)
         }
     }
 

@@ -31,26 +31,19 @@ extension NewProduct {
     /// The domain input from a request body, or every problem with it at once.
     init(validating body: CreateProductRequest) throws(APIError) {
         var validation = Validation()
-        let sku = body.sku.flatMap { raw in validation.field("sku") { () throws(InvalidValue) in try SKU(raw) } }
-        let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) } }
-        let description = body.description.flatMap { raw in
-            validation.field("description") { () throws(InvalidValue) in try ProductText.description(raw) }
-        }
-        let price = body.price.flatMap { raw in validation.field("price") { () throws(InvalidValue) in try Money(raw) } }
-        let status = body.status.flatMap { raw in validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) } }
-        let slug = body.slug.flatMap { raw in validation.field("slug") { () throws(InvalidValue) in try Slug(raw) } }
-        let attributes = body.attributes.flatMap { raw in
-            validation.field("attributes") { () throws(InvalidValue) in try ProductAttributes(raw) }
-        }
+        let sku = validation.required("sku", body.sku, SKU.init(_:))
+        let name = validation.required("name", body.name, ProductText.name)
+        let description = validation.optional("description", body.description, ProductText.description)
+        let price = validation.required("price", body.price, Money.init(_:))
+        let status = validation.optional("status", body.status, ProductStatus.init(parsing:))
+        let slug = validation.optional("slug", body.slug, Slug.init(_:))
+        let attributes = validation.optional("attributes", body.attributes, ProductAttributes.init(_:))
         if let threshold = body.lowStockThreshold, !(0...1_000_000).contains(threshold) {
             validation.invalid("low_stock_threshold", "Must be from 0 to 1000000")
         }
-        if body.sku == nil { validation.missing("sku") }
-        if body.name == nil { validation.missing("name") }
-        if body.price == nil { validation.missing("price") }
-        try validation.check()
+        let (validSKU, validName, validPrice) = try validation.check(sku, name, price)
         self.init(
-            sku: sku!, slug: slug, name: name!, description: description ?? "", price: price!, status: status ?? .draft,
+            sku: validSKU, slug: slug, name: validName, description: description ?? "", price: validPrice, status: status ?? .draft,
             categoryID: body.categoryID, attributes: attributes ?? ProductAttributes(), lowStockThreshold: body.lowStockThreshold ?? 5)
     }
 }

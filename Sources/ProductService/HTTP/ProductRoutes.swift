@@ -176,17 +176,18 @@ struct ProductRoutes: Sendable {
         let id = try context.parameters.resourceID("id")
         let body = try await JSONBody.decode(StockAdjustmentRequest.self, from: request)
         var validation = Validation()
-        if let change = body.change, change == 0 || change.magnitude > 1_000_000 { validation.invalid("change", "Must be a non-zero number of units up to 1000000") }
-        if let reason = body.reason,
-            reason.utf8.count > TextBounds.maxBytes(forCharacters: 200) || reason.trimmingCharacters(in: .whitespaces).isEmpty
-                || reason.count > 200 || ProductText.hasControlCharacters(reason, allowing: [])
-        {
-            validation.invalid("reason", "Must be 1 to 200 characters (800 bytes), no control characters")
+        let change = validation.required("change", body.change) { (change: Int) throws(InvalidValue) in
+            guard change != 0, change.magnitude <= 1_000_000 else { throw InvalidValue("Must be a non-zero number of units up to 1000000") }
+            return change
         }
-        if body.change == nil { validation.missing("change") }
-        if body.reason == nil { validation.missing("reason") }
-        try validation.check()
-        let level = try await inventory.adjust(productID: id, by: body.change!, reason: body.reason!, at: now())
+        let reason = validation.required("reason", body.reason) { (reason: String) throws(InvalidValue) in
+            guard reason.utf8.count <= TextBounds.maxBytes(forCharacters: 200), !reason.trimmingCharacters(in: .whitespaces).isEmpty,
+                TextBounds.length(reason) <= 200, !ProductText.hasControlCharacters(reason, allowing: [])
+            else { throw InvalidValue("Must be 1 to 200 characters (800 bytes), no control characters") }
+            return reason
+        }
+        let (units, why) = try validation.check(change, reason)
+        let level = try await inventory.adjust(productID: id, by: units, reason: why, at: now())
         return try JSONResponse.success(
             StockResource(productID: id, onHand: level.onHand, reserved: level.reserved, available: level.available),
             status: .created, headers: [.cacheControl: "no-store"])

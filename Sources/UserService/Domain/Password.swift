@@ -11,10 +11,10 @@ struct Password: Sendable, Hashable, CustomStringConvertible, CustomDebugStringC
         guard raw.utf8.count <= TextBounds.maxBytes(forCharacters: Self.lengths.upperBound) else {
             throw InvalidValue("Must be at most \(TextBounds.maxBytes(forCharacters: Self.lengths.upperBound)) bytes")
         }
-        guard raw.count >= Self.lengths.lowerBound else {
+        guard TextBounds.length(raw) >= Self.lengths.lowerBound else {
             throw InvalidValue("Must be at least \(Self.lengths.lowerBound) characters")
         }
-        guard raw.count <= Self.lengths.upperBound else {
+        guard TextBounds.length(raw) <= Self.lengths.upperBound else {
             throw InvalidValue("Must be at most \(Self.lengths.upperBound) characters")
         }
         guard !raw.allSatisfy(\.isWhitespace) else { throw InvalidValue("Must not be only spaces") }

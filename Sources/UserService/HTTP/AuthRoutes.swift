@@ -20,10 +20,10 @@ struct AuthRoutes: Sendable {
     @Sendable func token(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(TokenRequest.self, from: request)
         var validation = Validation()
-        if body.email == nil { validation.missing("email") }
-        if body.password == nil { validation.missing("password") }
-        try validation.check()
-        let session = try await accounts.logIn(email: body.email!, password: body.password!)
+        let email = validation.required("email", body.email)
+        let password = validation.required("password", body.password)
+        let credentials = try validation.check(email, password)
+        let session = try await accounts.logIn(email: credentials.0, password: credentials.1)
         return try JSONResponse.success(session, headers: Self.noStore)
     }
 

@@ -31,15 +31,12 @@ extension Registration {
     /// The domain input from a request body, or every problem with it at once.
     init(validating body: CreateUserRequest) throws(APIError) {
         var validation = Validation()
-        let email = body.email.flatMap { raw in validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) } }
-        let name = body.name.flatMap { raw in validation.field("name") { () throws(InvalidValue) in try PersonName(raw) } }
-        let password = body.password.flatMap { raw in validation.field("password") { () throws(InvalidValue) in try Password(raw) } }
-        let role = body.role.flatMap { raw in validation.field("role") { () throws(InvalidValue) in try Role(parsing: raw) } }
-        if body.email == nil { validation.missing("email") }
-        if body.name == nil { validation.missing("name") }
-        if body.password == nil { validation.missing("password") }
-        try validation.check()
-        self.init(user: NewUser(email: email!, name: name!), password: password!, requestedRole: role)
+        let email = validation.required("email", body.email, EmailAddress.init(_:))
+        let name = validation.required("name", body.name, PersonName.init(_:))
+        let password = validation.required("password", body.password, Password.init(_:))
+        let role = validation.optional("role", body.role, Role.init(parsing:))
+        let (validEmail, validName, validPassword) = try validation.check(email, name, password)
+        self.init(user: NewUser(email: validEmail, name: validName), password: validPassword, requestedRole: role)
     }
 }
 
@@ -81,14 +78,13 @@ extension Preferences {
     /// Preferences from a `PUT` body: every field is required.
     init(validating body: PreferencesRequest) throws(APIError) {
         var validation = Validation()
-        let locale = body.locale.flatMap { raw in validation.field("locale") { () throws(InvalidValue) in try LanguageTag(raw) } }
-        if body.marketingEmails == nil { validation.missing("marketing_emails") }
-        if body.orderEmails == nil { validation.missing("order_emails") }
-        if body.sms == nil { validation.missing("sms") }
-        if body.push == nil { validation.missing("push") }
-        if body.locale == nil { validation.missing("locale") }
-        try validation.check()
-        self.init(marketingEmails: body.marketingEmails!, orderEmails: body.orderEmails!, sms: body.sms!, push: body.push!, locale: locale!)
+        let marketingEmails = validation.required("marketing_emails", body.marketingEmails)
+        let orderEmails = validation.required("order_emails", body.orderEmails)
+        let sms = validation.required("sms", body.sms)
+        let push = validation.required("push", body.push)
+        let locale = validation.required("locale", body.locale, LanguageTag.init(_:))
+        let values = try validation.check(marketingEmails, orderEmails, sms, push, locale)
+        self.init(marketingEmails: values.0, orderEmails: values.1, sms: values.2, push: values.3, locale: values.4)
     }
 }
 

@@ -71,11 +71,10 @@ struct UserRoutes: Sendable {
         let (_, id) = try target(context, .changePassword)
         let body = try await JSONBody.decode(ChangePasswordRequest.self, from: request)
         var validation = Validation()
-        let new = body.newPassword.flatMap { raw in validation.field("new_password") { () throws(InvalidValue) in try Password(raw) } }
-        if body.currentPassword == nil { validation.missing("current_password") }
-        if body.newPassword == nil { validation.missing("new_password") }
-        try validation.check()
-        try await accounts.changePassword(id: id, current: body.currentPassword!, new: new!)
+        let current = validation.required("current_password", body.currentPassword)
+        let new = validation.required("new_password", body.newPassword, Password.init(_:))
+        let (currentPassword, newPassword) = try validation.check(current, new)
+        try await accounts.changePassword(id: id, current: currentPassword, new: newPassword)
         return JSONResponse.noContent()
     }
 
