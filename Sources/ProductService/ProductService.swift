@@ -1,6 +1,5 @@
 import Foundation
 public import Hummingbird
-import Synchronization
 import ObjectStorage
 public import Logging
 public import Platform
@@ -10,8 +9,10 @@ public import ServiceLifecycle
 
 /// The Products service: catalog, prices, images and inventory that never oversells.
 public struct ProductService: Sendable {
-    let inventory: InventoryStore
-    let stock: Inventory
+    /// Stock levels, reservations and the ledger in SQL.
+    let inventoryStore: InventoryStore
+    /// The stock operations: the store, with the Redis counts in front when configured.
+    let inventory: Inventory
     let images: ImageSettings
     let cache: CatalogCache?
     let logger: Logger
@@ -28,8 +29,8 @@ public struct ProductService: Sendable {
         database: any Database, redis: RedisClient? = nil, images: ImageSettings? = nil, cacheTTL: Duration? = .seconds(60),
         metrics: ShopMetrics? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
-        self.inventory = InventoryStore(database: database)
-        self.stock = Inventory(store: inventory, cache: redis.map { StockCache(redis: $0) }, logger: logger)
+        self.inventoryStore = InventoryStore(database: database)
+        self.inventory = Inventory(store: inventoryStore, cache: redis.map { StockCache(redis: $0) }, logger: logger)
         self.images = try images ?? ImageSettings(
             storage: LocalFolderStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("shop-images")))
         if let cacheTTL, cacheTTL > .zero {
@@ -46,14 +47,14 @@ public struct ProductService: Sendable {
     public static var migrations: [Migration] { ProductMigrations.all }
 
     public func migrate(logger: Logger) async throws {
-        try await Migrator(Self.migrations, logger: logger).migrate(inventory.database)
+        try await Migrator(Self.migrations, logger: logger).migrate(inventoryStore.database)
     }
 
     /// Adds the `/products` and `/categories` routes to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
-        let database = inventory.database
+        let database = inventoryStore.database
         let products = ProductRoutes(
-            catalog: CatalogStore(database: database), inventory: stock, images: ImageStore(database: database), imageSettings: images,
+            catalog: CatalogStore(database: database), inventory: inventory, images: ImageStore(database: database), imageSettings: images,
             cache: cache, now: now)
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), maxBodyBytes: max(images.maxBytes, JSONBody.maxBytes), now: now)
         let staff = products.add(to: group, idempotency: idempotency)
@@ -75,13 +76,13 @@ public struct ProductService: Sendable {
     }
 
     private func imageRoutes(changed: @escaping @Sendable (Int64) async -> Void) -> ImageRoutes {
-        ImageRoutes(images: ImageStore(database: inventory.database), settings: images, changed: changed, logger: logger, now: now)
+        ImageRoutes(images: ImageStore(database: inventoryStore.database), settings: images, changed: changed, logger: logger, now: now)
     }
 
     /// Loads a demo catalog: a small category tree and `count` active products with
     /// stock, SKUs `DEMO-0001` and up; what exists already is left as it is.
     public func seedDemoCatalog(count: Int) async throws {
-        let categories = CategoryStore(database: inventory.database)
+        let categories = CategoryStore(database: inventoryStore.database)
         let tree = [("home", ["kitchen", "garden", "lighting"]), ("clothing", ["shirts", "shoes", "bags"]), ("books", ["fiction", "science", "travel"])]
         var leaves: [Int64] = []
         let existing = try await categories.list(page: 1, perPage: 100).items
@@ -113,7 +114,7 @@ public struct ProductService: Sendable {
                 categoryID: leaves[leaf], lowStockThreshold: 5)
             batch.append((product, 20 + (index * 7) % 80))
             if batch.count == 500 || index == count {
-                try await inventory.seed(batch, at: now())
+                try await inventoryStore.seed(batch, at: now())
                 batch.removeAll(keepingCapacity: true)
             }
         }
@@ -122,44 +123,20 @@ public struct ProductService: Sendable {
 
     /// What `/health/ready` must ask for this service.
     public var healthChecks: [HealthCheck] {
-        [.database("products database", inventory.database)]
+        [.database("products database", inventoryStore.database)]
     }
 
     /// Where this service's events wait for the relay.
-    public var outbox: EventOutbox { inventory.outbox }
+    public var outbox: EventOutbox { inventoryStore.outbox }
 
     /// The in-process inventory client the order service uses in the single-process mode.
-    public var inventoryClient: any InventoryClient { LocalInventoryClient(inventory: stock, now: now) }
+    public var inventoryClient: any InventoryClient { LocalInventoryClient(inventory: inventory, now: now) }
 
     /// Returns the stock of reservations that were neither committed nor released in
     /// time, purges old idempotency keys, and with Redis keeps its counts in step.
     public func backgroundServices(logger: Logger) -> [any Service] {
-        let stock = self.stock
-        let now = self.now
-        var jobs: [any Service] = [
-            PeriodicJob("expire stock reservations", every: .seconds(15), logger: logger) {
-                _ = try await stock.expireReservations(now: now())
-            },
-            PeriodicJob("purge idempotency keys", every: .seconds(3600), logger: logger) {
-                _ = try await IdempotencyStore(database: inventory.database).purge(now: now())
-            },
-        ]
-        if stock.cache != nil {
-            let sweep = SweepPosition()
-            // 1,000 products every 10 s: 100,000 products in under 17 minutes.
-            jobs.append(
-                PeriodicJob("reconcile stock counts", every: .seconds(10), logger: logger) {
-                    let next = try await stock.reconcileSweep(after: sweep.productID.withLock { $0 })
-                    sweep.productID.withLock { $0 = next }
-                })
-        }
-        return jobs
+        ProductJobs(inventory: inventory, database: inventoryStore.database, now: now).services(logger: logger)
     }
-}
-
-/// Where the reconciliation sweep of the Redis counts goes on.
-final class SweepPosition: Sendable {
-    let productID = Mutex<Int64>(0)
 }
 
 /// ``InventoryClient`` by direct calls into the store.

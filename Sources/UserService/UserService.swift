@@ -66,17 +66,7 @@ public struct UserService: Sendable {
 
     /// Background work this service needs while it serves.
     public func backgroundServices(logger: Logger) -> [any Service] {
-        let idempotency = IdempotencyStore(database: store.database)
-        let sessions = accounts.sessions
-        let audit = AuditLog(database: store.database)
-        let now = self.now
-        return [
-            PeriodicJob("purge idempotency keys, expired sessions and old failed logins", every: .seconds(3600), logger: logger) {
-                try await idempotency.purge(now: now())
-                try await sessions.purge(now: now())
-                try await audit.purgeFailedLogins(now: now())
-            }
-        ]
+        UserJobs(database: store.database, sessions: accounts.sessions, now: now).services(logger: logger)
     }
 
     /// What `/health/ready` must ask for this service.

@@ -20,7 +20,7 @@ import Testing
     }
 
     private func product(_ store: InventoryStore, _ sku: String, stock: Int, threshold: Int = 5) async throws -> Int64 {
-        let product = try await store.create(
+        let product = try await CatalogStore(database: store.database).create(
             NewProduct(sku: try SKU(sku), name: "Thing \(sku)", price: try Money(amount: 1999, currency: "EUR"), status: .active, lowStockThreshold: threshold),
             at: Self.t0)
         if stock > 0 { _ = try await store.adjust(productID: product.id, by: stock, reason: "delivery", at: Self.t0) }
@@ -126,7 +126,7 @@ import Testing
             }
             #expect(try await store.adjust(productID: id, by: -1, reason: "breakage", at: Self.t0) == StockLevel(onHand: 4, reserved: 4))
             await #expect(throws: ProductError.skuTaken) {
-                try await store.create(NewProduct(sku: try SKU("d"), name: "Twin", price: try Money(amount: 1, currency: "EUR")), at: Self.t0)
+                try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("d"), name: "Twin", price: try Money(amount: 1, currency: "EUR")), at: Self.t0)
             }
         }
     }
@@ -149,7 +149,7 @@ import Testing
             let catalog = CatalogStore(database: store.database)
             var ids: [String: Int64] = [:]
             for (sku, name, description) in [("S1", "Linen shirt", "Breathes in summer"), ("S2", "Cotton shirt", "Soft"), ("P1", "Steel pan", "For the linen-loving cook")] {
-                ids[sku] = try await store.create(
+                ids[sku] = try await CatalogStore(database: store.database).create(
                     NewProduct(sku: try SKU(sku), name: name, description: description, price: try Money(amount: 100, currency: "EUR"), status: .active),
                     at: Self.t0
                 ).id
@@ -176,15 +176,15 @@ import Testing
         try await withStore(kind) { store in
             let catalog = CatalogStore(database: store.database)
             let price = try Money(amount: 100, currency: "EUR")
-            let first = try await store.create(NewProduct(sku: try SKU("MUG-1"), name: "Crème Mug, 350 ml!", price: price), at: Self.t0)
+            let first = try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-1"), name: "Crème Mug, 350 ml!", price: price), at: Self.t0)
             #expect(first.slug.value == "creme-mug-350-ml")
-            let second = try await store.create(NewProduct(sku: try SKU("MUG-2"), name: "Creme mug 350 ML", price: price), at: Self.t0)
+            let second = try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-2"), name: "Creme mug 350 ML", price: price), at: Self.t0)
             #expect(second.slug.value == "creme-mug-350-ml-mug-2", "a taken name slug gets the SKU")
             await #expect(throws: ProductError.slugTaken) {
-                try await store.create(NewProduct(sku: try SKU("MUG-3"), slug: try Slug("creme-mug-350-ml"), name: "Mug", price: price), at: Self.t0)
+                try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-3"), slug: try Slug("creme-mug-350-ml"), name: "Mug", price: price), at: Self.t0)
             }
             let attributes = try ProductAttributes(["color": "blue", "volume_ml": "350"])
-            let third = try await store.create(
+            let third = try await CatalogStore(database: store.database).create(
                 NewProduct(sku: try SKU("MUG-3"), slug: try Slug("blue-mug"), name: "Mug", price: price, attributes: attributes), at: Self.t0)
             #expect(try await catalog.find(slug: "blue-mug")?.0 == third)
             #expect(try await catalog.find(id: third.id)?.0.attributes == attributes)
@@ -223,7 +223,7 @@ import Testing
             let kitchen = try await make("kitchen", under: home.id)
             let knives = try await make("knives", under: kitchen.id)
             let shop = try await make("shop", under: nil)
-            let knife = try await store.create(
+            let knife = try await CatalogStore(database: store.database).create(
                 NewProduct(sku: try SKU("K1"), name: "Knife", price: try Money(amount: 1, currency: "EUR"), status: .active, categoryID: knives.id),
                 at: Self.t0)
             func listed(_ category: Int64) async throws -> [Int64] {

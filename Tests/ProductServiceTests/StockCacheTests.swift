@@ -31,7 +31,7 @@ import Testing
     }
 
     private func hotProduct(_ inventory: Inventory, stock: Int) async throws -> Int64 {
-        let product = try await inventory.store.create(
+        let product = try await CatalogStore(database: inventory.store.database).create(
             NewProduct(sku: try SKU("HOT"), name: "Hot", price: try Money(amount: 999, currency: "EUR"), status: .active, lowStockThreshold: 0),
             at: Self.t0)
         _ = try await inventory.adjust(productID: product.id, by: stock, reason: "delivery", at: Self.t0)
@@ -109,7 +109,7 @@ import Testing
             let hot = try await hotProduct(inventory, stock: 10)
             var others: [Int64] = []
             for sku in ["B", "C"] {
-                others.append(try await inventory.store.create(
+                others.append(try await CatalogStore(database: inventory.store.database).create(
                     NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR"), status: .active), at: Self.t0).id)
             }
             _ = try await inventory.reserve(

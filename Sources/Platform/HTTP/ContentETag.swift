@@ -14,6 +14,23 @@ public enum IfNoneMatch {
     }
 }
 
+/// The ETag of a resource with a version of its own, `"<id>.<version>"`, and the version
+/// an `If-Match` names (RFC 9110): for optimistic updates (`409` on a stale version).
+public enum VersionETag {
+    /// A strong validator that changes with every change of the resource.
+    public static func make(id: Int64, version: Int) -> String { "\"\(id).\(version)\"" }
+
+    /// The version `header` names for the resource `id`; `nil` for an ETag of another
+    /// resource or none of ours.
+    public static func version(_ header: String, id: Int64) -> Int? {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), trimmed.count > 2 else { return nil }
+        let parts = trimmed.dropFirst().dropLast().split(separator: ".")
+        guard parts.count == 2, Int64(parts[0]) == id else { return nil }
+        return Int(parts[1])
+    }
+}
+
 /// A strong `ETag` made from the bytes of a `200` answer to `GET`, and `304 Not Modified`
 /// to an `If-None-Match` that names it: for reads whose representation has no version of
 /// its own (lists, categories). Answers that set their own `ETag` pass untouched.

@@ -34,37 +34,12 @@ struct ProductRoutes: Sendable {
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<ProductSortField>.parse(
             request.uri, filters: ["status", "min_price", "max_price", "category_id", "q"], defaultSort: SortOrder(.createdAt, descending: true))
-        var validation = Validation()
-        var statuses: [ProductStatus] = [.active]
-        if let raw = query.filters["status"] {
-            if context.principal?.role.isStaff == true {
-                if let status = validation.field("status", { () throws(InvalidValue) in try ProductStatus(parsing: raw) }) { statuses = [status] }
-            } else {
-                validation.invalid("status", "Only staff may list products that are not active")
-            }
-        }
-        let price = { (name: String) in
-            query.filters[name].flatMap { raw in
-                validation.field(name) { () throws(InvalidValue) in
-                    guard let value = Int64(raw), value >= 0 else { throw InvalidValue("Must be a non-negative amount in minor units") }
-                    return value
-                }
-            }
-        }
-        let minPrice = price("min_price")
-        let maxPrice = price("max_price")
-        let category = query.filters["category_id"].flatMap { raw in
-            validation.field("category_id") { () throws(InvalidValue) in
-                guard let id = Int64(raw), id > 0 else { throw InvalidValue("Must be a positive integer id") }
-                return id
-            }
-        }
-        let search = query.filters["q"].flatMap { raw in validation.field("q") { () throws(InvalidValue) in try SearchQuery(raw) } }
-        try validation.check()
-        let key = "list:\(statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
+        let filter = try ProductListFilter(query.filters, principal: context.principal)
+        let key = "list:\(filter.statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
         let (cached, fresh) = try await read(key, as: CachedPage.self) {
             let page = try await catalog.list(
-                query, statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
+                query, statuses: filter.statuses, minPrice: filter.minPrice, maxPrice: filter.maxPrice, category: filter.category,
+                search: filter.search)
             return CachedPage(try await resources(page.items), of: page)
         }
         // Stock moves with every sale: it is never served from the cache, always read now
@@ -72,7 +47,7 @@ struct ProductRoutes: Sendable {
         let available = fresh
             ? Dictionary(cached.items.map { ($0.id, $0.available) }) { first, _ in first }
             : try await catalog.available(of: cached.items.map(\.id))
-        var headers: HTTPFields = [.cacheControl: statuses == [.active] ? Self.publicCache : "private, no-store"]
+        var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         return try cached.page.response(for: request.uri, headers: headers) { resource in
             var resource = resource
@@ -103,7 +78,7 @@ struct ProductRoutes: Sendable {
         guard let version = found?.version, var resource = found?.resource,
             resource.status == ProductStatus.active.rawValue || context.principal?.role.isStaff == true
         else { throw CatalogError.notFound(id: 0) }
-        let etag = Self.etag(id: resource.id, version: version)
+        let etag = VersionETag.make(id: resource.id, version: version)
         let active = resource.status == ProductStatus.active.rawValue
         var headers: HTTPFields = [.eTag: etag, .cacheControl: active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
@@ -145,9 +120,9 @@ struct ProductRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let body = try await JSONBody.decode(CreateProductRequest.self, from: request)
-        let product = try await inventory.store.create(try NewProduct(validating: body), at: now())
+        let product = try await catalog.create(try NewProduct(validating: body), at: now())
         await catalogChanged(product.id)
-        let headers: HTTPFields = [.location: "/api/v1/products/\(product.id)", .eTag: Self.etag(product), .cacheControl: "no-store"]
+        let headers: HTTPFields = [.location: "/api/v1/products/\(product.id)", .eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store"]
         return try JSONResponse.success(ProductResource(product, available: 0), status: .created, headers: headers)
     }
 
@@ -169,7 +144,7 @@ struct ProductRoutes: Sendable {
         let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
         await catalogChanged(id)
         let resource = try await resources([(product, available)])[0]
-        return try JSONResponse.success(resource, headers: [.eTag: Self.etag(product), .cacheControl: "no-store"])
+        return try JSONResponse.success(resource, headers: [.eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store"])
     }
 
     @Sendable func adjust(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -193,81 +168,11 @@ struct ProductRoutes: Sendable {
             status: .created, headers: [.cacheControl: "no-store"])
     }
 
-    /// A strong validator that changes with every change of the product.
-    static func etag(_ product: Product) -> String { etag(id: product.id, version: product.version) }
-
-    static func etag(id: Int64, version: Int) -> String { "\"\(id).\(version)\"" }
-
     /// The version `If-Match` names, `nil` without the header; an ETag of another product
     /// or none of ours is a stale version (409).
     static func expectedVersion(_ request: Request, id: Int64) throws(CatalogError) -> Int? {
         guard let match = request.headers[.ifMatch] else { return nil }
-        guard let version = version(fromETag: match, id: id) else { throw .staleVersion(current: 0) }
+        guard let version = VersionETag.version(match, id: id) else { throw .staleVersion(current: 0) }
         return version
     }
-
-    static func version(fromETag value: String, id: Int64) -> Int? {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), trimmed.count > 2 else { return nil }
-        let parts = trimmed.dropFirst().dropLast().split(separator: ".")
-        guard parts.count == 2, Int64(parts[0]) == id else { return nil }
-        return Int(parts[1])
-    }
-}
-
-/// A product read as the cache keeps it: everything but the live stock.
-struct CachedProduct: Codable, Sendable {
-    var resource: ProductResource
-    var version: Int
-}
-
-/// A page of a product list as the cache keeps it.
-struct CachedPage: Codable, Sendable {
-    var items: [ProductResource]
-    var number: Int?
-    var perPage: Int
-    var total: Int?
-    var nextSort: String?
-    var nextValues: [String]?
-
-    init<Item>(_ items: [ProductResource], of page: ListPage<Item>) {
-        self.items = items
-        switch page {
-        case .page(_, let number, let perPage, let total):
-            self.number = number
-            self.perPage = perPage
-            self.total = total
-        case .cursor(_, let perPage, let next):
-            self.perPage = perPage
-            nextSort = next?.sort
-            nextValues = next?.values
-        }
-    }
-
-    var page: ListPage<ProductResource> {
-        if let number, let total { return .page(items: items, number: number, perPage: perPage, total: total) }
-        let next = nextSort.map { Cursor(sort: $0, values: nextValues ?? []) }
-        return .cursor(items: items, perPage: perPage, next: next)
-    }
-}
-
-extension ProductResource: CacheWeighable {
-    /// Text sizes plus a fixed share for numbers, dates and structure.
-    var approximateBytes: Int {
-        300 + sku.utf8.count + slug.utf8.count + name.utf8.count + description.utf8.count
-            + attributes.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 16 }
-            + images.reduce(0) { $0 + $1.url.utf8.count + 150 }
-    }
-}
-
-extension CachedProduct: CacheWeighable {
-    var approximateBytes: Int { resource.approximateBytes + 16 }
-}
-
-extension CachedPage: CacheWeighable {
-    var approximateBytes: Int { 100 + items.reduce(0) { $0 + $1.approximateBytes } }
-}
-
-extension Optional: CacheWeighable where Wrapped: CacheWeighable {
-    var approximateBytes: Int { self?.approximateBytes ?? 16 }
 }

@@ -2,12 +2,69 @@ import Foundation
 import Platform
 import SQLKit
 
-/// Reading and changing products: one implementation for SQLite and PostgreSQL.
+/// Creating, reading and changing products: one implementation for SQLite and PostgreSQL.
 struct CatalogStore: Sendable {
     let database: any Database
 
     static let columns =
         "p.id, p.sku, p.slug, p.name, p.description, p.price_amount, p.currency, p.status, p.category_id, p.attributes, p.low_stock_threshold, p.created_at, p.updated_at, p.version, i.on_hand - i.reserved AS available"
+
+    /// Adds `product` with no stock. Without a slug, the name's slug is used, or the
+    /// name's and the SKU's when the name's is taken.
+    func create(_ product: NewProduct, at now: Date) async throws -> Product {
+        try await database.transaction { sql in
+            if let category = product.categoryID {
+                try await CatalogStore.requireCategory(category, in: sql)
+            }
+            if try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil {
+                throw ProductError.skuTaken
+            }
+            let slug = try await Self.slug(for: product, in: sql)
+            guard let id = try await Self.insert(product, slug: slug, stock: 0, at: now, in: sql) else {
+                // A concurrent insert took the SKU or the slug since they were checked.
+                let skuTaken = try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil
+                throw skuTaken ? ProductError.skuTaken : ProductError.slugTaken
+            }
+            return Product(
+                id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
+                status: product.status, categoryID: product.categoryID, attributes: product.attributes,
+                lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+        }
+    }
+
+    /// Inserts the product and its stock row; `nil` when its SKU or slug is taken.
+    static func insert(_ product: NewProduct, slug: Slug, stock: Int, at now: Date, in sql: any SQLDatabase) async throws -> Int64? {
+        let micros = now.microsecondsSince1970
+        let row = try await sql.raw(
+            """
+            INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
+                low_stock_threshold, created_at, updated_at)
+            VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
+                \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
+                \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """
+        ).first()
+        guard let id = try row?.decode(column: "id", as: Int64.self) else { return nil }
+        try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), \(bind: stock), 0)").run()
+        return id
+    }
+
+    private static func slug(for product: NewProduct, in sql: any SQLDatabase) async throws -> Slug {
+        func taken(_ slug: Slug) async throws -> Bool {
+            try await sql.raw("SELECT id FROM products WHERE slug = \(bind: slug.value)").first() != nil
+        }
+        if let slug = product.slug {
+            if try await taken(slug) { throw ProductError.slugTaken }
+            return slug
+        }
+        let fromName = Slug.derived(from: product.name, maxLength: 60)
+        if let fromName, try await !taken(fromName) { return fromName }
+        let withSKU = Slug.derived(from: [fromName?.value, product.sku.value].compactMap { $0 }.joined(separator: " "))
+        guard let withSKU, try await !taken(withSKU) else { throw ProductError.slugTaken }
+        return withSKU
+    }
 
     /// The product with `id` and its available units.
     func find(id: Int64) async throws -> (Product, available: Int)? {
@@ -214,11 +271,4 @@ struct CatalogStore: Sendable {
             version: try row.decode(column: "version", as: Int.self))
         return (product, try row.decode(column: "available", as: Int.self))
     }
-}
-
-/// Catalog rules a request can break.
-enum CatalogError: Error, Hashable {
-    case notFound(id: Int64)
-    /// `If-Match` named another version than the current one.
-    case staleVersion(current: Int)
 }

@@ -154,13 +154,3 @@ struct CategoryStore: Sendable {
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
     }
 }
-
-/// Category rules a request can break.
-enum CategoryError: Error, Hashable {
-    case slugTaken
-    case parentNotFound
-    case tooDeep
-    /// A category cannot move under itself or anything below it.
-    case cycle
-    case notFound(id: Int64)
-}

@@ -2,27 +2,6 @@ import Foundation
 import Platform
 import SQLKit
 
-/// An image of a product: the object it names is content-addressed, so the same bytes
-/// on two products are one object.
-struct ProductImage: Sendable, Hashable {
-    let id: Int64
-    let productID: Int64
-    /// `images/<sha-256 of the bytes>.<extension>` in object storage.
-    let objectKey: String
-    let format: ImageFormat
-    let sizeBytes: Int
-    let width: Int
-    let height: Int
-    let createdAt: Date
-
-    static let maxPerProduct = 20
-
-    static func objectKey(digest: String, format: ImageFormat) -> String { "images/\(digest).\(format.fileExtension)" }
-
-    /// The name under `/images/`: the key without its folder.
-    var fileName: String { String(objectKey.dropFirst("images/".count)) }
-}
-
 /// The images of products in SQL. Adding or removing one is a change of the product: its
 /// version (and so its ETag) moves.
 struct ImageStore: Sendable {
@@ -147,14 +126,4 @@ struct ImageStore: Sendable {
             height: try row.decode(column: "height", as: Int.self),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
     }
-}
-
-/// Image rules a request can break.
-enum ImageError: Error, Hashable {
-    case notFound
-    case tooMany
-    /// Not a JPEG, PNG or WebP image whose header can be read.
-    case unrecognised
-    case empty
-    case tooLarge(limit: Int)
 }

@@ -3,7 +3,8 @@ import Platform
 import ProductAPI
 import SQLKit
 
-/// Products and their stock in SQL: one implementation for SQLite and PostgreSQL.
+/// The stock of products in SQL (levels, reservations, the ledger): one implementation
+/// for SQLite and PostgreSQL. Products themselves are ``CatalogStore``'s.
 ///
 /// A reservation takes each line's units with one conditional update
 /// (`reserved = reserved + n WHERE on_hand - reserved >= n`), which the database applies
@@ -18,74 +19,17 @@ struct InventoryStore: Sendable {
         self.outbox = EventOutbox(database: database, source: "/products")
     }
 
-    /// Adds `product` with no stock. Without a slug, the name's slug is used, or the
-    /// name's and the SKU's when the name's is taken.
-    func create(_ product: NewProduct, at now: Date) async throws -> Product {
-        try await database.transaction { sql in
-            if let category = product.categoryID {
-                try await CatalogStore.requireCategory(category, in: sql)
-            }
-            if try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil {
-                throw ProductError.skuTaken
-            }
-            let slug = try await Self.slug(for: product, in: sql)
-            guard let id = try await Self.insert(product, slug: slug, stock: 0, at: now, in: sql) else {
-                // A concurrent insert took the SKU or the slug since they were checked.
-                let skuTaken = try await sql.raw("SELECT id FROM products WHERE sku = \(bind: product.sku.value)").first() != nil
-                throw skuTaken ? ProductError.skuTaken : ProductError.slugTaken
-            }
-            return Product(
-                id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
-                status: product.status, categoryID: product.categoryID, attributes: product.attributes,
-                lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
-        }
-    }
-
     /// Adds demo products with their stock in one transaction; a product whose SKU or
     /// slug exists already is left out.
     func seed(_ products: [(NewProduct, stock: Int)], at now: Date) async throws {
         try await database.transaction { sql in
             for (product, stock) in products {
-                guard let slug = product.slug, let id = try await Self.insert(product, slug: slug, stock: stock, at: now, in: sql) else {
+                guard let slug = product.slug, let id = try await CatalogStore.insert(product, slug: slug, stock: stock, at: now, in: sql) else {
                     continue
                 }
                 try await Self.record(id, onHand: stock, reserved: 0, reason: "adjustment: demo stock", reference: nil, at: now, in: sql)
             }
         }
-    }
-
-    /// Inserts the product and its stock row; `nil` when its SKU or slug is taken.
-    private static func insert(_ product: NewProduct, slug: Slug, stock: Int, at now: Date, in sql: any SQLDatabase) async throws -> Int64? {
-        let micros = now.microsecondsSince1970
-        let row = try await sql.raw(
-            """
-            INSERT INTO products (sku, slug, name, description, price_amount, currency, status, category_id, attributes,
-                low_stock_threshold, created_at, updated_at)
-            VALUES (\(bind: product.sku.value), \(bind: slug.value), \(bind: product.name), \(bind: product.description),
-                \(bind: product.price.amount), \(bind: product.price.currency), \(bind: product.status.rawValue), \(bind: product.categoryID),
-                \(bind: product.attributes.json), \(bind: product.lowStockThreshold), \(bind: micros), \(bind: micros))
-            ON CONFLICT DO NOTHING
-            RETURNING id
-            """
-        ).first()
-        guard let id = try row?.decode(column: "id", as: Int64.self) else { return nil }
-        try await sql.raw("INSERT INTO inventory (product_id, on_hand, reserved) VALUES (\(bind: id), \(bind: stock), 0)").run()
-        return id
-    }
-
-    private static func slug(for product: NewProduct, in sql: any SQLDatabase) async throws -> Slug {
-        func taken(_ slug: Slug) async throws -> Bool {
-            try await sql.raw("SELECT id FROM products WHERE slug = \(bind: slug.value)").first() != nil
-        }
-        if let slug = product.slug {
-            if try await taken(slug) { throw ProductError.slugTaken }
-            return slug
-        }
-        let fromName = Slug.derived(from: product.name, maxLength: 60)
-        if let fromName, try await !taken(fromName) { return fromName }
-        let withSKU = Slug.derived(from: [fromName?.value, product.sku.value].compactMap { $0 }.joined(separator: " "))
-        guard let withSKU, try await !taken(withSKU) else { throw ProductError.slugTaken }
-        return withSKU
     }
 
     /// The stock of `productID`.
@@ -294,10 +238,4 @@ struct InventoryStore: Sendable {
             """
         ).run()
     }
-}
-
-/// Catalog rules a request can break.
-enum ProductError: Error, Hashable {
-    case skuTaken
-    case slugTaken
 }
