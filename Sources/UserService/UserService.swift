@@ -77,17 +77,8 @@ public struct UserService: Sendable {
     /// The in-process client other services use in the single-process mode.
     public var client: any UserClient { LocalUserClient(store: store) }
 
-    /// Registers `count` demo customers named `user<N>@example.com` without a password
-    /// (they cannot log in), skipping existing ones.
-    public func seedDemoUsers(count: Int) async throws {
-        let batchSize = 1000
-        for start in stride(from: 0, to: count, by: batchSize) {
-            let users = try (start..<min(start + batchSize, count)).map { index in
-                NewUser(email: try EmailAddress("user\(index + 1)@example.com"), name: try PersonName("Demo User \(index + 1)"))
-            }
-            try await store.createMany(users, at: now())
-        }
-    }
+    /// The demo customers `shop seed` registers.
+    public var demoUsers: DemoUsers { DemoUsers(store: store, now: now) }
 
     /// Makes `email` an admin: a new account (a password is required), or, only with
     /// `promoteExisting`, the account registered with that address, whose sessions end.

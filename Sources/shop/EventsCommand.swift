@@ -19,19 +19,11 @@ struct DeadLettersCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let settings = try common.settings()
+        let settings = try common.settings(for: .maintenance)
         LogSetup.bootstrap(format: settings.logFormat, level: .warning)
-        let system = try await ShopSystem.open(settings, logger: Logger(label: "shop"))
-        do {
-            try await system.withDatabases {
-                try await system.migrate(logger: Logger(label: "shop"))
-                for line in try await system.deadLetterLines() { print(line) }
-            }
-        } catch {
-            await system.close()
-            throw error
+        try await ShopSystem.maintain(settings, logger: Logger(label: "shop")) { system in
+            for line in try await system.deadLetterLines() { print(line) }
         }
-        await system.close()
     }
 }
 
@@ -45,21 +37,13 @@ struct ReplayCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let settings = try common.settings()
+        let settings = try common.settings(for: .maintenance)
         LogSetup.bootstrap(format: settings.logFormat, level: .warning)
-        let system = try await ShopSystem.open(settings, logger: Logger(label: "shop"))
         let id = self.id
-        do {
-            try await system.withDatabases {
-                try await system.migrate(logger: Logger(label: "shop"))
-                guard try await system.replayDeadLetter(id) else { throw ValidationError("no dead letter \(id)") }
-                print("replayed \(id)")
-            }
-        } catch {
-            await system.close()
-            throw error
+        try await ShopSystem.maintain(settings, logger: Logger(label: "shop")) { system in
+            guard try await system.replayDeadLetter(id) else { throw ValidationError("no dead letter \(id)") }
+            print("replayed \(id)")
         }
-        await system.close()
     }
 }
 

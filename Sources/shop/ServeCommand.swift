@@ -26,21 +26,16 @@ struct ServeCommand: AsyncParsableCommand {
         }
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "shop")
-        let system = try await ShopSystem.open(settings, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: system.applications(logger: logger),
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            ).withGrace(settings.shutdownGrace)
-        )
-        do {
+        try await ShopSystem.with(settings, logger: logger) { system in
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: system.applications(logger: logger),
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                ).withGrace(settings.shutdownGrace)
+            )
             try await group.run()
-        } catch {
-            await system.close()
-            throw error
         }
-        await system.close()
         logger.notice("stopped")
     }
 }

@@ -19,6 +19,13 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     var runsProducts: Bool { self == .all || self == .products }
 }
 
+/// What a command does with the system: serve it (the configuration of a server is
+/// required), or maintain it (migrate, seed, administer), which needs only the databases.
+enum Purpose: Sendable {
+    case serve
+    case maintenance
+}
+
 /// Where the access-token signing keys come from.
 enum SigningKeySource: Sendable {
     /// PEM text from the environment.
@@ -41,6 +48,7 @@ struct Settings: Sendable {
     var connectionLimits = ConnectionLimits()
     var dataDirectory = "./data"
     var service = ServiceName.all
+    var purpose = Purpose.serve
     var usersDatabaseURL: DatabaseURL?
     var productsDatabaseURL: DatabaseURL?
     var redisURL: RedisURL?
@@ -69,15 +77,17 @@ struct Settings: Sendable {
     var catalogCacheTTL = Duration.seconds(60)
 
     /// Reads the environment; every wrong value is reported with its variable's name.
-    init(environment: [String: String], service: ServiceName) throws(ConfigurationError) {
+    init(environment: [String: String], service: ServiceName, purpose: Purpose = .serve) throws(ConfigurationError) {
         let env = EnvironmentReader(environment)
         self.service = service
+        self.purpose = purpose
+        let serving = purpose == .serve
         if let host = env.string("HOST") { self.host = host }
         if let port = try env.int("PORT", in: 0...65535) { self.port = port }
         if let directory = env.string("DATA_DIR") { self.dataDirectory = directory }
         internalPort = try env.int("INTERNAL_PORT", in: 0...65535)
         internalHost = env.string("INTERNAL_HOST")
-        if internalPort == nil, service != .all {
+        if internalPort == nil, service != .all, serving {
             throw ConfigurationError(
                 variable: "INTERNAL_PORT", reason: "is required when one service runs alone: it serves /metrics and the calls of other services")
         }
@@ -105,7 +115,7 @@ struct Settings: Sendable {
                 throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
             }
             internalToken = token
-        } else if service == .products {
+        } else if service == .products, serving {
             throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
         }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
@@ -118,7 +128,7 @@ struct Settings: Sendable {
             signingKeys = .pem(pem)
         } else if let path = env.string("JWT_SIGNING_KEYS_FILE") {
             signingKeys = .file(path)
-        } else if service != .all {
+        } else if service != .all, serving {
             // Instances of one service must share keys; a key made here would be theirs alone.
             throw ConfigurationError(
                 variable: "JWT_SIGNING_KEYS_FILE", reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone")
@@ -198,10 +208,10 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "Folder for the embedded databases (env DATA_DIR, default ./data).")
     var dataDirectory: String?
 
-    func settings() throws -> Settings {
+    func settings(for purpose: Purpose = .serve) throws -> Settings {
         var settings: Settings
         do {
-            settings = try Settings(environment: ProcessInfo.processInfo.environment, service: service)
+            settings = try Settings(environment: ProcessInfo.processInfo.environment, service: service, purpose: purpose)
         } catch {
             throw ValidationError("configuration: \(error)")
         }

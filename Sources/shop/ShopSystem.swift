@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Gateway
 import Hummingbird
@@ -51,8 +52,12 @@ struct ShopSystem: Sendable {
             databases.append(sqlite)
             return sqlite
         }
+        // A command that serves nothing signs nothing: a key of its own, never kept.
+        let keys = settings.purpose == .maintenance && settings.signingKeys == nil
+            ? SigningKeySet([SigningKey(P256.Signing.PrivateKey())])
+            : try loadSigningKeys(settings.signingKeySource, logger: logger)
         let tokens = AccessTokens(
-            keys: try loadSigningKeys(settings.signingKeySource, logger: logger),
+            keys: keys,
             issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
         let metrics = ShopMetrics()
         var stockRedis: RedisClient?
@@ -133,14 +138,43 @@ struct ShopSystem: Sendable {
         try await products?.migrate(logger: logger)
     }
 
+    /// Opens the system for `settings`, runs `body` with it, and closes it whatever
+    /// happens: the one way every command starts and ends.
+    static func with<Result: Sendable>(
+        _ settings: Settings, logger: Logger, _ body: (ShopSystem) async throws -> Result
+    ) async throws -> Result {
+        let system = try await open(settings, logger: logger)
+        do {
+            let result = try await body(system)
+            await system.close()
+            return result
+        } catch {
+            await system.close()
+            throw error
+        }
+    }
+
+    /// For the commands that are not servers: `body` with the PostgreSQL pools running
+    /// and the schema migrated, then everything closed.
+    static func maintain<Result: Sendable>(
+        _ settings: Settings, logger: Logger, _ body: @escaping @Sendable (ShopSystem) async throws -> Result
+    ) async throws -> Result {
+        try await with(settings, logger: logger) { system in
+            try await system.withDatabases {
+                try await system.migrate(logger: logger)
+                return try await body(system)
+            }
+        }
+    }
+
     /// Runs `body` with the PostgreSQL pools running (for commands that are not servers).
-    func withDatabases(_ body: @Sendable @escaping () async throws -> Void) async throws {
+    func withDatabases<Result: Sendable>(_ body: @Sendable @escaping () async throws -> Result) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for service in databaseServices {
                 group.addTask { try await service.run() }
             }
             defer { group.cancelAll() }
-            try await body()
+            return try await body()
         }
     }
 

@@ -29,27 +29,22 @@ struct CreateAdminCommand: AsyncParsableCommand {
     var promoteExisting = false
 
     func run() async throws {
-        let settings = try common.settings()
+        let settings = try common.settings(for: .maintenance)
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "shop")
         let password = ProcessInfo.processInfo.environment["SHOP_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true)
-        let system = try await ShopSystem.open(settings, logger: logger)
-        guard let users = system.users else {
-            await system.close()
-            throw ValidationError("create-admin needs the Users service: --service all or users")
-        }
         let (email, name, promoteExisting) = (self.email, self.name, self.promoteExisting)
         do {
-            try await system.withDatabases {
-                try await system.migrate(logger: logger)
+            try await ShopSystem.maintain(settings, logger: logger) { system in
+                guard let users = system.users else {
+                    throw ValidationError("create-admin needs the Users service: --service all or users")
+                }
                 let admin = try await users.bootstrapAdmin(
                     email: email, name: name, password: password?.isEmpty == true ? nil : password, promoteExisting: promoteExisting)
                 print(admin)
             }
         } catch {
-            await system.close()
             throw ValidationError("\(error)")
         }
-        await system.close()
     }
 }
