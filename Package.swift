@@ -32,9 +32,13 @@ let package = Package(
     ],
     targets: [
         .target(
+            name: "ServiceContract",
+            swiftSettings: strict
+        ),
+        .target(
             name: "Platform",
             dependencies: [
-                "Redis",
+                "ServiceContract", "Redis",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -79,7 +83,7 @@ let package = Package(
         .target(
             name: "UserAPI",
             dependencies: [
-                "Platform",
+                "ServiceContract",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -92,6 +96,8 @@ let package = Package(
                 "Platform", "UserAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -101,7 +107,7 @@ let package = Package(
         .target(
             name: "ProductAPI",
             dependencies: [
-                "Platform",
+                "ServiceContract",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

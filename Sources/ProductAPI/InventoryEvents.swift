@@ -1,4 +1,4 @@
-public import Platform
+public import ServiceContract
 
 /// `inventory.low_stock`: a product's available stock fell under its threshold.
 public struct InventoryLowStock: DomainEvent, Hashable {

@@ -2,7 +2,7 @@ public import AsyncHTTPClient
 public import Foundation
 import NIOCore
 import NIOHTTP1
-public import Platform
+public import ServiceContract
 
 /// The body of `POST /internal/v1/reservations`.
 public struct ReservationRequest: JSONRequestBody, Encodable, Hashable {

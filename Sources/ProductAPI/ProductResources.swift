@@ -1,5 +1,5 @@
 public import Foundation
-public import Platform
+public import ServiceContract
 
 /// An amount in minor units and its ISO 4217 currency (`API.md`).
 public struct MoneyValue: Codable, Sendable, Hashable {

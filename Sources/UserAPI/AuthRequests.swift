@@ -1,4 +1,4 @@
-public import Platform
+public import ServiceContract
 
 /// The body of `POST /api/v1/auth/token`: a login.
 public struct TokenRequest: JSONRequestBody, Encodable, Hashable {

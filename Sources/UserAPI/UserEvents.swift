@@ -1,5 +1,5 @@
 import Foundation
-public import Platform
+public import ServiceContract
 
 /// `user.registered`: a new account exists.
 public struct UserRegistered: DomainEvent, Hashable {

@@ -1,4 +1,4 @@
-public import Platform
+public import ServiceContract
 
 /// The body of `POST /api/v1/users`. Fields are optional on the wire so that every
 /// missing or invalid one is reported at once.

@@ -83,12 +83,6 @@ public struct EventEnvelope: Sendable, Hashable {
     }()
 }
 
-/// A typed event of a service's contract (in its `XxxAPI` module).
-public protocol DomainEvent: Codable, Sendable {
-    /// The CloudEvents `type`, e.g. `user.registered`.
-    static var type: String { get }
-}
-
 /// Why bytes could not be read as an event, or an event as the type asked for.
 public enum EventDecodingError: Error, Hashable {
     case notACloudEvent

@@ -2,13 +2,6 @@ import Foundation
 import NIOFoundationCompat
 public import Hummingbird
 
-/// A request body type whose fields are listed, so that unknown fields are rejected.
-///
-/// Declare `enum CodingKeys: String, CodingKey, CaseIterable` with the `snake_case` names.
-public protocol JSONRequestBody: Decodable, Sendable {
-    associatedtype CodingKeys: CodingKey & CaseIterable
-}
-
 /// Reading JSON request bodies the way `API.md` asks: right content type, size-limited,
 /// valid JSON, an object, no unknown fields, and types that fit.
 public enum JSONBody {
@@ -42,7 +35,7 @@ public enum JSONBody {
             throw APIError.malformed("The request body is empty; a JSON object is expected")
         }
         let decoder = JSONDecoder()
-        decoder.userInfo[JSONBody.strictKey] = true
+        decoder.userInfo[RequestBodyDecoding.strictKey] = true
         let keys: [String]
         do {
             keys = try decoder.decode(TopLevelKeys.self, from: data).keys
@@ -63,13 +56,8 @@ public enum JSONBody {
         }
     }
 
-    /// Set in the decoder's `userInfo` while a request body is read: nested objects then
-    /// refuse unknown members too (``Swift/Decoder/rejectUnknownKeys(_:)``), while the same
-    /// types read leniently from responses, so a client survives a server that adds a field.
-    public static let strictKey = CodingUserInfoKey(rawValue: "shop.strictRequestBody")!
-
     /// The message of an unknown member, as a decoding error carries it.
-    static let unknownField = "Unknown field"
+    static let unknownField = RequestBodyDecoding.unknownField
 
     static func isJSON(_ contentType: String) -> Bool {
         let mediaType = contentType.split(separator: ";", maxSplits: 1)[0]
@@ -113,20 +101,6 @@ public enum JSONBody {
     }
 }
 
-extension Decoder {
-    /// While a request body is read (``JSONBody/strictKey``), refuses members of this
-    /// object that `Keys` does not name: `Unknown field` on their path (`price.typo`).
-    /// Nested request objects call it first in `init(from:)`.
-    public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
-        guard userInfo[JSONBody.strictKey] as? Bool == true else { return }
-        let known = Set(Keys.allCases.map(\.stringValue))
-        let members = try container(keyedBy: TopLevelKeys.AnyKey.self).allKeys
-        if let unknown = members.sorted(by: { $0.stringValue < $1.stringValue }).first(where: { !known.contains($0.stringValue) }) {
-            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [unknown], debugDescription: JSONBody.unknownField))
-        }
-    }
-}
-
 /// Reads only the names of a JSON object's members.
 private struct TopLevelKeys: Decodable {
     let keys: [String]
@@ -140,27 +114,5 @@ private struct TopLevelKeys: Decodable {
 
     init(from decoder: any Decoder) throws {
         keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-    }
-}
-
-/// A field of a partial update (`PATCH`): left out, set to `null`, or set to a value.
-public enum PatchField<Value: Sendable & Decodable>: Sendable {
-    case absent
-    case null
-    case value(Value)
-
-    /// The value, or `nil` when it was left out or null.
-    public var value: Value? {
-        if case .value(let value) = self { return value }
-        return nil
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// Decodes a ``PatchField``, keeping the difference between a missing key and `null`.
-    public func decodePatch<Value>(_ type: Value.Type, forKey key: Key) throws -> PatchField<Value> {
-        guard contains(key) else { return .absent }
-        if try decodeNil(forKey: key) { return .null }
-        return .value(try decode(Value.self, forKey: key))
     }
 }
