@@ -76,7 +76,6 @@ func run() async throws {
     }
     services.append(OutboxRelay(outbox: outbox, bus: bus, logger: logger, batchSize: 500))
 
-
     try await withThrowingTaskGroup(of: Void.self) { group in
         for service in services { group.addTask { try await service.run() } }
 
@@ -93,7 +92,15 @@ func run() async throws {
         try await waitUntilHandled(total, recorder)
         let elapsed = ContinuousClock.now - start
         let perSecond = Double(total) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        print(String(format: "%@: %d events written, relayed and consumed in %.2f s: %.0f events/s", busKind, total, perSecond == 0 ? 0 : Double(total) / perSecond, perSecond))
+        print(
+            String(
+                format: "%@: %d events written, relayed and consumed in %.2f s: %.0f events/s",
+                busKind,
+                total,
+                perSecond == 0 ? 0 : Double(total) / perSecond,
+                perSecond
+            )
+        )
 
         // Latency: one event per transaction at a steady rate, time from commit to handler.
         recorder.latencies.withLock { $0.removeAll() }
@@ -109,9 +116,17 @@ func run() async throws {
         }
         try await waitUntilHandled(total + rate * seconds, recorder)
         let latencies = recorder.latencies.withLock { $0 }
-        print(String(
-            format: "%@: %d events at %d/s, commit to consumer: p50 %.2f ms, p99 %.2f ms, max %.2f ms", busKind,
-            latencies.count, rate, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, (latencies.max() ?? 0) * 1000))
+        print(
+            String(
+                format: "%@: %d events at %d/s, commit to consumer: p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                busKind,
+                latencies.count,
+                rate,
+                percentile(latencies, 0.5) * 1000,
+                percentile(latencies, 0.99) * 1000,
+                (latencies.max() ?? 0) * 1000
+            )
+        )
         group.cancelAll()
     }
     redis?.shutdown()

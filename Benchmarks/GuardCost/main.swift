@@ -19,7 +19,9 @@ struct FixedCaller: RouterMiddleware {
     let principal: Principal
 
     func handle(
-        _ request: Request, context: ShopRequestContext, next: (Request, ShopRequestContext) async throws -> Response
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
         var context = context
         context.principal = principal
@@ -79,6 +81,7 @@ let app = Application(
     logger: logger
 )
 let group = ServiceGroup(
-    configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+)
 try await group.run()
 redis?.shutdown()

@@ -36,7 +36,10 @@ public struct S3Storage: ObjectStorage {
         self.httpClient = httpClient
         self.timeout = timeout
         self.signer = SigV4Signer(
-            accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
+            accessKey: configuration.accessKey,
+            secretKey: configuration.secretKey,
+            region: configuration.region
+        )
     }
 
     public func put(_ data: Data, key: String, contentType: String) async throws {

@@ -25,8 +25,13 @@ public struct SigV4Signer: Sendable {
     ///   - query: query parameters, not encoded.
     ///   - headers: the headers to sign, `host` among them.
     public func sign(
-        method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
-        payload: Data, date: Date, signPayloadHeader: Bool = true
+        method: String,
+        path: String,
+        query: [(String, String)] = [],
+        headers: [(String, String)],
+        payload: Data,
+        date: Date,
+        signPayloadHeader: Bool = true
     ) -> [(String, String)] {
         let (stamp, day) = Self.timestamps(date)
         let payloadHash = Self.hex(SHA256.hash(data: payload))
@@ -55,10 +60,12 @@ public struct SigV4Signer: Sendable {
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
         var added = [("x-amz-date", stamp)]
         if signPayloadHeader { added.append(("x-amz-content-sha256", payloadHash)) }
-        added.append((
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
-        ))
+        added.append(
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+            )
+        )
         return added
     }
 

@@ -67,7 +67,11 @@ public struct ReservationResource: Codable, Sendable, Hashable {
     var reservation: Reservation? {
         guard let state = Reservation.State(rawValue: state) else { return nil }
         return Reservation(
-            id: id, lines: lines.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) }, state: state, expiresAt: expiresAt)
+            id: id,
+            lines: lines.map { ReservationLine(productID: $0.productID, quantity: $0.quantity) },
+            state: state,
+            expiresAt: expiresAt
+        )
     }
 }
 
@@ -88,7 +92,10 @@ public struct HTTPInventoryClient: InventoryClient {
     ///   - baseURL: where a Products instance listens, e.g. `http://products:8080`.
     ///   - token: the `INTERNAL_API_TOKEN` Products was started with.
     public init(
-        baseURL: String, token: String, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(2),
+        baseURL: String,
+        token: String,
+        httpClient: HTTPClient = .shared,
+        timeout: TimeAmount = .seconds(2),
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current }
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL

@@ -43,8 +43,19 @@ public struct ProductResource: Codable, Sendable, Hashable {
     public var updatedAt: Date
 
     public init(
-        id: Int64, sku: String, slug: String, name: String, description: String, price: MoneyValue, status: String, categoryID: Int64?,
-        attributes: [String: String], images: [ProductImageResource] = [], available: Int, createdAt: Date, updatedAt: Date
+        id: Int64,
+        sku: String,
+        slug: String,
+        name: String,
+        description: String,
+        price: MoneyValue,
+        status: String,
+        categoryID: Int64?,
+        attributes: [String: String],
+        images: [ProductImageResource] = [],
+        available: Int,
+        createdAt: Date,
+        updatedAt: Date
     ) {
         self.images = images
         self.categoryID = categoryID

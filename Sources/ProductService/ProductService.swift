@@ -1,7 +1,7 @@
 import Foundation
 public import Hummingbird
-import ObjectStorage
 public import Logging
+import ObjectStorage
 public import Platform
 public import ProductAPI
 public import Redis
@@ -26,13 +26,21 @@ public struct ProductService: Sendable {
     ///   - cacheTTL: how long a catalog read may be served from the cache; `nil` or zero
     ///     reads the database every time. Any change of the catalog empties it at once.
     public init(
-        database: any Database, redis: RedisClient? = nil, images: ImageSettings? = nil, cacheTTL: Duration? = .seconds(60),
-        metrics: ShopMetrics? = nil, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        database: any Database,
+        redis: RedisClient? = nil,
+        images: ImageSettings? = nil,
+        cacheTTL: Duration? = .seconds(60),
+        metrics: ShopMetrics? = nil,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
         self.inventoryStore = InventoryStore(database: database)
         self.inventory = Inventory(store: inventoryStore, cache: redis.map { StockCache(redis: $0) }, logger: logger)
-        self.images = try images ?? ImageSettings(
-            storage: LocalFolderStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("shop-images")))
+        self.images =
+            try images
+            ?? ImageSettings(
+                storage: LocalFolderStorage(root: FileManager.default.temporaryDirectory.appendingPathComponent("shop-images"))
+            )
         if let cacheTTL, cacheTTL > .zero {
             let store: any CatalogCacheStore = redis.map { RedisCatalogCache(redis: $0) } ?? MemoryCatalogCache()
             self.cache = CatalogCache(store: store, ttl: cacheTTL, metrics: metrics, logger: logger)
@@ -54,9 +62,18 @@ public struct ProductService: Sendable {
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let database = inventoryStore.database
         let products = ProductRoutes(
-            catalog: CatalogStore(database: database), inventory: inventory, images: ImageStore(database: database), imageSettings: images,
-            cache: cache, now: now)
-        let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), maxBodyBytes: max(images.maxBytes, JSONBody.maxBytes), now: now)
+            catalog: CatalogStore(database: database),
+            inventory: inventory,
+            images: ImageStore(database: database),
+            imageSettings: images,
+            cache: cache,
+            now: now
+        )
+        let idempotency = IdempotencyMiddleware(
+            store: IdempotencyStore(database: database),
+            maxBodyBytes: max(images.maxBytes, JSONBody.maxBytes),
+            now: now
+        )
         let staff = products.add(to: group, idempotency: idempotency)
         imageRoutes(changed: products.catalogChanged).add(staff: staff)
         let cache = self.cache

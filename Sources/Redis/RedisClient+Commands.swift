@@ -1,4 +1,3 @@
-
 extension RedisClient {
     /// `GET key`: the value, or `nil` when the key does not exist.
     public func get(_ key: String) async throws -> String? {

@@ -25,7 +25,11 @@ extension RedisClient {
     /// delivered to the group before, by stream. Waits up to `block` for the first one:
     /// give a blocking read a client of its own, whose command timeout is longer.
     public func streamReadGroup(
-        group: String, consumer: String, streams: [String], count: Int, block: Duration
+        group: String,
+        consumer: String,
+        streams: [String],
+        count: Int,
+        block: Duration
     ) async throws -> [(stream: String, entries: [StreamEntry])] {
         var command: [RESPArgument] = [
             "XREADGROUP", "GROUP", RESPArgument(group), RESPArgument(consumer),
@@ -54,11 +58,23 @@ extension RedisClient {
     /// consumer took and has not acknowledged for `minIdle`, now `consumer`'s; and the id
     /// to continue from (`0-0` when the scan is complete).
     public func streamAutoClaim(
-        _ stream: String, group: String, consumer: String, minIdle: Duration, start: String = "0-0", count: Int
+        _ stream: String,
+        group: String,
+        consumer: String,
+        minIdle: Duration,
+        start: String = "0-0",
+        count: Int
     ) async throws -> (next: String, entries: [StreamEntry]) {
         let reply = try await send(
-            "XAUTOCLAIM", RESPArgument(stream), RESPArgument(group), RESPArgument(consumer),
-            RESPArgument(Self.milliseconds(minIdle)), RESPArgument(start), "COUNT", RESPArgument(count))
+            "XAUTOCLAIM",
+            RESPArgument(stream),
+            RESPArgument(group),
+            RESPArgument(consumer),
+            RESPArgument(Self.milliseconds(minIdle)),
+            RESPArgument(start),
+            "COUNT",
+            RESPArgument(count)
+        )
         guard let parts = reply.array, parts.count >= 2, let next = parts[0].string, let entries = parts[1].array else {
             throw RedisError.unexpectedReply("XAUTOCLAIM \(reply)")
         }

@@ -160,8 +160,11 @@ public final class RedisClient: Sendable {
         let configuration = self.configuration
         do {
             let connection = try await RedisConnection.connect(
-                to: configuration.url, group: group,
-                connectTimeout: configuration.connectTimeout, commandTimeout: configuration.commandTimeout)
+                to: configuration.url,
+                group: group,
+                connectTimeout: configuration.connectTimeout,
+                commandTimeout: configuration.commandTimeout
+            )
             let waiters = slot.state.withLock { state -> [CheckedContinuation<RedisConnection, any Error>]? in
                 guard case .connecting(let waiters) = state else { return nil }
                 state = .connected(connection)

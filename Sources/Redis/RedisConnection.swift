@@ -21,7 +21,9 @@ final class RedisConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(Int64(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000)))
+                .connectTimeout(
+                    .nanoseconds(Int64(connectTimeout.components.seconds * 1_000_000_000 + connectTimeout.components.attoseconds / 1_000_000_000))
+                )
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -37,7 +39,8 @@ final class RedisConnection: Sendable {
         let connection = RedisConnection(channel: channel)
         do {
             if let password = url.password {
-                let auth: [RESPArgument] = url.username.map { ["AUTH", RESPArgument($0), RESPArgument(password)] } ?? ["AUTH", RESPArgument(password)]
+                let auth: [RESPArgument] =
+                    url.username.map { ["AUTH", RESPArgument($0), RESPArgument(password)] } ?? ["AUTH", RESPArgument(password)]
                 try await connection.send([auth], timeout: commandTimeout).checked()
             }
             if url.database != 0 {
@@ -56,7 +59,9 @@ final class RedisConnection: Sendable {
     func send(_ commands: [[RESPArgument]], timeout: Duration) async throws -> [RESPValue] {
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let channel = self.channel
-        let deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))) {
+        let deadline = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(Int64(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+        ) {
             promise.fail(RedisError.timeout)
             channel.close(promise: nil)
         }

@@ -35,7 +35,8 @@ public struct RedisURL: Sendable, Hashable {
             port: components.port ?? 6379,
             username: components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding },
             password: components.password?.removingPercentEncoding,
-            database: database)
+            database: database
+        )
     }
 }
 

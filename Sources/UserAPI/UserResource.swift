@@ -69,7 +69,13 @@ public struct AuditEventResource: Codable, Sendable, Hashable {
     public var changed: [String]
 
     public init(
-        id: Int64, eventID: String, type: String, userID: Int64, actorID: Int64? = nil, requestID: String?, occurredAt: Date,
+        id: Int64,
+        eventID: String,
+        type: String,
+        userID: Int64,
+        actorID: Int64? = nil,
+        requestID: String?,
+        occurredAt: Date,
         changed: [String]
     ) {
         self.id = id

@@ -29,8 +29,13 @@ public struct UserService: Sendable {
     ) {
         let store = UserStore(database: database)
         self.accounts = Accounts(
-            store: store, sessions: SessionStore(database: database),
-            hasher: PasswordHasher(cost: UInt8(passwordCost), maxWaiting: passwordHashQueue), tokens: tokens, cutoffs: sessionCutoffs, now: now)
+            store: store,
+            sessions: SessionStore(database: database),
+            hasher: PasswordHasher(cost: UInt8(passwordCost), maxWaiting: passwordHashQueue),
+            tokens: tokens,
+            cutoffs: sessionCutoffs,
+            now: now
+        )
         self.now = now
     }
 
@@ -97,7 +102,8 @@ public struct UserService: Sendable {
             case .exists(let existing):
                 throw InvalidValue(
                     "\(existing.email.value) is already account #\(existing.id) (\(existing.role.rawValue)), which anyone may have registered; "
-                        + "pass --promote-existing to make it admin and end its sessions")
+                        + "pass --promote-existing to make it admin and end its sessions"
+                )
             case .needsPassword:
                 throw InvalidValue("A password is needed to create a new admin")
             }

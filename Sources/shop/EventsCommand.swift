@@ -7,14 +7,18 @@ import Redis
 /// `shop events`: operating the event backbone.
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "events", abstract: "Inspect and replay dead-lettered events.",
-        subcommands: [DeadLettersCommand.self, ReplayCommand.self])
+        commandName: "events",
+        abstract: "Inspect and replay dead-lettered events.",
+        subcommands: [DeadLettersCommand.self, ReplayCommand.self]
+    )
 }
 
 /// `shop events dead-letters`: what consumers gave up on, with why.
 struct DeadLettersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dead-letters", abstract: "List dead-lettered events (from Redis with REDIS_URL, else from the databases).")
+        commandName: "dead-letters",
+        abstract: "List dead-lettered events (from Redis with REDIS_URL, else from the databases)."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -62,10 +66,12 @@ extension ShopSystem {
         var lines: [String] = []
         for (service, database) in consumerDatabases {
             for letter in try await DeadLetters.list(in: database, limit: 1000) {
-                lines.append([
-                    "\(service):\(letter.id)", letter.consumer, letter.event.type, letter.event.id,
-                    "attempts=\(letter.attempts)", letter.reason,
-                ].joined(separator: "\t"))
+                lines.append(
+                    [
+                        "\(service):\(letter.id)", letter.consumer, letter.event.type, letter.event.id,
+                        "attempts=\(letter.attempts)", letter.reason,
+                    ].joined(separator: "\t")
+                )
             }
         }
         return lines

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import ObjectStorage
-import ProductService
 import Gateway
 import Logging
+import ObjectStorage
 import Platform
+import ProductService
 import Redis
 
 /// The services this binary can run; `all` runs every one with the gateway in one process.
@@ -89,7 +89,9 @@ struct Settings: Sendable {
         internalHost = env.string("INTERNAL_HOST")
         if internalPort == nil, service != .all, serving {
             throw ConfigurationError(
-                variable: "INTERNAL_PORT", reason: "is required when one service runs alone: it serves /metrics and the calls of other services")
+                variable: "INTERNAL_PORT",
+                reason: "is required when one service runs alone: it serves /metrics and the calls of other services"
+            )
         }
         if let seconds = try env.int("REQUEST_HEAD_TIMEOUT_SECONDS", in: 1...3600) { connectionLimits.headTimeout = .seconds(seconds) }
         if let seconds = try env.int("REQUEST_BODY_TIMEOUT_SECONDS", in: 1...3600) { connectionLimits.bodyTimeout = .seconds(seconds) }
@@ -131,7 +133,9 @@ struct Settings: Sendable {
         } else if service != .all, serving {
             // Instances of one service must share keys; a key made here would be theirs alone.
             throw ConfigurationError(
-                variable: "JWT_SIGNING_KEYS_FILE", reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone")
+                variable: "JWT_SIGNING_KEYS_FILE",
+                reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone"
+            )
         }
         if let milliseconds = try env.int("REDIS_TIMEOUT_MS", in: 10...60_000) { redisTimeout = .milliseconds(milliseconds) }
         if let seconds = try env.int("S3_TIMEOUT_SECONDS", in: 1...300) { s3Timeout = .seconds(seconds) }
@@ -140,20 +144,27 @@ struct Settings: Sendable {
             imagesBaseURL = base.hasSuffix("/") ? base : base + "/"
         }
         if let seconds = try env.int("CATALOG_CACHE_TTL_SECONDS", in: 0...86_400) { catalogCacheTTL = .seconds(seconds) }
-        if let endpoint = try env.parsed("S3_ENDPOINT", { (raw: String) throws(InvalidValue) -> URL in
-            guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw InvalidValue("must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com, got '\(raw)'")
+        if let endpoint = try env.parsed(
+            "S3_ENDPOINT",
+            { (raw: String) throws(InvalidValue) -> URL in
+                guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                    throw InvalidValue("must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com, got '\(raw)'")
+                }
+                return url
             }
-            return url
-        }) {
+        ) {
             func required(_ name: String) throws(ConfigurationError) -> String {
                 guard let value = try Self.secret(name, env) else { throw ConfigurationError(variable: name, reason: "is required with S3_ENDPOINT") }
                 return value
             }
             s3 = S3Storage.Configuration(
-                endpoint: endpoint, bucket: try required("S3_BUCKET"), region: env.string("S3_REGION") ?? "us-east-1",
-                accessKey: try required("S3_ACCESS_KEY_ID"), secretKey: try required("S3_SECRET_ACCESS_KEY"),
-                pathStyle: try env.bool("S3_PATH_STYLE") ?? true)
+                endpoint: endpoint,
+                bucket: try required("S3_BUCKET"),
+                region: env.string("S3_REGION") ?? "us-east-1",
+                accessKey: try required("S3_ACCESS_KEY_ID"),
+                secretKey: try required("S3_SECRET_ACCESS_KEY"),
+                pathStyle: try env.bool("S3_PATH_STYLE") ?? true
+            )
         }
         if let issuer = env.string("JWT_ISSUER") { tokenIssuer = issuer }
         if let audience = env.string("JWT_AUDIENCE") { tokenAudience = audience }
@@ -161,12 +172,22 @@ struct Settings: Sendable {
         if let cost = try env.int("BCRYPT_COST", in: 4...31) { passwordCost = cost }
         if let queue = try env.int("PASSWORD_HASH_QUEUE", in: 0...100_000) { passwordHashQueue = queue }
 
-        if let policy = try env.parsed("RATE_LIMIT", { (raw: String) throws(InvalidValue) in
-            try RateLimitPolicy(name: "default", parsing: raw)
-        }) { guardConfiguration.defaultPolicy = policy }
-        if let policy = try env.parsed("RATE_LIMIT_CREDENTIALS", { (raw: String) throws(InvalidValue) in
-            try RateLimitPolicy(name: "credentials", parsing: raw)
-        }) { guardConfiguration.credentialPolicy = policy }
+        if let policy = try env.parsed(
+            "RATE_LIMIT",
+            { (raw: String) throws(InvalidValue) in
+                try RateLimitPolicy(name: "default", parsing: raw)
+            }
+        ) {
+            guardConfiguration.defaultPolicy = policy
+        }
+        if let policy = try env.parsed(
+            "RATE_LIMIT_CREDENTIALS",
+            { (raw: String) throws(InvalidValue) in
+                try RateLimitPolicy(name: "credentials", parsing: raw)
+            }
+        ) {
+            guardConfiguration.credentialPolicy = policy
+        }
         if let failOpen = try env.bool("RATE_LIMIT_FAIL_OPEN") { guardConfiguration.failOpen = failOpen }
         if let proxies = env.list("TRUSTED_PROXIES") { guardConfiguration.trustedProxies = Set(proxies) }
         if let origins = env.list("CORS_ALLOWED_ORIGINS") { guardConfiguration.allowedOrigins = Set(origins) }

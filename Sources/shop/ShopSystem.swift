@@ -53,12 +53,16 @@ struct ShopSystem: Sendable {
             return sqlite
         }
         // A command that serves nothing signs nothing: a key of its own, never kept.
-        let keys = settings.purpose == .maintenance && settings.signingKeys == nil
+        let keys =
+            settings.purpose == .maintenance && settings.signingKeys == nil
             ? SigningKeySet([SigningKey(P256.Signing.PrivateKey())])
             : try loadSigningKeys(settings.signingKeySource, logger: logger)
         let tokens = AccessTokens(
             keys: keys,
-            issuer: settings.tokenIssuer, audience: settings.tokenAudience, lifetime: settings.accessTokenLifetime)
+            issuer: settings.tokenIssuer,
+            audience: settings.tokenAudience,
+            lifetime: settings.accessTokenLifetime
+        )
         let metrics = ShopMetrics()
         var stockRedis: RedisClient?
         var redisClients: [RedisClient] = []
@@ -68,7 +72,9 @@ struct ShopSystem: Sendable {
         if let url = settings.redisURL {
             // Short timeouts: the guard must answer promptly even when Redis does not.
             let limits = RedisClient(
-                .init(url: url, connectTimeout: settings.redisTimeout, commandTimeout: settings.redisTimeout), logger: logger)
+                .init(url: url, connectTimeout: settings.redisTimeout, commandTimeout: settings.redisTimeout),
+                logger: logger
+            )
             let events = RedisClient(.init(url: url), logger: logger)
             redisClients = [limits, events]
             stockRedis = events
@@ -83,8 +89,11 @@ struct ShopSystem: Sendable {
         if settings.service.runsUsers {
             users = UserService(
                 database: try await database("users", url: settings.usersDatabaseURL),
-                tokens: tokens, sessionCutoffs: sessionCutoffs, passwordCost: settings.passwordCost,
-                passwordHashQueue: settings.passwordHashQueue)
+                tokens: tokens,
+                sessionCutoffs: sessionCutoffs,
+                passwordCost: settings.passwordCost,
+                passwordHashQueue: settings.passwordHashQueue
+            )
         }
         let consumers = users?.consumers ?? []
         let bus: any EventBus
@@ -100,18 +109,34 @@ struct ShopSystem: Sendable {
         }
         var products: ProductService?
         if settings.service.runsProducts {
-            let storage: any ObjectStorage = try settings.s3.map { S3Storage($0, timeout: .seconds(settings.s3Timeout.components.seconds)) }
+            let storage: any ObjectStorage =
+                try settings.s3.map { S3Storage($0, timeout: .seconds(settings.s3Timeout.components.seconds)) }
                 ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
             products = try ProductService(
-                database: try await database("products", url: settings.productsDatabaseURL), redis: stockRedis,
+                database: try await database("products", url: settings.productsDatabaseURL),
+                redis: stockRedis,
                 images: ImageSettings(storage: storage, maxBytes: settings.imageMaxBytes, publicBaseURL: settings.imagesBaseURL),
-                cacheTTL: settings.catalogCacheTTL, metrics: metrics, logger: logger)
+                cacheTTL: settings.catalogCacheTTL,
+                metrics: metrics,
+                logger: logger
+            )
         }
         return ShopSystem(
-            settings: settings, users: users, products: products, tokens: tokens, sessionCutoffs: sessionCutoffs, rateLimits: rateLimits,
-            metrics: metrics, bus: bus,
-            consumerServices: consumerServices, consumers: consumers,
-            consumerDatabases: users.map { [("users", $0.database)] } ?? [], redisClients: redisClients, databases: databases, databaseServices: services)
+            settings: settings,
+            users: users,
+            products: products,
+            tokens: tokens,
+            sessionCutoffs: sessionCutoffs,
+            rateLimits: rateLimits,
+            metrics: metrics,
+            bus: bus,
+            consumerServices: consumerServices,
+            consumers: consumers,
+            consumerDatabases: users.map { [("users", $0.database)] } ?? [],
+            redisClients: redisClients,
+            databases: databases,
+            databaseServices: services
+        )
     }
 
     private static func loadSigningKeys(_ source: SigningKeySource, logger: Logger) throws -> SigningKeySet {
@@ -141,7 +166,9 @@ struct ShopSystem: Sendable {
     /// Opens the system for `settings`, runs `body` with it, and closes it whatever
     /// happens: the one way every command starts and ends.
     static func with<Result: Sendable>(
-        _ settings: Settings, logger: Logger, _ body: (ShopSystem) async throws -> Result
+        _ settings: Settings,
+        logger: Logger,
+        _ body: (ShopSystem) async throws -> Result
     ) async throws -> Result {
         let system = try await open(settings, logger: logger)
         do {
@@ -157,7 +184,9 @@ struct ShopSystem: Sendable {
     /// For the commands that are not servers: `body` with the PostgreSQL pools running
     /// and the schema migrated, then everything closed.
     static func maintain<Result: Sendable>(
-        _ settings: Settings, logger: Logger, _ body: @escaping @Sendable (ShopSystem) async throws -> Result
+        _ settings: Settings,
+        logger: Logger,
+        _ body: @escaping @Sendable (ShopSystem) async throws -> Result
     ) async throws -> Result {
         try await with(settings, logger: logger) { system in
             try await system.withDatabases {
@@ -188,8 +217,12 @@ struct ShopSystem: Sendable {
     ) -> [any Service] {
         let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? [])
         let router = Gateway.makeRouter(
-            health: health, tokens: tokens, sessionCutoffs: sessionCutoffs, rateLimits: rateLimits,
-            configuration: settings.guardConfiguration, metrics: metrics
+            health: health,
+            tokens: tokens,
+            sessionCutoffs: sessionCutoffs,
+            rateLimits: rateLimits,
+            configuration: settings.guardConfiguration,
+            metrics: metrics
         ) { api in
             users?.addRoutes(to: api)
             products?.addRoutes(to: api)
@@ -241,13 +274,18 @@ struct ShopSystem: Sendable {
         let head = TimeAmount(limits.headTimeout), body = TimeAmount(limits.bodyTimeout)
         return .http1(
             configuration: .init(
-                additionalChannelHandlers: [SlowClientTimeouts(head: head, body: body)], idleTimeout: TimeAmount(limits.idleTimeout)))
+                additionalChannelHandlers: [SlowClientTimeouts(head: head, body: body)],
+                idleTimeout: TimeAmount(limits.idleTimeout)
+            )
+        )
     }
 
     private func serverConfiguration(host: String, port: Int, logger: Logger) -> ApplicationConfiguration {
         .init(
-            address: .hostname(host, port: port), serverName: nil,
-            availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimits.maxConnections, logger: logger))
+            address: .hostname(host, port: port),
+            serverName: nil,
+            availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimits.maxConnections, logger: logger)
+        )
     }
 
     /// Every service's background work, and a relay for every outbox.

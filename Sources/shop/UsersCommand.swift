@@ -6,7 +6,10 @@ import Platform
 /// `shop users`: account administration from the command line.
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "users", abstract: "Administer accounts.", subcommands: [CreateAdminCommand.self])
+        commandName: "users",
+        abstract: "Administer accounts.",
+        subcommands: [CreateAdminCommand.self]
+    )
 }
 
 /// `shop users create-admin`: the first admin, or an existing account made admin.
@@ -15,7 +18,9 @@ struct UsersCommand: AsyncParsableCommand {
 /// never from a flag, so it stays out of shell history and process lists.
 struct CreateAdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "create-admin", abstract: "Create an admin account, or make an existing account admin.")
+        commandName: "create-admin",
+        abstract: "Create an admin account, or make an existing account admin."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -40,7 +45,11 @@ struct CreateAdminCommand: AsyncParsableCommand {
                     throw ValidationError("create-admin needs the Users service: --service all or users")
                 }
                 let admin = try await users.bootstrapAdmin(
-                    email: email, name: name, password: password?.isEmpty == true ? nil : password, promoteExisting: promoteExisting)
+                    email: email,
+                    name: name,
+                    password: password?.isEmpty == true ? nil : password,
+                    promoteExisting: promoteExisting
+                )
                 print(admin)
             }
         } catch {

@@ -10,14 +10,20 @@ import Testing
         try await TestServer.with { shop in
             let anonymous = shop.anonymous
             let registered = try await anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"Ada@Example.com","name":"Ada","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"Ada@Example.com","name":"Ada","password":"\#(RunningShop.password)"}"#
+            )
             #expect(registered.status == 201)
             #expect(registered.json?["data"]?["role"]?.string == "customer")
             #expect(registered.json?["data"]?["password"] == nil)
             #expect(!String(decoding: registered.body, as: UTF8.self).contains(RunningShop.password))
 
             let login = try await anonymous.request(
-                .POST, "/api/v1/auth/token", json: #"{"email":"ada@example.com","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                json: #"{"email":"ada@example.com","password":"\#(RunningShop.password)"}"#
+            )
             #expect(login.status == 200)
             #expect(login.header("Cache-Control") == "no-store")
             #expect(login.json?["data"]?["token_type"]?.string == "Bearer")
@@ -57,11 +63,20 @@ import Testing
         try await TestServer.with { shop in
             _ = try await shop.createUser("known@example.com")
             let wrongPassword = try await shop.anonymous.request(
-                .POST, "/api/v1/auth/token", json: #"{"email":"known@example.com","password":"not the password"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                json: #"{"email":"known@example.com","password":"not the password"}"#
+            )
             let unknownEmail = try await shop.anonymous.request(
-                .POST, "/api/v1/auth/token", json: #"{"email":"nobody@example.com","password":"not the password"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                json: #"{"email":"nobody@example.com","password":"not the password"}"#
+            )
             let notAnEmail = try await shop.anonymous.request(
-                .POST, "/api/v1/auth/token", json: #"{"email":"nobody","password":"not the password"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                json: #"{"email":"nobody","password":"not the password"}"#
+            )
             for result in [wrongPassword, unknownEmail, notAnEmail] {
                 #expect(result.status == 401)
                 #expect(result.json?["error"]?["message"]?.string == "Email or password is incorrect")
@@ -100,7 +115,10 @@ import Testing
 
             #expect(try await admin.request(.DELETE, "/api/v1/users/\(adaID)").status == 204)
             let gone = try await admin.anonymous.request(
-                .POST, "/api/v1/auth/token", json: #"{"email":"ada@example.com","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                json: #"{"email":"ada@example.com","password":"\#(RunningShop.password)"}"#
+            )
             #expect(gone.status == 401, "a deleted user cannot log in")
         }
     }
@@ -109,11 +127,18 @@ import Testing
         try await TestServer.with { admin in
             let (_, ada) = try await admin.customer("ada@example.com")
             let defaults = try await ada.request(.GET, "/api/v1/users/me/preferences")
-            #expect(defaults.json?["data"] == .object([
-                "marketing_emails": .bool(false), "order_emails": .bool(true), "sms": .bool(false), "push": .bool(false), "locale": .string("en"),
-            ]))
+            #expect(
+                defaults.json?["data"]
+                    == .object([
+                        "marketing_emails": .bool(false), "order_emails": .bool(true), "sms": .bool(false), "push": .bool(false),
+                        "locale": .string("en"),
+                    ])
+            )
             let set = try await ada.request(
-                .PUT, "/api/v1/users/me/preferences", json: #"{"marketing_emails":true,"order_emails":false,"sms":true,"push":false,"locale":"de-CH"}"#)
+                .PUT,
+                "/api/v1/users/me/preferences",
+                json: #"{"marketing_emails":true,"order_emails":false,"sms":true,"push":false,"locale":"de-CH"}"#
+            )
             #expect(set.status == 200)
             #expect(try await ada.request(.GET, "/api/v1/users/me/preferences").json?["data"] == set.json?["data"])
             let partial = try await ada.request(.PUT, "/api/v1/users/me/preferences", json: #"{"sms":true}"#)
@@ -122,14 +147,23 @@ import Testing
 
             let session = try await admin.logIn("ada@example.com")
             let wrong = try await ada.request(
-                .PUT, "/api/v1/users/me/password", json: #"{"current_password":"not mine at all","new_password":"a brand new secret"}"#)
+                .PUT,
+                "/api/v1/users/me/password",
+                json: #"{"current_password":"not mine at all","new_password":"a brand new secret"}"#
+            )
             #expect(wrong.status == 422)
             #expect(wrong.json?["error"]?["field"]?.string == "current_password")
             let weak = try await ada.request(
-                .PUT, "/api/v1/users/me/password", json: #"{"current_password":"\#(RunningShop.password)","new_password":"short"}"#)
+                .PUT,
+                "/api/v1/users/me/password",
+                json: #"{"current_password":"\#(RunningShop.password)","new_password":"short"}"#
+            )
             #expect(weak.json?["error"]?["field"]?.string == "new_password")
             let changed = try await ada.request(
-                .PUT, "/api/v1/users/me/password", json: #"{"current_password":"\#(RunningShop.password)","new_password":"a brand new secret"}"#)
+                .PUT,
+                "/api/v1/users/me/password",
+                json: #"{"current_password":"\#(RunningShop.password)","new_password":"a brand new secret"}"#
+            )
             #expect(changed.status == 204)
             #expect(try await admin.anonymous.request(.POST, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(session.refresh)"}"#).status == 401)
             await #expect(throws: UnexpectedResponse.self) { try await admin.logIn("ada@example.com") }
@@ -153,7 +187,9 @@ import Testing
             let strangers = try AccessTokens(keys: SigningKeySet([SigningKey(.init())])).issue(userID: id, role: .admin, now: Date()).token
 
             #expect(try await shop.signedIn(as: good).request(.GET, "/api/v1/users/me").status == 200)
-            for (name, token) in [("expired", expired), ("wrong audience", foreign), ("tampered", tampered), ("alg none", unsigned), ("unknown key", strangers)] {
+            for (name, token) in [
+                ("expired", expired), ("wrong audience", foreign), ("tampered", tampered), ("alg none", unsigned), ("unknown key", strangers),
+            ] {
                 let result = try await shop.signedIn(as: token).request(.GET, "/api/v1/users/me")
                 #expect(result.status == 401, "\(name)")
                 #expect(result.json?["error"]?["code"]?.string == "UNAUTHENTICATED", "\(name)")
@@ -255,7 +291,8 @@ import Testing
             let id = try await admin.createUser("after-restart-\(failOpen)@example.com")
             var types: [String] = []
             for _ in 0..<200 where types.isEmpty {
-                types = try await admin.request(.GET, "/api/v1/audit-events?user_id=\(id)").json?["data"]?.array?.compactMap { $0["type"]?.string } ?? []
+                types =
+                    try await admin.request(.GET, "/api/v1/audit-events?user_id=\(id)").json?["data"]?.array?.compactMap { $0["type"]?.string } ?? []
                 if types.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(types == ["user.registered"], "events flow again after the restart")
@@ -267,16 +304,27 @@ import Testing
             // The admin's own login took one.
             var statuses: [Int] = []
             for _ in 0..<3 {
-                statuses.append(try await admin.anonymous.request(
-                    .POST, "/api/v1/auth/token", json: #"{"email":"x@example.com","password":"whatever-it-is"}"#).status)
+                statuses.append(
+                    try await admin.anonymous.request(
+                        .POST,
+                        "/api/v1/auth/token",
+                        json: #"{"email":"x@example.com","password":"whatever-it-is"}"#
+                    ).status
+                )
             }
             #expect(statuses == [401, 401, 429])
             #expect(try await admin.request(.GET, "/api/v1/users/me").status == 200, "other routes keep their own limit")
             let registered = try await admin.request(
-                .POST, "/api/v1/users", json: #"{"email":"by-admin@example.com","name":"N","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"by-admin@example.com","name":"N","password":"\#(RunningShop.password)"}"#
+            )
             #expect(registered.status == 201, "an admin registering users counts against their own limit")
             let anonymous = try await admin.anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"anon@example.com","name":"N","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"anon@example.com","name":"N","password":"\#(RunningShop.password)"}"#
+            )
             #expect(anonymous.status == 429, "anonymous registrations share the address's credentials limit")
         }
     }

@@ -14,8 +14,11 @@ import Glibc
         try await TestServer.with(environment: ["TRUSTED_PROXIES": "127.0.0.1"]) { admin in
             func register(from address: String, _ email: String) async throws -> HTTPResult {
                 try await admin.anonymous.request(
-                    .POST, "/api/v1/users", headers: [("Idempotency-Key", "same-key"), ("X-Forwarded-For", address)],
-                    json: #"{"email":"\#(email)","name":"N","password":"\#(RunningShop.password)"}"#)
+                    .POST,
+                    "/api/v1/users",
+                    headers: [("Idempotency-Key", "same-key"), ("X-Forwarded-For", address)],
+                    json: #"{"email":"\#(email)","name":"N","password":"\#(RunningShop.password)"}"#
+                )
             }
             let first = try await register(from: "203.0.113.1", "one@example.com")
             #expect(first.status == 201)
@@ -49,7 +52,11 @@ import Glibc
             for index in 0..<50 {
                 let path = "/api/v1/\(UUID().uuidString)/\(index)"
                 _ = try await forged.request(.GET, path)
-                _ = try await admin.anonymous.request(.OPTIONS, path, headers: [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")])
+                _ = try await admin.anonymous.request(
+                    .OPTIONS,
+                    path,
+                    headers: [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")]
+                )
                 _ = try await admin.anonymous.request(.RAW(value: "BREW\(index)"), "/api/v1/users")
             }
             let after = try await metricsLines(admin)
@@ -79,14 +86,23 @@ import Glibc
         try await TestServer.with(environment: ["INTERNAL_API_TOKEN": token]) { admin in
             let internalListener = try admin.internalListener
             #expect(try await admin.anonymous.request(.GET, "/metrics").status == 404)
-            #expect(try await admin.anonymous.request(
-                .POST, "/internal/v1/reservations", headers: [("Authorization", "Bearer \(token)")], json: "{}").status == 404)
+            #expect(
+                try await admin.anonymous.request(
+                    .POST,
+                    "/internal/v1/reservations",
+                    headers: [("Authorization", "Bearer \(token)")],
+                    json: "{}"
+                ).status == 404
+            )
             let metrics = try await internalListener.request(.GET, "/metrics")
             #expect(metrics.status == 200)
             #expect(String(decoding: metrics.body, as: UTF8.self).contains("shop_http_requests_total"))
             let reservation = try await internalListener.request(
-                .POST, "/internal/v1/reservations", headers: [("Authorization", "Bearer \(token)")],
-                json: #"{"id":"order-1","lines":[{"product_id":424242,"quantity":1}],"expires_in_seconds":60}"#)
+                .POST,
+                "/internal/v1/reservations",
+                headers: [("Authorization", "Bearer \(token)")],
+                json: #"{"id":"order-1","lines":[{"product_id":424242,"quantity":1}],"expires_in_seconds":60}"#
+            )
             #expect(reservation.status == 404, "served: the product is unknown")
             #expect(reservation.json?["error"]?["code"]?.string == "NOT_FOUND", "\(String(decoding: reservation.body, as: UTF8.self))")
             #expect(try await internalListener.request(.GET, "/api/v1/users").status == 404, "the public API is not internal")
@@ -139,8 +155,10 @@ import Glibc
 
             let (_, ada) = try await admin.customer("ada@example.com")
             let changed = try await ada.request(
-                .PUT, "/api/v1/users/me/password",
-                json: #"{"current_password":"\#(RunningShop.password)","new_password":"a brand new passphrase"}"#)
+                .PUT,
+                "/api/v1/users/me/password",
+                json: #"{"current_password":"\#(RunningShop.password)","new_password":"a brand new passphrase"}"#
+            )
             #expect(changed.status == 204)
             #expect(try await ada.request(.GET, "/api/v1/users/me").status == 401, "the old password's token ended")
             let fresh = admin.signedIn(as: try await admin.logIn("ada@example.com", password: "a brand new passphrase").access)
@@ -160,25 +178,65 @@ import Glibc
                 #expect(result.status == 422, "\(String(decoding: result.body.prefix(300), as: UTF8.self))")
                 return result.json?["error"]?["field"]?.string
             }
-            #expect(field(try await admin.anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"z@example.com","name":"\#(heavy)","password":"\#(RunningShop.password)"}"#)) == "name")
-            #expect(field(try await admin.anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"z@example.com","name":"Z","password":"1234567\#(heavy)"}"#)) == "password")
+            #expect(
+                field(
+                    try await admin.anonymous.request(
+                        .POST,
+                        "/api/v1/users",
+                        json: #"{"email":"z@example.com","name":"\#(heavy)","password":"\#(RunningShop.password)"}"#
+                    )
+                ) == "name"
+            )
+            #expect(
+                field(
+                    try await admin.anonymous.request(
+                        .POST,
+                        "/api/v1/users",
+                        json: #"{"email":"z@example.com","name":"Z","password":"1234567\#(heavy)"}"#
+                    )
+                ) == "password"
+            )
             #expect(field(try await admin.request(.PATCH, "/api/v1/users/me", json: #"{"name":"\#(heavy)"}"#)) == "name")
-            #expect(field(try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"z-1","name":"\#(heavy)","price":{"amount":1,"currency":"EUR"}}"#)) == "name")
+            #expect(
+                field(
+                    try await admin.request(
+                        .POST,
+                        "/api/v1/products",
+                        json: #"{"sku":"z-1","name":"\#(heavy)","price":{"amount":1,"currency":"EUR"}}"#
+                    )
+                ) == "name"
+            )
             let description = String(repeating: heavy, count: 2)
-            #expect(field(try await admin.request(
-                .POST, "/api/v1/products",
-                json: #"{"sku":"z-1","name":"Z","description":"\#(description)","price":{"amount":1,"currency":"EUR"}}"#)) == "description")
-            #expect(field(try await admin.request(
-                .POST, "/api/v1/products",
-                json: #"{"sku":"z-1","name":"Z","attributes":{"colour":"\#(heavy)"},"price":{"amount":1,"currency":"EUR"}}"#)) == "attributes")
+            #expect(
+                field(
+                    try await admin.request(
+                        .POST,
+                        "/api/v1/products",
+                        json: #"{"sku":"z-1","name":"Z","description":"\#(description)","price":{"amount":1,"currency":"EUR"}}"#
+                    )
+                ) == "description"
+            )
+            #expect(
+                field(
+                    try await admin.request(
+                        .POST,
+                        "/api/v1/products",
+                        json: #"{"sku":"z-1","name":"Z","attributes":{"colour":"\#(heavy)"},"price":{"amount":1,"currency":"EUR"}}"#
+                    )
+                ) == "attributes"
+            )
             #expect(field(try await admin.request(.POST, "/api/v1/categories", json: #"{"name":"\#(heavy)","slug":"z"}"#)) == "name")
             let product = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"z-2","name":"Z","price":{"amount":1,"currency":"EUR"}}"#)
             let id = try #require(product.json?["data"]?["id"]?.integer)
-            #expect(field(try await admin.request(
-                .POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":1,"reason":"\#(heavy)"}"#)) == "reason")
+            #expect(
+                field(
+                    try await admin.request(
+                        .POST,
+                        "/api/v1/products/\(id)/inventory/adjustments",
+                        json: #"{"change":1,"reason":"\#(heavy)"}"#
+                    )
+                ) == "reason"
+            )
             let query = ("a" + String(repeating: "\u{301}", count: 500)).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             #expect(field(try await admin.anonymous.request(.GET, "/api/v1/products?q=\(query)")) == "q")
         }
@@ -208,13 +266,19 @@ import Glibc
             // 101 code points that a person reads as 51 characters: over the 100 of maxLength.
             let name = String(repeating: "e\u{301}", count: 50) + "x"
             let long = try await admin.anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"n@example.com","name":"\#(name)","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"n@example.com","name":"\#(name)","password":"\#(RunningShop.password)"}"#
+            )
             #expect(long.status == 422)
             #expect(long.json?["error"]?["field"]?.string == "name")
             // Eight code points, four characters: a password of minLength 8.
             let password = String(repeating: "e\u{301}", count: 4)
             let short = try await admin.anonymous.request(
-                .POST, "/api/v1/users", json: #"{"email":"p@example.com","name":"P","password":"\#(password)"}"#)
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"p@example.com","name":"P","password":"\#(password)"}"#
+            )
             #expect(short.status == 201, "\(String(decoding: short.body, as: UTF8.self))")
         }
     }
@@ -222,7 +286,10 @@ import Glibc
     @Test func unknownFieldsOfNestedObjectsAreRefusedByPath() async throws {
         try await TestServer.with { admin in
             let result = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"x-1","name":"X","price":{"amount":1,"currency":"EUR","typo":true}}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"x-1","name":"X","price":{"amount":1,"currency":"EUR","typo":true}}"#
+            )
             #expect(result.status == 422)
             #expect(result.json?["error"]?["field"]?.string == "price.typo")
             #expect(result.json?["error"]?["message"]?.string == "Unknown field")
@@ -254,10 +321,12 @@ import Glibc
 /// The lines of the internal listener's `/metrics`.
 func metricsLines(_ shop: RunningShop) async throws -> Set<String> {
     let text = String(decoding: try await shop.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
-    return Set(text.split(separator: "\n").map { line in
-        // The value changes; the series is what counts.
-        String(line.split(separator: " ").dropLast().joined(separator: " "))
-    })
+    return Set(
+        text.split(separator: "\n").map { line in
+            // The value changes; the series is what counts.
+            String(line.split(separator: " ").dropLast().joined(separator: " "))
+        }
+    )
 }
 
 /// A TCP connection on loopback driven byte by byte, as a hand-written client would.

@@ -21,15 +21,22 @@ import Testing
     func accountChangesReachTheAuditTrailWithTheirRequestIDs(_ engine: DatabaseKind) async throws {
         try await TestServer.with(engine: engine) { admin in
             let registered = try await admin.anonymous.request(
-                .POST, "/api/v1/users", headers: [("X-Request-ID", "register-ada")],
-                json: #"{"email":"ada@example.com","name":"Ada","password":"\#(RunningShop.password)"}"#)
+                .POST,
+                "/api/v1/users",
+                headers: [("X-Request-ID", "register-ada")],
+                json: #"{"email":"ada@example.com","name":"Ada","password":"\#(RunningShop.password)"}"#
+            )
             let id = try #require(registered.json?["data"]?["id"]?.integer)
             _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", headers: [("X-Request-ID", "rename-ada")], json: #"{"name":"Ada L."}"#)
             _ = try await admin.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"Ada L."}"#)
             // Failed logins are written at once, events once relayed: let the events land first.
             _ = try await auditEntries(admin, userID: id, count: 2)
             let wrong = try await admin.anonymous.request(
-                .POST, "/api/v1/auth/token", headers: [("X-Request-ID", "guess-ada")], json: #"{"email":"ada@example.com","password":"a wrong guess"}"#)
+                .POST,
+                "/api/v1/auth/token",
+                headers: [("X-Request-ID", "guess-ada")],
+                json: #"{"email":"ada@example.com","password":"a wrong guess"}"#
+            )
             #expect(wrong.status == 401)
             _ = try await admin.request(.DELETE, "/api/v1/users/\(id)", headers: [("X-Request-ID", "forget-ada")])
 
@@ -37,7 +44,8 @@ import Testing
             #expect(
                 entries.compactMap { $0["type"]?.string }
                     == ["user.registered", "user.updated", "user.login_failed", "user.sessions_ended", "user.deleted"],
-                "a change that changed nothing is no event")
+                "a change that changed nothing is no event"
+            )
             #expect(entries.compactMap { $0["request_id"]?.string } == ["register-ada", "rename-ada", "guess-ada", "forget-ada", "forget-ada"])
             #expect(entries[1]["changed"] == .array([.string("name")]))
             #expect(entries[3]["changed"] == .array([.string("deleted")]))

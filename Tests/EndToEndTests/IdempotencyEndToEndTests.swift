@@ -26,8 +26,18 @@ import Testing
 
     @Test func theSameKeyWithAnotherBodyIsAConflictAndWritesNothing() async throws {
         try await TestServer.with { shop in
-            _ = try await shop.request(.POST, "/api/v1/users", headers: [("Idempotency-Key", "k-2")], json: #"{"email":"a@example.com","name":"A","password":"correct horse battery staple"}"#)
-            let other = try await shop.request(.POST, "/api/v1/users", headers: [("Idempotency-Key", "k-2")], json: #"{"email":"b@example.com","name":"B","password":"correct horse battery staple"}"#)
+            _ = try await shop.request(
+                .POST,
+                "/api/v1/users",
+                headers: [("Idempotency-Key", "k-2")],
+                json: #"{"email":"a@example.com","name":"A","password":"correct horse battery staple"}"#
+            )
+            let other = try await shop.request(
+                .POST,
+                "/api/v1/users",
+                headers: [("Idempotency-Key", "k-2")],
+                json: #"{"email":"b@example.com","name":"B","password":"correct horse battery staple"}"#
+            )
             #expect(other.status == 409)
             #expect(other.json?["error"]?["code"]?.string == "CONFLICT")
             #expect(other.json?["error"]?["field"]?.string == "Idempotency-Key")
@@ -66,7 +76,12 @@ import Testing
     @Test func anUnacceptableKeyIsRefused() async throws {
         try await TestServer.with { shop in
             let long = String(repeating: "k", count: 256)
-            let result = try await shop.request(.POST, "/api/v1/users", headers: [("Idempotency-Key", long)], json: #"{"email":"a@example.com","name":"A","password":"correct horse battery staple"}"#)
+            let result = try await shop.request(
+                .POST,
+                "/api/v1/users",
+                headers: [("Idempotency-Key", long)],
+                json: #"{"email":"a@example.com","name":"A","password":"correct horse battery staple"}"#
+            )
             #expect(result.status == 422)
             #expect(result.json?["error"]?["field"]?.string == "Idempotency-Key")
             #expect(try await total(shop) == 0)

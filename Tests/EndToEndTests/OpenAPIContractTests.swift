@@ -1,7 +1,7 @@
 import Foundation
 import Gateway
-import Synchronization
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// Holds the running server to `openapi.json`: every response it gives to a broad set of
@@ -32,8 +32,13 @@ import Testing
     /// Calls `method path` on `shop`, checks the answer against the document, and notes
     /// which documented response it exercised.
     private func check(
-        _ shop: RunningShop, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, body: Data? = nil,
-        headers: [(String, String)] = [], covered: inout Set<String>
+        _ shop: RunningShop,
+        _ method: NIOHTTP1.HTTPMethod,
+        _ path: String,
+        json: String? = nil,
+        body: Data? = nil,
+        headers: [(String, String)] = [],
+        covered: inout Set<String>
     ) async throws -> HTTPResult {
         let result = try await shop.request(method, path, headers: headers, json: json, body: body)
         let problems = conformance(of: result, method: method, path: path)
@@ -50,7 +55,11 @@ import Testing
             var seen: Set<String> = []
             defer { covered.withLock { $0.formUnion(seen) } }
             func check(
-                as shop: RunningShop? = nil, _ method: NIOHTTP1.HTTPMethod, _ path: String, json: String? = nil, body: Data? = nil,
+                as shop: RunningShop? = nil,
+                _ method: NIOHTTP1.HTTPMethod,
+                _ path: String,
+                json: String? = nil,
+                body: Data? = nil,
                 headers: [(String, String)] = []
             ) async throws -> HTTPResult {
                 try await self.check(shop ?? admin, method, path, json: json, body: body, headers: headers, covered: &seen)
@@ -64,16 +73,41 @@ import Testing
             _ = try await check(.GET, "/health/ready")
             _ = try await check(.GET, "/api/v1/openapi.json")
             _ = try await check(.GET, "/.well-known/jwks.json")
-            let created = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
+            let created = try await check(
+                as: anonymous,
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             _ = try await check(.POST, "/api/v1/users", json: #"{"email":"staff@example.com","name":"S","password":"\#(password)","role":"staff"}"#)
             _ = try await check(.POST, "/api/v1/users", json: #"{"email":"c@example.com","name":"C","password":"\#(password)"}"#)
-            _ = try await check(as: anonymous, .POST, "/api/v1/users", json: #"{"email":"boss@example.com","name":"B","password":"\#(password)","role":"admin"}"#)
+            _ = try await check(
+                as: anonymous,
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"boss@example.com","name":"B","password":"\#(password)","role":"admin"}"#
+            )
             _ = try await check(as: forged, .POST, "/api/v1/users", json: #"{"email":"f@example.com","name":"F","password":"\#(password)"}"#)
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
-            let replay = try await check(.POST, "/api/v1/users", json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
+            _ = try await check(
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#,
+                headers: [("Idempotency-Key", "contract")]
+            )
+            let replay = try await check(
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"k@example.com","name":"K","password":"\#(password)"}"#,
+                headers: [("Idempotency-Key", "contract")]
+            )
             #expect(replay.header("Idempotent-Replayed") == "true")
-            _ = try await check(.POST, "/api/v1/users", json: #"{"email":"other@example.com","name":"O","password":"\#(password)"}"#, headers: [("Idempotency-Key", "contract")])
+            _ = try await check(
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"other@example.com","name":"O","password":"\#(password)"}"#,
+                headers: [("Idempotency-Key", "contract")]
+            )
             _ = try await check(.POST, "/api/v1/users", json: "{")
             _ = try await check(.POST, "/api/v1/users", json: oversize)
 
@@ -158,7 +192,12 @@ import Testing
             _ = try await check(as: anonymous, .GET, "/api/v1/categories?cursor=")
             _ = try await check(as: forged, .GET, "/api/v1/categories")
             let category = try await check(as: anonymous, .GET, "/api/v1/categories/\(clothesID)")
-            _ = try await check(as: anonymous, .GET, "/api/v1/categories/\(clothesID)", headers: [("If-None-Match", try #require(category.header("ETag")))])
+            _ = try await check(
+                as: anonymous,
+                .GET,
+                "/api/v1/categories/\(clothesID)",
+                headers: [("If-None-Match", try #require(category.header("ETag")))]
+            )
             _ = try await check(as: anonymous, .GET, "/api/v1/categories/424242")
             _ = try await check(as: anonymous, .GET, "/api/v1/categories/x")
             _ = try await check(as: forged, .GET, "/api/v1/categories/\(clothesID)")
@@ -173,7 +212,11 @@ import Testing
             _ = try await check(as: anonymous, .GET, "/api/v1/products?category_id=\(clothesID)")
             _ = try await check(as: anonymous, .GET, "/api/v1/products?q=tee&sort=-price")
             _ = try await check(as: anonymous, .GET, "/api/v1/products?q=%21%21")
-            let product = try await check(.POST, "/api/v1/products", json: #"{"sku":"tee-1","name":"Tee","price":{"amount":1999,"currency":"EUR"},"status":"active","category_id":\#(clothesID)}"#)
+            let product = try await check(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"tee-1","name":"Tee","price":{"amount":1999,"currency":"EUR"},"status":"active","category_id":\#(clothesID)}"#
+            )
             let productID = try #require(product.json?["data"]?["id"]?.integer)
             let etag = try #require(product.header("ETag"))
             _ = try await check(.POST, "/api/v1/products", json: #"{"sku":"TEE-1","name":"Twin","price":{"amount":1,"currency":"EUR"}}"#)
@@ -183,7 +226,11 @@ import Testing
             _ = try await check(as: customer, .POST, "/api/v1/products", json: "{}")
             let productList = try await check(as: anonymous, .GET, "/api/v1/products?sort=price&min_price=100")
             _ = try await check(
-                as: anonymous, .GET, "/api/v1/products?sort=price&min_price=100", headers: [("If-None-Match", try #require(productList.header("ETag")))])
+                as: anonymous,
+                .GET,
+                "/api/v1/products?sort=price&min_price=100",
+                headers: [("If-None-Match", try #require(productList.header("ETag")))]
+            )
             _ = try await check(as: anonymous, .GET, "/api/v1/products?cursor=&per_page=1")
             _ = try await check(.GET, "/api/v1/products?status=draft")
             _ = try await check(as: customer, .GET, "/api/v1/products?status=draft")
@@ -199,8 +246,11 @@ import Testing
             _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/no-such-thing")
             _ = try await check(as: anonymous, .GET, "/api/v1/products/by-slug/Not_A_Slug")
             _ = try await check(
-                .POST, "/api/v1/products",
-                json: #"{"sku":"mug-1","slug":"blue-mug","name":"Mug","price":{"amount":900,"currency":"EUR"},"attributes":{"color":"blue","volume_ml":"350"}}"#)
+                .POST,
+                "/api/v1/products",
+                json:
+                    #"{"sku":"mug-1","slug":"blue-mug","name":"Mug","price":{"amount":900,"currency":"EUR"},"attributes":{"color":"blue","volume_ml":"350"}}"#
+            )
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: #"{"name":"Tee 2"}"#, headers: [("If-Match", etag)])
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: #"{"name":"Tee 3"}"#, headers: [("If-Match", etag)])
             _ = try await check(.PATCH, "/api/v1/products/\(productID)", json: "[")
@@ -239,8 +289,18 @@ import Testing
             _ = try await check(.DELETE, "\(images)/\(imageID)")
             _ = try await check(.DELETE, "\(images)/\(imageID)")
             let createKey = [("Idempotency-Key", "contract-product")]
-            _ = try await check(.POST, "/api/v1/products", json: #"{"sku":"sock-1","name":"Sock","price":{"amount":500,"currency":"EUR"}}"#, headers: createKey)
-            _ = try await check(.POST, "/api/v1/products", json: #"{"sku":"sock-1","name":"Sock","price":{"amount":501,"currency":"EUR"}}"#, headers: createKey)
+            _ = try await check(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"sock-1","name":"Sock","price":{"amount":500,"currency":"EUR"}}"#,
+                headers: createKey
+            )
+            _ = try await check(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"sock-1","name":"Sock","price":{"amount":501,"currency":"EUR"}}"#,
+                headers: createKey
+            )
             let archive = "/api/v1/products/\(productID)/archive"
             _ = try await check(.POST, archive, headers: [("If-Match", etag)])
             _ = try await check(as: anonymous, .POST, archive)
@@ -256,16 +316,20 @@ import Testing
             _ = try await check(.DELETE, "/api/v1/users/-1")
 
             let envelope = try #require(validator.resolve("#/components/schemas/ErrorEnvelope"))
-            for (method, path) in [(NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.GET, "/users"), (.GET, "/metrics"), (.GET, "/metrics/secret"),
-                                   (.POST, "/metrics"), (.POST, "/internal/v1/reservations"), (.GET, "/api/v1/users/1/nothing")] {
+            for (method, path) in [
+                (NIOHTTP1.HTTPMethod.GET, "/api/v2/users"), (.GET, "/users"), (.GET, "/metrics"), (.GET, "/metrics/secret"),
+                (.POST, "/metrics"), (.POST, "/internal/v1/reservations"), (.GET, "/api/v1/users/1/nothing"),
+            ] {
                 let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
                 #expect(result.status == 404, "\(method) \(path) is undocumented but answered \(result.status)")
                 #expect(validator.violations(of: result.json ?? .null, against: envelope).isEmpty)
             }
             // A documented path with a method it does not serve: 405 naming the ones it does.
-            for (method, path, allow) in [(NIOHTTP1.HTTPMethod.POST, "/api/v1/users/1", "DELETE, GET, PATCH"), (.PUT, "/api/v1/users", "GET, POST"),
-                                          (.DELETE, "/api/v1/users", "GET, POST"), (.POST, "/health/live", "GET"), (.GET, "/api/v1/auth/token", "POST"),
-                                          (.POST, "/.well-known/jwks.json", "GET")] {
+            for (method, path, allow) in [
+                (NIOHTTP1.HTTPMethod.POST, "/api/v1/users/1", "DELETE, GET, PATCH"), (.PUT, "/api/v1/users", "GET, POST"),
+                (.DELETE, "/api/v1/users", "GET, POST"), (.POST, "/health/live", "GET"), (.GET, "/api/v1/auth/token", "POST"),
+                (.POST, "/.well-known/jwks.json", "GET"),
+            ] {
                 let result = try await admin.request(method, path, json: method == .GET ? nil : "{}")
                 #expect(result.status == 405, "\(method) \(path) answered \(result.status)")
                 #expect(result.header("Allow") == allow, "\(method) \(path)")

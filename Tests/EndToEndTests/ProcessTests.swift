@@ -30,7 +30,11 @@ import Testing
             env.merge(TestServer.environment) { $1 }
             env.merge(environment) { $1 }
             process = try ChildProcess(
-                ProcessTests.binary.path, arguments: arguments + ["--data-dir", self.dataDirectory.path], environment: env, output: output.path)
+                ProcessTests.binary.path,
+                arguments: arguments + ["--data-dir", self.dataDirectory.path],
+                environment: env,
+                output: output.path
+            )
         }
 
         var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
@@ -97,7 +101,10 @@ import Testing
         #expect(list.status == 401)
         #expect(list.json?["error"]?["code"]?.string == "UNAUTHENTICATED")
         let registered = try await running.request(
-            .POST, "/api/v1/users", json: #"{"email":"first@example.com","name":"First","password":"correct horse battery staple"}"#)
+            .POST,
+            "/api/v1/users",
+            json: #"{"email":"first@example.com","name":"First","password":"correct horse battery staple"}"#
+        )
         #expect(registered.status == 201)
         #expect(registered.json?["errors"] == .array([]))
         #expect(registered.json?["data"]?["role"]?.string == "customer")
@@ -201,7 +208,9 @@ import Testing
 
     @Test func createAdminBootstrapsTheFirstAdminFromTheCommandLine() async throws {
         let setup = try ShopProcess(
-            ["users", "create-admin", "--email", "root@example.com"], environment: ["SHOP_ADMIN_PASSWORD": RunningShop.password])
+            ["users", "create-admin", "--email", "root@example.com"],
+            environment: ["SHOP_ADMIN_PASSWORD": RunningShop.password]
+        )
         #expect(try await setup.waitForExit() == 0)
         #expect(setup.log.contains("created admin #1 root@example.com"), "\(setup.log)")
         #expect(!setup.log.contains(RunningShop.password))
@@ -223,15 +232,19 @@ import Testing
         let mallory = running.signedIn(as: session.access)
 
         let unasked = try ShopProcess(
-            ["users", "create-admin", "--email", "MALLORY@example.com"], environment: ["SHOP_ADMIN_PASSWORD": ""],
-            dataDirectory: shop.dataDirectory)
+            ["users", "create-admin", "--email", "MALLORY@example.com"],
+            environment: ["SHOP_ADMIN_PASSWORD": ""],
+            dataDirectory: shop.dataDirectory
+        )
         #expect(try await unasked.waitForExit() != 0)
         #expect(unasked.log.contains("--promote-existing") && unasked.log.contains("#\(id)"), "\(unasked.log)")
         #expect(try await mallory.request(.GET, "/api/v1/users/me").json?["data"]?["role"]?.string == "customer")
 
         let asked = try ShopProcess(
-            ["users", "create-admin", "--email", "mallory@example.com", "--promote-existing"], environment: ["SHOP_ADMIN_PASSWORD": ""],
-            dataDirectory: shop.dataDirectory)
+            ["users", "create-admin", "--email", "mallory@example.com", "--promote-existing"],
+            environment: ["SHOP_ADMIN_PASSWORD": ""],
+            dataDirectory: shop.dataDirectory
+        )
         #expect(try await asked.waitForExit() == 0)
         #expect(asked.log.contains("promoted #\(id) mallory@example.com from customer to admin"), "\(asked.log)")
         let refresh = try await running.request(.POST, "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(session.refresh)"}"#)
@@ -258,7 +271,9 @@ import Testing
 
     @Test func oneServiceAloneRefusesToStartWithoutAnInternalPort() async throws {
         let shop = try ShopProcess(
-            ["serve", "--service", "users"], environment: ["INTERNAL_PORT": "", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
+            ["serve", "--service", "users"],
+            environment: ["INTERNAL_PORT": "", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"]
+        )
         #expect(try await shop.waitForExit() != 0)
         #expect(shop.log.contains("INTERNAL_PORT is required"), "\(shop.log)")
     }
@@ -324,7 +339,10 @@ import Testing
         try await TestDatabases.withPostgresURL { url in
             let seed = try ShopProcess(
                 ["seed", "--service", "products", "--users", "0", "--products", "1000"],
-                environment: ["DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)", "INTERNAL_PORT": "", "LOG_LEVEL": "info"])
+                environment: [
+                    "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)", "INTERNAL_PORT": "", "LOG_LEVEL": "info",
+                ]
+            )
             #expect(try await seed.waitForExit() == 0, "\(seed.log)")
             #expect(seed.log.contains("seeding products") && seed.log.contains("done=1000 of=1000"), "\(seed.log)")
             #expect(!seed.log.contains("made a development signing key"), "no key is made for a command that signs nothing")

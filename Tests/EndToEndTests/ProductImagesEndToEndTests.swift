@@ -18,7 +18,10 @@ import Testing
     @Test func staffUploadAnImageEveryoneFetchesItForgeriesStoreNothing() async throws {
         try await TestServer.with(environment: ["IMAGE_MAX_BYTES": "4096"]) { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"lamp-1","name":"Desk lamp","price":{"amount":4900,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"lamp-1","name":"Desk lamp","price":{"amount":4900,"currency":"EUR"},"status":"active"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             let etag = try #require(created.header("ETag"))
             let images = "/api/v1/products/\(id)/images"
@@ -75,7 +78,10 @@ import Testing
 
             // Another product showing the same bytes keeps the object alive.
             let other = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"lamp-2","name":"Floor lamp","price":{"amount":9900,"currency":"EUR"}}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"lamp-2","name":"Floor lamp","price":{"amount":9900,"currency":"EUR"}}"#
+            )
             let otherID = try #require(other.json?["data"]?["id"]?.integer)
             let shared = try await admin.request(.POST, "/api/v1/products/\(otherID)/images", body: Self.png)
             #expect(shared.json?["data"]?["url"]?.string == url)
@@ -95,7 +101,10 @@ import Testing
     @Test func aRetriedUploadWithAnIdempotencyKeyIsAnsweredNotRepeated() async throws {
         try await TestServer.with { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"rug-1","name":"Rug","price":{"amount":100,"currency":"EUR"}}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"rug-1","name":"Rug","price":{"amount":100,"currency":"EUR"}}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             let key = [("Idempotency-Key", "upload-rug-1")]
             let first = try await admin.request(.POST, "/api/v1/products/\(id)/images", headers: key, body: Self.png)
@@ -119,7 +128,10 @@ import Testing
         ]
         try await TestServer.with(environment: environment) { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"bowl-1","name":"Bowl","price":{"amount":900,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"bowl-1","name":"Bowl","price":{"amount":900,"currency":"EUR"},"status":"active"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             let etag = try #require(created.header("ETag"))
             let upload = try await admin.request(.POST, "/api/v1/products/\(id)/images", body: ProductImagesEndToEndTests.png)
@@ -131,7 +143,9 @@ import Testing
             #expect(product.header("ETag") == etag, "the product did not change")
             let served = try await admin.anonymous.request(.GET, "/images/" + String(repeating: "b", count: 64) + ".png")
             #expect(served.status == 503)
-            #expect(try OpenAPIContractTests.problems(of: served, method: .GET, path: "/images/" + String(repeating: "b", count: 64) + ".png").isEmpty)
+            #expect(
+                try OpenAPIContractTests.problems(of: served, method: .GET, path: "/images/" + String(repeating: "b", count: 64) + ".png").isEmpty
+            )
         }
     }
 }
@@ -151,7 +165,10 @@ import Testing
         ]
         try await TestServer.with(environment: environment) { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"vase-9","name":"Vase","price":{"amount":2500,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"vase-9","name":"Vase","price":{"amount":2500,"currency":"EUR"},"status":"active"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             let uploaded = try await admin.request(.POST, "/api/v1/products/\(id)/images", body: ProductImagesEndToEndTests.png)
             #expect(uploaded.status == 201)

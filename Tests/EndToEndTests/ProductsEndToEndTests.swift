@@ -8,14 +8,24 @@ import Testing
     @Test func staffCreateAndChangeProductsEveryoneReadsTheActiveOnes() async throws {
         try await TestServer.with { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products",
-                json: #"{"sku":"mug-1","name":"Mug","description":"Stoneware","price":{"amount":1200,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"mug-1","name":"Mug","description":"Stoneware","price":{"amount":1200,"currency":"EUR"},"status":"active"}"#
+            )
             #expect(created.status == 201)
             let id = try #require(created.json?["data"]?["id"]?.integer)
             #expect(created.json?["data"]?["sku"]?.string == "MUG-1")
-            let draft = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"secret","name":"Secret","price":{"amount":1,"currency":"EUR"}}"#)
+            let draft = try await admin.request(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"secret","name":"Secret","price":{"amount":1,"currency":"EUR"}}"#
+            )
             let draftID = try #require(draft.json?["data"]?["id"]?.integer)
-            _ = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"pot-1","name":"Pot","price":{"amount":3500,"currency":"EUR"},"status":"active"}"#)
+            _ = try await admin.request(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"pot-1","name":"Pot","price":{"amount":3500,"currency":"EUR"},"status":"active"}"#
+            )
 
             let customer = try await admin.customer("ada@example.com").shop
             let listed = try await customer.request(.GET, "/api/v1/products?sort=price")
@@ -64,8 +74,10 @@ import Testing
             let kitchen = try await category("kitchen")
             for (sku, category) in [("shirt-1", linen), ("shirt-2", shirts), ("pan-1", kitchen)] {
                 let created = try await admin.request(
-                    .POST, "/api/v1/products",
-                    json: #"{"sku":"\#(sku)","name":"\#(sku)","price":{"amount":100,"currency":"EUR"},"status":"active","category_id":\#(category)}"#)
+                    .POST,
+                    "/api/v1/products",
+                    json: #"{"sku":"\#(sku)","name":"\#(sku)","price":{"amount":100,"currency":"EUR"},"status":"active","category_id":\#(category)}"#
+                )
                 #expect(created.status == 201)
             }
             let skus = { (category: Int64) async throws -> Set<String> in
@@ -81,7 +93,10 @@ import Testing
             #expect(try await skus(kitchen) == ["PAN-1", "SHIRT-1"])
             #expect(try await skus(clothes) == ["SHIRT-2"])
             let unknown = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"x-1","name":"x","price":{"amount":1,"currency":"EUR"},"category_id":999}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"x-1","name":"x","price":{"amount":1,"currency":"EUR"},"category_id":999}"#
+            )
             #expect(unknown.json?["error"]?["field"]?.string == "category_id")
             let tree = try await admin.anonymous.request(.GET, "/api/v1/categories")
             #expect(tree.json?["data"]?.array?.compactMap { $0["slug"]?.string }.first == "clothes")
@@ -104,7 +119,10 @@ import Testing
     @Test func aChangeIsTheNextReadAndStockIsAlwaysLive() async throws {
         try await TestServer.with { admin in
             let created = try await admin.request(
-                .POST, "/api/v1/products", json: #"{"sku":"cup-1","name":"Cup","price":{"amount":500,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"cup-1","name":"Cup","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             let reader = admin.anonymous
             for _ in 0..<2 {
@@ -141,7 +159,10 @@ import Testing
                 try await TestServer.with(usersDatabaseURL: users, environment: environment) { first in
                     try await TestServer.with(usersDatabaseURL: users, environment: environment) { second in
                         let created = try await first.request(
-                            .POST, "/api/v1/products", json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#)
+                            .POST,
+                            "/api/v1/products",
+                            json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+                        )
                         let id = try #require(created.json?["data"]?["id"]?.integer)
                         for _ in 0..<2 {
                             #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Vase")

@@ -31,7 +31,10 @@ import Testing
             #expect(try await staff.request(.GET, "/api/v1/users/me").status == 404, "Users runs elsewhere")
 
             let created = try await staff.request(
-                .POST, "/api/v1/products", json: #"{"sku":"kettle-1","name":"Kettle","price":{"amount":3900,"currency":"EUR"},"status":"active"}"#)
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"kettle-1","name":"Kettle","price":{"amount":3900,"currency":"EUR"},"status":"active"}"#
+            )
             let id = try #require(created.json?["data"]?["id"]?.integer)
             _ = try await staff.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":3,"reason":"delivery"}"#)
             #expect(try await staff.anonymous.request(.GET, "/api/v1/products/by-slug/kettle").json?["data"]?["available"]?.integer == 3)
@@ -41,18 +44,24 @@ import Testing
             let client = HTTPInventoryClient(baseURL: internalURL, token: Self.internalToken, requestID: { "order-flow-1" })
             let first = try await client.reserve(id: "order-1", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600))
             #expect(first.state == .held && first.lines == [ReservationLine(productID: id, quantity: 2)])
-            #expect(try await client.reserve(id: "order-1", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600)) == first,
-                    "a retry answers the reservation made")
+            #expect(
+                try await client.reserve(id: "order-1", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600)) == first,
+                "a retry answers the reservation made"
+            )
             await #expect(throws: InventoryError.outOfStock(productID: id)) {
                 try await client.reserve(id: "order-2", lines: [ReservationLine(productID: id, quantity: 2)], expiresIn: .seconds(600))
             }
             await #expect(throws: InventoryError.unknownProduct(productID: 999_999)) {
                 try await client.reserve(
-                    id: "order-3", lines: [ReservationLine(productID: id, quantity: 1), ReservationLine(productID: 999_999, quantity: 1)],
-                    expiresIn: .seconds(600))
+                    id: "order-3",
+                    lines: [ReservationLine(productID: id, quantity: 1), ReservationLine(productID: 999_999, quantity: 1)],
+                    expiresIn: .seconds(600)
+                )
             }
-            #expect(try await staff.anonymous.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 1,
-                    "the refused all-or-nothing reservation took nothing")
+            #expect(
+                try await staff.anonymous.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 1,
+                "the refused all-or-nothing reservation took nothing"
+            )
             #expect(try await client.commit(id: "order-1").state == .committed)
             #expect(try await client.commit(id: "order-1").state == .committed, "committing twice answers, once")
             await #expect(throws: InventoryError.conflict("Reservation order-1 is committed")) { try await client.release(id: "order-1") }

@@ -7,13 +7,17 @@ import Testing
     let validator: SchemaValidator
 
     init() throws {
-        let document = try JSONValue.parse(Data(#"""
-            {"components": {"schemas": {
-              "Thing": {"type": "object", "additionalProperties": false, "required": ["id", "at"],
-                        "properties": {"id": {"type": "integer", "minimum": 1}, "at": {"type": "string", "format": "date-time"},
-                                       "tag": {"type": ["string", "null"], "enum": ["a", "b", null]}}}
-            }}}
-            """#.utf8))
+        let document = try JSONValue.parse(
+            Data(
+                #"""
+                {"components": {"schemas": {
+                  "Thing": {"type": "object", "additionalProperties": false, "required": ["id", "at"],
+                            "properties": {"id": {"type": "integer", "minimum": 1}, "at": {"type": "string", "format": "date-time"},
+                                           "tag": {"type": ["string", "null"], "enum": ["a", "b", null]}}}
+                }}}
+                """#.utf8
+            )
+        )
         validator = SchemaValidator(document: document)
     }
 
@@ -40,7 +44,8 @@ import Testing
     }
 
     @Test func everyKeywordTheDocumentUsesCanFail() throws {
-        let attributes = #"{"type":"object","maxProperties":2,"propertyNames":{"pattern":"^[a-z]+$"},"additionalProperties":{"type":"string","maxLength":3}}"#
+        let attributes =
+            #"{"type":"object","maxProperties":2,"propertyNames":{"pattern":"^[a-z]+$"},"additionalProperties":{"type":"string","maxLength":3}}"#
         #expect(try problems(#"{"ab":"xyz"}"#, against: attributes).isEmpty)
         #expect(try problems(#"{"ab":"wxyz"}"#, against: attributes) == ["$.ab: longer than 3"], "additionalProperties as a schema")
         #expect(try problems(#"{"Ab":"x"}"#, against: attributes).count == 1, "propertyNames")
@@ -50,15 +55,20 @@ import Testing
         #expect(try problems(#"{"a":1}"#, against: #"{"allOf":[{"required":["a"]},{"required":["b"]}]}"#) == ["$: missing required b"])
         #expect(try problems(#"3"#, against: #"{"anyOf":[{"type":"string"},{"type":"boolean"}]}"#) == ["$: matches none of anyOf"])
         #expect(try problems(#"{"a":1}"#, against: #"{"not":{"required":["a"]}}"#) == ["$: matches what `not` excludes"])
-        #expect(try problems(#"{"secret":"x"}"#, against: #"{"properties":{"secret":{"type":"string","writeOnly":true}}}"#)
-            == ["$: secret is writeOnly and must not be sent"], "a response never carries a writeOnly member")
+        #expect(
+            try problems(#"{"secret":"x"}"#, against: #"{"properties":{"secret":{"type":"string","writeOnly":true}}}"#)
+                == ["$: secret is writeOnly and must not be sent"],
+            "a response never carries a writeOnly member"
+        )
         #expect(try problems(#"0"#, against: #"{"exclusiveMinimum":0}"#).count == 1)
         #expect(try problems(#"1"#, against: #"{"type":"integer","maximum":0}"#) == ["$: 1 > 0"])
     }
 
     @Test func aKeywordOrFormatTheValidatorDoesNotKnowIsAViolation() throws {
-        #expect(try problems(#""x""#, against: #"{"type":"string","dependentRequired":{}}"#)
-            == ["$: the validator does not know the keyword dependentRequired"])
+        #expect(
+            try problems(#""x""#, against: #"{"type":"string","dependentRequired":{}}"#)
+                == ["$: the validator does not know the keyword dependentRequired"]
+        )
         #expect(try problems(#""x""#, against: #"{"type":"string","format":"ipv6"}"#) == ["$: the validator does not know the format ipv6"])
     }
 }

@@ -21,18 +21,30 @@ import Testing
                 ("rake-1", "Leaf rake", garden), ("can-1", "Watering can", garden),
             ].enumerated() {
                 let created = try await admin.request(
-                    .POST, "/api/v1/products",
-                    json: #"{"sku":"\#(sku)","name":"\#(name)","price":{"amount":\#(1000 + index * 500),"currency":"EUR"},"status":"active","category_id":\#(category),"attributes":{"material":"\#(name.split(separator: " ")[0].lowercased())"}}"#)
+                    .POST,
+                    "/api/v1/products",
+                    json:
+                        #"{"sku":"\#(sku)","name":"\#(name)","price":{"amount":\#(1000 + index * 500),"currency":"EUR"},"status":"active","category_id":\#(category),"attributes":{"material":"\#(name.split(separator: " ")[0].lowercased())"}}"#
+                )
                 #expect(created.status == 201)
                 ids[sku] = try #require(created.json?["data"]?["id"]?.integer)
             }
-            _ = try await admin.request(.POST, "/api/v1/products", json: #"{"sku":"secret-1","name":"Secret pan","price":{"amount":1,"currency":"EUR"}}"#)
+            _ = try await admin.request(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"secret-1","name":"Secret pan","price":{"amount":1,"currency":"EUR"}}"#
+            )
             let pan = try #require(ids["pan-1"])
             let uploaded = try await admin.request(.POST, "/api/v1/products/\(pan)/images", body: ProductImagesEndToEndTests.png)
             #expect(uploaded.status == 201)
             let imageURL = try #require(uploaded.json?["data"]?["url"]?.string)
             #expect(try await admin.anonymous.request(.GET, imageURL).body == ProductImagesEndToEndTests.png)
-            let forged = try await admin.request(.POST, "/api/v1/products/\(pan)/images", headers: [("Content-Type", "image/jpeg")], body: Data(count: 64))
+            let forged = try await admin.request(
+                .POST,
+                "/api/v1/products/\(pan)/images",
+                headers: [("Content-Type", "image/jpeg")],
+                body: Data(count: 64)
+            )
             #expect(forged.status == 422 && forged.json?["error"]?["field"]?.string == "image")
 
             // A customer browses.
@@ -70,7 +82,10 @@ import Testing
             let read = try await customer.request(.GET, "/api/v1/products/\(pan)")
             let etag = try #require(read.header("ETag"))
             #expect(try await customer.request(.GET, "/api/v1/products/\(pan)", headers: [("If-None-Match", etag)]).status == 304)
-            #expect(try await admin.request(.PATCH, "/api/v1/products/\(pan)", headers: [("If-Match", etag)], json: #"{"name":"Cast iron skillet"}"#).status == 200)
+            #expect(
+                try await admin.request(.PATCH, "/api/v1/products/\(pan)", headers: [("If-Match", etag)], json: #"{"name":"Cast iron skillet"}"#)
+                    .status == 200
+            )
             let stale = try await admin.request(.PATCH, "/api/v1/products/\(pan)", headers: [("If-Match", etag)], json: #"{"name":"Lost"}"#)
             #expect(stale.status == 409 && stale.json?["error"]?["code"]?.string == "CONFLICT")
             #expect(try await customer.request(.GET, "/api/v1/products/\(pan)", headers: [("If-None-Match", etag)]).status == 200)
@@ -85,7 +100,10 @@ import Testing
             #expect(restocked.status == 200, "a stock change is a new answer")
             #expect(restocked.json?["data"]?.array?.first?["available"]?.integer == 5)
             let tree = try await customer.request(.GET, "/api/v1/categories/\(kitchen)")
-            #expect(try await customer.request(.GET, "/api/v1/categories/\(kitchen)", headers: [("If-None-Match", try #require(tree.header("ETag")))]).status == 304)
+            #expect(
+                try await customer.request(.GET, "/api/v1/categories/\(kitchen)", headers: [("If-None-Match", try #require(tree.header("ETag")))])
+                    .status == 304
+            )
         }
     }
 }

@@ -93,7 +93,10 @@ struct RunningShop: Sendable {
     /// Registers a customer (anonymously, with ``password``) and returns its id.
     func createUser(_ email: String, name: String = "Test User") async throws -> Int64 {
         let result = try await anonymous.request(
-            .POST, "/api/v1/users", json: #"{"email":"\#(email)","name":"\#(name)","password":"\#(Self.password)"}"#)
+            .POST,
+            "/api/v1/users",
+            json: #"{"email":"\#(email)","name":"\#(name)","password":"\#(Self.password)"}"#
+        )
         guard result.status == 201, let id = result.json?["data"]?["id"]?.integer else {
             throw UnexpectedResponse(result: result)
         }
@@ -103,7 +106,10 @@ struct RunningShop: Sendable {
     /// Logs in and returns the access and refresh tokens.
     func logIn(_ email: String, password: String = RunningShop.password) async throws -> (access: String, refresh: String) {
         let result = try await anonymous.request(
-            .POST, "/api/v1/auth/token", json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+            .POST,
+            "/api/v1/auth/token",
+            json: #"{"email":"\#(email)","password":"\#(password)"}"#
+        )
         guard result.status == 200, let access = result.json?["data"]?["access_token"]?.string,
             let refresh = result.json?["data"]?["refresh_token"]?.string
         else { throw UnexpectedResponse(result: result) }
@@ -199,10 +205,11 @@ enum TestServer {
             let internalPort = await internalIterator.next()
             do {
                 _ = try await system.users?.bootstrapAdmin(email: adminEmail, name: "Admin", password: RunningShop.password)
-                let keysPath: String? = switch settings.signingKeySource {
-                case .file(let path), .generated(let path): path
-                case .pem: nil
-                }
+                let keysPath: String? =
+                    switch settings.signingKeySource {
+                    case .file(let path), .generated(let path): path
+                    case .pem: nil
+                    }
                 let shop = RunningShop(port: port, keysPath: keysPath, dataDirectory: settings.dataDirectory, internalPort: internalPort)
                 try await body(shop.signedIn(as: try await shop.logIn(adminEmail).access))
             } catch {

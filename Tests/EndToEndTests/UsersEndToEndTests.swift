@@ -15,7 +15,11 @@ import Testing
 
     @Test func aUserCanBeCreatedReadUpdatedListedAndDeleted() async throws {
         try await TestServer.with { shop in
-            let created = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"Ada@Example.com","name":"Ada","password":"correct horse battery staple"}"#)
+            let created = try await shop.request(
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"Ada@Example.com","name":"Ada","password":"correct horse battery staple"}"#
+            )
             #expect(created.status == 201)
             let id = try #require(created.json?["data"]?["id"]?.integer)
             #expect(created.header("Location") == "/api/v1/users/\(id)")
@@ -35,7 +39,9 @@ import Testing
 
             let listed = try await shop.request(.GET, "/api/v1/users?email=ada@example.com")
             #expect(listed.json?["data"]?[0]?["id"]?.integer == id)
-            #expect(listed.json?["meta"] == .object(["page": .integer(1), "per_page": .integer(20), "total": .integer(1), "total_pages": .integer(1)]))
+            #expect(
+                listed.json?["meta"] == .object(["page": .integer(1), "per_page": .integer(20), "total": .integer(1), "total_pages": .integer(1)])
+            )
 
             let deleted = try await shop.request(.DELETE, "/api/v1/users/\(id)")
             #expect(deleted.status == 204)
@@ -51,8 +57,11 @@ import Testing
         try await TestServer.with { shop in
             _ = try await shop.createUser("ada@example.com")
             let result = try await shop.request(
-                .POST, "/api/v1/users", headers: [("X-Request-ID", "dup-check-1")],
-                json: #"{"email":"ADA@example.com","name":"Another Ada","password":"correct horse battery staple"}"#)
+                .POST,
+                "/api/v1/users",
+                headers: [("X-Request-ID", "dup-check-1")],
+                json: #"{"email":"ADA@example.com","name":"Another Ada","password":"correct horse battery staple"}"#
+            )
             #expect(result.status == 422)
             #expect(result.header("X-Request-ID") == "dup-check-1")
             let expected = JSONValue.object([
@@ -71,7 +80,11 @@ import Testing
 
     @Test func everyInvalidFieldIsReportedAtOnce() async throws {
         try await TestServer.with { shop in
-            let result = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"not-an-email","name":"   ","password":"correct horse battery staple"}"#)
+            let result = try await shop.request(
+                .POST,
+                "/api/v1/users",
+                json: #"{"email":"not-an-email","name":"   ","password":"correct horse battery staple"}"#
+            )
             #expect(result.status == 422)
             let fields = result.json?["errors"]?.array?.compactMap { $0["field"]?.string }
             #expect(fields == ["email", "name"])
@@ -89,14 +102,42 @@ import Testing
             let cases: [(String, HTTPResult, Int, String, String?)] = [
                 ("malformed JSON", try await shop.request(.POST, "/api/v1/users", json: #"{"email": "#), 400, "MALFORMED_REQUEST", nil),
                 ("not an object", try await shop.request(.POST, "/api/v1/users", json: "[1,2]"), 400, "MALFORMED_REQUEST", nil),
-                ("wrong content type", try await shop.request(.POST, "/api/v1/users", headers: [("Content-Type", "text/plain")], json: #"{"email":"a@b.co","name":"A","password":"correct horse battery staple"}"#), 400, "MALFORMED_REQUEST", nil),
-                ("no body", try await shop.request(.POST, "/api/v1/users", headers: [("Content-Type", "application/json")]), 400, "MALFORMED_REQUEST", nil),
-                ("unknown field", try await shop.request(.POST, "/api/v1/users", json: #"{"email":"new@example.com","name":"N","password":"correct horse battery staple","rolee":"admin"}"#), 422, "VALIDATION_ERROR", "rolee"),
-                ("wrong type", try await shop.request(.POST, "/api/v1/users", json: #"{"email":42,"name":"N","password":"correct horse battery staple"}"#), 422, "VALIDATION_ERROR", "email"),
+                (
+                    "wrong content type",
+                    try await shop.request(
+                        .POST,
+                        "/api/v1/users",
+                        headers: [("Content-Type", "text/plain")],
+                        json: #"{"email":"a@b.co","name":"A","password":"correct horse battery staple"}"#
+                    ), 400, "MALFORMED_REQUEST", nil
+                ),
+                (
+                    "no body", try await shop.request(.POST, "/api/v1/users", headers: [("Content-Type", "application/json")]), 400,
+                    "MALFORMED_REQUEST", nil
+                ),
+                (
+                    "unknown field",
+                    try await shop.request(
+                        .POST,
+                        "/api/v1/users",
+                        json: #"{"email":"new@example.com","name":"N","password":"correct horse battery staple","rolee":"admin"}"#
+                    ), 422, "VALIDATION_ERROR", "rolee"
+                ),
+                (
+                    "wrong type",
+                    try await shop.request(.POST, "/api/v1/users", json: #"{"email":42,"name":"N","password":"correct horse battery staple"}"#), 422,
+                    "VALIDATION_ERROR", "email"
+                ),
                 ("oversize body", try await shop.request(.POST, "/api/v1/users", json: oversize), 413, "PAYLOAD_TOO_LARGE", nil),
-                ("patch unknown field", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"nmae":"X"}"#), 422, "VALIDATION_ERROR", "nmae"),
+                (
+                    "patch unknown field", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"nmae":"X"}"#), 422, "VALIDATION_ERROR",
+                    "nmae"
+                ),
                 ("patch null", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":null}"#), 422, "VALIDATION_ERROR", "name"),
-                ("patch invalid email", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"email":"x@"}"#), 422, "VALIDATION_ERROR", "email"),
+                (
+                    "patch invalid email", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: #"{"email":"x@"}"#), 422, "VALIDATION_ERROR",
+                    "email"
+                ),
                 ("patch oversize", try await shop.request(.PATCH, "/api/v1/users/\(id)", json: oversize), 413, "PAYLOAD_TOO_LARGE", nil),
                 ("id not a number", try await shop.request(.GET, "/api/v1/users/abc"), 422, "VALIDATION_ERROR", "id"),
                 ("id zero", try await shop.request(.PATCH, "/api/v1/users/0", json: #"{"name":"X"}"#), 422, "VALIDATION_ERROR", "id"),
@@ -184,7 +225,11 @@ import Testing
             try await TestServer.with(service: .users, usersDatabaseURL: url) { shop in
                 let id = try await shop.createUser("pg@example.com")
                 #expect(try await shop.request(.GET, "/api/v1/users/\(id)").status == 200)
-                let duplicate = try await shop.request(.POST, "/api/v1/users", json: #"{"email":"PG@example.com","name":"Twin","password":"correct horse battery staple"}"#)
+                let duplicate = try await shop.request(
+                    .POST,
+                    "/api/v1/users",
+                    json: #"{"email":"PG@example.com","name":"Twin","password":"correct horse battery staple"}"#
+                )
                 #expect(duplicate.json?["error"]?["message"]?.string == "Email address already exists")
                 let ready = try await shop.request(.GET, "/health/ready")
                 #expect(ready.status == 200)

@@ -1,9 +1,9 @@
 import Foundation
-import NIOFoundationCompat
 import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOFoundationCompat
 import Platform
 import Testing
 
@@ -17,7 +17,8 @@ import Testing
             #expect(
                 path.hasPrefix("/api/v1/") || path.hasPrefix("/health/") || path.hasPrefix("/.well-known/") || path == "/metrics"
                     || path == "/images/{name}",
-                "\(path) is outside the versioned prefix and the known unversioned ones")
+                "\(path) is outside the versioned prefix and the known unversioned ones"
+            )
             for (method, operation) in item where method != "parameters" {
                 let id = (operation as? [String: Any])?["operationId"] as? String
                 #expect(id != nil, "\(method) \(path) has no operationId")
@@ -29,7 +30,10 @@ import Testing
 
     @Test func theRouterServesTheDocumentAndMountsServicesUnderTheVersion() async throws {
         let router = Gateway.makeRouter(
-            health: [], tokens: GuardTests.tokens, rateLimits: InMemoryRateLimitStore(), configuration: GuardConfiguration()
+            health: [],
+            tokens: GuardTests.tokens,
+            rateLimits: InMemoryRateLimitStore(),
+            configuration: GuardConfiguration()
         ) { api in
             api.get("ping") { _, _ in try JSONResponse.success(["pong": true]) }
         }

@@ -24,7 +24,10 @@ import Testing
             try await body(InMemoryRateLimitStore())
         case .redis:
             let server = try RedisServer()
-            let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)), logger: Logger(label: "test"))
+            let client = RedisClient(
+                .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+                logger: Logger(label: "test")
+            )
             defer { client.shutdown() }
             try await body(RedisRateLimitStore(redis: client, prefix: "test:\(UUID().uuidString)"))
         }
@@ -61,10 +64,16 @@ import Testing
         let logger = Logger(label: "test")
         // Generous timeouts: a loaded test machine can take a while to connect.
         let configuration = RedisClient.Configuration(
-            url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5))
+            url: RedisURL(host: "127.0.0.1", port: server.port),
+            connectTimeout: .seconds(5),
+            commandTimeout: .seconds(5)
+        )
         let first = RedisClient(configuration, logger: logger)
         let second = RedisClient(configuration, logger: logger)
-        defer { first.shutdown(); second.shutdown() }
+        defer {
+            first.shutdown()
+            second.shutdown()
+        }
         let a = RedisRateLimitStore(redis: first)
         let b = RedisRateLimitStore(redis: second)
         #expect(try await a.hit("user:1", policy: Self.policy, now: Date()).used == 1)
@@ -77,7 +86,8 @@ import Testing
         let server = try RedisServer()
         let client = RedisClient(
             .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)),
-            logger: Logger(label: "test"))
+            logger: Logger(label: "test")
+        )
         defer { client.shutdown() }
         let store = RedisRateLimitStore(redis: client)
         #expect(try await store.hit("user:1", policy: Self.policy, now: Date()).used == 1)

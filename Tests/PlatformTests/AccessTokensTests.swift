@@ -19,7 +19,8 @@ import Testing
 
     /// A token with `header` and `claims` as given, signed by `sign` over the signing input.
     private func forge(header: [String: Any], claims: [String: Any], sign: (Data) throws -> Data) throws -> String {
-        let input = Base64URL.encode(try JSONSerialization.data(withJSONObject: header))
+        let input =
+            Base64URL.encode(try JSONSerialization.data(withJSONObject: header))
             + "." + Base64URL.encode(try JSONSerialization.data(withJSONObject: claims))
         return input + "." + Base64URL.encode(try sign(Data(input.utf8)))
     }

@@ -52,7 +52,8 @@ private struct Rollback: Error {}
             #expect(try await count(database, "schema_migrations") == 2)
             let extended = Migrator(
                 Self.migrations + [Migration(3, "add colour", statements: ["ALTER TABLE things ADD COLUMN colour TEXT"])],
-                logger: TestDatabases.logger)
+                logger: TestDatabases.logger
+            )
             #expect(try await extended.migrate(database) == [3])
         }
     }

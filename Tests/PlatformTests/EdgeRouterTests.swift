@@ -83,7 +83,10 @@ private struct Echo: JSONRequestBody {
         try await makeApp().test(.router) { client in
             let body = ByteBuffer(repeating: UInt8(ascii: " "), count: JSONBody.maxBytes + 1)
             try await client.execute(
-                uri: "/api/v1/echo", method: .post, headers: [.contentType: "application/json"], body: body
+                uri: "/api/v1/echo",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: body
             ) { response in
                 #expect(response.status == .contentTooLarge)
                 let code = try decodeError(response).error.code
@@ -95,7 +98,10 @@ private struct Echo: JSONRequestBody {
     @Test func aWrongContentTypeIsMalformed() async throws {
         try await makeApp().test(.router) { client in
             try await client.execute(
-                uri: "/api/v1/echo", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: #"{"name":"x"}"#)
+                uri: "/api/v1/echo",
+                method: .post,
+                headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: #"{"name":"x"}"#)
             ) { response in
                 #expect(response.status == .badRequest)
                 let code = try decodeError(response).error.code

@@ -72,7 +72,12 @@ import Testing
     }
 
     /// A consumer that writes one effect row per event it applies.
-    private func effectConsumer(_ database: any Database, name: String = "things.effects", failures: Counter? = nil, maxAttempts: Int = 3) -> EventConsumer {
+    private func effectConsumer(
+        _ database: any Database,
+        name: String = "things.effects",
+        failures: Counter? = nil,
+        maxAttempts: Int = 3
+    ) -> EventConsumer {
         EventConsumer(name: name, types: [Thing.type], database: database, maxAttempts: maxAttempts) { event, sql in
             let thing = try event.decode(Thing.self)
             if let failures, thing.number == 2 {
@@ -206,7 +211,12 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<2 {
                     group.addTask {
-                        let relay = OutboxRelay(outbox: EventOutbox(database: database, source: "/things"), bus: bus, logger: Self.logger, batchSize: 7)
+                        let relay = OutboxRelay(
+                            outbox: EventOutbox(database: database, source: "/things"),
+                            bus: bus,
+                            logger: Self.logger,
+                            batchSize: 7
+                        )
                         var idle = 0
                         while idle < 20 {
                             idle = try await relay.relayPending(now: Date()) == 0 ? idle + 1 : 0

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Platform
 import Testing
+
+@testable import Platform
 
 private struct Sample: JSONRequestBody {
     var email: String?
@@ -37,10 +38,12 @@ private struct Sample: JSONRequestBody {
 
     @Test func everyUnknownFieldIsNamed() {
         let problems = problems(#"{"email":"a@b.co","emial":"x","zzz":1}"#)
-        #expect(problems == [
-            Problem(.validationError, "Unknown field", field: "emial"),
-            Problem(.validationError, "Unknown field", field: "zzz"),
-        ])
+        #expect(
+            problems == [
+                Problem(.validationError, "Unknown field", field: "emial"),
+                Problem(.validationError, "Unknown field", field: "zzz"),
+            ]
+        )
     }
 
     @Test(arguments: ["{", "not json", #"{"email": }"#, "\u{FEFF}{]"])

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Platform
 import Redis
-import ServiceLifecycle
 import SQLKit
+import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
@@ -36,7 +36,13 @@ import Testing
         }
     }
 
-    private func consumer(_ database: any Database, failOn: Int? = nil, failing: Switch = Switch(), hangOn: Int? = nil, maxAttempts: Int = 3) -> EventConsumer {
+    private func consumer(
+        _ database: any Database,
+        failOn: Int? = nil,
+        failing: Switch = Switch(),
+        hangOn: Int? = nil,
+        maxAttempts: Int = 3
+    ) -> EventConsumer {
         EventConsumer(name: "things.effects", types: [Thing.type], database: database, maxAttempts: maxAttempts) { event, sql in
             let thing = try event.decode(Thing.self)
             if thing.number == hangOn { try await Task.sleep(for: .seconds(600)) }
@@ -103,8 +109,13 @@ import Testing
     @Test func aConsumerThatKeepsFailingDeadLettersTheEventTheRestFlowAndAReplayDeliversIt() async throws {
         try await withBus { bus, database, redis in
             let failing = Switch()
-            let reader = run(bus.consumerService(
-                consumer(database, failOn: 2, failing: failing, maxAttempts: 2), claimAfter: .milliseconds(200), block: .milliseconds(100)))
+            let reader = run(
+                bus.consumerService(
+                    consumer(database, failOn: 2, failing: failing, maxAttempts: 2),
+                    claimAfter: .milliseconds(200),
+                    block: .milliseconds(100)
+                )
+            )
             defer { reader.cancel() }
             try await bus.publish(try events([1, 2, 3]))
             try await eventually { try await redis.streamLength(bus.deadLetterStream) == 1 }

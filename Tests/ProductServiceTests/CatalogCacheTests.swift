@@ -29,7 +29,8 @@ import Testing
             let server = try RedisServer()
             let redis = RedisClient(
                 .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
-                logger: Self.logger)
+                logger: Self.logger
+            )
             defer { redis.shutdown() }
             try await body(RedisCatalogCache(redis: redis, prefix: "test:catalog"))
         }
@@ -82,8 +83,19 @@ import Testing
 
     @Test func productReadsAreWeighedByTheirText() throws {
         let small = ProductResource(
-            id: 1, sku: "A", slug: "a", name: "A", description: "", price: .init(amount: 1, currency: "EUR"), status: "active",
-            categoryID: nil, attributes: [:], available: 0, createdAt: Date(), updatedAt: Date())
+            id: 1,
+            sku: "A",
+            slug: "a",
+            name: "A",
+            description: "",
+            price: .init(amount: 1, currency: "EUR"),
+            status: "active",
+            categoryID: nil,
+            attributes: [:],
+            available: 0,
+            createdAt: Date(),
+            updatedAt: Date()
+        )
         var large = small
         large.description = String(repeating: "d", count: 10_000)
         #expect(large.approximateBytes - small.approximateBytes == 10_000)
@@ -102,7 +114,12 @@ import Testing
         let cache = CatalogCache(store: Broken(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
         let loads = LoadCounter()
         for _ in 0..<2 {
-            #expect(try await cache.value("k", as: [Int].self) { await loads.add(); return [1, 2] } == ([1, 2], true))
+            #expect(
+                try await cache.value("k", as: [Int].self) {
+                    await loads.add()
+                    return [1, 2]
+                } == ([1, 2], true)
+            )
         }
         #expect(await loads.count == 2)
         await cache.invalidate()
@@ -122,7 +139,12 @@ import Testing
         let date = Date(microsecondsSince1970: 1_764_065_700_123_456)
         let loads = LoadCounter()
         for round in 0..<3 {
-            #expect(try await cache.value("d", as: [Date].self) { await loads.add(); return [date] } == ([date], round == 0))
+            #expect(
+                try await cache.value("d", as: [Date].self) {
+                    await loads.add()
+                    return [date]
+                } == ([date], round == 0)
+            )
         }
         #expect(await loads.count == 1)
         #expect(await text.entries["d"] == "[1764065700123456]")

@@ -28,7 +28,10 @@ import Testing
     }
 
     private func product(_ store: InventoryStore, _ sku: String) async throws -> Int64 {
-        try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR")), at: Self.t0).id
+        try await CatalogStore(database: store.database).create(
+            NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR")),
+            at: Self.t0
+        ).id
     }
 
     @Test(arguments: TestDatabases.kinds())

@@ -6,7 +6,9 @@ import Testing
 /// Recognising uploads by their bytes.
 @Suite struct ImageTests {
     /// A real 2×3 PNG (IHDR, IDAT, IEND).
-    static let png = [UInt8](Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAIAAAA2iEnWAAAAEElEQVR4nGP4z8AARAwoFABE0AX7pM/egAAAAABJRU5ErkJggg==")!)
+    static let png = [UInt8](
+        Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAADCAIAAAA2iEnWAAAAEElEQVR4nGP4z8AARAwoFABE0AX7pM/egAAAAABJRU5ErkJggg==")!
+    )
 
     /// SOI, a JFIF APP0 segment, then a baseline start-of-frame for 640×480.
     static let jpeg: [UInt8] =

@@ -21,8 +21,15 @@ import Testing
 
     private func product(_ store: InventoryStore, _ sku: String, stock: Int, threshold: Int = 5) async throws -> Int64 {
         let product = try await CatalogStore(database: store.database).create(
-            NewProduct(sku: try SKU(sku), name: "Thing \(sku)", price: try Money(amount: 1999, currency: "EUR"), status: .active, lowStockThreshold: threshold),
-            at: Self.t0)
+            NewProduct(
+                sku: try SKU(sku),
+                name: "Thing \(sku)",
+                price: try Money(amount: 1999, currency: "EUR"),
+                status: .active,
+                lowStockThreshold: threshold
+            ),
+            at: Self.t0
+        )
         if stock > 0 { _ = try await store.adjust(productID: product.id, by: stock, reason: "delivery", at: Self.t0) }
         return product.id
     }
@@ -45,8 +52,11 @@ import Testing
                     group.addTask {
                         do {
                             _ = try await store.reserve(
-                                id: "order-\(buyer)", lines: [ReservationLine(productID: id, quantity: 1)],
-                                expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+                                id: "order-\(buyer)",
+                                lines: [ReservationLine(productID: id, quantity: 1)],
+                                expiresAt: Self.t0.addingTimeInterval(600),
+                                at: Self.t0
+                            )
                             return true
                         } catch InventoryError.outOfStock(let product) where product == id {
                             return false
@@ -83,7 +93,12 @@ import Testing
                 try await store.reserve(id: "r2", lines: [ReservationLine(productID: a, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
             }
             await #expect(throws: InventoryError.self) {
-                try await store.reserve(id: "r3", lines: [ReservationLine(productID: a, quantity: 1), ReservationLine(productID: a, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
+                try await store.reserve(
+                    id: "r3",
+                    lines: [ReservationLine(productID: a, quantity: 1), ReservationLine(productID: a, quantity: 1)],
+                    expiresAt: Self.t0,
+                    at: Self.t0
+                )
             }
             await #expect(throws: InventoryError.unknownProduct(productID: 999)) {
                 try await store.reserve(id: "r4", lines: [ReservationLine(productID: 999, quantity: 1)], expiresAt: Self.t0, at: Self.t0)
@@ -108,7 +123,9 @@ import Testing
             await #expect(throws: InventoryError.reservationNotFound(id: "nope")) { try await store.commit(id: "nope", at: Self.t0) }
             #expect(try await store.expireReservations(now: Self.t0.addingTimeInterval(30)).isEmpty)
             #expect(try await store.expireReservations(now: Self.t0.addingTimeInterval(61)).map(\.id) == ["abandoned"])
-            await #expect(throws: InventoryError.conflict("Reservation abandoned is expired")) { try await store.commit(id: "abandoned", at: Self.t0) }
+            await #expect(throws: InventoryError.conflict("Reservation abandoned is expired")) {
+                try await store.commit(id: "abandoned", at: Self.t0)
+            }
 
             let level = try await store.stock(of: id)
             #expect(level == StockLevel(onHand: 8, reserved: 0))
@@ -120,13 +137,21 @@ import Testing
     func stockCannotBeAdjustedBelowWhatIsReserved(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
             let id = try await product(store, "D", stock: 5)
-            _ = try await store.reserve(id: "r", lines: [ReservationLine(productID: id, quantity: 4)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            _ = try await store.reserve(
+                id: "r",
+                lines: [ReservationLine(productID: id, quantity: 4)],
+                expiresAt: Self.t0.addingTimeInterval(60),
+                at: Self.t0
+            )
             await #expect(throws: InventoryError.conflict("Only 1 units are not reserved")) {
                 try await store.adjust(productID: id, by: -2, reason: "breakage", at: Self.t0)
             }
             #expect(try await store.adjust(productID: id, by: -1, reason: "breakage", at: Self.t0) == StockLevel(onHand: 4, reserved: 4))
             await #expect(throws: ProductError.skuTaken) {
-                try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("d"), name: "Twin", price: try Money(amount: 1, currency: "EUR")), at: Self.t0)
+                try await CatalogStore(database: store.database).create(
+                    NewProduct(sku: try SKU("d"), name: "Twin", price: try Money(amount: 1, currency: "EUR")),
+                    at: Self.t0
+                )
             }
         }
     }
@@ -136,7 +161,12 @@ import Testing
         try await withStore(kind) { store in
             let id = try await product(store, "E", stock: 7, threshold: 5)
             for order in 0..<4 {
-                _ = try await store.reserve(id: "o\(order)", lines: [ReservationLine(productID: id, quantity: 1)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+                _ = try await store.reserve(
+                    id: "o\(order)",
+                    lines: [ReservationLine(productID: id, quantity: 1)],
+                    expiresAt: Self.t0.addingTimeInterval(60),
+                    at: Self.t0
+                )
             }
             // 7 → 6 → 5 → 4 (crosses under 5) → 3.
             #expect(try await lowStockEvents(store) == [InventoryLowStock(productID: id, available: 4, threshold: 5)])
@@ -148,16 +178,28 @@ import Testing
         try await withStore(kind) { store in
             let catalog = CatalogStore(database: store.database)
             var ids: [String: Int64] = [:]
-            for (sku, name, description) in [("S1", "Linen shirt", "Breathes in summer"), ("S2", "Cotton shirt", "Soft"), ("P1", "Steel pan", "For the linen-loving cook")] {
+            for (sku, name, description) in [
+                ("S1", "Linen shirt", "Breathes in summer"), ("S2", "Cotton shirt", "Soft"), ("P1", "Steel pan", "For the linen-loving cook"),
+            ] {
                 ids[sku] = try await CatalogStore(database: store.database).create(
-                    NewProduct(sku: try SKU(sku), name: name, description: description, price: try Money(amount: 100, currency: "EUR"), status: .active),
+                    NewProduct(
+                        sku: try SKU(sku),
+                        name: name,
+                        description: description,
+                        price: try Money(amount: 100, currency: "EUR"),
+                        status: .active
+                    ),
                     at: Self.t0
                 ).id
             }
             func search(_ text: String) async throws -> Set<String> {
                 let page = try await catalog.list(
-                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)), statuses: [.active],
-                    minPrice: nil, maxPrice: nil, search: try SearchQuery(text))
+                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)),
+                    statuses: [.active],
+                    minPrice: nil,
+                    maxPrice: nil,
+                    search: try SearchQuery(text)
+                )
                 return Set(page.items.map(\.0.sku.value))
             }
             #expect(try await search("shirt") == ["S1", "S2"])
@@ -176,23 +218,38 @@ import Testing
         try await withStore(kind) { store in
             let catalog = CatalogStore(database: store.database)
             let price = try Money(amount: 100, currency: "EUR")
-            let first = try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-1"), name: "Crème Mug, 350 ml!", price: price), at: Self.t0)
+            let first = try await CatalogStore(database: store.database).create(
+                NewProduct(sku: try SKU("MUG-1"), name: "Crème Mug, 350 ml!", price: price),
+                at: Self.t0
+            )
             #expect(first.slug.value == "creme-mug-350-ml")
-            let second = try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-2"), name: "Creme mug 350 ML", price: price), at: Self.t0)
+            let second = try await CatalogStore(database: store.database).create(
+                NewProduct(sku: try SKU("MUG-2"), name: "Creme mug 350 ML", price: price),
+                at: Self.t0
+            )
             #expect(second.slug.value == "creme-mug-350-ml-mug-2", "a taken name slug gets the SKU")
             await #expect(throws: ProductError.slugTaken) {
-                try await CatalogStore(database: store.database).create(NewProduct(sku: try SKU("MUG-3"), slug: try Slug("creme-mug-350-ml"), name: "Mug", price: price), at: Self.t0)
+                try await CatalogStore(database: store.database).create(
+                    NewProduct(sku: try SKU("MUG-3"), slug: try Slug("creme-mug-350-ml"), name: "Mug", price: price),
+                    at: Self.t0
+                )
             }
             let attributes = try ProductAttributes(["color": "blue", "volume_ml": "350"])
             let third = try await CatalogStore(database: store.database).create(
-                NewProduct(sku: try SKU("MUG-3"), slug: try Slug("blue-mug"), name: "Mug", price: price, attributes: attributes), at: Self.t0)
+                NewProduct(sku: try SKU("MUG-3"), slug: try Slug("blue-mug"), name: "Mug", price: price, attributes: attributes),
+                at: Self.t0
+            )
             #expect(try await catalog.find(slug: "blue-mug")?.0 == third)
             #expect(try await catalog.find(id: third.id)?.0.attributes == attributes)
             await #expect(throws: ProductError.slugTaken) {
                 try await catalog.update(id: first.id, with: ProductChanges(slug: try Slug("blue-mug")), expectedVersion: nil, at: Self.t0)
             }
             let renamed = try await catalog.update(
-                id: first.id, with: ProductChanges(slug: try Slug("cream-mug"), attributes: ProductAttributes()), expectedVersion: 1, at: Self.t0)
+                id: first.id,
+                with: ProductChanges(slug: try Slug("cream-mug"), attributes: ProductAttributes()),
+                expectedVersion: 1,
+                at: Self.t0
+            )
             #expect(renamed.0.slug.value == "cream-mug" && renamed.0.version == 2)
             #expect(try await catalog.find(slug: "creme-mug-350-ml") == nil)
         }
@@ -205,7 +262,12 @@ import Testing
             let id = try await product(store, "A", stock: 5)
             _ = try await catalog.update(id: id, with: ProductChanges(status: .archived), expectedVersion: nil, at: Self.t0)
             await #expect(throws: InventoryError.notForSale(productID: id)) {
-                try await store.reserve(id: "r", lines: [ReservationLine(productID: id, quantity: 1)], expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+                try await store.reserve(
+                    id: "r",
+                    lines: [ReservationLine(productID: id, quantity: 1)],
+                    expiresAt: Self.t0.addingTimeInterval(60),
+                    at: Self.t0
+                )
             }
             #expect(try await store.stock(of: id) == StockLevel(onHand: 5, reserved: 0), "nothing was taken")
         }
@@ -225,23 +287,33 @@ import Testing
             let shop = try await make("shop", under: nil)
             let knife = try await CatalogStore(database: store.database).create(
                 NewProduct(sku: try SKU("K1"), name: "Knife", price: try Money(amount: 1, currency: "EUR"), status: .active, categoryID: knives.id),
-                at: Self.t0)
+                at: Self.t0
+            )
             func listed(_ category: Int64) async throws -> [Int64] {
                 try await catalog.list(
-                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)), statuses: [.active],
-                    minPrice: nil, maxPrice: nil, category: category
+                    ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)),
+                    statuses: [.active],
+                    minPrice: nil,
+                    maxPrice: nil,
+                    category: category
                 ).items.map(\.0.id)
             }
             #expect(try await listed(shop.id) == [])
-            let moved = try #require(try await categories.update(id: kitchen.id, slug: try Slug("cooking"), name: "Cooking", parentID: .some(shop.id)))
+            let moved = try #require(
+                try await categories.update(id: kitchen.id, slug: try Slug("cooking"), name: "Cooking", parentID: .some(shop.id))
+            )
             #expect(moved.path == "/\(shop.id)/\(kitchen.id)/" && moved.slug.value == "cooking" && moved.name == "Cooking")
             #expect(try await categories.find(id: knives.id)?.path == "/\(shop.id)/\(kitchen.id)/\(knives.id)/", "the subtree moved along")
             #expect(try await listed(shop.id) == [knife.id])
             #expect(try await listed(home.id) == [])
             await #expect(throws: CategoryError.cycle) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(knives.id)) }
             await #expect(throws: CategoryError.cycle) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(shop.id)) }
-            await #expect(throws: CategoryError.slugTaken) { try await categories.update(id: shop.id, slug: try Slug("home"), name: nil, parentID: nil) }
-            await #expect(throws: CategoryError.parentNotFound) { try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(999)) }
+            await #expect(throws: CategoryError.slugTaken) {
+                try await categories.update(id: shop.id, slug: try Slug("home"), name: nil, parentID: nil)
+            }
+            await #expect(throws: CategoryError.parentNotFound) {
+                try await categories.update(id: shop.id, slug: nil, name: nil, parentID: .some(999))
+            }
             let root = try #require(try await categories.update(id: knives.id, slug: nil, name: nil, parentID: .some(nil)))
             #expect(root.path == "/\(knives.id)/" && root.parentID == nil)
             #expect(try await categories.update(id: 999, slug: nil, name: "X", parentID: nil) == nil)

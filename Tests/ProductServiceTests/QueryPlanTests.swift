@@ -48,13 +48,33 @@ import Testing
             // drafts) starts from the category's or the full-text index; a word in every
             // product walks the sort index: an index either way, never the table.
             let plans: [(String, String, String)] = [
-                ("newest first", try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.active]), "products_status_created_idx"),
+                (
+                    "newest first", try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.active]),
+                    "products_status_created_idx"
+                ),
                 ("cheapest first", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active]), "products_status_price_idx"),
-                ("price range", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], minPrice: 100, maxPrice: 200), "products_status_price_idx"),
-                ("drafts for staff", try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.draft]), "products_status_created_idx"),
-                ("a category subtree", try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.active], category: root.id), "products_category_idx"),
-                ("a rare word", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], search: try SearchQuery("linen")), "products_search_vector_idx"),
-                ("a common word", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], search: try SearchQuery("product")), "products_status_price_idx"),
+                (
+                    "price range", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], minPrice: 100, maxPrice: 200),
+                    "products_status_price_idx"
+                ),
+                (
+                    "drafts for staff", try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.draft]),
+                    "products_status_created_idx"
+                ),
+                (
+                    "a category subtree",
+                    try await catalog.explainFirstPage(sort: SortOrder(.createdAt, descending: true), statuses: [.active], category: root.id),
+                    "products_category_idx"
+                ),
+                (
+                    "a rare word", try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], search: try SearchQuery("linen")),
+                    "products_search_vector_idx"
+                ),
+                (
+                    "a common word",
+                    try await catalog.explainFirstPage(sort: SortOrder(.price), statuses: [.active], search: try SearchQuery("product")),
+                    "products_status_price_idx"
+                ),
             ]
             for (name, plan, index) in plans {
                 #expect(plan.contains(index), "\(name) does not use \(index):\n\(plan)")

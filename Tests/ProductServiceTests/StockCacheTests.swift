@@ -15,13 +15,19 @@ import Testing
     static let logger = Logger(label: "stock-test")
 
     private func withInventory(
-        _ kind: DatabaseKind, _ body: @Sendable (Inventory, RedisServer, RedisClient) async throws -> Void
+        _ kind: DatabaseKind,
+        _ body: @Sendable (Inventory, RedisServer, RedisClient) async throws -> Void
     ) async throws {
         let server = try RedisServer()
         let redis = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5),
-                  reconnectBackoff: .milliseconds(50)),
-            logger: Self.logger)
+            .init(
+                url: RedisURL(host: "127.0.0.1", port: server.port),
+                connectTimeout: .seconds(5),
+                commandTimeout: .seconds(5),
+                reconnectBackoff: .milliseconds(50)
+            ),
+            logger: Self.logger
+        )
         defer { redis.shutdown() }
         try await TestDatabases.with(kind) { (database: any Database) async throws in
             try await Migrator(ProductService.migrations, logger: Self.logger).migrate(database)
@@ -33,7 +39,8 @@ import Testing
     private func hotProduct(_ inventory: Inventory, stock: Int) async throws -> Int64 {
         let product = try await CatalogStore(database: inventory.store.database).create(
             NewProduct(sku: try SKU("HOT"), name: "Hot", price: try Money(amount: 999, currency: "EUR"), status: .active, lowStockThreshold: 0),
-            at: Self.t0)
+            at: Self.t0
+        )
         _ = try await inventory.adjust(productID: product.id, by: stock, reason: "delivery", at: Self.t0)
         return product.id
     }
@@ -46,8 +53,11 @@ import Testing
                 group.addTask {
                     do {
                         _ = try await inventory.reserve(
-                            id: "order-\(buyer)", lines: [ReservationLine(productID: product, quantity: 1)],
-                            expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+                            id: "order-\(buyer)",
+                            lines: [ReservationLine(productID: product, quantity: 1)],
+                            expiresAt: Self.t0.addingTimeInterval(600),
+                            at: Self.t0
+                        )
                         return true
                     } catch InventoryError.outOfStock {
                         return false
@@ -109,11 +119,19 @@ import Testing
             let hot = try await hotProduct(inventory, stock: 10)
             var others: [Int64] = []
             for sku in ["B", "C"] {
-                others.append(try await CatalogStore(database: inventory.store.database).create(
-                    NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR"), status: .active), at: Self.t0).id)
+                others.append(
+                    try await CatalogStore(database: inventory.store.database).create(
+                        NewProduct(sku: try SKU(sku), name: sku, price: try Money(amount: 1, currency: "EUR"), status: .active),
+                        at: Self.t0
+                    ).id
+                )
             }
             _ = try await inventory.reserve(
-                id: "seeds-the-count", lines: [ReservationLine(productID: hot, quantity: 1)], expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+                id: "seeds-the-count",
+                lines: [ReservationLine(productID: hot, quantity: 1)],
+                expiresAt: Self.t0.addingTimeInterval(600),
+                at: Self.t0
+            )
             // A process took 4 units in Redis and died before the database heard of it.
             #expect(try await cache.take([ReservationLine(productID: hot, quantity: 4)]) == .taken)
             #expect(try await cache.available(hot) == 5)

@@ -14,10 +14,12 @@ import Testing
 
     @Test func everyReplyTypeIsRead() throws {
         let values = try parseAll("+OK\r\n-ERR wrong\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n:1\r\n$0\r\n\r\n*-1\r\n")
-        #expect(values == [
-            .simpleString("OK"), .error("ERR wrong"), .integer(42), .bulkString(ByteBuffer(string: "hello")),
-            .bulkString(nil), .array([.integer(1), .bulkString(ByteBuffer())]), .array(nil),
-        ])
+        #expect(
+            values == [
+                .simpleString("OK"), .error("ERR wrong"), .integer(42), .bulkString(ByteBuffer(string: "hello")),
+                .bulkString(nil), .array([.integer(1), .bulkString(ByteBuffer())]), .array(nil),
+            ]
+        )
     }
 
     @Test func aReplySplitAtAnyByteWaitsForTheRest() throws {
@@ -56,8 +58,10 @@ import Testing
         // A fixed-seed fuzz over RESP-shaped junk: every input parses, asks for more, or
         // throws RedisError; anything else (a trap) ends the test process.
         var random = SplitMix64(seed: 0x5E55_10C4)
-        let pieces = ["*", "$", ":", "+", "-", "\r\n", "\r", "\n", "0", "1", "-1", "9", "\(Int.max)", "\(Int.min)",
-            "18446744073709551616", "x", "OK", " ", "*3", "$5"]
+        let pieces = [
+            "*", "$", ":", "+", "-", "\r\n", "\r", "\n", "0", "1", "-1", "9", "\(Int.max)", "\(Int.min)",
+            "18446744073709551616", "x", "OK", " ", "*3", "$5",
+        ]
         var outcomes = (parsed: 0, needMore: 0, refused: 0)
         for _ in 0..<20_000 {
             var text = ""

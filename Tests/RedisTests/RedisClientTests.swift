@@ -14,9 +14,14 @@ import Testing
     ) async throws {
         let server = try RedisServer()
         let client = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connections: connections, commandTimeout: commandTimeout,
-                  reconnectBackoff: .milliseconds(50)),
-            logger: Logger(label: "redis-test"))
+            .init(
+                url: RedisURL(host: "127.0.0.1", port: server.port),
+                connections: connections,
+                commandTimeout: commandTimeout,
+                reconnectBackoff: .milliseconds(50)
+            ),
+            logger: Logger(label: "redis-test")
+        )
         defer { client.shutdown() }
         try await body(client, server)
     }

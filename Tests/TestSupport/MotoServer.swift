@@ -55,8 +55,13 @@ public final class MotoServer: @unchecked Sendable {
 
     public func configuration(bucket: String, pathStyle: Bool) -> S3Storage.Configuration {
         S3Storage.Configuration(
-            endpoint: URL(string: "http://127.0.0.1:\(port)")!, bucket: bucket, region: "us-east-1",
-            accessKey: accessKey, secretKey: secretKey, pathStyle: pathStyle)
+            endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+            bucket: bucket,
+            region: "us-east-1",
+            accessKey: accessKey,
+            secretKey: secretKey,
+            pathStyle: pathStyle
+        )
     }
 
     public func stop() {
@@ -69,7 +74,10 @@ public final class MotoServer: @unchecked Sendable {
         var request = HTTPClientRequest(url: base + "/")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.headers.add(name: "Authorization", value: "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261126/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0")
+        request.headers.add(
+            name: "Authorization",
+            value: "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261126/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"
+        )
         let form = (parameters.merging(["Version": "2010-05-08"]) { $1 })
             .map { "\($0.key)=\(SigV4Signer.encode($0.value))" }.joined(separator: "&")
         request.body = .bytes(ByteBuffer(string: form))

@@ -45,8 +45,10 @@ public final class RedisServer: @unchecked Sendable {
             throw MissingBackend("redis-server is not on PATH (Debian: apt-get install redis-server)")
         }
         let process = try ChildProcess(
-            executable, arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path],
-            environment: ProcessInfo.processInfo.environment)
+            executable,
+            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path],
+            environment: ProcessInfo.processInfo.environment
+        )
         self.process = process
         for _ in 0..<400 {
             if Self.accepts(port) { return }

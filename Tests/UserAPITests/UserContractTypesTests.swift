@@ -6,8 +6,13 @@ import UserAPI
 @Suite struct UserContractTypesTests {
     @Test func aUserEncodesWithSnakeCaseKeysAndUTCTimestamps() throws {
         let user = UserResource(
-            id: 42, email: "ada@example.com", name: "Ada", role: "customer",
-            createdAt: Date(timeIntervalSince1970: 1_795_601_700), updatedAt: Date(timeIntervalSince1970: 1_795_601_760))
+            id: 42,
+            email: "ada@example.com",
+            name: "Ada",
+            role: "customer",
+            createdAt: Date(timeIntervalSince1970: 1_795_601_700),
+            updatedAt: Date(timeIntervalSince1970: 1_795_601_760)
+        )
         let json = String(decoding: try JSONResponse.makeEncoder().encode(user), as: UTF8.self)
         #expect(json.contains(#""created_at":"2026-11-25T10:15:00Z""#))
         #expect(json.contains(#""updated_at":"2026-11-25T10:16:00Z""#))

@@ -15,7 +15,10 @@ import Testing
             try await Migrator(UserService.migrations, logger: TestDatabases.logger).migrate(database)
             let store = UserStore(database: database)
             let user = try await store.create(
-                NewUser(email: try EmailAddress("ada@example.com"), name: try PersonName("Ada")), passwordHash: "x", at: Self.t0)
+                NewUser(email: try EmailAddress("ada@example.com"), name: try PersonName("Ada")),
+                passwordHash: "x",
+                at: Self.t0
+            )
             try await body(store, SessionStore(database: database), user)
         }
     }
@@ -121,8 +124,13 @@ import Testing
             }
             #expect(existing.id == user.id && existing.role == .customer)
             #expect(try await store.find(id: user.id)?.role == .customer)
-            guard case .promoted(let promoted, let previous) = try await store.bootstrapAdmin(
-                ada, passwordHash: nil, promoteExisting: true, at: Self.t0)
+            guard
+                case .promoted(let promoted, let previous) = try await store.bootstrapAdmin(
+                    ada,
+                    passwordHash: nil,
+                    promoteExisting: true,
+                    at: Self.t0
+                )
             else {
                 Issue.record("asked to promote, it must promote")
                 return

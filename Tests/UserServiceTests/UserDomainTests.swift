@@ -40,7 +40,14 @@ import Testing
 
     @Test func changesThatAlterNothingKeepTheUpdateTime() throws {
         let created = Date(timeIntervalSince1970: 1_000)
-        let user = User(id: 1, email: try EmailAddress("ada@example.com"), name: try PersonName("Ada"), role: .customer, createdAt: created, updatedAt: created)
+        let user = User(
+            id: 1,
+            email: try EmailAddress("ada@example.com"),
+            name: try PersonName("Ada"),
+            role: .customer,
+            createdAt: created,
+            updatedAt: created
+        )
         let later = Date(timeIntervalSince1970: 2_000)
         #expect(UserChanges(name: try PersonName("Ada")).applied(to: user, at: later).updatedAt == created)
         let renamed = UserChanges(name: try PersonName("Ada L.")).applied(to: user, at: later)

@@ -54,7 +54,11 @@ import Testing
                 for index in 0..<20 {
                     group.addTask {
                         do {
-                            _ = try await store.create(try newUser(index.isMultiple(of: 2) ? "race@example.com" : "RACE@example.com"), passwordHash: nil, at: Self.t0)
+                            _ = try await store.create(
+                                try newUser(index.isMultiple(of: 2) ? "race@example.com" : "RACE@example.com"),
+                                passwordHash: nil,
+                                at: Self.t0
+                            )
                             return true
                         } catch UserError.emailTaken {
                             return false
@@ -148,7 +152,11 @@ import Testing
             var created: [Int64] = []
             for index in 0..<23 {
                 // Pairs share a timestamp so the id must break the tie.
-                let user = try await store.create(try newUser("u\(index)@example.com"), passwordHash: nil, at: Self.t0.addingTimeInterval(Double(index / 2)))
+                let user = try await store.create(
+                    try newUser("u\(index)@example.com"),
+                    passwordHash: nil,
+                    at: Self.t0.addingTimeInterval(Double(index / 2))
+                )
                 created.append(user.id)
             }
             for descending in [false, true] {
@@ -157,7 +165,10 @@ import Testing
                 var paged: [Int64] = []
                 for number in 1...3 {
                     let page = try await store.list(ListQuery(pagination: .page(number: number, perPage: 10), sort: sort), email: nil)
-                    guard case .page(let items, _, _, let total) = page else { Issue.record("not a page"); return }
+                    guard case .page(let items, _, _, let total) = page else {
+                        Issue.record("not a page")
+                        return
+                    }
                     #expect(total == 23)
                     paged += items.map(\.id)
                 }
@@ -166,7 +177,10 @@ import Testing
                 var walked: [Int64] = []
                 repeat {
                     let page = try await store.list(ListQuery(pagination: .cursor(cursor, perPage: 7), sort: sort), email: nil)
-                    guard case .cursor(let items, _, let next) = page else { Issue.record("not a cursor page"); return }
+                    guard case .cursor(let items, _, let next) = page else {
+                        Issue.record("not a cursor page")
+                        return
+                    }
                     walked += items.map(\.id)
                     cursor = next
                 } while cursor != nil
@@ -182,7 +196,8 @@ import Testing
             let grace = try await store.create(try newUser("grace@example.com"), passwordHash: nil, at: Self.t0)
             let page = try await store.list(
                 ListQuery(pagination: .page(number: 1, perPage: 20), sort: SortOrder(.createdAt)),
-                email: try EmailAddress("GRACE@example.com"))
+                email: try EmailAddress("GRACE@example.com")
+            )
             #expect(page.items.map(\.id) == [grace.id])
         }
     }

@@ -68,7 +68,8 @@ public struct EdgeGuard: RouterMiddleware {
         context.clientAddress = ClientAddress.resolve(
             peer: context.remoteAddress?.ipAddress,
             forwardedFor: request.headers[values: .xForwardedFor],
-            trustedProxies: configuration.trustedProxies)
+            trustedProxies: configuration.trustedProxies
+        )
         var refusal: InvalidAccessToken?
         if let authorization = request.headers[.authorization] {
             do {
@@ -86,7 +87,10 @@ public struct EdgeGuard: RouterMiddleware {
         guard decision.allowed else {
             metrics?.rateLimited.increment()
             throw APIError(
-                .rateLimited, "Too many requests; retry in \(decision.secondsLeft) seconds", headers: decision.headers)
+                .rateLimited,
+                "Too many requests; retry in \(decision.secondsLeft) seconds",
+                headers: decision.headers
+            )
         }
         if let refusal {
             var error = refusal.apiError
@@ -169,7 +173,8 @@ public struct EdgeGuard: RouterMiddleware {
         if warnings.isDue() {
             logger.warning(
                 "rate-limit store unavailable",
-                metadata: ["error": "\(error)", "fail_open": "\(configuration.failOpen)"])
+                metadata: ["error": "\(error)", "fail_open": "\(configuration.failOpen)"]
+            )
         }
     }
 }

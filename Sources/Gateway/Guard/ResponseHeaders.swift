@@ -1,5 +1,5 @@
-public import Hummingbird
 import HTTPTypes
+public import Hummingbird
 public import Platform
 
 /// Security headers on every response; `Strict-Transport-Security` when the request
@@ -56,13 +56,16 @@ public struct CORSAllowListMiddleware: RouterMiddleware {
             return response
         }
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            return Response(status: .noContent, headers: [
-                .accessControlAllowOrigin: origin,
-                .accessControlAllowMethods: Self.methods,
-                .accessControlAllowHeaders: Self.requestHeaders,
-                .accessControlMaxAge: "600",
-                .vary: "Origin",
-            ])
+            return Response(
+                status: .noContent,
+                headers: [
+                    .accessControlAllowOrigin: origin,
+                    .accessControlAllowMethods: Self.methods,
+                    .accessControlAllowHeaders: Self.requestHeaders,
+                    .accessControlMaxAge: "600",
+                    .vary: "Origin",
+                ]
+            )
         }
         var response = try await next(request, context)
         response.headers[.accessControlAllowOrigin] = origin

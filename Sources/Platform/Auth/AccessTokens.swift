@@ -44,8 +44,14 @@ public struct AccessTokens: Sendable {
         let issuedAt = (now.timeIntervalSince1970 * 1000).rounded(.down) / 1000
         let expires = Int64(issuedAt.rounded(.down)) + lifetime.components.seconds
         let claims = AccessTokenClaims(
-            sub: String(userID), role: role.rawValue, iat: issuedAt, exp: expires,
-            jti: UUID().uuidString.lowercased(), iss: issuer, aud: audience)
+            sub: String(userID),
+            role: role.rawValue,
+            iat: issuedAt,
+            exp: expires,
+            jti: UUID().uuidString.lowercased(),
+            iss: issuer,
+            aud: audience
+        )
         let header = Header(alg: Self.algorithm, typ: "JWT", kid: keys.current.id)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
@@ -140,8 +146,10 @@ public enum InvalidAccessToken: Error, Sendable, Hashable, APIErrorConvertible {
     public var apiError: APIError {
         let message = self == .expired ? "The access token has expired" : "The access token is not valid"
         return APIError(
-            .unauthenticated, message,
-            headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+            .unauthenticated,
+            message,
+            headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#]
+        )
     }
 }
 

@@ -64,7 +64,9 @@ public struct RedisSessionCutoffs: SessionCutoffs {
 
     public func endSessions(of userID: Int64, at instant: Date) async throws {
         let millis = Int64((instant.timeIntervalSince1970 * 1000).rounded(.down))
-        _ = try await redis.send(["SET", RESPArgument(Self.key(userID)), RESPArgument(String(millis)), "EX", RESPArgument(Int(SessionCutoffRetention.seconds))])
+        _ = try await redis.send([
+            "SET", RESPArgument(Self.key(userID)), RESPArgument(String(millis)), "EX", RESPArgument(Int(SessionCutoffRetention.seconds)),
+        ])
     }
 
     public func cutoff(of userID: Int64) async throws -> Int64? {

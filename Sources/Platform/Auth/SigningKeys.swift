@@ -57,20 +57,32 @@ public struct SigningKeySet: Sendable {
         let key = P256.Signing.PrivateKey()
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(
-            atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: path,
+                contents: Data(key.pemRepresentation.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
         else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
         return SigningKeySet([SigningKey(key)])
     }
 
     /// The public keys as a JSON Web Key Set (RFC 7517), for `/.well-known/jwks.json`.
     public var jwks: JSONWebKeySet {
-        JSONWebKeySet(keys: keys.map { key in
-            let point = key.publicKey.x963Representation  // 0x04 || X || Y
-            return JSONWebKey(
-                kty: "EC", crv: "P-256", alg: AccessTokens.algorithm, use: "sig", kid: key.id,
-                x: Base64URL.encode(point.dropFirst().prefix(32)), y: Base64URL.encode(point.suffix(32)))
-        })
+        JSONWebKeySet(
+            keys: keys.map { key in
+                let point = key.publicKey.x963Representation  // 0x04 || X || Y
+                return JSONWebKey(
+                    kty: "EC",
+                    crv: "P-256",
+                    alg: AccessTokens.algorithm,
+                    use: "sig",
+                    kid: key.id,
+                    x: Base64URL.encode(point.dropFirst().prefix(32)),
+                    y: Base64URL.encode(point.suffix(32))
+                )
+            }
+        )
     }
 
     private static func pemBlocks(_ text: String) -> [String] {

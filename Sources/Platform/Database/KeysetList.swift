@@ -20,8 +20,14 @@ public struct KeysetList<Item: Sendable>: Sendable {
     public var cursorValues: @Sendable (Item) -> [Int64]
 
     public init(
-        select: String, count: String, filter: SQLQueryString, keyset: [String], descending: Bool, sortParameter: String,
-        decode: @escaping @Sendable (any SQLRow) throws -> Item, cursorValues: @escaping @Sendable (Item) -> [Int64]
+        select: String,
+        count: String,
+        filter: SQLQueryString,
+        keyset: [String],
+        descending: Bool,
+        sortParameter: String,
+        decode: @escaping @Sendable (any SQLRow) throws -> Item,
+        cursorValues: @escaping @Sendable (Item) -> [Int64]
     ) {
         self.select = select
         self.count = count

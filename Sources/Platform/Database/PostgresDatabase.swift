@@ -1,7 +1,7 @@
 public import Logging
 import NIOSSL
-import PostgresNIO
 import PostgresKit
+import PostgresNIO
 import SQLKit
 public import ServiceLifecycle
 

@@ -28,7 +28,8 @@ public enum DeadLetters {
                     event: try EventEnvelope(decoding: Data(try row.decode(column: "envelope", as: String.self).utf8)),
                     reason: try row.decode(column: "reason", as: String.self),
                     attempts: try row.decode(column: "attempts", as: Int.self),
-                    failedAt: Date(microsecondsSince1970: try row.decode(column: "failed_at", as: Int64.self)))
+                    failedAt: Date(microsecondsSince1970: try row.decode(column: "failed_at", as: Int64.self))
+                )
             }
         }
     }

@@ -65,7 +65,11 @@ public enum Inbox {
 
     /// Records that `consumer` gave up on `event` after `attempts`, with why.
     public static func deadLetter(
-        _ event: EventEnvelope, consumer: EventConsumer, reason: String, attempts: Int, now: Date
+        _ event: EventEnvelope,
+        consumer: EventConsumer,
+        reason: String,
+        attempts: Int,
+        now: Date
     ) async throws {
         let envelope = String(decoding: try event.encoded(), as: UTF8.self)
         try await consumer.database.transaction { sql in
@@ -125,14 +129,16 @@ public final class InProcessEventBus: EventBus {
                     metrics?.recordDelivery(consumer: consumer.name, outcome: "dead_lettered")
                     logger.error(
                         "event dead-lettered",
-                        metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "type": "\(event.type)", "error": "\(error)"])
+                        metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "type": "\(event.type)", "error": "\(error)"]
+                    )
                     try await Inbox.deadLetter(event, consumer: consumer, reason: "\(error)", attempts: attempt, now: Date())
                     return
                 }
                 metrics?.recordDelivery(consumer: consumer.name, outcome: "retried")
                 logger.warning(
                     "event handler failed; retrying",
-                    metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "attempt": "\(attempt)", "error": "\(error)"])
+                    metadata: ["consumer": "\(consumer.name)", "event_id": "\(event.id)", "attempt": "\(attempt)", "error": "\(error)"]
+                )
                 try await Task.sleep(for: delay)
                 delay *= 2
             }

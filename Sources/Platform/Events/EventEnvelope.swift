@@ -19,7 +19,12 @@ public struct EventEnvelope: Sendable, Hashable {
     public let actorID: Int64?
 
     public init(
-        id: String = UUID().uuidString.lowercased(), type: String, source: String, time: Date, data: Data, requestID: String?,
+        id: String = UUID().uuidString.lowercased(),
+        type: String,
+        source: String,
+        time: Date,
+        data: Data,
+        requestID: String?,
         actorID: Int64? = nil
     ) {
         self.id = id
@@ -34,7 +39,13 @@ public struct EventEnvelope: Sendable, Hashable {
     /// The envelope of a typed event.
     public init<Event: DomainEvent>(_ event: Event, source: String, time: Date, requestID: String?, actorID: Int64? = nil) throws {
         self.init(
-            type: Event.type, source: source, time: time, data: try Self.encoder.encode(event), requestID: requestID, actorID: actorID)
+            type: Event.type,
+            source: source,
+            time: time,
+            data: try Self.encoder.encode(event),
+            requestID: requestID,
+            actorID: actorID
+        )
     }
 
     /// The typed event inside, or an error when the type or data does not fit.
@@ -64,9 +75,14 @@ public struct EventEnvelope: Sendable, Hashable {
             let time = Self.timeFormatter().date(from: timeText), let data = object["data"]
         else { throw EventDecodingError.notACloudEvent }
         self.init(
-            id: id, type: type, source: source, time: time,
+            id: id,
+            type: type,
+            source: source,
+            time: time,
             data: try JSONSerialization.data(withJSONObject: data, options: [.sortedKeys, .withoutEscapingSlashes]),
-            requestID: object["requestid"] as? String, actorID: (object["actorid"] as? NSNumber)?.int64Value)
+            requestID: object["requestid"] as? String,
+            actorID: (object["actorid"] as? NSNumber)?.int64Value
+        )
     }
 
     /// RFC 3339 in UTC with milliseconds, so delivery lag can be measured from `time`.

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
-public import ServiceLifecycle
 import SQLKit
+public import ServiceLifecycle
 import Synchronization
 
 /// Moves a service's outbox rows to the bus, in order, and marks them sent.
@@ -83,7 +83,8 @@ public final class OutboxRelay: Service, Sendable {
             // Publish inside the transaction that holds the lock: a crash before the
             // commit leaves the rows unsent, to be published again (consumers dedupe).
             return try await database.transaction { sql in
-                let locked = try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.lockKey)) AS locked")
+                let locked =
+                    try await sql.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.lockKey)) AS locked")
                     .first(decodingColumn: "locked", as: Bool.self) ?? false
                 guard locked else { return 0 }
                 return try await self.publishBatch(in: sql, markWith: sql, now: now)
@@ -164,7 +165,12 @@ public struct EventOutbox: Sendable {
     /// the request being served and the user acting in it.
     public func append<Event: DomainEvent>(_ event: Event, at time: Date, in sql: any SQLDatabase) async throws {
         let envelope = try EventEnvelope(
-            event, source: source, time: time, requestID: RequestIdentifier.current, actorID: RequestActor.userID)
+            event,
+            source: source,
+            time: time,
+            requestID: RequestIdentifier.current,
+            actorID: RequestActor.userID
+        )
         try await Outbox.append(envelope, in: sql)
     }
 

@@ -16,7 +16,11 @@ public final class RedisStreamsEventBus: EventBus {
     let metrics: ShopMetrics?
 
     public init(
-        redis: RedisClient, url: RedisURL, prefix: String = "shop:events", maxLength: Int = 100_000, logger: Logger,
+        redis: RedisClient,
+        url: RedisURL,
+        prefix: String = "shop:events",
+        maxLength: Int = 100_000,
+        logger: Logger,
         metrics: ShopMetrics? = nil
     ) {
         self.metrics = metrics
@@ -53,7 +57,9 @@ public final class RedisStreamsEventBus: EventBus {
     ///     consumer of the group takes it over (its consumer died, or its handler failed
     ///     and it is retried).
     public func consumerService(
-        _ consumer: EventConsumer, claimAfter: Duration = .seconds(30), block: Duration = .seconds(1)
+        _ consumer: EventConsumer,
+        claimAfter: Duration = .seconds(30),
+        block: Duration = .seconds(1)
     ) -> any Service {
         RedisStreamConsumer(bus: self, consumer: consumer, claimAfter: claimAfter, block: block)
     }
@@ -87,7 +93,9 @@ struct RedisStreamConsumer: Service {
     func run() async throws {
         // A blocking read holds its connection: this consumer gets a client of its own.
         let redis = RedisClient(
-            .init(url: bus.url, connections: 1, commandTimeout: block + .seconds(2)), logger: bus.logger)
+            .init(url: bus.url, connections: 1, commandTimeout: block + .seconds(2)),
+            logger: bus.logger
+        )
         defer { redis.shutdown() }
         let streams = consumer.types.sorted().map(bus.stream(for:))
         await cancelWhenGracefulShutdown {
@@ -102,13 +110,23 @@ struct RedisStreamConsumer: Service {
                     if ContinuousClock.now - lastClaim >= claimAfter / 2 {
                         for stream in streams {
                             let claimed = try await redis.streamAutoClaim(
-                                stream, group: group, consumer: name, minIdle: claimAfter, count: 32)
+                                stream,
+                                group: group,
+                                consumer: name,
+                                minIdle: claimAfter,
+                                count: 32
+                            )
                             for entry in claimed.entries { try await handle(entry, from: stream, redis: redis) }
                         }
                         lastClaim = ContinuousClock.now
                     }
                     let batches = try await redis.streamReadGroup(
-                        group: group, consumer: name, streams: streams, count: 32, block: block)
+                        group: group,
+                        consumer: name,
+                        streams: streams,
+                        count: 32,
+                        block: block
+                    )
                     for batch in batches {
                         for entry in batch.entries { try await handle(entry, from: batch.stream, redis: redis) }
                     }
@@ -141,12 +159,15 @@ struct RedisStreamConsumer: Service {
                 bus.metrics?.recordDelivery(consumer: group, outcome: "retried")
                 bus.logger.warning(
                     "event handler failed; will retry",
-                    metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "attempt": "\(attempts)", "error": "\(error)"])
+                    metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "attempt": "\(attempts)", "error": "\(error)"]
+                )
                 return
             }
             bus.metrics?.recordDelivery(consumer: group, outcome: "dead_lettered")
             bus.logger.error(
-                "event dead-lettered", metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "error": "\(error)"])
+                "event dead-lettered",
+                metadata: ["consumer": "\(group)", "event_id": "\(event.id)", "error": "\(error)"]
+            )
             try await deadLetter(entry, from: stream, json: json, reason: "\(error)", attempts: attempts, redis: redis)
             return
         }
@@ -155,7 +176,12 @@ struct RedisStreamConsumer: Service {
     }
 
     private func deadLetter(
-        _ entry: StreamEntry, from stream: String, json: String, reason: String, attempts: Int, redis: RedisClient
+        _ entry: StreamEntry,
+        from stream: String,
+        json: String,
+        reason: String,
+        attempts: Int,
+        redis: RedisClient
     ) async throws {
         _ = try await redis.streamAdd(
             bus.deadLetterStream,
@@ -163,7 +189,8 @@ struct RedisStreamConsumer: Service {
                 ("consumer", group), ("stream", stream), ("entry", entry.id), ("event", json),
                 ("reason", String(reason.prefix(2000))), ("attempts", String(attempts)),
             ],
-            maxLength: bus.maxLength)
+            maxLength: bus.maxLength
+        )
         try await redis.streamAcknowledge(stream, group: group, ids: [entry.id])
         try await redis.send("HDEL", RESPArgument(attemptsKey), RESPArgument("\(stream)/\(entry.id)"))
     }

@@ -40,7 +40,9 @@ public struct ContentETagMiddleware: RouterMiddleware {
     public init() {}
 
     public func handle(
-        _ request: Request, context: ShopRequestContext, next: (Request, ShopRequestContext) async throws -> Response
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
         let response = try await next(request, context)
         guard request.method == .get, response.status == .ok, response.headers[.eTag] == nil else { return response }

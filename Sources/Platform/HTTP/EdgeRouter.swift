@@ -56,7 +56,8 @@ public enum EdgeRouter {
             Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
+            )
         }
         routes(router)
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
@@ -95,8 +96,11 @@ struct AccessLogMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
         metrics?.recordRequest(
-            method: RoutePath.methodLabel(request.method), route: context.endpointPath ?? RoutePath.unmatched,
-            status: Int(response.status.code), duration: elapsed)
+            method: RoutePath.methodLabel(request.method),
+            route: context.endpointPath ?? RoutePath.unmatched,
+            status: Int(response.status.code),
+            duration: elapsed
+        )
         if context.logger.logLevel <= .info {
             let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
             context.logger.info(

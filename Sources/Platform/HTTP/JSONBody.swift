@@ -1,6 +1,6 @@
 import Foundation
-import NIOFoundationCompat
 public import Hummingbird
+import NIOFoundationCompat
 
 /// Reading JSON request bodies the way `API.md` asks: right content type, size-limited,
 /// valid JSON, an object, no unknown fields, and types that fit.

@@ -32,7 +32,9 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         guard !allowed.isEmpty, !allowed.contains(request.method) else { return try await next(request, context) }
         let allow = Set(allowed.map(\.rawValue)).sorted().joined(separator: ", ")
         throw APIError(
-            .methodNotAllowed, "\(RoutePath.methodLabel(request.method)) is not served here; use \(allow)",
-            headers: [.allow: allow])
+            .methodNotAllowed,
+            "\(RoutePath.methodLabel(request.method)) is not served here; use \(allow)",
+            headers: [.allow: allow]
+        )
     }
 }

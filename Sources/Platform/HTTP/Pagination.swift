@@ -1,7 +1,7 @@
 import Foundation
 public import HTTPTypes
-public import HummingbirdCore
 import Hummingbird
+public import HummingbirdCore
 
 /// A field a list can be sorted by: documented and indexed.
 public protocol SortField: RawRepresentable<String>, CaseIterable, Sendable, Hashable {}

@@ -62,8 +62,10 @@ public struct IdempotencyMiddleware: RouterMiddleware {
             }
             headers[Self.replayedHeader] = "true"
             return Response(
-                status: HTTPResponse.Status(code: stored.status), headers: headers,
-                body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+                status: HTTPResponse.Status(code: stored.status),
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: stored.body))
+            )
         case .mismatch:
             throw APIError(.conflict, "This Idempotency-Key was used with a different request", field: "Idempotency-Key")
         case .inProgress:

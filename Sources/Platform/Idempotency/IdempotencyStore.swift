@@ -88,9 +88,11 @@ public struct IdempotencyStore: Sendable {
                 """
             ).first()
             if inserted != nil { return .claimed }
-            guard let row = try await sql.raw(
-                "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE scope = \(bind: scope) AND key = \(bind: key)"
-            ).first() else { return .inProgress }
+            guard
+                let row = try await sql.raw(
+                    "SELECT fingerprint, status, headers, body FROM idempotency_keys WHERE scope = \(bind: scope) AND key = \(bind: key)"
+                ).first()
+            else { return .inProgress }
             guard try row.decode(column: "fingerprint", as: String.self) == fingerprint else { return .mismatch }
             guard let status = try row.decode(column: "status", as: Int?.self) else { return .inProgress }
             let headerText = try row.decode(column: "headers", as: String?.self) ?? "{}"

@@ -29,11 +29,13 @@ public final class ShopMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         rateLimitStoreFailures = registry.makeCounter(
-            descriptor: Self.name("rate_limit_store_failures", "total", "Rate-limit lookups that failed because the store did not answer."))
+            descriptor: Self.name("rate_limit_store_failures", "total", "Rate-limit lookups that failed because the store did not answer.")
+        )
         rateLimited = registry.makeCounter(descriptor: Self.name("rate_limited", "total", "Requests refused with 429."))
         eventsRelayed = registry.makeCounter(descriptor: Self.name("outbox_relayed", "total", "Outbox rows published to the bus."))
         relayFailures = registry.makeCounter(
-            descriptor: Self.name("outbox_relay_failures", "total", "Relay passes that failed and are retried."))
+            descriptor: Self.name("outbox_relay_failures", "total", "Relay passes that failed and are retried.")
+        )
         outboxBacklog = registry.makeGauge(descriptor: Self.name("outbox_backlog", "", "Unsent outbox rows."))
         outboxLag = registry.makeGauge(descriptor: Self.name("outbox_lag", "seconds", "Age of the oldest unsent outbox row."))
     }
@@ -41,10 +43,13 @@ public final class ShopMetrics: Sendable {
     /// Counts one answered request and its duration, by method, route and status.
     public func recordRequest(method: String, route: String, status: Int, duration: Duration) {
         registry.makeCounter(
-            descriptor: Self.httpRequests, labels: [("method", method), ("route", route), ("status", String(status))]
+            descriptor: Self.httpRequests,
+            labels: [("method", method), ("route", route), ("status", String(status))]
         ).increment()
         registry.makeDurationHistogram(
-            descriptor: Self.httpDuration, labels: [("method", method), ("route", route)], buckets: Self.durationBuckets
+            descriptor: Self.httpDuration,
+            labels: [("method", method), ("route", route)],
+            buckets: Self.durationBuckets
         ).record(duration)
     }
 

@@ -14,7 +14,8 @@ public enum TextBounds {
     public static func check(_ text: String, characters: ClosedRange<Int>) throws(InvalidValue) {
         let maxBytes = maxBytes(forCharacters: characters.upperBound)
         guard text.utf8.count <= maxBytes, characters.contains(length(text)) else {
-            let count = characters.lowerBound == 0
+            let count =
+                characters.lowerBound == 0
                 ? "at most \(characters.upperBound) characters" : "\(characters.lowerBound) to \(characters.upperBound) characters"
             throw InvalidValue("Must be \(count) and at most \(maxBytes) bytes")
         }

@@ -49,8 +49,10 @@ struct CategoryRoutes: Sendable {
         let category = try await categories.create(slug: validSlug, name: validName, parentID: body.parentID, at: now())
         await changed()
         return try JSONResponse.success(
-            CategoryResource(category), status: .created,
-            headers: [.location: "/api/v1/categories/\(category.id)", .cacheControl: "no-store"])
+            CategoryResource(category),
+            status: .created,
+            headers: [.location: "/api/v1/categories/\(category.id)", .cacheControl: "no-store"]
+        )
     }
 
     @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {

@@ -76,8 +76,10 @@ struct ImageRoutes: Sendable {
         if created { await changed(id) }
         let url = settings.url(of: image)
         return try JSONResponse.success(
-            ProductImageResource(image, url: url), status: created ? .created : .ok,
-            headers: [.location: url, .cacheControl: "no-store"])
+            ProductImageResource(image, url: url),
+            status: created ? .created : .ok,
+            headers: [.location: url, .cacheControl: "no-store"]
+        )
     }
 
     @Sendable func remove(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -124,8 +126,14 @@ struct ImageRoutes: Sendable {
 extension ProductImageResource {
     init(_ image: ProductImage, url: String) {
         self.init(
-            id: image.id, url: url, contentType: image.format.contentType, sizeBytes: image.sizeBytes, width: image.width,
-            height: image.height, createdAt: image.createdAt)
+            id: image.id,
+            url: url,
+            contentType: image.format.contentType,
+            sizeBytes: image.sizeBytes,
+            width: image.width,
+            height: image.height,
+            createdAt: image.createdAt
+        )
     }
 }
 

@@ -85,7 +85,9 @@ struct ServiceTokenMiddleware: RouterMiddleware {
     }
 
     func handle(
-        _ request: Request, context: ShopRequestContext, next: (Request, ShopRequestContext) async throws -> Response
+        _ request: Request,
+        context: ShopRequestContext,
+        next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
         let presented = request.headers[.authorization].flatMap { value -> String? in
             value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil

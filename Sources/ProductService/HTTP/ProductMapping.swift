@@ -6,9 +6,19 @@ extension ProductSortField: SortField {}
 extension ProductResource {
     init(_ product: Product, available: Int) {
         self.init(
-            id: product.id, sku: product.sku.value, slug: product.slug.value, name: product.name, description: product.description,
-            price: MoneyValue(amount: product.price.amount, currency: product.price.currency), status: product.status.rawValue,
-            categoryID: product.categoryID, attributes: product.attributes.values, available: available, createdAt: product.createdAt, updatedAt: product.updatedAt)
+            id: product.id,
+            sku: product.sku.value,
+            slug: product.slug.value,
+            name: product.name,
+            description: product.description,
+            price: MoneyValue(amount: product.price.amount, currency: product.price.currency),
+            status: product.status.rawValue,
+            categoryID: product.categoryID,
+            attributes: product.attributes.values,
+            available: available,
+            createdAt: product.createdAt,
+            updatedAt: product.updatedAt
+        )
     }
 }
 
@@ -43,8 +53,16 @@ extension NewProduct {
         }
         let (validSKU, validName, validPrice) = try validation.check(sku, name, price)
         self.init(
-            sku: validSKU, slug: slug, name: validName, description: description ?? "", price: validPrice, status: status ?? .draft,
-            categoryID: body.categoryID, attributes: attributes ?? ProductAttributes(), lowStockThreshold: body.lowStockThreshold ?? 5)
+            sku: validSKU,
+            slug: slug,
+            name: validName,
+            description: description ?? "",
+            price: validPrice,
+            status: status ?? .draft,
+            categoryID: body.categoryID,
+            attributes: attributes ?? ProductAttributes(),
+            lowStockThreshold: body.lowStockThreshold ?? 5
+        )
     }
 }
 

@@ -33,18 +33,28 @@ struct ProductRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<ProductSortField>.parse(
-            request.uri, filters: ["status", "min_price", "max_price", "category_id", "q"], defaultSort: SortOrder(.createdAt, descending: true))
+            request.uri,
+            filters: ["status", "min_price", "max_price", "category_id", "q"],
+            defaultSort: SortOrder(.createdAt, descending: true)
+        )
         let filter = try ProductListFilter(query.filters, principal: context.principal)
-        let key = "list:\(filter.statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
+        let key =
+            "list:\(filter.statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
         let (cached, fresh) = try await read(key, as: CachedPage.self) {
             let page = try await catalog.list(
-                query, statuses: filter.statuses, minPrice: filter.minPrice, maxPrice: filter.maxPrice, category: filter.category,
-                search: filter.search)
+                query,
+                statuses: filter.statuses,
+                minPrice: filter.minPrice,
+                maxPrice: filter.maxPrice,
+                category: filter.category,
+                search: filter.search
+            )
             return CachedPage(try await resources(page.items), of: page)
         }
         // Stock moves with every sale: it is never served from the cache, always read now
         // (a page just loaded read it with the products).
-        let available = fresh
+        let available =
+            fresh
             ? Dictionary(cached.items.map { ($0.id, $0.available) }) { first, _ in first }
             : try await catalog.available(of: cached.items.map(\.id))
         var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
@@ -92,7 +102,9 @@ struct ProductRoutes: Sendable {
     /// `load()`'s answer, through the cache when there is one; `fresh` when it was loaded
     /// now (so its stock is current).
     private func read<Value: Codable & Sendable>(
-        _ key: String, as type: Value.Type, load: () async throws -> Value
+        _ key: String,
+        as type: Value.Type,
+        load: () async throws -> Value
     ) async throws -> (value: Value, fresh: Bool) {
         guard let cache else { return (try await load(), true) }
         return try await cache.value(key, as: type, load: load)
@@ -122,7 +134,9 @@ struct ProductRoutes: Sendable {
         let body = try await JSONBody.decode(CreateProductRequest.self, from: request)
         let product = try await catalog.create(try NewProduct(validating: body), at: now())
         await catalogChanged(product.id)
-        let headers: HTTPFields = [.location: "/api/v1/products/\(product.id)", .eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store"]
+        let headers: HTTPFields = [
+            .location: "/api/v1/products/\(product.id)", .eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store",
+        ]
         return try JSONResponse.success(ProductResource(product, available: 0), status: .created, headers: headers)
     }
 
@@ -144,7 +158,10 @@ struct ProductRoutes: Sendable {
         let (product, available) = try await catalog.update(id: id, with: changes, expectedVersion: expected, at: now())
         await catalogChanged(id)
         let resource = try await resources([(product, available)])[0]
-        return try JSONResponse.success(resource, headers: [.eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store"])
+        return try JSONResponse.success(
+            resource,
+            headers: [.eTag: VersionETag.make(id: product.id, version: product.version), .cacheControl: "no-store"]
+        )
     }
 
     @Sendable func adjust(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -165,7 +182,9 @@ struct ProductRoutes: Sendable {
         let level = try await inventory.adjust(productID: id, by: units, reason: why, at: now())
         return try JSONResponse.success(
             StockResource(productID: id, onHand: level.onHand, reserved: level.reserved, available: level.available),
-            status: .created, headers: [.cacheControl: "no-store"])
+            status: .created,
+            headers: [.cacheControl: "no-store"]
+        )
     }
 
     /// The version `If-Match` names, `nil` without the header; an ETag of another product

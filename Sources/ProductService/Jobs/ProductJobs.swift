@@ -29,7 +29,8 @@ struct ProductJobs: Sendable {
                 PeriodicJob("reconcile stock counts", every: .seconds(10), logger: logger) {
                     let next = try await inventory.reconcileSweep(after: sweep.productID.withLock { $0 })
                     sweep.productID.withLock { $0 = next }
-                })
+                }
+            )
         }
         return jobs
     }

@@ -128,7 +128,10 @@ struct RedisCatalogCache: CatalogCacheStore {
 
     func lookup(_ key: String) async throws -> (generation: Int, value: String?) {
         let reply = try await redis.evaluate(
-            Self.lookupScript, keys: ["\(prefix):generation"], arguments: [RESPArgument(prefix), RESPArgument(key)])
+            Self.lookupScript,
+            keys: ["\(prefix):generation"],
+            arguments: [RESPArgument(prefix), RESPArgument(key)]
+        )
         let parts = reply.array ?? []
         return (parts.first?.string.flatMap { Int($0) } ?? 0, parts.dropFirst().first?.string)
     }
@@ -153,7 +156,9 @@ struct CatalogCache: Sendable {
     /// The cached value under `key`, or `load()`'s, which is then kept; `fresh` says
     /// which.
     func value<Value: Codable & Sendable>(
-        _ key: String, as type: Value.Type, load: () async throws -> Value
+        _ key: String,
+        as type: Value.Type,
+        load: () async throws -> Value
     ) async throws -> (value: Value, fresh: Bool) {
         if let memory = store as? MemoryCatalogCache {
             let found = memory.lookupValue(key)

@@ -26,9 +26,19 @@ struct CatalogStore: Sendable {
                 throw skuTaken ? ProductError.skuTaken : ProductError.slugTaken
             }
             return Product(
-                id: id, sku: product.sku, slug: slug, name: product.name, description: product.description, price: product.price,
-                status: product.status, categoryID: product.categoryID, attributes: product.attributes,
-                lowStockThreshold: product.lowStockThreshold, createdAt: now, updatedAt: now)
+                id: id,
+                sku: product.sku,
+                slug: slug,
+                name: product.name,
+                description: product.description,
+                price: product.price,
+                status: product.status,
+                categoryID: product.categoryID,
+                attributes: product.attributes,
+                lowStockThreshold: product.lowStockThreshold,
+                createdAt: now,
+                updatedAt: now
+            )
         }
     }
 
@@ -98,17 +108,25 @@ struct CatalogStore: Sendable {
     /// A page of products with `statuses`, optionally in a price range, a category's
     /// subtree and matching a search, in the requested order.
     func list(
-        _ query: ListQuery<ProductSortField>, statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64? = nil,
+        _ query: ListQuery<ProductSortField>,
+        statuses: [ProductStatus],
+        minPrice: Int64?,
+        maxPrice: Int64?,
+        category: Int64? = nil,
         search: SearchQuery? = nil
     ) async throws -> ListPage<(Product, available: Int)> {
         let filter = try await filterClause(statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
         let byPrice = query.sort.field == .price
         let list = KeysetList(
             select: "SELECT \(Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id",
-            count: "SELECT COUNT(*) AS total FROM products p", filter: filter,
-            keyset: [byPrice ? "p.price_amount" : "p.created_at", "p.id"], descending: query.sort.descending,
-            sortParameter: query.sort.parameter, decode: Self.product(from:),
-            cursorValues: { [byPrice ? $0.0.price.amount : $0.0.createdAt.microsecondsSince1970, $0.0.id] })
+            count: "SELECT COUNT(*) AS total FROM products p",
+            filter: filter,
+            keyset: [byPrice ? "p.price_amount" : "p.created_at", "p.id"],
+            descending: query.sort.descending,
+            sortParameter: query.sort.parameter,
+            decode: Self.product(from:),
+            cursorValues: { [byPrice ? $0.0.price.amount : $0.0.createdAt.microsecondsSince1970, $0.0.id] }
+        )
         return try await list.fetch(query.pagination) { body in
             try await read(planning: filter, narrowable: category != nil || search != nil, body)
         }
@@ -117,8 +135,12 @@ struct CatalogStore: Sendable {
     /// PostgreSQL's plan for the first page of a list: for the tests that hold every
     /// documented filter and sort to an index.
     func explainFirstPage(
-        sort: Platform.SortOrder<ProductSortField>, statuses: [ProductStatus], minPrice: Int64? = nil, maxPrice: Int64? = nil,
-        category: Int64? = nil, search: SearchQuery? = nil
+        sort: Platform.SortOrder<ProductSortField>,
+        statuses: [ProductStatus],
+        minPrice: Int64? = nil,
+        maxPrice: Int64? = nil,
+        category: Int64? = nil,
+        search: SearchQuery? = nil
     ) async throws -> String {
         let filter = try await filterClause(statuses: statuses, minPrice: minPrice, maxPrice: maxPrice, category: category, search: search)
         let column = sort.field == .price ? "p.price_amount" : "p.created_at"
@@ -149,15 +171,18 @@ struct CatalogStore: Sendable {
     /// then a sort of the few matches), a wide one walks the sort index, where matches
     /// come quickly.
     private func read<Result: Sendable>(
-        planning filter: SQLQueryString, narrowable: Bool, _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
+        planning filter: SQLQueryString,
+        narrowable: Bool,
+        _ body: @escaping @Sendable (any SQLDatabase) async throws -> Result
     ) async throws -> Result {
         guard narrowable, database.kind == .postgres else { return try await database.read(body) }
         return try await database.transaction { sql in
             try await sql.raw("SET LOCAL enable_seqscan = off").run()
             try await sql.raw("SET LOCAL enable_indexscan = off").run()
-            let matches = try await sql.raw(
-                "SELECT COUNT(*) AS n FROM (SELECT p.id FROM products p WHERE \(filter) LIMIT \(bind: Self.narrowList + 1)) m"
-            ).first(decodingColumn: "n", as: Int.self) ?? 0
+            let matches =
+                try await sql.raw(
+                    "SELECT COUNT(*) AS n FROM (SELECT p.id FROM products p WHERE \(filter) LIMIT \(bind: Self.narrowList + 1)) m"
+                ).first(decodingColumn: "n", as: Int.self) ?? 0
             if matches > Self.narrowList {
                 try await sql.raw("SET LOCAL enable_seqscan = on").run()
                 try await sql.raw("SET LOCAL enable_indexscan = on").run()
@@ -171,7 +196,11 @@ struct CatalogStore: Sendable {
     }
 
     private func filterClause(
-        statuses: [ProductStatus], minPrice: Int64?, maxPrice: Int64?, category: Int64?, search: SearchQuery?
+        statuses: [ProductStatus],
+        minPrice: Int64?,
+        maxPrice: Int64?,
+        category: Int64?,
+        search: SearchQuery?
     ) async throws -> SQLQueryString {
         var filter = SQLQueryString("p.status IN ")
         filter.appendBoundList(statuses.map(\.rawValue))
@@ -188,8 +217,9 @@ struct CatalogStore: Sendable {
             // as a list of ids: the planner then sees how many products they hold and
             // starts from `products_category_idx` for a small category.
             let ids = try await database.read { sql in
-                guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: category)")
-                    .first(decodingColumn: "path", as: String.self)
+                guard
+                    let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: category)")
+                        .first(decodingColumn: "path", as: String.self)
                 else { return nil as [Int64]? }
                 return try await sql.raw("SELECT id FROM categories WHERE path LIKE \(bind: path + "%")").all()
                     .map { try $0.decode(column: "id", as: Int64.self) }
@@ -217,16 +247,18 @@ struct CatalogStore: Sendable {
     func update(id: Int64, with changes: ProductChanges, expectedVersion: Int?, at now: Date) async throws -> (Product, available: Int) {
         do {
             return try await apply(changes, to: id, expectedVersion: expectedVersion, at: now)
-        } catch where DatabaseErrors.isUniqueViolation(error) {
+        } catch  where DatabaseErrors.isUniqueViolation(error) {
             throw ProductError.slugTaken
         }
     }
 
     private func apply(_ changes: ProductChanges, to id: Int64, expectedVersion: Int?, at now: Date) async throws -> (Product, available: Int) {
         try await database.transaction { sql in
-            guard let row = try await sql.raw(
-                "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
-            ).first() else { throw CatalogError.notFound(id: id) }
+            guard
+                let row = try await sql.raw(
+                    "SELECT \(unsafeRaw: Self.columns) FROM products p JOIN inventory i ON i.product_id = p.id WHERE p.id = \(bind: id)"
+                ).first()
+            else { throw CatalogError.notFound(id: id) }
             let (current, available) = try Self.product(from: row)
             if let expectedVersion, expectedVersion != current.version { throw CatalogError.staleVersion(current: current.version) }
             if let category = changes.categoryID ?? nil { try await Self.requireCategory(category, in: sql) }
@@ -254,7 +286,10 @@ struct CatalogStore: Sendable {
     }
 
     private static func product(from row: any SQLRow) throws -> (Product, available: Int) {
-        let price = try Money(amount: try row.decode(column: "price_amount", as: Int64.self), currency: try row.decode(column: "currency", as: String.self))
+        let price = try Money(
+            amount: try row.decode(column: "price_amount", as: Int64.self),
+            currency: try row.decode(column: "currency", as: String.self)
+        )
         let product = Product(
             id: try row.decode(column: "id", as: Int64.self),
             sku: SKU(stored: try row.decode(column: "sku", as: String.self)),
@@ -268,7 +303,8 @@ struct CatalogStore: Sendable {
             lowStockThreshold: try row.decode(column: "low_stock_threshold", as: Int.self),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
-            version: try row.decode(column: "version", as: Int.self))
+            version: try row.decode(column: "version", as: Int.self)
+        )
         return (product, try row.decode(column: "available", as: Int.self))
     }
 }

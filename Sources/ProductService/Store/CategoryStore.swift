@@ -33,19 +33,22 @@ struct CategoryStore: Sendable {
             try await Self.serializeTreeChanges(in: sql)
             var parentPath = "/"
             if let parentID {
-                guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
-                    .first(decodingColumn: "path", as: String.self)
+                guard
+                    let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
+                        .first(decodingColumn: "path", as: String.self)
                 else { throw CategoryError.parentNotFound }
                 guard path.split(separator: "/").count < Category.maxDepth else { throw CategoryError.tooDeep }
                 parentPath = path
             }
-            guard let row = try await sql.raw(
-                """
-                INSERT INTO categories (slug, name, parent_id, path, created_at)
-                VALUES (\(bind: slug.value), \(bind: name), \(bind: parentID), '', \(bind: now.microsecondsSince1970))
-                ON CONFLICT (slug) DO NOTHING RETURNING id
-                """
-            ).first() else { throw CategoryError.slugTaken }
+            guard
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO categories (slug, name, parent_id, path, created_at)
+                    VALUES (\(bind: slug.value), \(bind: name), \(bind: parentID), '', \(bind: now.microsecondsSince1970))
+                    ON CONFLICT (slug) DO NOTHING RETURNING id
+                    """
+                ).first()
+            else { throw CategoryError.slugTaken }
             let id = try row.decode(column: "id", as: Int64.self)
             let path = "\(parentPath)\(id)/"
             try await sql.raw("UPDATE categories SET path = \(bind: path) WHERE id = \(bind: id)").run()
@@ -58,7 +61,7 @@ struct CategoryStore: Sendable {
     func update(id: Int64, slug: Slug?, name: String?, parentID: Int64??) async throws -> Category? {
         do {
             return try await change(id: id, slug: slug, name: name, parentID: parentID)
-        } catch where DatabaseErrors.isUniqueViolation(error) {
+        } catch  where DatabaseErrors.isUniqueViolation(error) {
             // A concurrent change took the slug between the check and the update.
             throw CategoryError.slugTaken
         }
@@ -67,9 +70,11 @@ struct CategoryStore: Sendable {
     private func change(id: Int64, slug: Slug?, name: String?, parentID: Int64??) async throws -> Category? {
         try await database.transaction { sql in
             try await Self.serializeTreeChanges(in: sql)
-            guard var category = try await sql.raw(
-                "SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)"
-            ).first().map(Self.category(from:)) else { return nil }
+            guard
+                var category = try await sql.raw(
+                    "SELECT id, slug, name, parent_id, path, created_at FROM categories WHERE id = \(bind: id)"
+                ).first().map(Self.category(from:))
+            else { return nil }
             if let slug, slug != category.slug {
                 guard try await sql.raw("SELECT id FROM categories WHERE slug = \(bind: slug.value)").first() == nil else {
                     throw CategoryError.slugTaken
@@ -80,14 +85,16 @@ struct CategoryStore: Sendable {
             if let parentID, parentID != category.parentID {
                 var parentPath = "/"
                 if let parentID {
-                    guard let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
-                        .first(decodingColumn: "path", as: String.self)
+                    guard
+                        let path = try await sql.raw("SELECT path FROM categories WHERE id = \(bind: parentID)")
+                            .first(decodingColumn: "path", as: String.self)
                     else { throw CategoryError.parentNotFound }
                     guard !path.hasPrefix(category.path) else { throw CategoryError.cycle }
                     parentPath = path
                 }
                 // The deepest node of the subtree must still fit under the new parent.
-                let deepest = try await sql.raw("SELECT path FROM categories WHERE path LIKE \(bind: category.path + "%")").all()
+                let deepest =
+                    try await sql.raw("SELECT path FROM categories WHERE path LIKE \(bind: category.path + "%")").all()
                     .map { try $0.decode(column: "path", as: String.self).split(separator: "/").count }.max() ?? 1
                 let levelsBelow = deepest - category.path.split(separator: "/").count
                 guard parentPath.split(separator: "/").count + 1 + levelsBelow <= Category.maxDepth else { throw CategoryError.tooDeep }
@@ -151,6 +158,7 @@ struct CategoryStore: Sendable {
             name: try row.decode(column: "name", as: String.self),
             parentID: try row.decodeNil(column: "parent_id") ? nil : row.decode(column: "parent_id", as: Int64.self),
             path: try row.decode(column: "path", as: String.self),
-            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+        )
     }
 }

@@ -37,7 +37,11 @@ struct ImageStore: Sendable {
     /// product take turns, so a removal can never delete an object a new row has just
     /// started to name, and two uploads cannot both pass the per-product limit.
     func add(
-        productID: Int64, objectKey: String, info: ImageInfo, sizeBytes: Int, at now: Date,
+        productID: Int64,
+        objectKey: String,
+        info: ImageInfo,
+        sizeBytes: Int,
+        at now: Date,
         storeObject: @escaping @Sendable () async throws -> Void
     ) async throws -> (image: ProductImage, created: Bool) {
         let micros = now.microsecondsSince1970
@@ -50,7 +54,8 @@ struct ImageStore: Sendable {
             ).first() {
                 return (try Self.image(from: existing), false)
             }
-            let count = try await sql.raw("SELECT COUNT(*) AS n FROM product_images WHERE product_id = \(bind: productID)")
+            let count =
+                try await sql.raw("SELECT COUNT(*) AS n FROM product_images WHERE product_id = \(bind: productID)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
             guard count < ProductImage.maxPerProduct else { throw ImageError.tooMany }
             try await Self.lock(objectKey, in: sql)
@@ -65,8 +70,15 @@ struct ImageStore: Sendable {
             ).first()
             try await Self.touch(productID, at: micros, in: sql)
             let image = ProductImage(
-                id: try row!.decode(column: "id", as: Int64.self), productID: productID, objectKey: objectKey, format: info.format,
-                sizeBytes: sizeBytes, width: info.width, height: info.height, createdAt: now)
+                id: try row!.decode(column: "id", as: Int64.self),
+                productID: productID,
+                objectKey: objectKey,
+                format: info.format,
+                sizeBytes: sizeBytes,
+                width: info.width,
+                height: info.height,
+                createdAt: now
+            )
             return (image, true)
         }
         return (result.0, result.1)
@@ -76,12 +88,17 @@ struct ImageStore: Sendable {
     /// product shows it any more (inside the transaction, under the object's lock; if the
     /// object cannot be deleted, nothing is removed).
     func remove(
-        productID: Int64, imageID: Int64, at now: Date, deleteObject: @escaping @Sendable (String) async throws -> Void
+        productID: Int64,
+        imageID: Int64,
+        at now: Date,
+        deleteObject: @escaping @Sendable (String) async throws -> Void
     ) async throws -> ProductImage {
         try await database.transaction { sql -> ProductImage in
-            guard let row = try await sql.raw(
-                "SELECT * FROM product_images WHERE id = \(bind: imageID) AND product_id = \(bind: productID)"
-            ).first() else { throw ImageError.notFound }
+            guard
+                let row = try await sql.raw(
+                    "SELECT * FROM product_images WHERE id = \(bind: imageID) AND product_id = \(bind: productID)"
+                ).first()
+            else { throw ImageError.notFound }
             let image = try Self.image(from: row)
             try await sql.raw("DELETE FROM product_images WHERE id = \(bind: imageID)").run()
             try await Self.touch(productID, at: now.microsecondsSince1970, in: sql)
@@ -124,6 +141,7 @@ struct ImageStore: Sendable {
             sizeBytes: try row.decode(column: "size_bytes", as: Int.self),
             width: try row.decode(column: "width", as: Int.self),
             height: try row.decode(column: "height", as: Int.self),
-            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)))
+            createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self))
+        )
     }
 }

@@ -76,8 +76,9 @@ struct InventoryStore: Sendable {
                 return (existing, false)
             }
             for line in lines {
-                guard let status = try await sql.raw("SELECT status FROM products WHERE id = \(bind: line.productID)")
-                    .first(decodingColumn: "status", as: String.self)
+                guard
+                    let status = try await sql.raw("SELECT status FROM products WHERE id = \(bind: line.productID)")
+                        .first(decodingColumn: "status", as: String.self)
                 else { throw InventoryError.unknownProduct(productID: line.productID) }
                 guard status == ProductStatus.active.rawValue else { throw InventoryError.notForSale(productID: line.productID) }
                 let taken = try await sql.raw(
@@ -165,7 +166,10 @@ struct InventoryStore: Sendable {
                 """
             ).first()
         }
-        return StockLevel(onHand: try row?.decode(column: "on_hand", as: Int.self) ?? 0, reserved: try row?.decode(column: "reserved", as: Int.self) ?? 0)
+        return StockLevel(
+            onHand: try row?.decode(column: "on_hand", as: Int.self) ?? 0,
+            reserved: try row?.decode(column: "reserved", as: Int.self) ?? 0
+        )
     }
 
     private func finish(_ id: String, as state: Reservation.State, at now: Date) async throws -> Reservation {
@@ -193,8 +197,14 @@ struct InventoryStore: Sendable {
                     """
                 ).run()
                 try await Self.record(
-                    line.productID, onHand: onHandChange ? -line.quantity : 0, reserved: -line.quantity,
-                    reason: state.rawValue, reference: id, at: now, in: sql)
+                    line.productID,
+                    onHand: onHandChange ? -line.quantity : 0,
+                    reserved: -line.quantity,
+                    reason: state.rawValue,
+                    reference: id,
+                    at: now,
+                    in: sql
+                )
             }
             reservation.state = state
             return reservation
@@ -204,8 +214,9 @@ struct InventoryStore: Sendable {
     }
 
     private func lowStockIfCrossed(_ productID: Int64, before: Int, after: Int, at now: Date, in sql: any SQLDatabase) async throws {
-        guard let threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
-            .first(decodingColumn: "low_stock_threshold", as: Int.self),
+        guard
+            let threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
+                .first(decodingColumn: "low_stock_threshold", as: Int.self),
             ReservationRules.crossesLowStock(before: before, after: after, threshold: threshold)
         else { return }
         try await outbox.append(InventoryLowStock(productID: productID, available: after, threshold: threshold), at: now, in: sql)
@@ -221,15 +232,25 @@ struct InventoryStore: Sendable {
         guard let row = try await sql.raw("SELECT state, expires_at FROM reservations WHERE id = \(bind: id)").first() else { return nil }
         let lines = try await sql.raw(
             "SELECT product_id, quantity FROM reservation_lines WHERE reservation_id = \(bind: id) ORDER BY product_id"
-        ).all().map { ReservationLine(productID: try $0.decode(column: "product_id", as: Int64.self), quantity: try $0.decode(column: "quantity", as: Int.self)) }
+        ).all().map {
+            ReservationLine(productID: try $0.decode(column: "product_id", as: Int64.self), quantity: try $0.decode(column: "quantity", as: Int.self))
+        }
         return Reservation(
-            id: id, lines: lines,
+            id: id,
+            lines: lines,
             state: Reservation.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .held,
-            expiresAt: Date(microsecondsSince1970: try row.decode(column: "expires_at", as: Int64.self)))
+            expiresAt: Date(microsecondsSince1970: try row.decode(column: "expires_at", as: Int64.self))
+        )
     }
 
     private static func record(
-        _ productID: Int64, onHand: Int, reserved: Int, reason: String, reference: String?, at now: Date, in sql: any SQLDatabase
+        _ productID: Int64,
+        onHand: Int,
+        reserved: Int,
+        reason: String,
+        reference: String?,
+        at now: Date,
+        in sql: any SQLDatabase
     ) async throws {
         try await sql.raw(
             """

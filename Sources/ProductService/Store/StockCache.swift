@@ -45,7 +45,10 @@ struct StockCache: Sendable {
 
     func take(_ lines: [ReservationLine]) async throws -> Outcome {
         let reply = try await redis.evaluate(
-            Self.takeScript, keys: lines.map { key($0.productID) }, arguments: lines.map { RESPArgument($0.quantity) })
+            Self.takeScript,
+            keys: lines.map { key($0.productID) },
+            arguments: lines.map { RESPArgument($0.quantity) }
+        )
         let parts = reply.array ?? []
         switch parts.first?.string {
         case "ok": return .taken
@@ -95,8 +98,10 @@ struct StockCache: Sendable {
     func reset(_ levels: [(productID: Int64, available: Int, seen: String?)]) async throws {
         guard !levels.isEmpty else { return }
         _ = try await redis.evaluate(
-            Self.resetScript, keys: levels.map { key($0.productID) },
-            arguments: levels.flatMap { [RESPArgument($0.seen ?? ""), RESPArgument(String($0.available))] })
+            Self.resetScript,
+            keys: levels.map { key($0.productID) },
+            arguments: levels.flatMap { [RESPArgument($0.seen ?? ""), RESPArgument(String($0.available))] }
+        )
     }
 
     func available(_ productID: Int64) async throws -> Int? {

@@ -11,7 +11,9 @@ public struct DemoCatalog: Sendable {
     /// stock, SKUs `DEMO-0001` and up; what exists already is left as it is.
     public func seed(count: Int, progress: (Int) -> Void = { _ in }) async throws {
         let categories = CategoryStore(database: inventoryStore.database)
-        let tree = [("home", ["kitchen", "garden", "lighting"]), ("clothing", ["shirts", "shoes", "bags"]), ("books", ["fiction", "science", "travel"])]
+        let tree = [
+            ("home", ["kitchen", "garden", "lighting"]), ("clothing", ["shirts", "shoes", "bags"]), ("books", ["fiction", "science", "travel"]),
+        ]
         var leaves: [Int64] = []
         let existing = try await categories.list(page: 1, perPage: 100).items
         func category(_ slug: String, parent: Int64?) async throws -> Int64 {
@@ -36,10 +38,15 @@ public struct DemoCatalog: Sendable {
             let noun = nouns[leaf][(index / leaves.count) % nouns[leaf].count]
             let name = "\(adjectives[index % adjectives.count]) \(noun) \(index)"
             let product = NewProduct(
-                sku: try SKU(String(format: "DEMO-%04d", index)), slug: Slug.derived(from: name), name: name,
+                sku: try SKU(String(format: "DEMO-%04d", index)),
+                slug: Slug.derived(from: name),
+                name: name,
                 description: "A demo \(noun) to browse, search and buy.",
-                price: try Money(amount: Int64(199 + (index * 137) % 9800), currency: "EUR"), status: .active,
-                categoryID: leaves[leaf], lowStockThreshold: 5)
+                price: try Money(amount: Int64(199 + (index * 137) % 9800), currency: "EUR"),
+                status: .active,
+                categoryID: leaves[leaf],
+                lowStockThreshold: 5
+            )
             batch.append((product, 20 + (index * 7) % 80))
             if batch.count == 500 || index == count {
                 try await inventoryStore.seed(batch, at: now())

@@ -10,7 +10,12 @@ struct Preferences: Sendable, Hashable {
 
     /// What a user has before choosing: order e-mails only, in English.
     static let defaults = Preferences(
-        marketingEmails: false, orderEmails: true, sms: false, push: false, locale: LanguageTag(stored: "en"))
+        marketingEmails: false,
+        orderEmails: true,
+        sms: false,
+        push: false,
+        locale: LanguageTag(stored: "en")
+    )
 }
 
 /// A BCP 47 language tag in its common form: a 2 or 3 letter language and optional

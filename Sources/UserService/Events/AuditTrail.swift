@@ -8,7 +8,9 @@ enum AuditTrail {
 
     static func consumer(database: any Database) -> EventConsumer {
         EventConsumer(
-            name: consumerName, types: [UserRegistered.type, UserUpdated.type, UserDeleted.type, UserSessionsEnded.type], database: database
+            name: consumerName,
+            types: [UserRegistered.type, UserUpdated.type, UserDeleted.type, UserSessionsEnded.type],
+            database: database
         ) { event, sql in
             let userID: Int64
             var changed: [String] = []
@@ -25,8 +27,15 @@ enum AuditTrail {
             default: userID = try event.decode(UserDeleted.self).userID
             }
             try await AuditLog.record(
-                eventID: event.id, type: event.type, userID: userID, actorID: event.actorID, requestID: event.requestID,
-                occurredAt: event.time, changed: changed, in: sql)
+                eventID: event.id,
+                type: event.type,
+                userID: userID,
+                actorID: event.actorID,
+                requestID: event.requestID,
+                occurredAt: event.time,
+                changed: changed,
+                in: sql
+            )
         }
     }
 }

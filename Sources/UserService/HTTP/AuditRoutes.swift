@@ -28,7 +28,14 @@ struct AuditRoutes: Sendable {
 extension AuditEventResource {
     init(_ entry: AuditEntry) {
         self.init(
-            id: entry.id, eventID: entry.eventID, type: entry.type, userID: entry.userID, actorID: entry.actorID,
-            requestID: entry.requestID, occurredAt: entry.occurredAt, changed: entry.changed)
+            id: entry.id,
+            eventID: entry.eventID,
+            type: entry.type,
+            userID: entry.userID,
+            actorID: entry.actorID,
+            requestID: entry.requestID,
+            occurredAt: entry.occurredAt,
+            changed: entry.changed
+        )
     }
 }

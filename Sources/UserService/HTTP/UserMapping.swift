@@ -6,16 +6,25 @@ extension UserSortField: SortField {}
 extension UserResource {
     init(_ user: User) {
         self.init(
-            id: user.id, email: user.email.value, name: user.name.value, role: user.role.rawValue,
-            createdAt: user.createdAt, updatedAt: user.updatedAt)
+            id: user.id,
+            email: user.email.value,
+            name: user.name.value,
+            role: user.role.rawValue,
+            createdAt: user.createdAt,
+            updatedAt: user.updatedAt
+        )
     }
 }
 
 extension PreferencesResource {
     init(_ preferences: Preferences) {
         self.init(
-            marketingEmails: preferences.marketingEmails, orderEmails: preferences.orderEmails,
-            sms: preferences.sms, push: preferences.push, locale: preferences.locale.value)
+            marketingEmails: preferences.marketingEmails,
+            orderEmails: preferences.orderEmails,
+            sms: preferences.sms,
+            push: preferences.push,
+            locale: preferences.locale.value
+        )
     }
 }
 

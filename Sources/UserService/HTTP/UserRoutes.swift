@@ -29,7 +29,10 @@ struct UserRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<UserSortField>.parse(
-            request.uri, filters: ["email"], defaultSort: SortOrder(.createdAt))
+            request.uri,
+            filters: ["email"],
+            defaultSort: SortOrder(.createdAt)
+        )
         var validation = Validation()
         let email = query.filters["email"].flatMap { raw in validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) } }
         try validation.check()

@@ -51,7 +51,13 @@ struct AuditLog: Sendable {
 
     /// Records one event inside the consumer's transaction.
     static func record(
-        eventID: String, type: String, userID: Int64, actorID: Int64?, requestID: String?, occurredAt: Date, changed: [String],
+        eventID: String,
+        type: String,
+        userID: Int64,
+        actorID: Int64?,
+        requestID: String?,
+        occurredAt: Date,
+        changed: [String],
         in sql: any SQLDatabase
     ) async throws {
         try await sql.raw(
@@ -67,8 +73,15 @@ struct AuditLog: Sendable {
     func recordFailedLogin(userID: Int64, requestID: String?, at now: Date) async throws {
         try await database.transaction { sql in
             try await Self.record(
-                eventID: UUID().uuidString.lowercased(), type: Self.failedLogin, userID: userID, actorID: nil, requestID: requestID,
-                occurredAt: now, changed: [], in: sql)
+                eventID: UUID().uuidString.lowercased(),
+                type: Self.failedLogin,
+                userID: userID,
+                actorID: nil,
+                requestID: requestID,
+                occurredAt: now,
+                changed: [],
+                in: sql
+            )
         }
     }
 
@@ -89,8 +102,14 @@ struct AuditLog: Sendable {
         }
         let list = KeysetList(
             select: "SELECT id, event_id, type, user_id, actor_id, request_id, occurred_at, changed FROM audit_log",
-            count: "SELECT COUNT(*) AS total FROM audit_log", filter: filter, keyset: ["id"], descending: query.sort.descending,
-            sortParameter: query.sort.parameter, decode: Self.entry(from:), cursorValues: { [$0.id] })
+            count: "SELECT COUNT(*) AS total FROM audit_log",
+            filter: filter,
+            keyset: ["id"],
+            descending: query.sort.descending,
+            sortParameter: query.sort.parameter,
+            decode: Self.entry(from:),
+            cursorValues: { [$0.id] }
+        )
         return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
@@ -104,6 +123,7 @@ struct AuditLog: Sendable {
             actorID: try row.decodeNil(column: "actor_id") ? nil : row.decode(column: "actor_id", as: Int64.self),
             requestID: try row.decodeNil(column: "request_id") ? nil : row.decode(column: "request_id", as: String.self),
             occurredAt: Date(microsecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
-            changed: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init))
+            changed: changed.isEmpty ? [] : changed.split(separator: ",").map(String.init)
+        )
     }
 }

@@ -21,7 +21,13 @@ struct SessionStore: Sendable {
         let familyExpires = now.addingTimeInterval(TimeInterval(RefreshToken.familyLifetime.components.seconds)).microsecondsSince1970
         try await database.transaction { sql in
             try await Self.insert(
-                token, family: UUID().uuidString.lowercased(), familyExpires: familyExpires, userID: userID, at: now, in: sql)
+                token,
+                family: UUID().uuidString.lowercased(),
+                familyExpires: familyExpires,
+                userID: userID,
+                at: now,
+                in: sql
+            )
         }
     }
 
@@ -30,12 +36,14 @@ struct SessionStore: Sendable {
     func rotate(_ presented: RefreshToken, to next: RefreshToken, at now: Date) async throws -> Rotation {
         let micros = now.microsecondsSince1970
         return try await database.transaction { sql in
-            guard let row = try await sql.raw(
-                """
-                SELECT id, family, family_expires_at, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
-                WHERE token_hash = \(bind: presented.digest)
-                """
-            ).first() else { return .invalid }
+            guard
+                let row = try await sql.raw(
+                    """
+                    SELECT id, family, family_expires_at, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
+                    WHERE token_hash = \(bind: presented.digest)
+                    """
+                ).first()
+            else { return .invalid }
             let id = try row.decode(column: "id", as: Int64.self)
             let family = try row.decode(column: "family", as: String.self)
             let userID = try row.decode(column: "user_id", as: Int64.self)
@@ -96,7 +104,12 @@ struct SessionStore: Sendable {
     }
 
     private static func insert(
-        _ token: RefreshToken, family: String, familyExpires: Int64, userID: Int64, at now: Date, in sql: any SQLDatabase
+        _ token: RefreshToken,
+        family: String,
+        familyExpires: Int64,
+        userID: Int64,
+        at now: Date,
+        in sql: any SQLDatabase
     ) async throws {
         let micros = now.microsecondsSince1970
         let expires = min(now.addingTimeInterval(TimeInterval(RefreshToken.lifetime.components.seconds)).microsecondsSince1970, familyExpires)

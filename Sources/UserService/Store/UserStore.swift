@@ -23,15 +23,17 @@ struct UserStore: Sendable {
     func create(_ user: NewUser, passwordHash: String?, at now: Date) async throws -> User {
         let micros = now.microsecondsSince1970
         let created = try await database.transaction { sql -> User? in
-            guard let row = try await sql.raw(
-                """
-                INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
-                VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: user.role.rawValue),
-                    \(bind: passwordHash), \(bind: micros), \(bind: micros))
-                ON CONFLICT (email_normalized) DO NOTHING
-                RETURNING \(unsafeRaw: Self.columns)
-                """
-            ).first() else { return nil }
+            guard
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
+                    VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: user.role.rawValue),
+                        \(bind: passwordHash), \(bind: micros), \(bind: micros))
+                    ON CONFLICT (email_normalized) DO NOTHING
+                    RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first()
+            else { return nil }
             let user = try Self.user(from: row)
             try await outbox.append(UserRegistered(user), at: now, in: sql)
             return user
@@ -59,9 +61,15 @@ struct UserStore: Sendable {
             filter.appendInterpolation(bind: email.normalized)
         }
         let list = KeysetList(
-            select: "SELECT \(Self.columns) FROM users", count: "SELECT COUNT(*) AS total FROM users", filter: filter,
-            keyset: ["created_at", "id"], descending: query.sort.descending, sortParameter: query.sort.parameter,
-            decode: Self.user(from:), cursorValues: { [$0.createdAt.microsecondsSince1970, $0.id] })
+            select: "SELECT \(Self.columns) FROM users",
+            count: "SELECT COUNT(*) AS total FROM users",
+            filter: filter,
+            keyset: ["created_at", "id"],
+            descending: query.sort.descending,
+            sortParameter: query.sort.parameter,
+            decode: Self.user(from:),
+            cursorValues: { [$0.createdAt.microsecondsSince1970, $0.id] }
+        )
         return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
@@ -72,9 +80,11 @@ struct UserStore: Sendable {
             let result = try await database.transaction { sql -> (User, Bool) in
                 // Locked: a profile edit racing an admin's role change must not write back
                 // the role it read.
-                guard let row = try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)"
-                ).first() else { throw UserError.notFound(id: id) }
+                guard
+                    let row = try await sql.raw(
+                        "SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)"
+                    ).first()
+                else { throw UserError.notFound(id: id) }
                 let current = try Self.user(from: row)
                 let updated = changes.applied(to: current, at: now)
                 guard updated != current else { return (current, false) }
@@ -92,7 +102,7 @@ struct UserStore: Sendable {
             }
             outbox.committed()
             return result
-        } catch where DatabaseErrors.isUniqueViolation(error) {
+        } catch  where DatabaseErrors.isUniqueViolation(error) {
             throw UserError.emailTaken
         }
     }
@@ -171,7 +181,10 @@ struct UserStore: Sendable {
     /// none. An existing account is promoted only with `promoteExisting` (anyone may have
     /// registered that address), and then every session it had ends.
     func bootstrapAdmin(
-        _ user: NewUser, passwordHash: String?, promoteExisting: Bool, at now: Date
+        _ user: NewUser,
+        passwordHash: String?,
+        promoteExisting: Bool,
+        at now: Date
     ) async throws -> AdminBootstrap {
         let micros = now.microsecondsSince1970
         let outcome = try await database.transaction { sql -> AdminBootstrap in
@@ -183,31 +196,43 @@ struct UserStore: Sendable {
             ).first() {
                 let existing = try Self.user(from: row)
                 guard promoteExisting else { return .exists(existing) }
-                guard let promoted = try await sql.raw(
-                    """
-                    UPDATE users SET role = \(bind: Role.admin.rawValue), updated_at = \(bind: micros),
-                        password_hash = COALESCE(\(bind: passwordHash), password_hash)
-                    WHERE id = \(bind: existing.id)
-                    RETURNING \(unsafeRaw: Self.columns)
-                    """
-                ).first().map(Self.user(from:)) else { throw UserError.notFound(id: existing.id) }
+                guard
+                    let promoted = try await sql.raw(
+                        """
+                        UPDATE users SET role = \(bind: Role.admin.rawValue), updated_at = \(bind: micros),
+                            password_hash = COALESCE(\(bind: passwordHash), password_hash)
+                        WHERE id = \(bind: existing.id)
+                        RETURNING \(unsafeRaw: Self.columns)
+                        """
+                    ).first().map(Self.user(from:))
+                else { throw UserError.notFound(id: existing.id) }
                 var changed = promoted.role != existing.role ? ["role"] : []
                 if passwordHash != nil { changed.append("password") }
                 try await outbox.append(
-                    UserUpdated(userID: promoted.id, changed: changed, email: promoted.email.value, name: promoted.name.value, role: promoted.role.rawValue),
-                    at: now, in: sql)
+                    UserUpdated(
+                        userID: promoted.id,
+                        changed: changed,
+                        email: promoted.email.value,
+                        name: promoted.name.value,
+                        role: promoted.role.rawValue
+                    ),
+                    at: now,
+                    in: sql
+                )
                 try await endSessions(of: promoted.id, reason: "promoted", at: now, in: sql)
                 return .promoted(promoted, previousRole: existing.role)
             }
             guard let passwordHash else { return .needsPassword }
-            guard let row = try await sql.raw(
-                """
-                INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
-                VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: Role.admin.rawValue),
-                    \(bind: passwordHash), \(bind: micros), \(bind: micros))
-                RETURNING \(unsafeRaw: Self.columns)
-                """
-            ).first() else { throw UserError.emailTaken }
+            guard
+                let row = try await sql.raw(
+                    """
+                    INSERT INTO users (email, email_normalized, name, role, password_hash, created_at, updated_at)
+                    VALUES (\(bind: user.email.value), \(bind: user.email.normalized), \(bind: user.name.value), \(bind: Role.admin.rawValue),
+                        \(bind: passwordHash), \(bind: micros), \(bind: micros))
+                    RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first()
+            else { throw UserError.emailTaken }
             let created = try Self.user(from: row)
             try await outbox.append(UserRegistered(created), at: now, in: sql)
             return .created(created)
@@ -222,15 +247,18 @@ struct UserStore: Sendable {
             guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first() != nil else {
                 throw UserError.notFound(id: id)
             }
-            guard let row = try await sql.raw(
-                "SELECT marketing_emails, order_emails, sms, push, locale FROM user_preferences WHERE user_id = \(bind: id)"
-            ).first() else { return .defaults }
+            guard
+                let row = try await sql.raw(
+                    "SELECT marketing_emails, order_emails, sms, push, locale FROM user_preferences WHERE user_id = \(bind: id)"
+                ).first()
+            else { return .defaults }
             return Preferences(
                 marketingEmails: try row.decode(column: "marketing_emails", as: Bool.self),
                 orderEmails: try row.decode(column: "order_emails", as: Bool.self),
                 sms: try row.decode(column: "sms", as: Bool.self),
                 push: try row.decode(column: "push", as: Bool.self),
-                locale: LanguageTag(stored: try row.decode(column: "locale", as: String.self)))
+                locale: LanguageTag(stored: try row.decode(column: "locale", as: String.self))
+            )
         }
     }
 

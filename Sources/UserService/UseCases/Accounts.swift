@@ -100,7 +100,10 @@ struct Accounts: Sendable {
     private func session(for user: User, refresh: RefreshToken) throws -> TokenResource {
         let access = try tokens.issue(userID: user.id, role: user.role, now: now())
         return TokenResource(
-            accessToken: access.token, expiresIn: access.expiresIn,
-            refreshToken: refresh.value, refreshExpiresIn: Int(RefreshToken.lifetime.components.seconds))
+            accessToken: access.token,
+            expiresIn: access.expiresIn,
+            refreshToken: refresh.value,
+            refreshExpiresIn: Int(RefreshToken.lifetime.components.seconds)
+        )
     }
 }
