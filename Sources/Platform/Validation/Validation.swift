@@ -68,6 +68,20 @@ public struct Validation: Sendable {
         return self.field(field) { () throws(InvalidValue) in try make(raw) }
     }
 
+    /// A `PATCH` field that may be left out but not set to `null`: `raw` made into a value
+    /// by `make` when sent; `nil` when left out, null (recorded) or invalid (recorded).
+    public mutating func change<Raw, Value>(_ field: String, _ raw: PatchField<Raw>, _ make: (Raw) throws(InvalidValue) -> Value) -> Value? {
+        switch raw {
+        case .absent:
+            return nil
+        case .null:
+            invalid(field, "Must not be null")
+            return nil
+        case .value(let value):
+            return self.field(field) { () throws(InvalidValue) in try make(value) }
+        }
+    }
+
     /// The required values, once every field is valid; all recorded problems otherwise.
     ///
     /// Pass what ``required(_:_:_:)`` returned: with no problem recorded, none is `nil`.

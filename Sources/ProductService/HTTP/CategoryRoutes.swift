@@ -62,16 +62,8 @@ struct CategoryRoutes: Sendable {
         var slug: Slug?
         var name: String?
         var parent: Int64??
-        switch body.slug {
-        case .absent: break
-        case .null: validation.invalid("slug", "Must not be null")
-        case .value(let raw): slug = validation.field("slug") { () throws(InvalidValue) in try Slug(raw) }
-        }
-        switch body.name {
-        case .absent: break
-        case .null: validation.invalid("name", "Must not be null")
-        case .value(let raw): name = validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) }
-        }
+        slug = validation.change("slug", body.slug, Slug.init(_:))
+        name = validation.change("name", body.name, ProductText.name)
         switch body.parentID {
         case .absent: break
         case .null: parent = .some(nil)

@@ -71,36 +71,20 @@ extension ProductChanges {
     init(validating body: UpdateProductRequest) throws(APIError) {
         var validation = Validation()
         var changes = ProductChanges()
-        switch body.name {
-        case .absent: break
-        case .null: validation.invalid("name", "Must not be null")
-        case .value(let raw): changes.name = validation.field("name") { () throws(InvalidValue) in try ProductText.name(raw) }
-        }
+        changes.name = validation.change("name", body.name, ProductText.name)
         switch body.description {
         case .absent: break
         case .null: changes.description = ""
         case .value(let raw): changes.description = validation.field("description") { () throws(InvalidValue) in try ProductText.description(raw) }
         }
-        switch body.price {
-        case .absent: break
-        case .null: validation.invalid("price", "Must not be null")
-        case .value(let raw): changes.price = validation.field("price") { () throws(InvalidValue) in try Money(raw) }
-        }
-        switch body.status {
-        case .absent: break
-        case .null: validation.invalid("status", "Must not be null")
-        case .value(let raw): changes.status = validation.field("status") { () throws(InvalidValue) in try ProductStatus(parsing: raw) }
-        }
+        changes.price = validation.change("price", body.price, Money.init(_:))
+        changes.status = validation.change("status", body.status, ProductStatus.init(parsing:))
         switch body.categoryID {
         case .absent: break
         case .null: changes.categoryID = .some(nil)
         case .value(let id): changes.categoryID = .some(id)
         }
-        switch body.slug {
-        case .absent: break
-        case .null: validation.invalid("slug", "Must not be null")
-        case .value(let raw): changes.slug = validation.field("slug") { () throws(InvalidValue) in try Slug(raw) }
-        }
+        changes.slug = validation.change("slug", body.slug, Slug.init(_:))
         switch body.attributes {
         case .absent: break
         case .null: changes.attributes = ProductAttributes()

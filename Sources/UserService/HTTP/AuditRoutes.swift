@@ -13,11 +13,9 @@ struct AuditRoutes: Sendable {
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let query = try ListQuery<AuditSortField>.parse(request.uri, filters: ["user_id"], defaultSort: SortOrder(.id, descending: true))
         var validation = Validation()
-        let userID = query.filters["user_id"].flatMap { raw in
-            validation.field("user_id") { () throws(InvalidValue) in
-                guard let id = Int64(raw), id > 0 else { throw InvalidValue("Must be a positive integer id") }
-                return id
-            }
+        let userID = validation.optional("user_id", query.filters["user_id"]) { (raw: String) throws(InvalidValue) in
+            guard let id = Int64(raw), id > 0 else { throw InvalidValue("Must be a positive integer id") }
+            return id
         }
         try validation.check()
         let page = try await log.list(query, userID: userID)

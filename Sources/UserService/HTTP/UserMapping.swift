@@ -63,21 +63,9 @@ extension UserChanges {
     init(validating body: UpdateUserRequest) throws(APIError) {
         var validation = Validation()
         var changes = UserChanges()
-        switch body.email {
-        case .absent: break
-        case .null: validation.invalid("email", "Must not be null")
-        case .value(let raw): changes.email = validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) }
-        }
-        switch body.name {
-        case .absent: break
-        case .null: validation.invalid("name", "Must not be null")
-        case .value(let raw): changes.name = validation.field("name") { () throws(InvalidValue) in try PersonName(raw) }
-        }
-        switch body.role {
-        case .absent: break
-        case .null: validation.invalid("role", "Must not be null")
-        case .value(let raw): changes.role = validation.field("role") { () throws(InvalidValue) in try Role(parsing: raw) }
-        }
+        changes.email = validation.change("email", body.email, EmailAddress.init(_:))
+        changes.name = validation.change("name", body.name, PersonName.init(_:))
+        changes.role = validation.change("role", body.role, Role.init(parsing:))
         try validation.check()
         self = changes
     }

@@ -34,7 +34,7 @@ struct UserRoutes: Sendable {
             defaultSort: SortOrder(.createdAt)
         )
         var validation = Validation()
-        let email = query.filters["email"].flatMap { raw in validation.field("email") { () throws(InvalidValue) in try EmailAddress(raw) } }
+        let email = validation.optional("email", query.filters["email"], EmailAddress.init(_:))
         try validation.check()
         let page = try await accounts.store.list(query, email: email)
         return try page.response(for: request.uri, headers: Self.privateHeaders, UserResource.init)
