@@ -59,15 +59,19 @@ case "bypassed":
 default:
     var configuration = GuardConfiguration()
     configuration.defaultPolicy = RateLimitPolicy(name: "default", limit: 1_000_000_000, window: .seconds(60))
+    // As ShopSystem wires them: rate limits and ended sessions in Redis, or both in memory.
     let store: any RateLimitStore
+    let cutoffs: any SessionCutoffs
     if let url = environment["REDIS_URL"] {
         let client = RedisClient(.init(url: try RedisURL(url)), logger: logger)
         redis = client
         store = RedisRateLimitStore(redis: client)
+        cutoffs = RedisSessionCutoffs(redis: client)
     } else {
         store = InMemoryRateLimitStore()
+        cutoffs = InMemorySessionCutoffs()
     }
-    router = Gateway.makeRouter(health: [], tokens: tokens, rateLimits: store, configuration: configuration) { api in
+    router = Gateway.makeRouter(health: [], tokens: tokens, sessionCutoffs: cutoffs, rateLimits: store, configuration: configuration) { api in
         users.addRoutes(to: api)
     }
 }

@@ -125,6 +125,13 @@ struct Settings: Sendable {
                 throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(Self.withoutCredentials(raw))'")
             }
         }
+        if redisURL == nil, service != .all, serving {
+            // Without it, rate limits, ended sessions and events stay inside each process.
+            throw ConfigurationError(
+                variable: "REDIS_URL",
+                reason: "is required when one service runs alone: rate limits, ended sessions and events are shared through it"
+            )
+        }
 
         if let pem = env.string("JWT_SIGNING_KEYS") {
             signingKeys = .pem(pem)
@@ -206,8 +213,11 @@ struct Settings: Sendable {
     /// `url` with whatever stands between `//` and `@` masked: a URL with a password in it
     /// is echoed in an error message, and that message reaches logs.
     static func withoutCredentials(_ url: String) -> String {
-        guard let start = url.range(of: "//"), let at = url[start.upperBound...].lastIndex(of: "@") else { return url }
-        return url[..<start.upperBound] + "***" + url[at...]
+        guard let at = url.lastIndex(of: "@") else { return url }
+        // Without `//` (a mistyped URL) everything before the `@` may be a secret.
+        let start = url.range(of: "//").map { $0.upperBound } ?? url.startIndex
+        guard start <= at else { return "***" + url[at...] }
+        return url[..<start] + "***" + url[at...]
     }
 
     /// The SQLite file of a service on the embedded default.

@@ -249,7 +249,8 @@ struct ShopSystem: Sendable {
             migrated.open()
         }
         guard let internalPort = settings.internalPort else { return [app] }
-        let internalHost = settings.internalHost ?? host
+        // Loopback unless an operator names a private interface: never every interface.
+        let internalHost = settings.internalHost ?? "127.0.0.1"
         let internalRouter = EdgeRouter.makeInternal(health: health, metrics: metrics) { router in
             if let token = settings.internalToken { products?.addInternalRoutes(to: router, token: token) }
         }
@@ -264,7 +265,10 @@ struct ShopSystem: Sendable {
             },
             logger: logger
         )
-        internalApp.beforeServerStarts { await migrated.wait() }
+        internalApp.beforeServerStarts {
+            await migrated.wait()
+            try Task.checkCancellation()
+        }
         return [app, internalApp]
     }
 

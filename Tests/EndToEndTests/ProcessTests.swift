@@ -184,14 +184,16 @@ import Testing
         #expect(shop.log.contains("PORT must be an integer from 0 to 65535, got 'eighty'"))
     }
 
-    @Test(.enabled(if: TestDatabases.postgresAvailable))
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func migrateAndServeTheUsersServiceAloneOnPostgreSQL() async throws {
+        let redis = try RedisServer()
         try await TestDatabases.withPostgresURL { url in
             let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
             _ = try SigningKeySet.loadOrCreate(path: keys)
             defer { try? FileManager.default.removeItem(atPath: keys) }
             let environment = [
                 "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)", "JWT_SIGNING_KEYS_FILE": keys,
+                "REDIS_URL": "redis://127.0.0.1:\(redis.port)",
             ]
             let migrate = try ShopProcess(["migrate", "--service", "users"], environment: environment)
             #expect(try await migrate.waitForExit() == 0)
@@ -269,6 +271,12 @@ import Testing
         #expect(!shop.log.contains("hunter2"), "the password is never echoed")
     }
 
+    @Test func oneServiceAloneRefusesToStartWithoutRedis() async throws {
+        let shop = try ShopProcess(["serve", "--service", "users"], environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("REDIS_URL is required when one service runs alone"), "\(shop.log)")
+    }
+
     @Test func oneServiceAloneRefusesToStartWithoutAnInternalPort() async throws {
         let shop = try ShopProcess(
             ["serve", "--service", "users"],
@@ -279,7 +287,10 @@ import Testing
     }
 
     @Test func oneServiceAloneRefusesToStartWithoutSigningKeys() async throws {
-        let shop = try ShopProcess(["serve", "--service", "users"], environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"])
+        let shop = try ShopProcess(
+            ["serve", "--service", "users"],
+            environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "REDIS_URL": "redis://127.0.0.1:1"]
+        )
         #expect(try await shop.waitForExit() != 0)
         #expect(shop.log.contains("JWT_SIGNING_KEYS_FILE"))
     }

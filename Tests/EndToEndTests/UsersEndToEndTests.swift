@@ -219,10 +219,11 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: TestDatabases.postgresAvailable))
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func theUsersServiceAloneRunsOnPostgreSQL() async throws {
+        let redis = try RedisServer()
         try await TestDatabases.withPostgresURL { url in
-            try await TestServer.with(service: .users, usersDatabaseURL: url) { shop in
+            try await TestServer.with(service: .users, usersDatabaseURL: url, environment: ["REDIS_URL": "redis://127.0.0.1:\(redis.port)"]) { shop in
                 let id = try await shop.createUser("pg@example.com")
                 #expect(try await shop.request(.GET, "/api/v1/users/\(id)").status == 200)
                 let duplicate = try await shop.request(

@@ -27,7 +27,7 @@ import Testing
     func aRefreshTokenRotatesOnceAndItsReuseRevokesTheFamily(_ kind: DatabaseKind) async throws {
         try await withStores(kind) { _, sessions, user in
             let first = RefreshToken.generate()
-            try await sessions.start(first, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(first, for: user, passwordHash: "x", at: Self.t0))
             let second = RefreshToken.generate()
             guard case .rotated(let owner) = try await sessions.rotate(first, to: second, at: Self.t0) else {
                 Issue.record("a fresh token must rotate")
@@ -51,7 +51,7 @@ import Testing
     func concurrentRefreshesWithOneTokenHaveOneWinner(_ kind: DatabaseKind) async throws {
         try await withStores(kind) { _, sessions, user in
             let token = RefreshToken.generate()
-            try await sessions.start(token, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(token, for: user, passwordHash: "x", at: Self.t0))
             let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
@@ -73,14 +73,14 @@ import Testing
                 return
             }
             let old = RefreshToken.generate()
-            try await sessions.start(old, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(old, for: user, passwordHash: "x", at: Self.t0))
             let later = Self.t0.addingTimeInterval(TimeInterval(RefreshToken.lifetime.components.seconds) + 1)
             guard case .invalid = try await sessions.rotate(old, to: RefreshToken.generate(), at: later) else {
                 Issue.record("an expired token must be invalid")
                 return
             }
             let live = RefreshToken.generate()
-            try await sessions.start(live, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(live, for: user, passwordHash: "x", at: Self.t0))
             try await sessions.revokeFamily(of: live, at: Self.t0)
             try await sessions.revokeFamily(of: live, at: Self.t0)
             guard case .reused = try await sessions.rotate(live, to: RefreshToken.generate(), at: Self.t0) else {
@@ -88,7 +88,7 @@ import Testing
                 return
             }
             let beforeChange = RefreshToken.generate()
-            try await sessions.start(beforeChange, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(beforeChange, for: user, passwordHash: "x", at: Self.t0))
             try await store.changePassword(id: user.id, to: "new-hash", at: Self.t0)
             #expect(try await store.passwordHash(id: user.id) == "new-hash")
             guard case .reused = try await sessions.rotate(beforeChange, to: RefreshToken.generate(), at: Self.t0) else {
@@ -116,7 +116,7 @@ import Testing
     func bootstrappingAnAdminCreatesButPromotesOnlyWhenAskedAndThenEndsEverySession(_ kind: DatabaseKind) async throws {
         try await withStores(kind) { store, sessions, user in
             let token = RefreshToken.generate()
-            try await sessions.start(token, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(token, for: user, passwordHash: "x", at: Self.t0))
             let ada = NewUser(email: try EmailAddress("ADA@example.com"), name: try PersonName("Ada"), role: .admin)
             guard case .exists(let existing) = try await store.bootstrapAdmin(ada, passwordHash: nil, promoteExisting: false, at: Self.t0) else {
                 Issue.record("an account anyone could have registered must not be promoted unasked")
@@ -155,10 +155,23 @@ import Testing
     }
 
     @Test(arguments: kinds)
+    func aLoginThatReadTheAccountBeforeItChangedStartsNoSession(_ kind: DatabaseKind) async throws {
+        try await withStores(kind) { _, sessions, user in
+            // What the login read: another password hash, or another role, than the row has now.
+            let staleHash = try await sessions.start(RefreshToken.generate(), for: user, passwordHash: "before the change", at: Self.t0)
+            var demoted = user
+            demoted.role = .admin
+            let staleRole = try await sessions.start(RefreshToken.generate(), for: demoted, passwordHash: "x", at: Self.t0)
+            let current = try await sessions.start(RefreshToken.generate(), for: user, passwordHash: "x", at: Self.t0)
+            #expect(!staleHash && !staleRole && current)
+        }
+    }
+
+    @Test(arguments: kinds)
     func aSessionEndsAtItsAbsoluteLifetimeHoweverOftenItRotates(_ kind: DatabaseKind) async throws {
         try await withStores(kind) { _, sessions, user in
             var token = RefreshToken.generate()
-            try await sessions.start(token, userID: user.id, at: Self.t0)
+            #expect(try await sessions.start(token, for: user, passwordHash: "x", at: Self.t0))
             // Rotating every 20 days keeps each token fresh, but not the session past 90 days.
             for day in stride(from: 20, through: 80, by: 20) {
                 let next = RefreshToken.generate()

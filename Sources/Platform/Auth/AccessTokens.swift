@@ -39,10 +39,11 @@ public struct AccessTokens: Sendable {
 
     /// A signed access token for `userID` acting as `role`, valid from `now` for ``lifetime``.
     public func issue(userID: Int64, role: Role, now: Date) throws -> IssuedAccessToken {
-        // Milliseconds (a JWT NumericDate may have a fraction), so a token issued just
-        // after a user's sessions were ended is told apart from one issued before.
-        let issuedAt = (now.timeIntervalSince1970 * 1000).rounded(.down) / 1000
-        let expires = Int64(issuedAt.rounded(.down)) + lifetime.components.seconds
+        // `iat` stays whole seconds, as every verifier expects; `iat_ms` tells a token
+        // issued just after a user's sessions ended from one issued just before.
+        let issuedMillis = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
+        let issuedAt = issuedMillis / 1000
+        let expires = issuedAt + lifetime.components.seconds
         let claims = AccessTokenClaims(
             sub: String(userID),
             role: role.rawValue,
@@ -50,7 +51,8 @@ public struct AccessTokens: Sendable {
             exp: expires,
             jti: UUID().uuidString.lowercased(),
             iss: issuer,
-            aud: audience
+            aud: audience,
+            iatMillis: issuedMillis
         )
         let header = Header(alg: Self.algorithm, typ: "JWT", kid: keys.current.id)
         let encoder = JSONEncoder()
@@ -97,10 +99,12 @@ public struct AccessTokens: Sendable {
         let seconds = now.timeIntervalSince1970
         let skew = Double(leeway.components.seconds)
         guard Double(claims.exp) + skew > seconds else { throw .expired }
-        guard claims.iat - skew <= seconds else { throw .notYetValid }
+        guard Double(claims.iat) - skew <= seconds else { throw .notYetValid }
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }
-        return (Principal(userID: userID, role: role, tokenID: claims.jti, issuedAt: claims.iat), claims.iat, Double(claims.exp))
+        // A token without `iat_ms` (issued before it existed) counts from its `iat`.
+        let issuedAt = claims.iatMillis.map { Double($0) / 1000 } ?? Double(claims.iat)
+        return (Principal(userID: userID, role: role, tokenID: claims.jti, issuedAt: issuedAt), Double(claims.iat), Double(claims.exp))
     }
 
     private struct Header: Codable {
@@ -114,12 +118,30 @@ public struct AccessTokens: Sendable {
 public struct AccessTokenClaims: Sendable, Codable, Hashable {
     public var sub: String
     public var role: String
-    /// Seconds since 1970, with milliseconds.
-    public var iat: Double
+    public var iat: Int64
     public var exp: Int64
     public var jti: String
     public var iss: String
     public var aud: String
+    /// When it was issued, in milliseconds since 1970 (private claim `iat_ms`); absent in
+    /// tokens issued before it was added.
+    public var iatMillis: Int64?
+
+    public init(sub: String, role: String, iat: Int64, exp: Int64, jti: String, iss: String, aud: String, iatMillis: Int64? = nil) {
+        self.sub = sub
+        self.role = role
+        self.iat = iat
+        self.exp = exp
+        self.jti = jti
+        self.iss = iss
+        self.aud = aud
+        self.iatMillis = iatMillis
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sub, role, iat, exp, jti, iss, aud
+        case iatMillis = "iat_ms"
+    }
 }
 
 /// A freshly signed access token.

@@ -62,11 +62,25 @@ public struct RedisSessionCutoffs: SessionCutoffs {
 
     static func key(_ userID: Int64) -> String { "shop:session-cutoff:\(userID)" }
 
+    /// Only ever moves a cutoff forward: an ending delivered late (a retried event, a
+    /// replay) must not bring back tokens a later one ended.
+    static let raise = RedisScript(
+        """
+        local current = tonumber(redis.call('GET', KEYS[1]))
+        if current == nil or current < tonumber(ARGV[1]) then
+            redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+        end
+        return 1
+        """
+    )
+
     public func endSessions(of userID: Int64, at instant: Date) async throws {
         let millis = Int64((instant.timeIntervalSince1970 * 1000).rounded(.down))
-        _ = try await redis.send([
-            "SET", RESPArgument(Self.key(userID)), RESPArgument(String(millis)), "EX", RESPArgument(Int(SessionCutoffRetention.seconds)),
-        ])
+        _ = try await redis.evaluate(
+            Self.raise,
+            keys: [Self.key(userID)],
+            arguments: [RESPArgument(String(millis)), RESPArgument(Int(SessionCutoffRetention.seconds))]
+        )
     }
 
     public func cutoff(of userID: Int64) async throws -> Int64? {

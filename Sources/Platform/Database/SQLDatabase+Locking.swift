@@ -5,4 +5,8 @@ extension SQLDatabase {
     /// until the transaction ends; nothing on SQLite, whose writers already take turns for
     /// the whole transaction.
     public var forUpdate: String { dialect.name == "sqlite" ? "" : " FOR UPDATE" }
+
+    /// ` FOR SHARE` on PostgreSQL: the row stays as read until the transaction ends, and a
+    /// writer of it waits (nothing on SQLite, as above).
+    public var forShare: String { dialect.name == "sqlite" ? "" : " FOR SHARE" }
 }

@@ -4,6 +4,7 @@ import NIOHTTPTypes
 /// Closes a connection whose client is too slow to send a request: the head must arrive
 /// within `head` of the connection opening (or of the previous response), and the body
 /// within `body` of the head. A client that sends a byte a minute holds nothing for long.
+/// A kept-alive connection waiting for its next request is closed after `head` as well.
 ///
 /// Sits after HTTP decoding, so it sees whole heads; the byte-level idle timer of the
 /// server cannot catch a client that keeps sending a little.
@@ -16,6 +17,9 @@ public final class SlowClientTimeouts: ChannelDuplexHandler, RemovableChannelHan
     private let head: TimeAmount
     private let body: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// Whether the connection waits for a request head (the head timer runs), rather
+    /// than for the rest of a request.
+    private var awaitingHead = true
 
     public init(head: TimeAmount, body: TimeAmount) {
         self.head = head
@@ -33,8 +37,13 @@ public final class SlowClientTimeouts: ChannelDuplexHandler, RemovableChannelHan
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head: arm(body, context: context)
-        case .end: disarm()
+        case .head:
+            awaitingHead = false
+            arm(body, context: context)
+        case .end:
+            // The end of a body that came after its response (a route that answered
+            // early) leaves the head timer of the next request running.
+            if !awaitingHead { disarm() }
         case .body: break
         }
         context.fireChannelRead(data)
@@ -42,7 +51,10 @@ public final class SlowClientTimeouts: ChannelDuplexHandler, RemovableChannelHan
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // The response is complete: the connection now waits for the next request's head.
-        if case .end = unwrapOutboundIn(data) { arm(head, context: context) }
+        if case .end = unwrapOutboundIn(data) {
+            awaitingHead = true
+            arm(head, context: context)
+        }
         context.write(data, promise: promise)
     }
 

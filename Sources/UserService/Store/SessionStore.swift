@@ -16,18 +16,31 @@ struct SessionStore: Sendable {
         case invalid
     }
 
-    /// Starts a new family (a login) with `token` for `userID`.
-    func start(_ token: RefreshToken, userID: Int64, at now: Date) async throws {
+    /// Starts a new family (a login) with `token` for `user`, unless the account changed
+    /// since its credentials were read (`passwordHash`, role) or is gone: a login racing a
+    /// password change, demotion or deletion must not outlive it. The user's row is held
+    /// until the family is written, so a change waits for it and then revokes it.
+    func start(_ token: RefreshToken, for user: User, passwordHash: String?, at now: Date) async throws -> Bool {
         let familyExpires = now.addingTimeInterval(TimeInterval(RefreshToken.familyLifetime.components.seconds)).microsecondsSince1970
-        try await database.transaction { sql in
+        return try await database.transaction { sql in
+            guard
+                let row = try await sql.raw(
+                    """
+                    SELECT role, password_hash FROM users WHERE id = \(bind: user.id) AND deleted_at IS NULL\(unsafeRaw: sql.forShare)
+                    """
+                ).first(),
+                try row.decode(column: "role", as: String.self) == user.role.rawValue,
+                try row.decode(column: "password_hash", as: String?.self) == passwordHash
+            else { return false }
             try await Self.insert(
                 token,
                 family: UUID().uuidString.lowercased(),
                 familyExpires: familyExpires,
-                userID: userID,
+                userID: user.id,
                 at: now,
                 in: sql
             )
+            return true
         }
     }
 
@@ -39,7 +52,7 @@ struct SessionStore: Sendable {
             guard
                 let row = try await sql.raw(
                     """
-                    SELECT id, family, family_expires_at, user_id, expires_at, used_at, revoked_at FROM refresh_tokens
+                    SELECT id, family, family_expires_at, user_id, created_at, expires_at, used_at, revoked_at FROM refresh_tokens
                     WHERE token_hash = \(bind: presented.digest)
                     """
                 ).first()
@@ -47,13 +60,20 @@ struct SessionStore: Sendable {
             let id = try row.decode(column: "id", as: Int64.self)
             let family = try row.decode(column: "family", as: String.self)
             let userID = try row.decode(column: "user_id", as: Int64.self)
+            // The user's row first (as a change of the account takes it first, so neither
+            // waits on the other in a circle): the role is read as it is now, and a change
+            // of the account waits until this rotation is written, then revokes it.
+            guard let user = try await UserStore.activeUser(id: userID, lockedFor: .share, in: sql) else { return .invalid }
             if try !row.decodeNil(column: "revoked_at") || !row.decodeNil(column: "used_at") {
                 try await sql.raw(
                     "UPDATE refresh_tokens SET revoked_at = \(bind: micros) WHERE family = \(bind: family) AND revoked_at IS NULL"
                 ).run()
                 return .reused
             }
-            let familyExpires = try row.decode(column: "family_expires_at", as: Int64.self)
+            // Rows written by an instance older than the column end 90 days after they began.
+            let familyExpires =
+                try row.decode(column: "family_expires_at", as: Int64?.self)
+                ?? (try row.decode(column: "created_at", as: Int64.self) + RefreshToken.familyLifetime.components.seconds * 1_000_000)
             guard try row.decode(column: "expires_at", as: Int64.self) > micros, familyExpires > micros else { return .invalid }
             // The condition makes two concurrent refreshes with one token race to a single winner.
             let claimed = try await sql.raw(
@@ -68,7 +88,6 @@ struct SessionStore: Sendable {
                 ).run()
                 return .reused
             }
-            guard let user = try await UserStore.activeUser(id: userID, in: sql) else { return .invalid }
             try await Self.insert(next, family: family, familyExpires: familyExpires, userID: userID, at: now, in: sql)
             return .rotated(user: user)
         }

@@ -300,10 +300,18 @@ struct UserStore: Sendable {
         outbox.committed()
     }
 
+    /// How a row read inside a transaction is held until it ends.
+    enum RowLock {
+        case none
+        case share
+    }
+
     /// The user with `id` unless deleted, inside the caller's transaction.
-    static func activeUser(id: Int64, in sql: any SQLDatabase) async throws -> User? {
+    static func activeUser(id: Int64, lockedFor lock: RowLock = .none, in sql: any SQLDatabase) async throws -> User? {
         try await sql.raw(
-            "SELECT \(unsafeRaw: columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL"
+            """
+            SELECT \(unsafeRaw: columns) FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: lock == .share ? sql.forShare : "")
+            """
         ).first().map(user(from:))
     }
 
