@@ -127,6 +127,30 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PaymentAPI",
+            dependencies: [
+                "ServiceContract",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PaymentService",
+            dependencies: [
+                "Platform", "PaymentAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "Platform", "Redis",
@@ -140,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "shop",
             dependencies: [
-                "Platform", "UserService", "ProductService", "Gateway", "Redis", "ObjectStorage",
+                "Platform", "UserService", "ProductService", "PaymentService", "PaymentAPI", "Gateway", "Redis", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -213,6 +237,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "PaymentServiceTests",
+            dependencies: [
+                "PaymentService", "PaymentAPI", "Platform", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "UserServiceTests",
             dependencies: ["UserService", "UserAPI", "Platform", "TestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: strict
@@ -234,7 +270,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "shop", "Gateway", "UserService", "UserAPI", "ProductAPI", "ObjectStorage", "Platform", "Redis", "TestSupport",
+                "shop", "Gateway", "UserService", "UserAPI", "ProductAPI", "PaymentAPI", "PaymentService", "ObjectStorage", "Platform", "Redis",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

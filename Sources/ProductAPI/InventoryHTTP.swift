@@ -81,28 +81,39 @@ public struct ReservationResource: Codable, Sendable, Hashable {
 /// Every call carries the reservation id, so retrying one after a timeout is safe: a
 /// reservation made by the lost attempt is answered, not made twice. Calls are bounded
 /// by `timeout` and carry the caller's request id.
+///
+/// Calls go through a ``CircuitBreaker``: once Products has been unreachable, timed out
+/// or answered 5xx `failureThreshold` times in a row, calls fail at once with
+/// ``InventoryClientError/unavailable(_:)`` until a trial call succeeds. Refusals
+/// (out of stock, unknown product, conflict) show Products is up and do not count.
 public struct HTTPInventoryClient: InventoryClient {
     let baseURL: String
     let token: String
     let httpClient: HTTPClient
     let timeout: TimeAmount
     let requestID: @Sendable () -> String?
+    /// The breaker every call of this client goes through.
+    public let breaker: CircuitBreaker
 
     /// - Parameters:
     ///   - baseURL: where a Products instance listens, e.g. `http://products:8080`.
     ///   - token: the `INTERNAL_API_TOKEN` Products was started with.
+    ///   - breaker: shared by the copies of this client; by default one of its own, named
+    ///     `products`, that no metrics see (pass one made by `ShopMetrics.circuitBreaker`).
     public init(
         baseURL: String,
         token: String,
         httpClient: HTTPClient = .shared,
         timeout: TimeAmount = .seconds(2),
-        requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current }
+        requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
+        breaker: CircuitBreaker = CircuitBreaker(name: "products")
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.httpClient = httpClient
         self.timeout = timeout
         self.requestID = requestID
+        self.breaker = breaker
     }
 
     public func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
@@ -123,6 +134,21 @@ public struct HTTPInventoryClient: InventoryClient {
     }
 
     private func call(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
+        do {
+            return try await breaker.run({ try await send(path, id: id, body: body, lines: lines) }, isFailure: Self.isUpstreamFailure)
+        } catch let error as CircuitOpenError {
+            throw InventoryClientError.unavailable("\(error)")
+        }
+    }
+
+    /// Whether an error of ``send(_:id:body:lines:)`` counts against Products: it did not
+    /// answer in time, or failed on its side. Any other answer shows it is up.
+    static func isUpstreamFailure(_ error: any Error) -> Bool {
+        if case InventoryClientError.unavailable = error { return true }
+        return false
+    }
+
+    private func send(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(token)")

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import ObjectStorage
+import PaymentService
 import Platform
 import ProductService
 import Redis
@@ -12,11 +13,14 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case all
     case users
     case products
+    case payments
 
     /// Whether this process runs the Users service.
     var runsUsers: Bool { self == .all || self == .users }
     /// Whether this process runs the Products service.
     var runsProducts: Bool { self == .all || self == .products }
+    /// Whether this process runs the Payments service.
+    var runsPayments: Bool { self == .all || self == .payments }
 }
 
 /// What a command does with the system: serve it (the configuration of a server is
@@ -51,6 +55,14 @@ struct Settings: Sendable {
     var purpose = Purpose.serve
     var usersDatabaseURL: DatabaseURL?
     var productsDatabaseURL: DatabaseURL?
+    var paymentsDatabaseURL: DatabaseURL?
+    /// Who takes the money: the simulated `test` network, or Stripe.
+    var paymentProvider = PaymentProviderSetting.test
+    var payment = PaymentService.Settings()
+    /// Signs the test network's webhooks; made for the process when not set.
+    var testNetworkWebhookSecret: String?
+    var testNetworkActionDelay = Duration.seconds(2)
+    var testNetworkSlowDelay: Duration?
     var redisURL: RedisURL?
     /// How long the guard waits for Redis before failing open or closed.
     var redisTimeout = Duration.milliseconds(250)
@@ -110,6 +122,11 @@ struct Settings: Sendable {
         if productsDatabaseURL == nil, service == .products {
             productsDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
+        paymentsDatabaseURL = try env.parsed("PAYMENTS_DATABASE_URL", parse)
+        if paymentsDatabaseURL == nil, service == .payments {
+            paymentsDatabaseURL = try env.parsed("DATABASE_URL", parse)
+        }
+        try readPaymentSettings(env, serving: serving)
         // Orders in another process reserve stock through the internal API with it; the
         // all-in-one mode serves that API too when a token is set.
         if let token = try Self.secret("INTERNAL_API_TOKEN", env) {
@@ -117,8 +134,11 @@ struct Settings: Sendable {
                 throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
             }
             internalToken = token
-        } else if service == .products, serving {
-            throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "(or INTERNAL_API_TOKEN_FILE) is required when Products runs alone")
+        } else if service == .products || service == .payments, serving {
+            throw ConfigurationError(
+                variable: "INTERNAL_API_TOKEN",
+                reason: "(or INTERNAL_API_TOKEN_FILE) is required when \(service == .products ? "Products" : "Payments") runs alone"
+            )
         }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
             do { return try RedisURL(raw) } catch {

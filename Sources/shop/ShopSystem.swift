@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ObjectStorage
+import PaymentService
 import Platform
 import ProductService
 import Redis
@@ -18,6 +19,7 @@ struct ShopSystem: Sendable {
     /// The services this process runs (`--service`): both, or one of them.
     let users: UserService?
     let products: ProductService?
+    let payments: PaymentService?
     let tokens: AccessTokens
     /// When users' sessions ended, for the guard: Redis with `REDIS_URL`, memory otherwise.
     let sessionCutoffs: any SessionCutoffs
@@ -121,10 +123,37 @@ struct ShopSystem: Sendable {
                 logger: logger
             )
         }
+        var payments: PaymentService?
+        if settings.service.runsPayments {
+            let provider: PaymentService.ProviderChoice
+            switch settings.paymentProvider {
+            case .test:
+                provider = .test(settings.testNetworkSettings)
+            case .stripe(let secretKey, let apiBase, let webhookSecret):
+                provider = .stripe(
+                    StripeProvider(
+                        secretKey: secretKey,
+                        apiBase: apiBase,
+                        webhookSecret: webhookSecret,
+                        timeout: .seconds(Int64(settings.payment.providerTimeout.components.seconds) + 1)
+                    )
+                )
+            }
+            payments = PaymentService(
+                database: try await database("payments", url: settings.paymentsDatabaseURL),
+                provider: provider,
+                settings: settings.payment,
+                breaker: metrics.circuitBreaker(name: "payments-provider"),
+                logger: logger
+            )
+        }
+        var consumerDatabases: [(service: String, database: any Database)] = []
+        if let users { consumerDatabases.append(("users", users.database)) }
         return ShopSystem(
             settings: settings,
             users: users,
             products: products,
+            payments: payments,
             tokens: tokens,
             sessionCutoffs: sessionCutoffs,
             rateLimits: rateLimits,
@@ -132,7 +161,7 @@ struct ShopSystem: Sendable {
             bus: bus,
             consumerServices: consumerServices,
             consumers: consumers,
-            consumerDatabases: users.map { [("users", $0.database)] } ?? [],
+            consumerDatabases: consumerDatabases,
             redisClients: redisClients,
             databases: databases,
             databaseServices: services
@@ -161,6 +190,7 @@ struct ShopSystem: Sendable {
     func migrate(logger: Logger) async throws {
         try await users?.migrate(logger: logger)
         try await products?.migrate(logger: logger)
+        try await payments?.migrate(logger: logger)
     }
 
     /// Opens the system for `settings`, runs `body` with it, and closes it whatever
@@ -215,7 +245,7 @@ struct ShopSystem: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
         onInternalRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
-        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? [])
+        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? [])
         let router = Gateway.makeRouter(
             health: health,
             tokens: tokens,
@@ -226,6 +256,7 @@ struct ShopSystem: Sendable {
         ) { api in
             users?.addRoutes(to: api)
             products?.addRoutes(to: api)
+            payments?.addRoutes(to: api)
         } assets: { router in
             products?.addPublicRoutes(to: router)
         }
@@ -240,6 +271,8 @@ struct ShopSystem: Sendable {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
+                // The test network reports what settles later to this server's webhook route.
+                payments?.listening(on: "http://\(host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host):\(port)")
                 await onRunning(port)
             },
             logger: logger
@@ -252,7 +285,10 @@ struct ShopSystem: Sendable {
         // Loopback unless an operator names a private interface: never every interface.
         let internalHost = settings.internalHost ?? "127.0.0.1"
         let internalRouter = EdgeRouter.makeInternal(health: health, metrics: metrics) { router in
-            if let token = settings.internalToken { products?.addInternalRoutes(to: router, token: token) }
+            if let token = settings.internalToken {
+                products?.addInternalRoutes(to: router, token: token)
+                payments?.addInternalRoutes(to: router, token: token)
+            }
         }
         var internalApp = Application(
             router: internalRouter,
@@ -300,6 +336,10 @@ struct ShopSystem: Sendable {
         if let products {
             workers += products.backgroundServices(logger: logger)
             outboxes.append(products.outbox)
+        }
+        if let payments {
+            workers += payments.backgroundServices(logger: logger)
+            outboxes.append(payments.outbox)
         }
         workers += outboxes.map { OutboxRelay(outbox: $0, bus: bus, logger: logger, metrics: metrics) }
         return workers

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import NIOHTTP1
+import PaymentService
 import Synchronization
 import Testing
 
@@ -20,6 +21,11 @@ import Testing
     /// provoked by the tests that stop a dependency, which check them with
     /// ``problems(of:method:path:)``.
     static let unprovokable: Set<String> = ["500", "503"]
+    /// Answers given only when a payment provider does not answer in time (tested in
+    /// `PaymentsEndToEndTests` and `PaymentsTests` with a slow provider, not here).
+    static let waitingOnProvider: Set<String> = [
+        "post /api/v1/payments/{id}/capture 202", "post /api/v1/payments/{id}/cancel 202", "post /api/v1/payments/{id}/refunds 202",
+    ]
 
     /// What is wrong with `result` as an answer to `method path`, by the document: for
     /// tests elsewhere that provoke answers this suite cannot (a stopped dependency).
@@ -309,6 +315,91 @@ import Testing
             _ = try await check(.POST, "/api/v1/products/x/archive")
             _ = try await check(.POST, archive)
 
+            // Payments: made through the internal API as Orders makes them, then read,
+            // captured, voided and refunded through the public one.
+            let internalAPI = try admin.internalListener
+            func pay(_ order: String, _ number: String, capture: String = "automatic") async throws -> HTTPResult {
+                try await internalAPI.request(
+                    .POST,
+                    "/internal/v1/payments",
+                    headers: [("Authorization", "Bearer \(TestServer.internalToken)"), ("Idempotency-Key", "key-\(order)")],
+                    json:
+                        #"{"order_id":"\#(order)","customer_id":\#(id),"amount":1000,"currency":"EUR","capture_method":"\#(capture)","payment_method":{"card":{"number":"\#(number)","exp_month":12,"exp_year":2034}}}"#
+                )
+            }
+            let paid = try await pay("order-a", "4242424242424242")
+            #expect(paid.status == 201)
+            let paidID = try #require(paid.json?["data"]?["id"]?.string)
+            let held = try await pay("order-b", "4242424242424242", capture: "manual")
+            let heldID = try #require(held.json?["data"]?["id"]?.string)
+            let declined = try await pay("order-c", "4000000000000002")
+            #expect(declined.status == 402)
+            #expect(declined.json?["error"]?["decline_code"]?.string == "card_declined")
+            let voidable = try #require(try await pay("order-d", "5555555555554444", capture: "manual").json?["data"]?["id"]?.string)
+            let missing = "/api/v1/payments/pay_000000000000000000000000"
+            _ = try await check(.GET, "/api/v1/payments")
+            _ = try await check(.GET, "/api/v1/payments?status=succeeded&per_page=1&sort=created_at")
+            _ = try await check(.GET, "/api/v1/payments?cursor=&per_page=1")
+            _ = try await check(.GET, "/api/v1/payments?status=lost")
+            _ = try await check(as: customer, .GET, "/api/v1/payments")
+            _ = try await check(as: anonymous, .GET, "/api/v1/payments")
+            _ = try await check(.GET, "/api/v1/payments/\(paidID)")
+            _ = try await check(as: customer, .GET, "/api/v1/payments/\(paidID)")
+            _ = try await check(as: staff, .GET, missing)
+            _ = try await check(as: anonymous, .GET, "/api/v1/payments/\(paidID)")
+            let capture = "/api/v1/payments/\(heldID)/capture"
+            _ = try await check(.POST, capture, json: #"{"amount":0}"#)
+            _ = try await check(.POST, capture, json: "{")
+            _ = try await check(.POST, capture, json: oversize)
+            _ = try await check(as: customer, .POST, capture, json: "{}")
+            _ = try await check(as: anonymous, .POST, capture, json: "{}")
+            _ = try await check(.POST, missing + "/capture", json: "{}")
+            _ = try await check(.POST, capture, json: #"{"amount":400}"#, headers: [("Idempotency-Key", "capture-1")])
+            _ = try await check(.POST, capture, json: #"{"amount":400}"#, headers: [("Idempotency-Key", "capture-1")])
+            _ = try await check(.POST, capture, json: #"{"amount":300}"#, headers: [("Idempotency-Key", "capture-1")])
+            _ = try await check(.POST, capture, json: #"{"amount":100}"#)
+            let cancel = "/api/v1/payments/\(voidable)/cancel"
+            _ = try await check(as: customer, .POST, cancel)
+            _ = try await check(as: anonymous, .POST, cancel)
+            _ = try await check(.POST, missing + "/cancel")
+            _ = try await check(.POST, cancel, headers: [("Idempotency-Key", String(repeating: "k", count: 256))])
+            _ = try await check(.POST, cancel)
+            _ = try await check(.POST, "/api/v1/payments/\(paidID)/cancel")
+            let refunds = "/api/v1/payments/\(paidID)/refunds"
+            _ = try await check(.POST, refunds, json: #"{"amount":300,"reason":"damaged in transit"}"#)
+            _ = try await check(.POST, refunds, json: #"{"amount":100000,"reason":"too much"}"#)
+            _ = try await check(.POST, refunds, json: #"{"amount":100}"#)
+            _ = try await check(.POST, refunds, json: "{")
+            _ = try await check(.POST, refunds, json: oversize)
+            _ = try await check(as: customer, .POST, refunds, json: #"{"reason":"mine"}"#)
+            _ = try await check(as: anonymous, .POST, refunds, json: #"{"reason":"anyone"}"#)
+            _ = try await check(.POST, missing + "/refunds", json: #"{"reason":"nobody"}"#)
+            _ = try await check(.POST, "/api/v1/payments/\(voidable)/refunds", json: #"{"reason":"voided"}"#)
+            let webhook = "/api/v1/payments/webhooks/test"
+            let notice = Array(
+                #"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_x","object":"payment_intent","metadata":{"payment_id":"\#(paidID)"}}}}"#
+                    .utf8
+            )
+            let signature = WebhookSignature(secret: TestServer.webhookSecret).header(for: notice, at: Date())
+            _ = try await check(
+                as: anonymous,
+                .POST,
+                webhook,
+                body: Data(notice),
+                headers: [("Stripe-Signature", signature), ("Content-Type", "application/json")]
+            )
+            _ = try await check(as: anonymous, .POST, webhook, body: Data(notice), headers: [("Content-Type", "application/json")])
+            let notAnEvent = Array("{}".utf8)
+            let signedNothing = WebhookSignature(secret: TestServer.webhookSecret).header(for: notAnEvent, at: Date())
+            _ = try await check(
+                as: anonymous,
+                .POST,
+                webhook,
+                body: Data(notAnEvent),
+                headers: [("Stripe-Signature", signedNothing), ("Content-Type", "application/json")]
+            )
+            _ = try await check(as: anonymous, .POST, webhook, json: oversize)
+
             _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/\(id)")
@@ -354,7 +445,9 @@ import Testing
             }
         }
 
-        let documented = documentedResponses().filter { !Self.unprovokable.contains(String($0.split(separator: " ").last!)) }
+        let documented = documentedResponses().filter {
+            !Self.unprovokable.contains(String($0.split(separator: " ").last!)) && !Self.waitingOnProvider.contains($0)
+        }
         let missing = documented.subtracting(covered.withLock { $0 }).sorted()
         #expect(missing.isEmpty, "documented but never exercised: \(missing)")
     }

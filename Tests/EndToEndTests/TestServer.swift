@@ -147,7 +147,14 @@ enum TestServer {
         "REDIS_TIMEOUT_MS": "5000",
         // The internal listener (/metrics, service-to-service calls) on a free port.
         "INTERNAL_PORT": "0",
+        // Services' calls to each other (Orders to Payments) on that listener.
+        "INTERNAL_API_TOKEN": internalToken,
+        // The test network signs its webhooks with it, and tests sign theirs.
+        "TEST_NETWORK_WEBHOOK_SECRET": webhookSecret,
     ]
+
+    static let internalToken = "internal-token-for-tests-0123456789abcdef"
+    static let webhookSecret = "whsec_tests_0123456789"
 
     /// Runs the all-in-one system with the Users service on `engine` (a fresh PostgreSQL
     /// database, or the embedded SQLite file).
@@ -161,7 +168,9 @@ enum TestServer {
             try await with(environment: environment, body)
         case .postgres:
             try await TestDatabases.withPostgresURL { url in
-                try await with(usersDatabaseURL: url, environment: environment, body)
+                try await TestDatabases.withPostgresURL { paymentsURL in
+                    try await with(usersDatabaseURL: url, paymentsDatabaseURL: paymentsURL, environment: environment, body)
+                }
             }
         }
     }
@@ -170,6 +179,7 @@ enum TestServer {
     static func with(
         service: ServiceName = .all,
         usersDatabaseURL: DatabaseURL? = nil,
+        paymentsDatabaseURL: DatabaseURL? = nil,
         environment: [String: String] = [:],
         _ body: @Sendable (RunningShop) async throws -> Void
     ) async throws {
@@ -185,6 +195,7 @@ enum TestServer {
         settings.port = 0
         settings.dataDirectory = directory.path
         settings.usersDatabaseURL = usersDatabaseURL
+        if let paymentsDatabaseURL { settings.paymentsDatabaseURL = paymentsDatabaseURL }
         let system = try await ShopSystem.open(settings, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let (internalPorts, internalContinuation) = AsyncStream<Int>.makeStream()

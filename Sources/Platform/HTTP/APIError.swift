@@ -43,11 +43,19 @@ public struct Problem: Sendable, Hashable, Codable {
     public var code: ErrorCode
     public var message: String
     public var field: String?
+    /// With `PAYMENT_DECLINED`: the provider's reason (`card_declined`, `insufficient_funds`...).
+    public var declineCode: String?
 
-    public init(_ code: ErrorCode, _ message: String, field: String? = nil) {
+    public init(_ code: ErrorCode, _ message: String, field: String? = nil, declineCode: String? = nil) {
         self.code = code
         self.message = message
         self.field = field
+        self.declineCode = declineCode
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case code, message, field
+        case declineCode = "decline_code"
     }
 }
 

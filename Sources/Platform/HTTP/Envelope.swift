@@ -37,10 +37,12 @@ public struct ErrorEnvelope: Codable, Sendable, Hashable {
         public var code: ErrorCode
         public var message: String
         public var field: String?
+        public var declineCode: String?
         public var requestID: String
 
         enum CodingKeys: String, CodingKey {
             case code, message, field
+            case declineCode = "decline_code"
             case requestID = "request_id"
         }
     }
@@ -50,7 +52,7 @@ public struct ErrorEnvelope: Codable, Sendable, Hashable {
 
     public init(_ error: APIError, requestID: String) {
         let main = error.main
-        self.error = MainError(code: main.code, message: main.message, field: main.field, requestID: requestID)
+        self.error = MainError(code: main.code, message: main.message, field: main.field, declineCode: main.declineCode, requestID: requestID)
         self.errors = error.problems
     }
 }

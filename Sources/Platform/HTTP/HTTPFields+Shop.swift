@@ -5,4 +5,6 @@ extension HTTPField.Name {
     public static let xRequestID = HTTPField.Name("X-Request-ID")!
     /// `Idempotency-Key`, on POSTs that create something or move money.
     public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// `Stripe-Signature`, on provider webhooks (the test network signs the same way).
+    public static let stripeSignature = HTTPField.Name("Stripe-Signature")!
 }

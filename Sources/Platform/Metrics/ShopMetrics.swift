@@ -59,6 +59,37 @@ public final class ShopMetrics: Sendable {
         registry.makeCounter(descriptor: Self.deliveries, labels: [("consumer", consumer), ("outcome", outcome)]).increment()
     }
 
+    /// A breaker for calls to the upstream `name`, its state exported as
+    /// `shop_circuit_breaker_state{breaker="name"}` (0 closed, 1 half-open, 2 open) and the
+    /// calls it refuses as `shop_circuit_breaker_rejections_total{breaker="name"}`.
+    ///
+    /// `name` comes from code, one per upstream (a breaker made twice with one name shares
+    /// its series), so the series stay few.
+    public func circuitBreaker(
+        name: String,
+        configuration: CircuitBreaker.Configuration = CircuitBreaker.Configuration(),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) -> CircuitBreaker {
+        let state = registry.makeGauge(descriptor: Self.circuitBreakerState, labels: [("breaker", name)])
+        let rejections = registry.makeCounter(descriptor: Self.circuitBreakerRejections, labels: [("breaker", name)])
+        state.set(to: Self.gaugeValue(of: .closed))
+        return CircuitBreaker(
+            name: name,
+            configuration: configuration,
+            now: now,
+            onStateChange: { _, newState in state.set(to: Self.gaugeValue(of: newState)) },
+            onRejection: { _ in rejections.increment() }
+        )
+    }
+
+    static func gaugeValue(of state: CircuitBreaker.State) -> Double {
+        switch state {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
+    }
+
     /// Counts one read-cache lookup: `hit`, `miss` or `error` (the cache did not answer
     /// and the database did).
     public func recordCacheLookup(cache: String, outcome: String) {
@@ -68,6 +99,12 @@ public final class ShopMetrics: Sendable {
     static var cacheLookups: MetricNameDescriptor { name("cache_lookups", "total", "Read-cache lookups, by cache and outcome.") }
     static var httpRequests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests answered, by method, route and status.") }
     static var httpDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer HTTP requests.") }
+    static var circuitBreakerState: MetricNameDescriptor {
+        name("circuit_breaker_state", "", "State of each circuit breaker: 0 closed, 1 half-open, 2 open.")
+    }
+    static var circuitBreakerRejections: MetricNameDescriptor {
+        name("circuit_breaker_rejections", "total", "Calls refused without being made because their circuit breaker was open.")
+    }
     static var deliveries: MetricNameDescriptor { name("event_deliveries", "total", "Event deliveries to consumers, by outcome.") }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Platform
@@ -71,31 +70,5 @@ struct InternalRoutes: Sendable {
         case .notForSale(let product): return APIError(.conflict, "Product \(product) is not for sale", field: field(product))
         default: return error
         }
-    }
-}
-
-/// Lets a call through only with `Authorization: Bearer <the shared token>`, compared in
-/// constant time.
-struct ServiceTokenMiddleware: RouterMiddleware {
-    typealias Context = ShopRequestContext
-    let expected: SHA256.Digest
-
-    init(token: String) {
-        expected = SHA256.hash(data: Data(token.utf8))
-    }
-
-    func handle(
-        _ request: Request,
-        context: ShopRequestContext,
-        next: (Request, ShopRequestContext) async throws -> Response
-    ) async throws -> Response {
-        let presented = request.headers[.authorization].flatMap { value -> String? in
-            value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil
-        }
-        // Equal-length digests compared by the digest's own constant-time ==.
-        guard let presented, SHA256.hash(data: Data(presented.utf8)) == expected else {
-            throw APIError(.unauthenticated, "A service token is required")
-        }
-        return try await next(request, context)
     }
 }

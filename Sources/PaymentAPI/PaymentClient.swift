@@ -1,0 +1,33 @@
+/// What the order service asks of Payments during checkout and after it.
+///
+/// Every call names the order: one order has one payment, ever, so a retry of any call
+/// cannot charge twice.
+public protocol PaymentClient: Sendable {
+    /// Charges (or, with manual capture, authorizes) the order's amount. The same
+    /// `idempotencyKey` answers the first call's payment; a new key on a failed payment
+    /// tries the new card; a new key on any other payment is a conflict.
+    /// - Throws: ``PaymentError/declined(code:message:paymentID:)`` when the card was refused.
+    func createPayment(_ payment: NewPayment, idempotencyKey: String) async throws -> PaymentResource
+    /// The payment of an order, if it has one.
+    func payment(orderID: String) async throws -> PaymentResource?
+    /// Gives back `amount` (everything still refundable when `nil`) of what was captured.
+    func refund(orderID: String, amount: Int64?, reason: String, idempotencyKey: String) async throws -> RefundResource
+    /// Voids an authorization that was not captured (nothing is taken).
+    func cancel(orderID: String) async throws -> PaymentResource
+}
+
+/// Why a payment call was refused.
+public enum PaymentError: Error, Sendable, Hashable {
+    /// The provider refused the card; `code` is its decline code (`card_declined`,
+    /// `insufficient_funds`, `expired_card`...).
+    case declined(code: String, message: String, paymentID: String)
+    case notFound(String)
+    /// The payment is in a state that does not allow this (or the order already has
+    /// another payment); the message names the state.
+    case conflict(String)
+    /// An input was refused; `field` names it.
+    case invalid(field: String, message: String)
+    /// The provider (or the payment service) did not answer in time; nothing is lost,
+    /// the payment is settled later by a webhook or the reconciler.
+    case unavailable(String)
+}

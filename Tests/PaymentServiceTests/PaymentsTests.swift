@@ -1,0 +1,398 @@
+import Foundation
+import Logging
+import PaymentAPI
+import Platform
+import SQLKit
+import TestSupport
+import Testing
+
+@testable import PaymentService
+
+/// The payment operations through the test network, against real SQLite and PostgreSQL.
+@Suite struct PaymentsTests {
+    static let kinds = TestDatabases.kinds()
+    static let visa = PaymentMethodBody(card: CardBody(number: "4242 4242 4242 4242", expMonth: 12, expYear: 2034, cvc: "123"))
+
+    static func card(_ number: String) -> PaymentMethodBody {
+        PaymentMethodBody(card: CardBody(number: number, expMonth: 12, expYear: 2034, cvc: "123"))
+    }
+
+    struct Harness: Sendable {
+        let payments: Payments
+        let network: TestNetwork
+        var store: PaymentStore { payments.store }
+
+        func charge(
+            _ order: String,
+            _ method: PaymentMethodBody = PaymentsTests.visa,
+            amount: Int64 = 1000,
+            capture: CaptureMethod = .automatic,
+            key: String? = nil
+        ) async throws -> Payment {
+            let body = NewPayment(orderID: order, customerID: 7, amount: amount, currency: "EUR", captureMethod: capture, paymentMethod: method)
+            return try await payments.create(try Payments.validated(body, now: Date()), idempotencyKey: key ?? "key-\(order)")
+        }
+
+        /// The ledger explains the payment: authorized minus captured minus voided is what
+        /// is capturable, captures sum to what was captured, refunds to what was refunded.
+        func checkBooks(_ id: String) async throws {
+            let payment = try #require(try await store.payment(id: id))
+            let ledger = try await store.ledger(of: id)
+            let authorized = ledger[.authorization] ?? 0, captured = ledger[.capture] ?? 0
+            let voided = ledger[.void] ?? 0, refunded = ledger[.refund] ?? 0
+            #expect(authorized - captured - voided == payment.amountCapturable, "\(ledger) against \(payment)")
+            #expect(captured == payment.amountCaptured)
+            #expect(refunded == payment.amountRefunded)
+            #expect(payment.amountRefunded + payment.refundPending <= payment.amountCaptured)
+            #expect(authorized <= payment.amount)
+        }
+
+        func count(_ sql: String) async throws -> Int {
+            try await store.database.read { db in try await db.raw(SQLQueryString(sql)).first(decodingColumn: "n", as: Int.self) ?? -1 }
+        }
+    }
+
+    private func with(
+        _ kind: DatabaseKind,
+        timeout: Duration = .seconds(30),
+        authorizationTTL: Duration = .seconds(3600),
+        slowDelay: Duration = .seconds(1),
+        lostAfter: Duration = .seconds(3600),
+        _ body: @Sendable (Harness) async throws -> Void
+    ) async throws {
+        try await TestDatabases.with(kind) { (database: any Database) async throws in
+            try await Migrator(PaymentService.migrations, logger: TestDatabases.logger).migrate(database)
+            let network = TestNetwork(
+                database: database,
+                settings: TestNetwork.Settings(actionDelay: .zero, slowDelay: slowDelay, webhookSecret: "whsec_test_secret")
+            )
+            let payments = Payments(
+                store: PaymentStore(database: database),
+                provider: network,
+                timeout: timeout,
+                authorizationTTL: authorizationTTL,
+                reconcileAfter: .zero,
+                lostAfter: lostAfter,
+                breaker: nil,
+                logger: TestDatabases.logger,
+                now: { Date() }
+            )
+            try await body(Harness(payments: payments, network: network))
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aCardThatSucceedsIsChargedOnceAndBooked(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let payment = try await harness.charge("order-1")
+            #expect(payment.status == .succeeded)
+            #expect(payment.amountCaptured == 1000)
+            #expect(payment.card == CardResource(brand: "visa", last4: "4242", expMonth: 12, expYear: 2034))
+            try await harness.checkBooks(payment.id)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.completed'") == 1)
+            // The same request again answers the same payment; the network saw one charge.
+            let again = try await harness.charge("order-1")
+            #expect(again.id == payment.id)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents") == 1)
+            // The card number is nowhere: not in our rows, not in the events.
+            let rows = try await harness.store.database.read { sql in
+                try await sql.raw("SELECT envelope AS text FROM outbox UNION ALL SELECT card_last4 FROM payments").all()
+                    .map { try $0.decode(column: "text", as: String?.self) ?? "" }
+            }
+            #expect(!rows.contains { $0.contains("4242424242424242") || $0.contains("4242 4242 4242 4242") })
+            let history = try await harness.store.resource(of: again).history.map(\.to)
+            #expect(history == [.processing, .succeeded])
+        }
+    }
+
+    @Test(arguments: kinds)
+    func theSameKeyWithAnotherBodyOrAnotherKeyOnAPaidOrderIsAConflict(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            _ = try await harness.charge("order-2")
+            await #expect(throws: PaymentError.conflict("The idempotency key was used with another request")) {
+                _ = try await harness.charge("order-2", amount: 999)
+            }
+            await #expect(throws: PaymentError.self) { _ = try await harness.charge("order-2", key: "another-key") }
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents") == 1)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aDeclinedCardFailsWithItsCodeAndAnotherCardMayFollow(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let declined = try await harness.charge("order-3", Self.card("4000000000009995"))
+            #expect(declined.status == .failed)
+            #expect(declined.failure?.code == "insufficient_funds")
+            #expect(declined.amountCaptured == 0)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.failed'") == 1)
+            let expired = try await harness.charge("order-3", Self.card("4000000000000069"), key: "second")
+            #expect(expired.failure?.code == "expired_card")
+            let paid = try await harness.charge("order-3", key: "third")
+            #expect(paid.id == declined.id)
+            #expect(paid.attempt == 3)
+            #expect(paid.status == .succeeded)
+            #expect(paid.failure == nil)
+            try await harness.checkBooks(paid.id)
+            // A card past its expiry is declined whatever its number.
+            let old = PaymentMethodBody(card: CardBody(number: "4242424242424242", expMonth: 1, expYear: 2020))
+            #expect(try await harness.charge("order-3b", old).failure?.code == "expired_card")
+        }
+    }
+
+    @Test(arguments: kinds)
+    func manualCaptureTakesPartAndReleasesTheRest(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let held = try await harness.charge("order-4", capture: .manual)
+            #expect(held.status == .requiresCapture)
+            #expect(held.amountCapturable == 1000)
+            #expect(held.authorizationExpiresAt != nil)
+            try await harness.checkBooks(held.id)
+            await #expect(throws: PaymentError.invalid(field: "amount", message: "Must be from 1 to 1000")) {
+                _ = try await harness.payments.capture(held.id, amount: 1001)
+            }
+            let captured = try await harness.payments.capture(held.id, amount: 600)
+            #expect(captured.status == .succeeded)
+            #expect(captured.amountCaptured == 600)
+            #expect(captured.amountCapturable == 0)
+            try await harness.checkBooks(held.id)
+            #expect(try await harness.store.ledger(of: held.id)[.void] == 400)
+            await #expect(throws: PaymentError.self) { _ = try await harness.payments.capture(held.id, amount: 100) }
+            // A void of a held authorization releases all of it.
+            let other = try await harness.charge("order-4b", capture: .manual)
+            let voided = try await harness.payments.cancel(other.id)
+            #expect(voided.status == .canceled)
+            try await harness.checkBooks(other.id)
+            #expect(try await harness.store.ledger(of: other.id)[.void] == 1000)
+        }
+    }
+
+    /// The acceptance test of the issue: refunds racing each other never exceed the capture.
+    @Test(arguments: kinds)
+    func manyConcurrentRefundsNeverExceedWhatWasCaptured(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let payment = try await harness.charge("order-5", amount: 1000)
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<30 {
+                    group.addTask {
+                        let refund = try? await harness.payments.refund(
+                            payment.id,
+                            amount: 100,
+                            reason: "racing \(index)",
+                            idempotencyKey: "r-\(index)"
+                        )
+                        return refund?.status == .succeeded
+                    }
+                }
+                return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            // A refund whose answer was slow under load stays pending until the reconciler
+            // repeats it with its key; then exactly ten have gone through.
+            #expect(outcomes <= 10)
+            try await harness.payments.reconcile()
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM payment_refunds WHERE status = 'succeeded'") == 10)
+            let after = try #require(try await harness.store.payment(id: payment.id))
+            #expect(after.amountRefunded == 1000)
+            #expect(after.refundPending == 0)
+            try await harness.checkBooks(payment.id)
+            let networkRefunded = try await harness.count("SELECT amount_refunded AS n FROM test_network_intents")
+            #expect(networkRefunded == 1000)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.refunded'") == 10)
+            // The same key answers the same refund, and nothing is left.
+            let again = try await harness.payments.refund(payment.id, amount: 100, reason: "racing 0", idempotencyKey: "r-0")
+            #expect(again.paymentID == payment.id)
+            await #expect(throws: PaymentError.self) {
+                _ = try await harness.payments.refund(payment.id, amount: 1, reason: "one more", idempotencyKey: "r-x")
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func racingFirstRequestsForOneOrderChargeItOnce(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let results = await withTaskGroup(of: String?.self) { group in
+                for index in 0..<12 {
+                    group.addTask { try? await harness.charge("order-6", key: "key-\(index % 3)").id }
+                }
+                return await group.reduce(into: [String?]()) { $0.append($1) }
+            }
+            #expect(Set(results.compactMap { $0 }).count == 1)
+            let charges = try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents")
+            let rows = try await harness.count("SELECT COUNT(*) AS n FROM payments")
+            #expect(charges == 1)
+            #expect(rows == 1)
+        }
+    }
+
+    /// A process killed after the provider charged and before the service committed: the
+    /// reconciler finds the charge by its attempt key and books it once.
+    @Test(arguments: kinds)
+    func aChargeWhoseAnswerWasLostIsFoundAndBookedOnce(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let request = PaymentStore.ChargeRequest(
+                orderID: "order-7",
+                customerID: 7,
+                amount: 1000,
+                currency: "EUR",
+                captureMethod: .automatic,
+                provider: "test",
+                idempotencyKey: "k",
+                fingerprint: "f",
+                card: nil
+            )
+            guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else {
+                Issue.record("a new payment must call the provider")
+                return
+            }
+            _ = try await harness.network.authorize(
+                ProviderCharge(
+                    paymentID: recorded.id,
+                    idempotencyKey: recorded.attemptKey,
+                    amount: 1000,
+                    currency: "EUR",
+                    captureMethod: .automatic,
+                    method: Self.visa
+                )
+            )
+            #expect(try await harness.store.payment(id: recorded.id)?.status == .processing)
+            #expect(try await harness.payments.reconcile() >= 1)
+            #expect(try await harness.payments.reconcile() == 0)
+            let settled = try #require(try await harness.store.payment(id: recorded.id))
+            #expect(settled.status == .succeeded)
+            #expect(settled.pendingAction == nil)
+            try await harness.checkBooks(recorded.id)
+            #expect(try await harness.store.ledger(of: recorded.id)[.capture] == 1000)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.completed'") == 1)
+        }
+    }
+
+    /// Killed after recording, before the provider heard of it: nothing was taken; the
+    /// attempt fails so the customer can try again.
+    @Test(arguments: kinds)
+    func aChargeThatNeverReachedTheProviderFailsAndMayBeRetried(_ kind: DatabaseKind) async throws {
+        try await with(kind, lostAfter: .zero) { harness in
+            let request = PaymentStore.ChargeRequest(
+                orderID: "order-8",
+                customerID: 7,
+                amount: 1000,
+                currency: "EUR",
+                captureMethod: .automatic,
+                provider: "test",
+                idempotencyKey: "k",
+                fingerprint: "f",
+                card: nil
+            )
+            _ = try await harness.store.start(request, at: Date())
+            try await harness.payments.reconcile()
+            let failed = try #require(try await harness.store.payment(orderID: "order-8"))
+            #expect(failed.status == .failed)
+            #expect(failed.failure?.code == "processing_error")
+            #expect(try await harness.charge("order-8", key: "retry").status == .succeeded)
+        }
+    }
+
+    /// A card that needs the customer's action settles later; the notice comes twice and
+    /// out of order, and the money is booked once.
+    @Test(arguments: kinds)
+    func aDuplicatedOrLateNoticeBooksTheOutcomeOnce(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let waiting = try await harness.charge("order-9", Self.card("4000002500003155"))
+            #expect(waiting.status == .requiresAction)
+            #expect(waiting.nextActionURL != nil)
+            try await harness.network.settleDue()
+            let notice = ProviderNotice(
+                eventID: "evt_1",
+                type: "payment_intent.succeeded",
+                reference: waiting.providerReference,
+                paymentID: waiting.id
+            )
+            try await harness.payments.settle(notice)
+            try await harness.payments.settle(notice)
+            try await harness.payments.settle(
+                ProviderNotice(eventID: "evt_0", type: "payment_intent.requires_action", reference: nil, paymentID: waiting.id)
+            )
+            let settled = try #require(try await harness.store.payment(id: waiting.id))
+            #expect(settled.status == .succeeded)
+            #expect(settled.nextActionURL == nil)
+            try await harness.checkBooks(waiting.id)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.completed'") == 1)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM payment_ledger WHERE kind = 'capture'") == 1)
+        }
+    }
+
+    /// The slow card answers past the timeout: the payment is `processing`, then settled
+    /// by the reconciler once the network has the outcome.
+    @Test(arguments: kinds)
+    func aSlowProviderLeavesProcessingThenTheReconcilerSettles(_ kind: DatabaseKind) async throws {
+        try await with(kind, timeout: .seconds(1), slowDelay: .milliseconds(1500)) { harness in
+            let slow = try await harness.charge("order-10", Self.card("4000000000000119"))
+            #expect(slow.status == .processing)
+            try await Task.sleep(for: .milliseconds(1600))
+            try await harness.network.settleDue()
+            try await harness.payments.reconcile()
+            let settled = try #require(try await harness.store.payment(id: slow.id))
+            #expect(settled.status == .succeeded)
+            try await harness.checkBooks(slow.id)
+            // Asking again with the same key while it was processing answered the same payment.
+            #expect(try await harness.charge("order-10", Self.card("4000000000000119")).id == slow.id)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func anAuthorizationPastItsExpiryIsVoided(_ kind: DatabaseKind) async throws {
+        try await with(kind, authorizationTTL: .zero) { harness in
+            let held = try await harness.charge("order-11", capture: .manual)
+            #expect(held.status == .requiresCapture)
+            try await harness.payments.reconcile()
+            let voided = try #require(try await harness.store.payment(id: held.id))
+            #expect(voided.status == .canceled)
+            try await harness.checkBooks(held.id)
+            let history = try await harness.store.resource(of: voided).history
+            #expect(history.last?.cause == "authorization expired")
+        }
+    }
+
+    @Test func invalidInputsAreRefusedFieldByField() throws {
+        func problem(_ body: NewPayment) -> String? {
+            do {
+                _ = try Payments.validated(body, now: Date())
+                return nil
+            } catch let error as APIError {
+                return error.main.field
+            } catch {
+                return "?"
+            }
+        }
+        let good = NewPayment(orderID: "o-1", customerID: 1, amount: 100, currency: "EUR", paymentMethod: Self.visa)
+        #expect(problem(good) == nil)
+        var body = good
+        body.amount = 0
+        #expect(problem(body) == "amount")
+        body = good
+        body.currency = "eur"
+        #expect(problem(body) == "currency")
+        body = good
+        body.orderID = String(repeating: "x", count: 129)
+        #expect(problem(body) == "order_id")
+        body = good
+        body.paymentMethod = Self.card("4242424242424241")
+        #expect(problem(body) == "payment_method.card.number")
+        body.paymentMethod = PaymentMethodBody(card: CardBody(number: "4242424242424242", expMonth: 13, expYear: 2030))
+        #expect(problem(body) == "payment_method.card.exp_month")
+        body.paymentMethod = PaymentMethodBody()
+        #expect(problem(body) == "payment_method")
+        body.paymentMethod = PaymentMethodBody(token: "pm_card_visa", card: CardBody(number: "4242424242424242", expMonth: 1, expYear: 2030))
+        #expect(problem(body) == "payment_method")
+    }
+
+    @Test func cardNumbersAreLuhnCheckedAndNeverPrinted() {
+        #expect(CardNumber("4242 4242 4242 4242")?.brand == "visa")
+        #expect(CardNumber("5555-5555-5555-4444")?.brand == "mastercard")
+        #expect(CardNumber("378282246310005")?.brand == "amex")
+        #expect(CardNumber("4242424242424241") == nil)
+        #expect(CardNumber("4242x24242424242") == nil)
+        #expect(CardNumber("42") == nil)
+        let method = Self.visa
+        #expect(!"\(method)".contains("4242 4242"))
+        #expect(!String(reflecting: method).contains("424242424242"))
+    }
+}
