@@ -8,8 +8,12 @@ public struct PaymentEventData: Sendable, Hashable, Codable {
     public var amount: Int64
     public var currency: String
     public var status: PaymentStatus
+    /// What has been captured so far (less than `amount` after a partial capture).
+    public var amountCaptured: Int64
 
-    public init(paymentID: String, orderID: String, customerID: Int64?, amount: Int64, currency: String, status: PaymentStatus) {
+    public init(paymentID: String, orderID: String, customerID: Int64?, amount: Int64, currency: String, status: PaymentStatus, amountCaptured: Int64)
+    {
+        self.amountCaptured = amountCaptured
         self.paymentID = paymentID
         self.orderID = orderID
         self.customerID = customerID
@@ -23,12 +27,21 @@ public struct PaymentEventData: Sendable, Hashable, Codable {
         case paymentID = "payment_id"
         case orderID = "order_id"
         case customerID = "customer_id"
+        case amountCaptured = "amount_captured"
     }
 }
 
 /// `payment.authorized`: the money is held, waiting for a manual capture.
 public struct PaymentAuthorized: DomainEvent, Hashable {
     public static let type = "payment.authorized"
+    public var payment: PaymentEventData
+
+    public init(_ payment: PaymentEventData) { self.payment = payment }
+}
+
+/// `payment.canceled`: an authorization was voided (by staff, or at its expiry); nothing is taken.
+public struct PaymentCanceled: DomainEvent, Hashable {
+    public static let type = "payment.canceled"
     public var payment: PaymentEventData
 
     public init(_ payment: PaymentEventData) { self.payment = payment }

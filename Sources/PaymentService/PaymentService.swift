@@ -20,14 +20,18 @@ public struct PaymentService: Sendable {
         /// How old an unanswered charge must be before the provider's "never heard of it"
         /// fails it (so the customer may try again).
         public var lostAfter: Duration
+        /// How long a customer has to complete a required action (3-D Secure).
+        public var actionTTL: Duration
 
         public init(
             providerTimeout: Duration = .seconds(10),
             authorizationTTL: Duration = .seconds(7 * 24 * 3600),
             reconcileAfter: Duration = .seconds(30),
             reconcileEvery: Duration = .seconds(5),
-            lostAfter: Duration = .seconds(600)
+            lostAfter: Duration = .seconds(600),
+            actionTTL: Duration = .seconds(3600)
         ) {
+            self.actionTTL = actionTTL
             self.lostAfter = lostAfter
             self.providerTimeout = providerTimeout
             self.authorizationTTL = authorizationTTL
@@ -77,6 +81,7 @@ public struct PaymentService: Sendable {
             authorizationTTL: settings.authorizationTTL,
             reconcileAfter: settings.reconcileAfter,
             lostAfter: settings.lostAfter,
+            actionTTL: settings.actionTTL,
             breaker: breaker,
             logger: logger,
             now: now

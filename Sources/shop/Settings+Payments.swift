@@ -14,6 +14,11 @@ extension Settings {
     /// `PAYMENTS_PROVIDER` (`test` or `stripe`, with `STRIPE_SECRET_KEY`), the provider's
     /// timeout, the authorization hold, the reconciler's pace and the test network's delays.
     mutating func readPaymentSettings(_ env: EnvironmentReader, serving: Bool) throws(ConfigurationError) {
+        // Payments alone is how production runs: the provider is named, never assumed, so a
+        // forgotten variable cannot take test cards for real orders.
+        if env.string("PAYMENTS_PROVIDER") == nil, service == .payments, serving {
+            throw ConfigurationError(variable: "PAYMENTS_PROVIDER", reason: "is required when Payments runs alone: stripe, or test for a test system")
+        }
         switch env.string("PAYMENTS_PROVIDER") ?? "test" {
         case "test":
             paymentProvider = .test
@@ -43,7 +48,12 @@ extension Settings {
         if let seconds = try env.int("PAYMENT_AUTHORIZATION_TTL_SECONDS", in: 1...(30 * 86_400)) { payment.authorizationTTL = .seconds(seconds) }
         if let seconds = try env.int("PAYMENT_RECONCILE_AFTER_SECONDS", in: 1...86_400) { payment.reconcileAfter = .seconds(seconds) }
         if let milliseconds = try env.int("PAYMENT_RECONCILE_EVERY_MS", in: 100...3_600_000) { payment.reconcileEvery = .milliseconds(milliseconds) }
-        if let seconds = try env.int("PAYMENT_LOST_AFTER_SECONDS", in: 0...86_400) { payment.lostAfter = .seconds(seconds) }
+        if let seconds = try env.int("PAYMENT_LOST_AFTER_SECONDS", in: 60...86_400) { payment.lostAfter = .seconds(seconds) }
+        // A charge may be given up as never received only well after its call timed out.
+        guard payment.lostAfter > payment.providerTimeout + .seconds(30) else {
+            throw ConfigurationError(variable: "PAYMENT_LOST_AFTER_SECONDS", reason: "must be at least 30 s longer than PAYMENT_PROVIDER_TIMEOUT_MS")
+        }
+        if let seconds = try env.int("PAYMENT_ACTION_TTL_SECONDS", in: 60...86_400) { payment.actionTTL = .seconds(seconds) }
         testNetworkWebhookSecret = try Self.secret("TEST_NETWORK_WEBHOOK_SECRET", env)
         if let milliseconds = try env.int("TEST_NETWORK_ACTION_DELAY_MS", in: 0...600_000) { testNetworkActionDelay = .milliseconds(milliseconds) }
         if let milliseconds = try env.int("TEST_NETWORK_SLOW_DELAY_MS", in: 0...600_000) { testNetworkSlowDelay = .milliseconds(milliseconds) }

@@ -366,15 +366,17 @@ import Testing
             _ = try await check(.POST, cancel)
             _ = try await check(.POST, "/api/v1/payments/\(paidID)/cancel")
             let refunds = "/api/v1/payments/\(paidID)/refunds"
-            _ = try await check(.POST, refunds, json: #"{"amount":300,"reason":"damaged in transit"}"#)
-            _ = try await check(.POST, refunds, json: #"{"amount":100000,"reason":"too much"}"#)
-            _ = try await check(.POST, refunds, json: #"{"amount":100}"#)
-            _ = try await check(.POST, refunds, json: "{")
-            _ = try await check(.POST, refunds, json: oversize)
-            _ = try await check(as: customer, .POST, refunds, json: #"{"reason":"mine"}"#)
-            _ = try await check(as: anonymous, .POST, refunds, json: #"{"reason":"anyone"}"#)
-            _ = try await check(.POST, missing + "/refunds", json: #"{"reason":"nobody"}"#)
-            _ = try await check(.POST, "/api/v1/payments/\(voidable)/refunds", json: #"{"reason":"voided"}"#)
+            func key(_ value: String) -> [(String, String)] { [("Idempotency-Key", value)] }
+            _ = try await check(.POST, refunds, json: #"{"amount":300,"reason":"damaged in transit"}"#, headers: key("refund-1"))
+            _ = try await check(.POST, refunds, json: #"{"amount":100000,"reason":"too much"}"#, headers: key("refund-2"))
+            _ = try await check(.POST, refunds, json: #"{"amount":100}"#, headers: key("refund-3"))
+            _ = try await check(.POST, refunds, json: #"{"amount":100,"reason":"no key"}"#)
+            _ = try await check(.POST, refunds, json: "{", headers: key("refund-4"))
+            _ = try await check(.POST, refunds, json: oversize, headers: key("refund-5"))
+            _ = try await check(as: customer, .POST, refunds, json: #"{"reason":"mine"}"#, headers: key("refund-6"))
+            _ = try await check(as: anonymous, .POST, refunds, json: #"{"reason":"anyone"}"#, headers: key("refund-7"))
+            _ = try await check(.POST, missing + "/refunds", json: #"{"reason":"nobody"}"#, headers: key("refund-8"))
+            _ = try await check(.POST, "/api/v1/payments/\(voidable)/refunds", json: #"{"reason":"voided"}"#, headers: key("refund-9"))
             let webhook = "/api/v1/payments/webhooks/test"
             let notice = Array(
                 #"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"id":"pi_x","object":"payment_intent","metadata":{"payment_id":"\#(paidID)"}}}}"#

@@ -30,6 +30,8 @@ import Testing
         )
     }
 
+    static func key(_ value: String) -> [(String, String)] { [("Idempotency-Key", value)] }
+
     /// Polls until `check` holds, for outcomes that arrive by webhook or reconciler.
     static func eventually(_ shop: RunningShop, _ path: String, _ check: (HTTPResult) -> Bool) async throws -> HTTPResult {
         var last = try await shop.request(.GET, path)
@@ -62,13 +64,32 @@ import Testing
             #expect(try await bobShop.request(.GET, "/api/v1/payments/\(id)").status == 404)
             let bobsList = try await bobShop.request(.GET, "/api/v1/payments?customer_id=\(ada)")
             #expect(bobsList.json?["data"]?.array?.isEmpty == true)
-            #expect(try await adaShop.request(.POST, "/api/v1/payments/\(id)/refunds", json: #"{"reason":"mine"}"#).status == 403)
+            #expect(
+                try await adaShop.request(.POST, "/api/v1/payments/\(id)/refunds", headers: Self.key("r-0"), json: #"{"reason":"mine"}"#).status
+                    == 403
+            )
             // Two partial refunds, then nothing is left.
-            let refund = try await admin.request(.POST, "/api/v1/payments/\(id)/refunds", json: #"{"amount":1000,"reason":"one sock"}"#)
+            let refund = try await admin.request(
+                .POST,
+                "/api/v1/payments/\(id)/refunds",
+                headers: Self.key("r-1"),
+                json: #"{"amount":1000,"reason":"one sock"}"#
+            )
             #expect(refund.status == 201)
             #expect(refund.json?["data"]?["status"]?.string == "succeeded")
-            #expect(try await admin.request(.POST, "/api/v1/payments/\(id)/refunds", json: #"{"reason":"the rest"}"#).status == 201)
-            let empty = try await admin.request(.POST, "/api/v1/payments/\(id)/refunds", json: #"{"reason":"more"}"#)
+            // A retry of the same refund (same key) answers it again and refunds nothing more.
+            let refundAgain = try await admin.request(
+                .POST,
+                "/api/v1/payments/\(id)/refunds",
+                headers: Self.key("r-1"),
+                json: #"{"amount":1000,"reason":"one sock"}"#
+            )
+            #expect(refundAgain.json?["data"]?["id"] == refund.json?["data"]?["id"])
+            #expect(
+                try await admin.request(.POST, "/api/v1/payments/\(id)/refunds", headers: Self.key("r-2"), json: #"{"reason":"the rest"}"#).status
+                    == 201
+            )
+            let empty = try await admin.request(.POST, "/api/v1/payments/\(id)/refunds", headers: Self.key("r-3"), json: #"{"reason":"more"}"#)
             #expect(empty.status == 409)
             let read = try await admin.request(.GET, "/api/v1/payments/\(id)")
             #expect(read.json?["data"]?["amount_refunded"]?.integer == 2500)

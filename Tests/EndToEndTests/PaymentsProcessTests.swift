@@ -32,7 +32,7 @@ import Testing
         try await TestDatabases.withPostgresURL { url in
             let environment = [
                 "DATABASE_URL": "postgres://\(url.username)@\(url.host):\(url.port)/\(url.database)", "JWT_SIGNING_KEYS_FILE": keys,
-                "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": Self.internalToken,
+                "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": Self.internalToken, "PAYMENTS_PROVIDER": "test",
                 // The slow card answers after 3 s, well inside the provider timeout: the
                 // kill lands while the network holds the charge and the service waits.
                 "TEST_NETWORK_SLOW_DELAY_MS": "3000", "PAYMENT_PROVIDER_TIMEOUT_MS": "20000",

@@ -151,6 +151,8 @@ enum TestServer {
         "INTERNAL_API_TOKEN": internalToken,
         // The test network signs its webhooks with it, and tests sign theirs.
         "TEST_NETWORK_WEBHOOK_SECRET": webhookSecret,
+        // Named, as Payments alone requires.
+        "PAYMENTS_PROVIDER": "test",
     ]
 
     static let internalToken = "internal-token-for-tests-0123456789abcdef"

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Stripe's PaymentIntents and Refunds endpoints, as far as the adapter uses them, on a
 /// free loopback port.
@@ -537,7 +538,6 @@ extension FakeStripe {
         let fake = FakeStripe()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "fake-stripe")
-        // It is stopped by cancellation, which its server reports as errors.
         logger.logLevel = .critical
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             let body = try await request.body.collect(upTo: 1 << 20)
@@ -567,17 +567,22 @@ extension FakeStripe {
             },
             logger: logger
         )
+        // Stopped gracefully, never by cancellation: a connection accepted while the
+        // server is cancelled trips an assertion in NIO's async channel.
+        let services = ServiceGroup(services: [app], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
+            group.addTask { try await services.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { throw DidNotStart() }
             do {
                 try await body(fake, "http://127.0.0.1:\(port)")
             } catch {
-                group.cancelAll()
+                await services.triggerGracefulShutdown()
+                try? await group.waitForAll()
                 throw error
             }
-            group.cancelAll()
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
         }
     }
 }

@@ -58,6 +58,7 @@ import Testing
         authorizationTTL: Duration = .seconds(3600),
         slowDelay: Duration = .seconds(1),
         lostAfter: Duration = .seconds(3600),
+        actionTTL: Duration = .seconds(3600),
         _ body: @Sendable (Harness) async throws -> Void
     ) async throws {
         try await TestDatabases.with(kind) { (database: any Database) async throws in
@@ -73,6 +74,7 @@ import Testing
                 authorizationTTL: authorizationTTL,
                 reconcileAfter: .zero,
                 lostAfter: lostAfter,
+                actionTTL: actionTTL,
                 breaker: nil,
                 logger: TestDatabases.logger,
                 now: { Date() }
@@ -163,6 +165,7 @@ import Testing
             #expect(voided.status == .canceled)
             try await harness.checkBooks(other.id)
             #expect(try await harness.store.ledger(of: other.id)[.void] == 1000)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.canceled'") == 1)
         }
     }
 
@@ -348,6 +351,126 @@ import Testing
             try await harness.checkBooks(held.id)
             let history = try await harness.store.resource(of: voided).history
             #expect(history.last?.cause == "authorization expired")
+        }
+    }
+
+    /// A charge given up as never received that turns up at the provider afterwards: the
+    /// money is booked on the payment (never left on a failed one), and no second card may
+    /// follow it.
+    @Test(arguments: kinds)
+    func aChargeGivenUpAsLostThatTurnsUpIsBookedAndBlocksASecondCard(_ kind: DatabaseKind) async throws {
+        try await with(kind, lostAfter: .zero) { harness in
+            let request = PaymentStore.ChargeRequest(
+                orderID: "order-12",
+                customerID: 7,
+                amount: 1000,
+                currency: "EUR",
+                captureMethod: .automatic,
+                provider: "test",
+                idempotencyKey: "k",
+                fingerprint: "f",
+                card: nil
+            )
+            guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else {
+                Issue.record("a new payment must call the provider")
+                return
+            }
+            try await harness.payments.reconcile()
+            #expect(try await harness.store.payment(id: recorded.id)?.status == .failed)
+            let late = try await harness.network.authorize(
+                ProviderCharge(
+                    paymentID: recorded.id,
+                    idempotencyKey: recorded.attemptKey,
+                    amount: 1000,
+                    currency: "EUR",
+                    captureMethod: .automatic,
+                    method: Self.visa
+                )
+            )
+            try await harness.payments.settle(
+                ProviderNotice(eventID: "evt_late", type: "payment_intent.succeeded", reference: late.reference, paymentID: recorded.id)
+            )
+            let booked = try #require(try await harness.store.payment(id: recorded.id))
+            #expect(booked.status == .succeeded)
+            #expect(booked.failure == nil)
+            #expect(booked.amountCaptured == 1000)
+            try await harness.checkBooks(recorded.id)
+            await #expect(throws: PaymentError.self) { _ = try await harness.charge("order-12", key: "another-card") }
+            let charges = try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents")
+            #expect(charges == 1)
+        }
+    }
+
+    /// A capture done at the provider whose answer was lost: our capture is refused there
+    /// (already captured), and the provider's view is booked instead of an error.
+    @Test(arguments: kinds)
+    func aCaptureRefusedBecauseItWasAlreadyDoneIsBookedFromTheProvider(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let held = try await harness.charge("order-13", capture: .manual)
+            let reference = try #require(held.providerReference)
+            _ = try await harness.network.capture(reference: reference, amount: 700, idempotencyKey: "captured-elsewhere")
+            let captured = try await harness.payments.capture(held.id, amount: 700)
+            #expect(captured.status == .succeeded)
+            #expect(captured.amountCaptured == 700)
+            #expect(captured.pendingAction == nil)
+            try await harness.checkBooks(held.id)
+            let completed = try await harness.store.database.read { sql in
+                try await sql.raw("SELECT envelope FROM outbox WHERE type = 'payment.completed'").first(decodingColumn: "envelope", as: String.self)
+            }
+            #expect(completed?.contains(#""amount_captured":700"#) == true, "the event names what was captured")
+        }
+    }
+
+    /// The same refund sent twice at once (two reconcilers, a retry racing the first
+    /// call) is one refund at the network, never a refusal of the second.
+    @Test(arguments: kinds)
+    func theSameRefundSentTwiceAtOnceIsOneRefundAtTheNetwork(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            let paid = try await harness.charge("order-14")
+            let reference = try #require(paid.providerReference)
+            let answers = try await withThrowingTaskGroup(of: ProviderRefund.self) { group in
+                for _ in 0..<2 {
+                    group.addTask { try await harness.network.refund(reference: reference, amount: 1000, reason: "twice", idempotencyKey: "re_same") }
+                }
+                return try await group.reduce(into: [ProviderRefund]()) { $0.append($1) }
+            }
+            #expect(Set(answers.map(\.reference)).count == 1)
+            #expect(try await harness.count("SELECT amount_refunded AS n FROM test_network_intents") == 1000)
+        }
+    }
+
+    /// A 3-D Secure step not completed in time: the charge is canceled at the network and
+    /// the attempt fails, so another card may follow.
+    @Test(arguments: kinds)
+    func aRequiredActionNotCompletedInTimeFailsAndAnotherCardMayFollow(_ kind: DatabaseKind) async throws {
+        try await with(kind, actionTTL: .zero) { harness in
+            let waiting = try await harness.charge("order-15", Self.card("4000002500003155"))
+            #expect(waiting.status == .requiresAction)
+            try await harness.payments.reconcile()
+            let expired = try #require(try await harness.store.payment(id: waiting.id))
+            #expect(expired.status == .failed)
+            #expect(expired.failure?.code == "authentication_expired")
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents WHERE status = 'canceled'") == 1)
+            #expect(try await harness.charge("order-15", key: "another-card").status == .succeeded)
+            try await harness.checkBooks(waiting.id)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aPaymentMethodTheProviderCannotTakeIsRefusedBeforeAnythingIsRecorded(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            await #expect(throws: PaymentError.invalid(field: "payment_method.token", message: "")) {
+                do {
+                    _ = try await harness.charge("order-16", PaymentMethodBody(token: "pm_unknown"))
+                } catch PaymentError.invalid(let field, _) {
+                    throw PaymentError.invalid(field: field, message: "")
+                }
+            }
+            let rows = try await harness.count("SELECT COUNT(*) AS n FROM payments")
+            #expect(rows == 0)
+            let stripe = StripeProvider(secretKey: "sk_test_x", webhookSecret: nil)
+            #expect(stripe.refusal(of: Self.visa) != nil, "a card number never goes to Stripe from the server")
+            #expect(stripe.refusal(of: PaymentMethodBody(token: "pm_card_visa")) == nil)
         }
     }
 

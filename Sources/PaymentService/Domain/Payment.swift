@@ -39,12 +39,24 @@ struct Payment: Sendable, Hashable {
     /// The key the provider sees for this payment's current attempt: derived from our
     /// id, so a retry after a crash can never create a second charge there.
     var attemptKey: String { "\(id)-attempt-\(attempt)" }
+    /// The keys of a capture of `amount` and of a void of this attempt: a capture of
+    /// another amount after a refused one is another request, never a key clash.
+    func captureKey(_ amount: Int64) -> String { "\(attemptKey)-capture-\(amount)" }
+    var cancelKey: String { "\(attemptKey)-cancel" }
 
     /// What can still be refunded.
     var refundable: Int64 { amountCaptured - amountRefunded - refundPending }
 
     var eventData: PaymentEventData {
-        PaymentEventData(paymentID: id, orderID: orderID, customerID: customerID, amount: amount, currency: currency, status: status)
+        PaymentEventData(
+            paymentID: id,
+            orderID: orderID,
+            customerID: customerID,
+            amount: amount,
+            currency: currency,
+            status: status,
+            amountCaptured: amountCaptured
+        )
     }
 }
 

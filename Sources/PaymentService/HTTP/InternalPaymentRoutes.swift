@@ -39,7 +39,7 @@ struct InternalPaymentRoutes: Sendable {
         let body = try await JSONBody.decode(RefundRequest.self, from: request)
         let (amount, reason) = try PaymentRoutes.validated(body)
         let refund = try await client.refund(orderID: try Self.orderID(context), amount: amount, reason: reason, idempotencyKey: key)
-        return try JSONResponse.success(refund, status: refund.status == .pending ? .accepted : .created, headers: Self.noStore)
+        return try PaymentRoutes.answer(refund)
     }
 
     @Sendable func cancel(_ request: Request, context: ShopRequestContext) async throws -> Response {

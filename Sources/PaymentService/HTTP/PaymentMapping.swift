@@ -20,6 +20,7 @@ extension ProviderError: APIErrorConvertible {
         switch self {
         case .unavailable: APIError(.upstreamUnavailable, "The payment provider did not answer; the outcome is settled later")
         case .rejected(_, let message): APIError(.conflict, "The payment provider refused: \(message)")
+        case .notSent(let message): APIError(.upstreamUnavailable, "The payment provider is unavailable: \(message)")
         case .unsignedNotice(let message): APIError(.unauthenticated, "The webhook is not signed by the provider: \(message)")
         case .invalidNotice(let message): .malformed(message)
         }

@@ -96,10 +96,22 @@ struct PaymentRoutes: Sendable {
         let id = try Payment.id(context)
         let body = try await JSONBody.decode(RefundRequest.self, from: request)
         let (amount, reason) = try Self.validated(body)
-        // The client's key makes the refund itself idempotent, beyond the stored response.
-        let key = request.headers[.idempotencyKey] ?? PaymentRules.newID(prefix: "key")
+        // Required: the key makes the refund itself idempotent, so a client retrying after a
+        // timeout can never refund twice.
+        guard let key = request.headers[.idempotencyKey] else {
+            throw APIError.validation("Is required: a refund is never made without one", field: "Idempotency-Key")
+        }
         let refund = try await payments.refund(id, amount: amount, reason: reason, idempotencyKey: key)
-        return try JSONResponse.success(refund, status: refund.status == .pending ? .accepted : .created, headers: Self.privateCache)
+        return try Self.answer(refund)
+    }
+
+    /// A refund as made (201), still with the provider (202), or refused there (409).
+    static func answer(_ refund: RefundResource) throws -> Response {
+        switch refund.status {
+        case .succeeded: return try JSONResponse.success(refund, status: .created, headers: privateCache)
+        case .pending: return try JSONResponse.success(refund, status: .accepted, headers: privateCache)
+        case .failed: throw PaymentError.conflict("The payment provider refused refund \(refund.id); nothing was refunded")
+        }
     }
 
     static func validated(_ body: RefundRequest) throws(APIError) -> (amount: Int64?, reason: String) {

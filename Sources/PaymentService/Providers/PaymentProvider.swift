@@ -105,6 +105,8 @@ public enum ProviderError: Error, Sendable, Hashable {
     case rejected(code: String, message: String)
     /// A webhook whose signature or timestamp did not check out: not the provider's.
     case unsignedNotice(String)
+    /// The call was never sent (the provider's circuit is open): nothing happened there.
+    case notSent(String)
     /// A signed webhook whose body is not a provider event.
     case invalidNotice(String)
 }
@@ -129,6 +131,11 @@ public protocol PaymentProvider: Sendable {
     /// attempt key it was created with (the charge may exist although the answer that
     /// named it was lost). `nil` when the provider never received it.
     func find(attemptKey: String, reference: String?) async throws -> ProviderIntent?
+    /// The provider's current view of a refund it answered `pending` for.
+    func findRefund(reference: String) async throws -> ProviderRefund?
+    /// Why this provider cannot take `method` at all (a card number where only tokens are
+    /// taken, a token it does not know): refused before anything is recorded.
+    func refusal(of method: PaymentMethodBody) -> PaymentError?
     /// Checks a webhook on its raw bytes (signature, timestamp) before anything is parsed.
     func verifyNotice(signature: String?, body: [UInt8], now: Date) throws -> ProviderNotice
 }

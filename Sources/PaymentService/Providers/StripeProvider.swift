@@ -140,6 +140,26 @@ public struct StripeProvider: PaymentProvider {
         return intent
     }
 
+    public func findRefund(reference: String) async throws -> ProviderRefund? {
+        let reply = try await get(
+            "/v1/refunds/\(reference.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "_-"))) ?? reference)",
+            StripeForm()
+        )
+        if reply.status == 404 { return nil }
+        guard (200..<300).contains(reply.status) else { throw rejection(reply) }
+        return try decode(StripeRefund.self, reply).providerRefund
+    }
+
+    public func refusal(of method: PaymentMethodBody) -> PaymentError? {
+        if method.card != nil {
+            return .invalid(
+                field: "payment_method.card",
+                message: "Stripe takes a payment method made by Stripe.js (pm_...); a card number never reaches the server"
+            )
+        }
+        return nil
+    }
+
     public func verifyNotice(signature: String?, body: [UInt8], now: Date) throws -> ProviderNotice {
         guard let webhookSignature else { throw ProviderError.unsignedNotice("No webhook secret is configured for Stripe") }
         try webhookSignature.verify(header: signature, body: body, now: now)

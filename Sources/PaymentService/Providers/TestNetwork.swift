@@ -258,6 +258,21 @@ public final class TestNetwork: PaymentProvider {
         return try await intent(key: attemptKey)
     }
 
+    public func findRefund(reference: String) async throws -> ProviderRefund? {
+        try await database.read { sql in
+            try await sql.raw("SELECT amount FROM test_network_operations WHERE reference = \(bind: reference) AND kind = 'refund'")
+                .first(decodingColumn: "amount", as: Int64.self)
+                .map { ProviderRefund(reference: reference, status: .succeeded, amount: $0) }
+        }
+    }
+
+    public func refusal(of method: PaymentMethodBody) -> PaymentError? {
+        if let token = method.token, Self.tokens[token] == nil {
+            return .invalid(field: "payment_method.token", message: "The test network knows \(Self.tokens.keys.sorted().joined(separator: ", "))")
+        }
+        return nil
+    }
+
     public func verifyNotice(signature header: String?, body: [UInt8], now: Date) throws -> ProviderNotice {
         try signature.verify(header: header, body: body, now: now)
         return try WebhookBody.notice(from: body)
@@ -275,6 +290,13 @@ public final class TestNetwork: PaymentProvider {
     ) async throws -> String {
         let now = self.now()
         return try await database.transaction { sql in
+            // The charge is locked first: a second call with the same key waits here and
+            // then finds the first one's operation, never a half-seen state.
+            guard
+                let row = try await sql.raw(
+                    "SELECT \(unsafeRaw: Self.columns) FROM test_network_intents WHERE id = \(bind: reference)\(unsafeRaw: sql.forUpdate)"
+                ).first()
+            else { throw ProviderError.rejected(code: "resource_missing", message: "No charge \(reference)") }
             if let done = try await sql.raw(
                 "SELECT reference, intent_id, kind FROM test_network_operations WHERE idempotency_key = \(bind: key)"
             ).first() {
@@ -284,11 +306,6 @@ public final class TestNetwork: PaymentProvider {
                 }
                 return try done.decode(column: "reference", as: String.self)
             }
-            guard
-                let row = try await sql.raw(
-                    "SELECT \(unsafeRaw: Self.columns) FROM test_network_intents WHERE id = \(bind: reference)\(unsafeRaw: sql.forUpdate)"
-                ).first()
-            else { throw ProviderError.rejected(code: "resource_missing", message: "No charge \(reference)") }
             try await change(try Self.intent(from: row), sql)
             let operation = PaymentRules.newID(prefix: kind == "refund" ? "re_test" : "op_test")
             try await sql.raw(
@@ -353,7 +370,7 @@ public final class TestNetwork: PaymentProvider {
 
     /// Settles the charges whose outcome was due (a completed action, a slow card) and
     /// delivers their webhooks, retrying with backoff until the service takes them.
-    public func settlementService(logger: Logger, every interval: Duration = .milliseconds(200)) -> PeriodicJob {
+    public func settlementService(logger: Logger, every interval: Duration = .milliseconds(500)) -> PeriodicJob {
         PeriodicJob("test network settlement", every: interval, logger: logger) { [self] in
             try await settleDue()
             try await notifyDue(logger: logger)

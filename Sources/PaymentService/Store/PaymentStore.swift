@@ -108,6 +108,11 @@ struct PaymentStore: Sendable {
             guard payment.status == .failed || payment.status == .requiresPaymentMethod else {
                 throw PaymentError.conflict("Order \(request.orderID) already has a payment that is \(payment.status.rawValue)")
             }
+            // A failed attempt whose charge turned up after all holds money: no second card.
+            let moved = try await Self.amounts(payment.id, in: sql)
+            guard moved.authorized == 0, payment.amountCaptured == 0 else {
+                throw PaymentError.conflict("Order \(request.orderID) has a charge that the provider reported after it failed")
+            }
             guard payment.amount == request.amount, payment.currency == request.currency, payment.customerID == request.customerID else {
                 throw PaymentError.conflict("Order \(request.orderID) has a payment of another amount, currency or customer")
             }
@@ -146,7 +151,12 @@ struct PaymentStore: Sendable {
     func begin(_ action: Payment.PendingAction, amount: Int64?, of id: String, at now: Date) async throws -> Payment {
         try await database.transaction { sql -> Payment in
             guard var payment = try await Self.payment(id: id, locked: true, in: sql) else { throw PaymentError.notFound("Payment \(id)") }
-            if payment.pendingAction == action { return payment }
+            if payment.pendingAction == action {
+                guard action != .capture || amount == nil || amount == payment.pendingAmount else {
+                    throw PaymentError.conflict("Payment \(id) is being captured for \(payment.pendingAmount ?? 0)")
+                }
+                return payment
+            }
             guard payment.pendingAction == nil else {
                 throw PaymentError.conflict("Payment \(id) is waiting for the provider to \(payment.pendingAction?.rawValue ?? "")")
             }
@@ -236,8 +246,12 @@ struct PaymentStore: Sendable {
                 }
                 var target = intent.status
                 if PaymentRules.rank(target) < PaymentRules.rank(payment.status) { target = payment.status }
-                // A final state stays: a late report of another final state is ignored.
-                if PaymentRules.rank(payment.status) == 3 { target = payment.status }
+                // A final state stays: a late report of another final state is ignored. But
+                // money the provider reports for this attempt overrides its failure (a charge
+                // that was given up as lost and turned up).
+                let holdsMoney = authorized || intent.amountReceived > 0
+                if PaymentRules.rank(payment.status) == 3, !(payment.status == .failed && holdsMoney) { target = payment.status }
+                if payment.status == .failed, target != .failed { payment.failure = nil }
                 payment.status = target
                 switch target {
                 case .requiresCapture:
@@ -279,6 +293,7 @@ struct PaymentStore: Sendable {
                 switch payment.status {
                 case .requiresCapture: try await outbox.append(PaymentAuthorized(payment.eventData), at: now, in: sql)
                 case .succeeded: try await outbox.append(PaymentCompleted(payment.eventData), at: now, in: sql)
+                case .canceled: try await outbox.append(PaymentCanceled(payment.eventData), at: now, in: sql)
                 case .failed:
                     try await outbox.append(
                         PaymentFailed(payment.eventData, failure: payment.failure ?? PaymentFailure(code: "unknown", message: "")),
@@ -388,7 +403,18 @@ struct PaymentStore: Sendable {
                 let row = try await sql.raw("SELECT \(unsafeRaw: Self.refundColumns) FROM payment_refunds r WHERE r.id = \(bind: refundID)").first()
             else { throw PaymentError.notFound("Refund \(refundID)") }
             var refund = try Self.refund(from: row, currency: payment.currency)
-            guard refund.status == .pending, answer.status != .pending else { return refund }
+            guard refund.status == .pending else { return refund }
+            guard answer.status != .pending else {
+                // The provider took it and settles later: its reference is kept, so the
+                // reconciler asks about this refund instead of sending it again.
+                try await sql.raw(
+                    """
+                    UPDATE payment_refunds SET provider_reference = \(bind: answer.reference), updated_at = \(bind: micros)
+                    WHERE id = \(bind: refundID)
+                    """
+                ).run()
+                return refund
+            }
             refund.status = answer.status
             if answer.status == .succeeded {
                 payment.amountRefunded += refund.amount
@@ -529,17 +555,23 @@ struct PaymentStore: Sendable {
     }
 
     /// Refunds still `pending` last touched before `cutoff`.
-    func pendingRefunds(before cutoff: Date, limit: Int = 100) async throws -> [(refund: RefundResource, reference: String?)] {
+    /// Each with the charge's reference and, once the provider answered `pending`, the refund's own.
+    func pendingRefunds(
+        before cutoff: Date,
+        limit: Int = 100
+    ) async throws -> [(refund: RefundResource, reference: String?, refundReference: String?)] {
         try await database.read { sql in
             try await sql.raw(
                 """
-                SELECT \(unsafeRaw: Self.refundColumns), p.currency, p.provider_reference FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
+                SELECT \(unsafeRaw: Self.refundColumns), p.currency, p.provider_reference, r.provider_reference AS refund_reference
+                FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
                 WHERE r.status = 'pending' AND r.updated_at <= \(bind: cutoff.microsecondsSince1970) ORDER BY r.updated_at LIMIT \(bind: limit)
                 """
             ).all().map { row in
                 (
                     try Self.refund(from: row, currency: try row.decode(column: "currency", as: String.self)),
-                    try row.decode(column: "provider_reference", as: String?.self)
+                    try row.decode(column: "provider_reference", as: String?.self),
+                    try row.decode(column: "refund_reference", as: String?.self)
                 )
             }
         }
@@ -753,11 +785,23 @@ enum PaymentSortField: String, SortField {
 extension PaymentStore {
     /// Forgets a recorded call the provider refused outright (a capture of more than is
     /// capturable): nothing happened there, so nothing is pending here.
-    func clearPending(_ id: String, at now: Date) async throws {
+    func clearPending(_ id: String, _ action: Payment.PendingAction, at now: Date) async throws {
         try await database.transaction { sql in
             try await sql.raw(
-                "UPDATE payments SET pending_action = NULL, pending_amount = NULL, updated_at = \(bind: now.microsecondsSince1970) WHERE id = \(bind: id)"
+                """
+                UPDATE payments SET pending_action = NULL, pending_amount = NULL, updated_at = \(bind: now.microsecondsSince1970)
+                WHERE id = \(bind: id) AND pending_action = \(bind: action.rawValue)
+                """
             ).run()
+        }
+    }
+
+    /// When the payment's current attempt was recorded.
+    func attemptStarted(_ payment: Payment) async throws -> Date? {
+        try await database.read { sql in
+            try await sql.raw(
+                "SELECT created_at FROM payment_attempts WHERE payment_id = \(bind: payment.id) AND attempt = \(bind: payment.attempt)"
+            ).first(decodingColumn: "created_at", as: Int64.self).map(Date.init(microsecondsSince1970:))
         }
     }
 }

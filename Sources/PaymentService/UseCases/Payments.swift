@@ -20,6 +20,8 @@ struct Payments: Sendable {
     /// believed: a provider's search may lag behind its writes (Stripe's, by up to a
     /// minute), and a charge failed too early could be charged again by the next attempt.
     let lostAfter: Duration
+    /// How long a customer has to complete a required action (3-D Secure).
+    let actionTTL: Duration
     let breaker: CircuitBreaker?
     let logger: Logger
     let now: @Sendable () -> Date
@@ -87,6 +89,7 @@ struct Payments: Sendable {
     /// Charges the order once, whatever is retried; answers the payment as it stands
     /// (`processing` when the provider's answer did not come in time).
     func create(_ charge: Charge, idempotencyKey: String) async throws -> Payment {
+        if let refusal = provider.refusal(of: charge.method) { throw refusal }
         let request = PaymentStore.ChargeRequest(
             orderID: charge.orderID,
             customerID: charge.customerID,
@@ -114,22 +117,24 @@ struct Payments: Sendable {
                 let intent = try await call { try await provider.authorize(providerCharge) }
                 return try await apply(intent, to: payment, cause: "provider answered")
             } catch let error as ProviderError {
-                guard case .rejected(let code, let message) = error else {
+                switch error {
+                case .rejected(let code, let message):
+                    return try await fail(payment, PaymentFailure(code: code, message: message), cause: "provider refused")
+                case .notSent(let reason):
+                    // Certainly never sent: the attempt fails now, so another may follow at once.
+                    _ = try await fail(
+                        payment,
+                        PaymentFailure(code: "provider_unavailable", message: "The provider was not called: \(reason)"),
+                        cause: "not sent"
+                    )
+                    throw PaymentError.unavailable(reason)
+                default:
                     logger.warning(
                         "charge outcome unknown; left for the webhook or the reconciler",
                         metadata: ["payment": "\(payment.id)", "error": "\(error)"]
                     )
                     return payment
                 }
-                return try await store.apply(
-                    nil,
-                    failure: PaymentFailure(code: code, message: message),
-                    to: payment.id,
-                    attempt: payment.attempt,
-                    cause: "provider refused",
-                    authorizationTTL: authorizationTTL,
-                    at: now()
-                )
             }
         }
     }
@@ -143,11 +148,12 @@ struct Payments: Sendable {
     private func finishCapture(_ payment: Payment) async throws -> Payment {
         guard let reference = payment.providerReference, let amount = payment.pendingAmount else { return payment }
         do {
-            let intent = try await call { try await provider.capture(reference: reference, amount: amount, idempotencyKey: "\(payment.id)-capture") }
+            let intent = try await call {
+                try await provider.capture(reference: reference, amount: amount, idempotencyKey: payment.captureKey(amount))
+            }
             return try await apply(intent, to: payment, cause: "captured")
         } catch ProviderError.rejected(_, let message) {
-            try await store.clearPending(payment.id, at: now())
-            throw PaymentError.conflict("The provider refused the capture: \(message)")
+            return try await refused(payment, .capture, message: "The provider refused the capture: \(message)")
         } catch let error as ProviderError {
             logger.warning("capture outcome unknown; the reconciler repeats it", metadata: ["payment": "\(payment.id)", "error": "\(error)"])
             return payment
@@ -166,31 +172,54 @@ struct Payments: Sendable {
     private func finishCancel(_ payment: Payment, cause: String) async throws -> Payment {
         guard let reference = payment.providerReference else { return payment }
         do {
-            let intent = try await call { try await provider.cancel(reference: reference, idempotencyKey: "\(payment.id)-cancel") }
+            let intent = try await call { try await provider.cancel(reference: reference, idempotencyKey: payment.cancelKey) }
             return try await apply(intent, to: payment, cause: cause)
         } catch ProviderError.rejected(_, let message) {
-            try await store.clearPending(payment.id, at: now())
-            throw PaymentError.conflict("The provider refused the void: \(message)")
+            return try await refused(payment, .cancel, message: "The provider refused the void: \(message)")
         } catch let error as ProviderError {
             logger.warning("void outcome unknown; the reconciler repeats it", metadata: ["payment": "\(payment.id)", "error": "\(error)"])
             return payment
         }
     }
 
+    /// A capture or void the provider refused may have been done already (by a call with
+    /// the same key, or a state changed there): the provider's view decides, and only
+    /// when nothing moved is the recorded call forgotten and the refusal answered.
+    private func refused(_ payment: Payment, _ action: Payment.PendingAction, message: String) async throws -> Payment {
+        if let intent = try await call({ try await provider.find(attemptKey: payment.attemptKey, reference: payment.providerReference) }) {
+            let settled = try await apply(intent, to: payment, cause: "provider answered")
+            if settled.pendingAction == nil { return settled }
+        }
+        try await store.clearPending(payment.id, action, at: now())
+        throw PaymentError.conflict(message)
+    }
+
     /// Refunds `amount` (all that is left when `nil`); the same key answers the same refund.
     func refund(_ id: String, amount: Int64?, reason: String, idempotencyKey: String) async throws -> RefundResource {
         let (refund, payment) = try await store.beginRefund(of: id, amount: amount, reason: reason, idempotencyKey: idempotencyKey, at: now())
         guard refund.status == .pending else { return refund }
-        return try await sendRefund(refund, reference: payment.providerReference)
+        return try await sendRefund(refund, reference: payment.providerReference, refundReference: nil)
     }
 
-    private func sendRefund(_ refund: RefundResource, reference: String?) async throws -> RefundResource {
+    /// Sends a pending refund (again, with its own id as the key), or, once the provider
+    /// has answered `pending` for it, asks about it instead: never a second request after
+    /// the provider has forgotten the key.
+    private func sendRefund(_ refund: RefundResource, reference: String?, refundReference: String?) async throws -> RefundResource {
         guard let reference else { return refund }
         do {
-            // The refund's own id is the provider's key: repeating it never refunds twice.
-            let answer = try await call {
-                try await provider.refund(reference: reference, amount: refund.amount, reason: refund.reason, idempotencyKey: refund.id)
+            let answer: ProviderRefund
+            if let refundReference {
+                guard let found = try await call({ try await provider.findRefund(reference: refundReference) }) else {
+                    try await store.touchRefund(refund.id, at: now())
+                    return refund
+                }
+                answer = found
+            } else {
+                answer = try await call {
+                    try await provider.refund(reference: reference, amount: refund.amount, reason: refund.reason, idempotencyKey: refund.id)
+                }
             }
+            if answer.status == .pending { try await store.touchRefund(refund.id, at: now()) }
             return try await store.finishRefund(refund.id, with: answer, at: now())
         } catch ProviderError.rejected(let code, let message) {
             return try await store.finishRefund(
@@ -214,12 +243,26 @@ struct Payments: Sendable {
             logger.info("provider notice for no payment of ours", metadata: ["event": "\(notice.eventID)", "type": "\(notice.type)"])
             return
         }
+        if let reference = notice.reference, let current = payment.providerReference, reference != current {
+            // A charge of an earlier attempt: it should hold no money (that attempt failed).
+            // If it does, people must look: it is logged for them, never booked on this one.
+            if let earlier = try? await call({ try await provider.find(attemptKey: "", reference: reference) }),
+                earlier.amountReceived > 0 || earlier.status == .requiresCapture
+            {
+                logger.error(
+                    "a charge of an earlier attempt holds money; refund or void it at the provider",
+                    metadata: ["payment": "\(payment.id)", "charge": "\(reference)"]
+                )
+            }
+            return
+        }
         try await look(at: payment, cause: "provider notice \(notice.type)")
     }
 
     /// Finishes what crashes and lost answers left: calls without an answer are asked
-    /// about or repeated (with the same keys), pending refunds are sent again, and
-    /// authorizations past their expiry are voided. Answers how many it looked at.
+    /// about or repeated (with the same keys), pending refunds are sent again or asked
+    /// about, required actions not completed in time fail, and authorizations past their
+    /// expiry are voided. Answers how many it looked at.
     @discardableResult
     func reconcile() async throws -> Int {
         let cutoff = now().addingTimeInterval(-Self.seconds(reconcileAfter))
@@ -233,9 +276,9 @@ struct Payments: Sendable {
                 try? await store.touch(payment.id, at: now())
             }
         }
-        for (refund, reference) in try await store.pendingRefunds(before: cutoff) {
+        for (refund, reference, refundReference) in try await store.pendingRefunds(before: cutoff) {
             looked += 1
-            _ = try? await sendRefund(refund, reference: reference)
+            _ = try? await sendRefund(refund, reference: reference, refundReference: refundReference)
         }
         for payment in try await store.expiredAuthorizations(at: now()) {
             looked += 1
@@ -255,32 +298,75 @@ struct Payments: Sendable {
         case .cancel?:
             _ = try await finishCancel(payment, cause: cause)
         case .authorize?, nil:
+            let started = try await store.attemptStarted(payment) ?? payment.updatedAt
             let intent = try await call { try await provider.find(attemptKey: payment.attemptKey, reference: payment.providerReference) }
             if let intent {
                 let settled = try await apply(intent, to: payment, cause: cause)
-                if settled == payment { try await store.touch(payment.id, at: now()) }
-            } else if payment.pendingAction == .authorize, payment.updatedAt <= now().addingTimeInterval(-Self.seconds(lostAfter)) {
+                if settled.status == .requiresAction, started <= now().addingTimeInterval(-Self.seconds(actionTTL)) {
+                    try await expireAction(settled)
+                } else if settled == payment {
+                    try await store.touch(payment.id, at: now())
+                }
+            } else if payment.pendingAction == .authorize, started <= now().addingTimeInterval(-Self.seconds(lostAfter)) {
                 // The provider never received the charge: nothing was taken, and the
                 // customer may try again.
-                try await store.apply(
-                    nil,
-                    failure: PaymentFailure(code: "processing_error", message: "The charge did not reach the provider; nothing was taken"),
-                    to: payment.id,
-                    attempt: payment.attempt,
-                    cause: cause,
-                    authorizationTTL: authorizationTTL,
-                    at: now()
+                _ = try await fail(
+                    payment,
+                    PaymentFailure(code: "processing_error", message: "The charge did not reach the provider; nothing was taken"),
+                    cause: cause
                 )
+            } else {
+                try await store.touch(payment.id, at: now())
             }
         }
+    }
+
+    /// A required action (3-D Secure) the customer did not complete in time: the charge
+    /// is canceled at the provider and the attempt fails, so another card may follow.
+    private func expireAction(_ payment: Payment) async throws {
+        guard let reference = payment.providerReference else { return }
+        do {
+            let intent = try await call { try await provider.cancel(reference: reference, idempotencyKey: payment.cancelKey) }
+            if intent.status != .canceled {
+                _ = try await apply(intent, to: payment, cause: "action completed")
+                return
+            }
+        } catch ProviderError.rejected {
+            // Settled meanwhile: the provider's view decides.
+            if let intent = try await call({ try await provider.find(attemptKey: payment.attemptKey, reference: reference) }),
+                intent.status != .requiresAction,
+                intent.status != .canceled
+            {
+                _ = try await apply(intent, to: payment, cause: "action completed")
+                return
+            }
+        }
+        _ = try await fail(
+            payment,
+            PaymentFailure(code: "authentication_expired", message: "The required action was not completed in time; nothing was taken"),
+            cause: "action expired"
+        )
+    }
+
+    private func fail(_ payment: Payment, _ failure: PaymentFailure, cause: String) async throws -> Payment {
+        try await store.apply(
+            nil,
+            failure: failure,
+            to: payment.id,
+            attempt: payment.attempt,
+            cause: cause,
+            authorizationTTL: authorizationTTL,
+            at: now()
+        )
     }
 
     private func apply(_ intent: ProviderIntent, to payment: Payment, cause: String) async throws -> Payment {
         try await store.apply(intent, to: payment.id, attempt: payment.attempt, cause: cause, authorizationTTL: authorizationTTL, at: now())
     }
 
-    /// One provider call: bounded by ``timeout`` and behind the breaker; a timeout or an
-    /// open breaker is ``ProviderError/unavailable(_:)`` (the outcome is unknown).
+    /// One provider call: bounded by ``timeout`` and behind the breaker; a timeout is
+    /// ``ProviderError/unavailable(_:)`` (the outcome is unknown), an open breaker
+    /// ``ProviderError/notSent(_:)``.
     private func call<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = self.timeout
         let bounded: @Sendable () async throws -> T = {
@@ -297,7 +383,7 @@ struct Payments: Sendable {
                 return false
             }
         } catch is CircuitOpenError {
-            throw ProviderError.unavailable("the provider's circuit is open")
+            throw ProviderError.notSent("the provider's circuit is open")
         }
     }
 
