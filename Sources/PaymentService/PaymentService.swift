@@ -119,6 +119,9 @@ public struct PaymentService: Sendable {
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { store.outbox }
 
+    /// The demo payments `shop seed` makes (through the test network only).
+    public var demoPayments: DemoPayments { DemoPayments(payments: payments) }
+
     /// The in-process payment client the order service uses in the single-process mode.
     public var client: any PaymentClient { LocalPaymentClient(payments: payments) }
 

@@ -85,6 +85,8 @@ CATEGORIES = _ids("/api/v1/categories?per_page=100")
 CATEGORY_IDS = [c["id"] for c in CATEGORIES]
 PRODUCT_IDS = [p["id"] for p in _ids("/api/v1/products?per_page=100")]
 USER_IDS = [u["id"] for u in _ids("/api/v1/users?per_page=100") if u["id"] not in PROTECTED_USERS]
+# `shop seed` makes demo payments in every state (paid, held, declined, refunded).
+PAYMENT_IDS = [p["id"] for p in _ids("/api/v1/payments?per_page=100")]
 
 
 def _disposable() -> tuple[str, int, str]:
@@ -265,6 +267,11 @@ def before_call(context, case, kwargs):
         _path_id(case, "id", PRODUCT_IDS)
     if path == "/api/v1/categories/{id}":
         _path_id(case, "id", CATEGORY_IDS)
+    if path.startswith("/api/v1/payments/{id}") and PAYMENT_IDS:
+        # Payment ids are strings: half the generated ones become a real payment.
+        value = str(params.get("id", ""))
+        if len(value) % 2 == 0:
+            params["id"] = PAYMENT_IDS[len(value) % len(PAYMENT_IDS)]
 
     if body is not None:
         if path in ("/api/v1/users", "/api/v1/users/{id}") and isinstance(body.get("email"), str):

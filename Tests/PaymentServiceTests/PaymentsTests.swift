@@ -149,7 +149,7 @@ import Testing
             #expect(held.amountCapturable == 1000)
             #expect(held.authorizationExpiresAt != nil)
             try await harness.checkBooks(held.id)
-            await #expect(throws: PaymentError.invalid(field: "amount", message: "Must be from 1 to 1000")) {
+            await #expect(throws: PaymentError.conflict("At most 1000 of payment \(held.id) can be captured")) {
                 _ = try await harness.payments.capture(held.id, amount: 1001)
             }
             let captured = try await harness.payments.capture(held.id, amount: 600)
@@ -471,6 +471,64 @@ import Testing
             let stripe = StripeProvider(secretKey: "sk_test_x", webhookSecret: nil)
             #expect(stripe.refusal(of: Self.visa) != nil, "a card number never goes to Stripe from the server")
             #expect(stripe.refusal(of: PaymentMethodBody(token: "pm_card_visa")) == nil)
+        }
+    }
+
+    /// Two instances' reconcilers on one database, each with lost answers to settle:
+    /// every payment is booked once, whichever claimed it.
+    @Test(arguments: kinds)
+    func twoReconcilersOnOneDatabaseBookEachLostAnswerOnce(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            var ids: [String] = []
+            for index in 0..<20 {
+                let request = PaymentStore.ChargeRequest(
+                    orderID: "order-r\(index)",
+                    customerID: 7,
+                    amount: 500,
+                    currency: "EUR",
+                    captureMethod: .automatic,
+                    provider: "test",
+                    idempotencyKey: "k",
+                    fingerprint: "f",
+                    card: nil
+                )
+                guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else { continue }
+                _ = try await harness.network.authorize(
+                    ProviderCharge(
+                        paymentID: recorded.id,
+                        idempotencyKey: recorded.attemptKey,
+                        amount: 500,
+                        currency: "EUR",
+                        captureMethod: .automatic,
+                        method: Self.visa
+                    )
+                )
+                ids.append(recorded.id)
+            }
+            let other = Payments(
+                store: PaymentStore(database: harness.store.database),
+                provider: harness.network,
+                timeout: .seconds(30),
+                authorizationTTL: .seconds(3600),
+                reconcileAfter: .zero,
+                lostAfter: .seconds(3600),
+                actionTTL: .seconds(3600),
+                breaker: nil,
+                logger: TestDatabases.logger,
+                now: { Date() }
+            )
+            async let first = harness.payments.reconcile()
+            async let second = other.reconcile()
+            let looked = try await first + second
+            #expect(looked >= 20)
+            for id in ids {
+                #expect(try await harness.store.payment(id: id)?.status == .succeeded)
+                try await harness.checkBooks(id)
+            }
+            let captures = try await harness.count("SELECT COUNT(*) AS n FROM payment_ledger WHERE kind = 'capture'")
+            let events = try await harness.count("SELECT COUNT(*) AS n FROM outbox WHERE type = 'payment.completed'")
+            #expect(captures == 20)
+            #expect(events == 20)
         }
     }
 

@@ -166,8 +166,10 @@ struct PaymentStore: Sendable {
                     throw PaymentError.conflict("Payment \(id) is \(payment.status.rawValue); only one that requires_capture can be captured")
                 }
                 let amount = amount ?? payment.amountCapturable
-                guard amount > 0, amount <= payment.amountCapturable else {
-                    throw PaymentError.invalid(field: "amount", message: "Must be from 1 to \(payment.amountCapturable)")
+                guard amount > 0 else { throw PaymentError.invalid(field: "amount", message: "Must be a positive amount in minor units") }
+                // More than is held is a clash with the payment's state, not a malformed request.
+                guard amount <= payment.amountCapturable else {
+                    throw PaymentError.conflict("At most \(payment.amountCapturable) of payment \(id) can be captured")
                 }
                 payment.pendingAmount = amount
             case .cancel:
@@ -357,7 +359,7 @@ struct PaymentStore: Sendable {
             guard refundable > 0 else { throw PaymentError.conflict("Nothing of payment \(id) is left to refund") }
             let value = amount ?? refundable
             guard value > 0, value <= refundable else {
-                throw PaymentError.invalid(field: "amount", message: "Must be from 1 to \(refundable), what is left to refund")
+                throw PaymentError.conflict("At most \(refundable) of payment \(id) is left to refund")
             }
             let refund = RefundResource(
                 id: PaymentRules.newID(prefix: "re"),
@@ -542,15 +544,22 @@ struct PaymentStore: Sendable {
 
     /// Payments whose provider call is unanswered, or that wait on the provider, last
     /// touched before `cutoff`: the reconciler's work.
-    func unsettled(before cutoff: Date, limit: Int = 100) async throws -> [Payment] {
-        try await database.read { sql in
-            try await sql.raw(
+    /// Each is claimed by moving its `updated_at` to `now` (rows another instance's
+    /// reconciler holds are skipped), so the reconcilers of several instances work on
+    /// different payments and a claimed one waits a full period before it is looked at again.
+    func unsettled(before cutoff: Date, now: Date, limit: Int = 100) async throws -> [Payment] {
+        try await database.transaction { sql in
+            let payments = try await sql.raw(
                 """
                 SELECT \(unsafeRaw: Self.columns) FROM payments
                 WHERE (pending_action IS NOT NULL OR status IN ('processing', 'requires_action')) AND updated_at <= \(bind: cutoff.microsecondsSince1970)
-                ORDER BY updated_at LIMIT \(bind: limit)
+                ORDER BY updated_at LIMIT \(bind: limit)\(unsafeRaw: sql.forUpdateSkipLocked)
                 """
             ).all().map(Self.payment(from:))
+            for payment in payments {
+                try await sql.raw("UPDATE payments SET updated_at = \(bind: now.microsecondsSince1970) WHERE id = \(bind: payment.id)").run()
+            }
+            return payments
         }
     }
 
@@ -558,14 +567,18 @@ struct PaymentStore: Sendable {
     /// Each with the charge's reference and, once the provider answered `pending`, the refund's own.
     func pendingRefunds(
         before cutoff: Date,
+        now: Date,
         limit: Int = 100
     ) async throws -> [(refund: RefundResource, reference: String?, refundReference: String?)] {
-        try await database.read { sql in
-            try await sql.raw(
+        // Claimed as payments are (see ``unsettled(before:now:limit:)``).
+        try await database.transaction { sql in
+            let skipLocked = sql.dialect.name == "sqlite" ? "" : " FOR UPDATE OF r SKIP LOCKED"
+            let rows = try await sql.raw(
                 """
                 SELECT \(unsafeRaw: Self.refundColumns), p.currency, p.provider_reference, r.provider_reference AS refund_reference
                 FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
-                WHERE r.status = 'pending' AND r.updated_at <= \(bind: cutoff.microsecondsSince1970) ORDER BY r.updated_at LIMIT \(bind: limit)
+                WHERE r.status = 'pending' AND r.updated_at <= \(bind: cutoff.microsecondsSince1970)
+                ORDER BY r.updated_at LIMIT \(bind: limit)\(unsafeRaw: skipLocked)
                 """
             ).all().map { row in
                 (
@@ -574,6 +587,10 @@ struct PaymentStore: Sendable {
                     try row.decode(column: "refund_reference", as: String?.self)
                 )
             }
+            for (refund, _, _) in rows {
+                try await sql.raw("UPDATE payment_refunds SET updated_at = \(bind: now.microsecondsSince1970) WHERE id = \(bind: refund.id)").run()
+            }
+            return rows
         }
     }
 

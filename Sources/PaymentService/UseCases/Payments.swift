@@ -267,7 +267,7 @@ struct Payments: Sendable {
     func reconcile() async throws -> Int {
         let cutoff = now().addingTimeInterval(-Self.seconds(reconcileAfter))
         var looked = 0
-        for payment in try await store.unsettled(before: cutoff) {
+        for payment in try await store.unsettled(before: cutoff, now: now()) {
             looked += 1
             do {
                 try await look(at: payment, cause: "reconciled")
@@ -276,7 +276,7 @@ struct Payments: Sendable {
                 try? await store.touch(payment.id, at: now())
             }
         }
-        for (refund, reference, refundReference) in try await store.pendingRefunds(before: cutoff) {
+        for (refund, reference, refundReference) in try await store.pendingRefunds(before: cutoff, now: now()) {
             looked += 1
             _ = try? await sendRefund(refund, reference: reference, refundReference: refundReference)
         }

@@ -9,4 +9,8 @@ extension SQLDatabase {
     /// ` FOR SHARE` on PostgreSQL: the row stays as read until the transaction ends, and a
     /// writer of it waits (nothing on SQLite, as above).
     public var forShare: String { dialect.name == "sqlite" ? "" : " FOR SHARE" }
+
+    /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL: rows another transaction holds are passed
+    /// over, so workers of several instances claim different rows (nothing on SQLite).
+    public var forUpdateSkipLocked: String { dialect.name == "sqlite" ? "" : " FOR UPDATE SKIP LOCKED" }
 }
