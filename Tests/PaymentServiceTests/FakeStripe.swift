@@ -118,6 +118,22 @@ actor FakeStripe {
     private(set) var problems: [String] = []
 
     func intent(_ id: String) -> Intent? { intents[id] }
+
+    /// The customer completes the 3-D Secure step of `id` in their browser: the intent
+    /// succeeds (or waits for its capture), as Stripe's would.
+    func completeAction(_ id: String) {
+        guard var intent = intents[id], intent.status == "requires_action" else { return }
+        intent.latestCharge = nextID("ch")
+        intent.nextActionURL = nil
+        if intent.captureMethod == "manual" {
+            intent.status = "requires_capture"
+            intent.amountCapturable = intent.amount
+        } else {
+            intent.status = "succeeded"
+            intent.amountReceived = intent.amount
+        }
+        intents[id] = intent
+    }
     func refund(_ id: String) -> Refund? { refunds[id] }
 
     /// The next `times` requests are answered `status` (500, 429...) before anything runs,
