@@ -151,6 +151,27 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "OrderAPI",
+            dependencies: [
+                "ServiceContract",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OrderService",
+            dependencies: [
+                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Gateway",
             dependencies: [
                 "Platform", "Redis",
@@ -164,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "shop",
             dependencies: [
-                "Platform", "UserService", "ProductService", "PaymentService", "PaymentAPI", "Gateway", "Redis", "ObjectStorage",
+                "Platform", "UserService", "ProductService", "PaymentService", "PaymentAPI", "OrderService", "Gateway", "Redis", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -246,6 +267,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OrderServiceTests",
+            dependencies: [
+                "OrderService", "OrderAPI", "ProductAPI", "Platform", "TestSupport",
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

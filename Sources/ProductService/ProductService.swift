@@ -109,6 +109,9 @@ public struct ProductService: Sendable {
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { inventoryStore.outbox }
 
+    /// The in-process catalog client the order service reads carts with in the single-process mode.
+    public var catalogClient: any CatalogClient { LocalCatalogClient(catalog: CatalogStore(database: inventoryStore.database)) }
+
     /// The in-process inventory client the order service uses in the single-process mode.
     public var inventoryClient: any InventoryClient { LocalInventoryClient(inventory: inventory, now: now) }
 
@@ -116,6 +119,30 @@ public struct ProductService: Sendable {
     /// time, purges old idempotency keys, and with Redis keeps its counts in step.
     public func backgroundServices(logger: Logger) -> [any Service] {
         ProductJobs(inventory: inventory, database: inventoryStore.database, now: now).services(logger: logger)
+    }
+}
+
+/// ``CatalogClient`` by direct reads of the catalog.
+struct LocalCatalogClient: CatalogClient {
+    let catalog: CatalogStore
+
+    func products(ids: [Int64]) async throws -> [CatalogProduct] {
+        var found: [CatalogProduct] = []
+        for id in Set(ids).sorted() {
+            guard let (product, available) = try await catalog.find(id: id) else { continue }
+            found.append(
+                CatalogProduct(
+                    id: product.id,
+                    sku: product.sku.value,
+                    name: product.name,
+                    price: product.price.amount,
+                    currency: product.price.currency,
+                    status: CatalogProduct.Status(rawValue: product.status.rawValue) ?? .archived,
+                    available: available
+                )
+            )
+        }
+        return found
     }
 }
 

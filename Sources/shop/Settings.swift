@@ -56,6 +56,9 @@ struct Settings: Sendable {
     var usersDatabaseURL: DatabaseURL?
     var productsDatabaseURL: DatabaseURL?
     var paymentsDatabaseURL: DatabaseURL?
+    var ordersDatabaseURL: DatabaseURL?
+    /// A guest cart untouched this long is deleted.
+    var guestCartTTL = Duration.seconds(30 * 86_400)
     /// Who takes the money: the simulated `test` network, or Stripe.
     var paymentProvider = PaymentProviderSetting.test
     var payment = PaymentService.Settings()
@@ -127,6 +130,8 @@ struct Settings: Sendable {
             paymentsDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
         try readPaymentSettings(env, serving: serving)
+        ordersDatabaseURL = try env.parsed("ORDERS_DATABASE_URL", parse)
+        if let days = try env.int("ORDERS_GUEST_CART_TTL_DAYS", in: 1...365) { guestCartTTL = .seconds(days * 86_400) }
         // Orders in another process reserve stock through the internal API with it; the
         // all-in-one mode serves that API too when a token is set.
         if let token = try Self.secret("INTERNAL_API_TOKEN", env) {

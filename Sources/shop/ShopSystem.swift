@@ -6,6 +6,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ObjectStorage
+import OrderService
 import PaymentService
 import Platform
 import ProductService
@@ -20,6 +21,8 @@ struct ShopSystem: Sendable {
     let users: UserService?
     let products: ProductService?
     let payments: PaymentService?
+    /// Orders (carts so far) runs in the all-in-one process, beside the Products it reads.
+    let orders: OrderService?
     let tokens: AccessTokens
     /// When users' sessions ended, for the guard: Redis with `REDIS_URL`, memory otherwise.
     let sessionCutoffs: any SessionCutoffs
@@ -147,6 +150,14 @@ struct ShopSystem: Sendable {
                 logger: logger
             )
         }
+        var orders: OrderService?
+        if settings.service == .all, let products {
+            orders = OrderService(
+                database: try await database("orders", url: settings.ordersDatabaseURL),
+                catalog: products.catalogClient,
+                settings: OrderService.Settings(guestCartTTL: settings.guestCartTTL)
+            )
+        }
         var consumerDatabases: [(service: String, database: any Database)] = []
         if let users { consumerDatabases.append(("users", users.database)) }
         return ShopSystem(
@@ -154,6 +165,7 @@ struct ShopSystem: Sendable {
             users: users,
             products: products,
             payments: payments,
+            orders: orders,
             tokens: tokens,
             sessionCutoffs: sessionCutoffs,
             rateLimits: rateLimits,
@@ -191,6 +203,7 @@ struct ShopSystem: Sendable {
         try await users?.migrate(logger: logger)
         try await products?.migrate(logger: logger)
         try await payments?.migrate(logger: logger)
+        try await orders?.migrate(logger: logger)
     }
 
     /// Opens the system for `settings`, runs `body` with it, and closes it whatever
@@ -245,7 +258,7 @@ struct ShopSystem: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
         onInternalRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
-        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? [])
+        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
         let router = Gateway.makeRouter(
             health: health,
             tokens: tokens,
@@ -257,6 +270,7 @@ struct ShopSystem: Sendable {
             users?.addRoutes(to: api)
             products?.addRoutes(to: api)
             payments?.addRoutes(to: api)
+            orders?.addRoutes(to: api)
         } assets: { router in
             products?.addPublicRoutes(to: router)
         }
@@ -337,6 +351,7 @@ struct ShopSystem: Sendable {
             workers += products.backgroundServices(logger: logger)
             outboxes.append(products.outbox)
         }
+        if let orders { workers += orders.backgroundServices(logger: logger) }
         if let payments {
             workers += payments.backgroundServices(logger: logger)
             outboxes.append(payments.outbox)

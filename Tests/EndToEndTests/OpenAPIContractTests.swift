@@ -315,6 +315,53 @@ import Testing
             _ = try await check(.POST, "/api/v1/products/x/archive")
             _ = try await check(.POST, archive)
 
+            // Carts: a guest's opened by its token, a customer's, and the merge at login.
+            let cartProduct = try await check(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"cart-mug","name":"Cart mug","price":{"amount":1200,"currency":"EUR"},"status":"active"}"#
+            )
+            let mug = try #require(cartProduct.json?["data"]?["id"]?.integer)
+            _ = try await admin.request(.POST, "/api/v1/products/\(mug)/inventory/adjustments", json: #"{"change":5,"reason":"delivery"}"#)
+            let dollars = try await admin.request(
+                .POST,
+                "/api/v1/products",
+                json: #"{"sku":"cart-usd","name":"Dollar mug","price":{"amount":900,"currency":"USD"},"status":"active"}"#
+            )
+            let dollarMug = try #require(dollars.json?["data"]?["id"]?.integer)
+            let guestCart = try await check(as: anonymous, .POST, "/api/v1/carts")
+            let cartToken = try #require(guestCart.json?["data"]?["cart_token"]?.string)
+            _ = try await check(as: forged, .POST, "/api/v1/carts")
+            let guest = [("X-Cart-Token", cartToken)]
+            _ = try await check(as: anonymous, .GET, "/api/v1/cart", headers: guest)
+            _ = try await check(as: anonymous, .GET, "/api/v1/cart")
+            _ = try await check(
+                as: anonymous,
+                .GET,
+                "/api/v1/cart",
+                headers: [("X-Cart-Token", "cart_000000000000000000000000.nope-nope-nope-nope-nope")]
+            )
+            let line = "/api/v1/cart/lines/\(mug)"
+            _ = try await check(as: anonymous, .PUT, line, json: #"{"quantity":2}"#, headers: guest)
+            _ = try await check(as: anonymous, .PUT, "/api/v1/cart/lines/\(dollarMug)", json: #"{"quantity":1}"#, headers: guest)
+            _ = try await check(as: anonymous, .PUT, "/api/v1/cart/lines/424242", json: #"{"quantity":1}"#, headers: guest)
+            _ = try await check(as: anonymous, .PUT, line, json: #"{"quantity":100}"#, headers: guest)
+            _ = try await check(as: anonymous, .PUT, line, json: "{", headers: guest)
+            _ = try await check(as: anonymous, .PUT, line, json: oversize, headers: guest)
+            _ = try await check(as: anonymous, .PUT, line, json: #"{"quantity":1}"#)
+            _ = try await check(as: anonymous, .DELETE, "/api/v1/cart/lines/x", headers: guest)
+            _ = try await check(as: anonymous, .DELETE, "/api/v1/cart/lines/424242")
+            _ = try await check(as: anonymous, .DELETE, "/api/v1/cart/lines/424242", headers: [("X-Cart-Token", "junk")])
+            _ = try await check(as: customer, .PUT, line, json: #"{"quantity":1}"#)
+            _ = try await check(as: customer, .DELETE, "/api/v1/cart/lines/\(dollarMug)")
+            _ = try await check(as: customer, .POST, "/api/v1/cart/merge")
+            _ = try await check(as: anonymous, .POST, "/api/v1/cart/merge", headers: guest)
+            _ = try await check(as: customer, .POST, "/api/v1/cart/merge", headers: [("X-Cart-Token", "junk")])
+            let merged = try await check(as: customer, .POST, "/api/v1/cart/merge", headers: guest)
+            #expect(merged.json?["data"]?["lines"]?.array?.first?["quantity"]?.integer == 3)
+            _ = try await check(as: customer, .GET, "/api/v1/cart")
+            _ = try await check(as: customer, .GET, "/api/v1/cart", headers: [("X-Cart-Token", String(repeating: "t", count: 129))])
+
             // Payments: made through the internal API as Orders makes them, then read,
             // captured, voided and refunded through the public one.
             let internalAPI = try admin.internalListener

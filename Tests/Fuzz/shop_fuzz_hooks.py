@@ -267,6 +267,8 @@ def before_call(context, case, kwargs):
         _path_id(case, "id", PRODUCT_IDS)
     if path == "/api/v1/categories/{id}":
         _path_id(case, "id", CATEGORY_IDS)
+    if path == "/api/v1/cart/lines/{product_id}":
+        _path_id(case, "product_id", PRODUCT_IDS)
     if path.startswith("/api/v1/payments/{id}") and PAYMENT_IDS:
         # Payment ids are strings: half the generated ones become a real payment.
         value = str(params.get("id", ""))

@@ -37,7 +37,7 @@ public struct CORSAllowListMiddleware: RouterMiddleware {
     let allowedOrigins: Set<String>
 
     static let methods = "GET, POST, PUT, PATCH, DELETE"
-    static let requestHeaders = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
+    static let requestHeaders = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Cart-Token, X-Request-ID"
     static let exposedHeaders =
         "X-Request-ID, RateLimit, RateLimit-Policy, Retry-After, Location, Link, ETag, Idempotent-Replayed"
 

@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import OrderAPI
+
+/// A cart as the service keeps it: lines of product ids and quantities, never prices.
+struct Cart: Sendable, Hashable {
+    enum State: String, Sendable, Hashable {
+        /// Being filled.
+        case open
+        /// A guest cart moved into a customer's at login.
+        case merged
+    }
+
+    var id: String
+    var customerID: Int64?
+    var state: State
+    var lines: [Line]
+    var updatedAt: Date
+
+    struct Line: Sendable, Hashable {
+        var productID: Int64
+        var quantity: Int
+    }
+}
+
+/// The rules of carts.
+enum CartRules {
+    /// At most this many products in one cart.
+    static let maxLines = 50
+    /// At most this many units of one product.
+    static let maxQuantity = 99
+
+    /// A cart's id: `cart_` and 24 random hex digits.
+    static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let words = (0..<3).map { _ in String(generator.next() as UInt32, radix: 16) }
+        return "cart_" + words.map { String(repeating: "0", count: 8 - $0.count) + $0 }.joined()
+    }
+
+    static func isID(_ raw: String) -> Bool {
+        raw.utf8.count == 29 && raw.hasPrefix("cart_")
+            && raw.utf8.dropFirst(5).allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }
+    }
+}
+
+/// A guest cart's secret, `X-Cart-Token: <cart id>.<256 random bits, base64url>`: the id
+/// finds the cart, the secret proves the holder; only its SHA-256 is stored.
+struct CartToken: Sendable, Hashable {
+    let cartID: String
+    let secret: String
+
+    static func make(for cartID: String) -> CartToken {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8]()
+        for _ in 0..<4 {
+            withUnsafeBytes(of: (generator.next() as UInt64).littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        let secret = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return CartToken(cartID: cartID, secret: secret)
+    }
+
+    /// The token a client sent, if it has the token's shape.
+    init?(presented: String) {
+        let parts = presented.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, CartRules.isID(String(parts[0])), (20...64).contains(parts[1].utf8.count) else { return nil }
+        cartID = String(parts[0])
+        secret = String(parts[1])
+    }
+
+    private init(cartID: String, secret: String) {
+        self.cartID = cartID
+        self.secret = secret
+    }
+
+    var value: String { "\(cartID).\(secret)" }
+
+    var hash: String { SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Why a cart call was refused.
+enum CartError: Error, Sendable, Hashable {
+    /// No such cart, or not the caller's (a wrong token reads as no cart).
+    case notFound
+    case unknownProduct(Int64)
+    case notForSale(Int64)
+    case tooManyLines
+    case otherCurrency(product: Int64, currency: String, cart: String)
+    /// Merging needs a signed-in customer and a guest cart.
+    case notMergeable(String)
+}
