@@ -89,7 +89,7 @@ public struct ProductService: Sendable {
     /// Adds `/internal/v1/reservations`, the inventory calls of checkout for an order
     /// service in another process, open only to callers with `token`.
     public func addInternalRoutes(to router: Router<ShopRequestContext>, token: String) {
-        InternalRoutes(inventory: inventoryClient, token: token).add(to: router)
+        InternalRoutes(inventory: inventoryClient, catalog: catalogClient, token: token).add(to: router)
     }
 
     private func imageRoutes(changed: @escaping @Sendable (Int64) async -> Void) -> ImageRoutes {

@@ -72,6 +72,20 @@ import Testing
                 try await stranger.reserve(id: "order-4", lines: [ReservationLine(productID: id, quantity: 1)], expiresIn: .seconds(60))
             }
             #expect(try await staff.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 1)
+            // The catalog as an order service in another process reads it for carts.
+            let catalog = HTTPCatalogClient(baseURL: internalURL, token: Self.internalToken)
+            let read = try await catalog.products(ids: [id, 999_999, id])
+            #expect(read.map(\.id) == [id], "unknown ids are left out, repeated ones read once")
+            #expect(read.first?.name == "Kettle" && read.first?.price == 3900 && read.first?.status == .active && read.first?.available == 1)
+            await #expect(throws: CatalogClientError.self) {
+                _ = try await HTTPCatalogClient(baseURL: internalURL, token: "not-the-token").products(ids: [id])
+            }
+            #expect(try await staff.request(.GET, "/internal/v1/products?ids=\(id)").status == 404, "never on the public port")
+            let refused = try await RunningShop(port: try await shop.internalPort(), token: Self.internalToken).request(
+                .GET,
+                "/internal/v1/products?ids=1,x"
+            )
+            #expect(refused.status == 422)
             kill(shop.process.processIdentifier, SIGTERM)
             #expect(try await shop.waitForExit() == 0)
             #expect(shop.log.contains("order-flow-1"), "the caller's request id is in the access log")

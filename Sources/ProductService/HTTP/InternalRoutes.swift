@@ -8,6 +8,7 @@ import ProductAPI
 /// not route it, and every call must carry the token the services share.
 struct InternalRoutes: Sendable {
     let inventory: any InventoryClient
+    let catalog: any CatalogClient
     let token: String
 
     func add(to router: Router<ShopRequestContext>) {
@@ -15,6 +16,19 @@ struct InternalRoutes: Sendable {
         reservations.post(use: reserve)
         reservations.post("{id}/commit", use: commit)
         reservations.post("{id}/release", use: release)
+        router.group("/internal/v1/products").add(middleware: ServiceTokenMiddleware(token: token)).get(use: products)
+    }
+
+    /// `GET /internal/v1/products?ids=1,2,3`: the products an order service reads carts
+    /// with (unknown ids are left out), at most ``HTTPCatalogClient/maxIDs`` at once.
+    @Sendable func products(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let raw = request.uri.queryParameters.get("ids") ?? ""
+        let parts = raw.split(separator: ",", omittingEmptySubsequences: false)
+        let ids = parts.compactMap { Int64($0) }.filter { $0 > 0 }
+        guard !raw.isEmpty, ids.count == parts.count, ids.count <= HTTPCatalogClient.maxIDs else {
+            throw APIError.validation("Must be 1 to \(HTTPCatalogClient.maxIDs) positive integer ids, comma-separated", field: "ids")
+        }
+        return try JSONResponse.success(try await catalog.products(ids: ids), headers: [.cacheControl: "no-store"])
     }
 
     @Sendable func reserve(_ request: Request, context: ShopRequestContext) async throws -> Response {
