@@ -81,6 +81,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "InternalHTTP",
+            dependencies: [
+                "ServiceContract",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "UserAPI",
             dependencies: [
                 "ServiceContract",
@@ -107,7 +117,7 @@ let package = Package(
         .target(
             name: "ProductAPI",
             dependencies: [
-                "ServiceContract",
+                "ServiceContract", "InternalHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -129,7 +139,7 @@ let package = Package(
         .target(
             name: "PaymentAPI",
             dependencies: [
-                "ServiceContract",
+                "ServiceContract", "InternalHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 import Foundation
+import InternalHTTP
 import NIOCore
 import NIOHTTP1
 public import ServiceContract
@@ -10,13 +11,9 @@ public import ServiceContract
 /// Every call names the order and carries a key, so retrying one after a timeout is
 /// safe: the payment the lost attempt made is answered, never made twice.
 public struct HTTPPaymentClient: PaymentClient {
-    let baseURL: String
-    let token: String
-    let httpClient: HTTPClient
-    let timeout: TimeAmount
-    let requestID: @Sendable () -> String?
+    let transport: InternalHTTPTransport
     /// The breaker every call of this client goes through.
-    public let breaker: CircuitBreaker
+    public var breaker: CircuitBreaker { transport.breaker }
 
     /// - Parameters:
     ///   - baseURL: the internal listener of a Payments instance, e.g. `http://payments:9090`.
@@ -30,12 +27,14 @@ public struct HTTPPaymentClient: PaymentClient {
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
         breaker: CircuitBreaker = CircuitBreaker(name: "payments")
     ) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.token = token
-        self.httpClient = httpClient
-        self.timeout = timeout
-        self.requestID = requestID
-        self.breaker = breaker
+        transport = InternalHTTPTransport(
+            baseURL: baseURL,
+            token: token,
+            httpClient: httpClient,
+            timeout: timeout,
+            requestID: requestID,
+            breaker: breaker
+        )
     }
 
     public func createPayment(_ payment: NewPayment, idempotencyKey: String) async throws -> PaymentResource {
@@ -44,61 +43,34 @@ public struct HTTPPaymentClient: PaymentClient {
     }
 
     public func payment(orderID: String) async throws -> PaymentResource? {
-        let (status, data) = try await call(.GET, "/internal/v1/payments/by-order/\(Self.escaped(orderID))", body: nil, key: nil)
+        let (status, data) = try await call(.GET, "/internal/v1/payments/by-order/\(InternalHTTPTransport.escaped(orderID))", body: nil, key: nil)
         if status == 404 { return nil }
         return try Self.decode(PaymentResource.self, status: status, data: data, accepting: [200])
     }
 
     public func refund(orderID: String, amount: Int64?, reason: String, idempotencyKey: String) async throws -> RefundResource {
         let body = try JSONEncoder().encode(RefundRequest(amount: amount, reason: reason))
-        let (status, data) = try await call(.POST, "/internal/v1/payments/by-order/\(Self.escaped(orderID))/refunds", body: body, key: idempotencyKey)
+        let (status, data) = try await call(
+            .POST,
+            "/internal/v1/payments/by-order/\(InternalHTTPTransport.escaped(orderID))/refunds",
+            body: body,
+            key: idempotencyKey
+        )
         return try Self.decode(RefundResource.self, status: status, data: data, accepting: [200, 201, 202])
     }
 
     public func cancel(orderID: String) async throws -> PaymentResource {
-        let (status, data) = try await call(.POST, "/internal/v1/payments/by-order/\(Self.escaped(orderID))/cancel", body: nil, key: nil)
+        let (status, data) = try await call(
+            .POST,
+            "/internal/v1/payments/by-order/\(InternalHTTPTransport.escaped(orderID))/cancel",
+            body: nil,
+            key: nil
+        )
         return try Self.decode(PaymentResource.self, status: status, data: data, accepting: [200, 202])
     }
 
-    private static func escaped(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? id
-    }
-
-    private func call(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> (Int, Data) {
-        do {
-            return try await breaker.run({ try await send(method, path, body: body, key: key) }, isFailure: Self.isUpstreamFailure)
-        } catch let error as CircuitOpenError {
-            throw PaymentError.unavailable("\(error)")
-        }
-    }
-
-    private func send(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> (Int, Data) {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Accept", value: "application/json")
-        if let key { request.headers.add(name: "Idempotency-Key", value: key) }
-        if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response: HTTPClientResponse
-        let buffer: ByteBuffer
-        do {
-            response = try await httpClient.execute(request, timeout: timeout)
-            buffer = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw PaymentError.unavailable("\(error)")
-        }
-        let status = Int(response.status.code)
-        if status >= 500 { throw PaymentError.unavailable("status \(status)") }
-        return (status, Data(buffer.readableBytesView))
-    }
-
-    static func isUpstreamFailure(_ error: any Error) -> Bool {
-        if case PaymentError.unavailable = error { return true }
-        return false
+    private func call(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> (status: Int, body: Data) {
+        try await transport.send(method, path, body: body, headers: key.map { [("Idempotency-Key", $0)] } ?? []) { PaymentError.unavailable($0) }
     }
 
     /// The resource of a success, or the ``PaymentError`` the error envelope stands for.

@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 public import Foundation
+import InternalHTTP
 import NIOCore
 import NIOHTTP1
 public import ServiceContract
@@ -87,13 +88,9 @@ public struct ReservationResource: Codable, Sendable, Hashable {
 /// ``InventoryClientError/unavailable(_:)`` until a trial call succeeds. Refusals
 /// (out of stock, unknown product, conflict) show Products is up and do not count.
 public struct HTTPInventoryClient: InventoryClient {
-    let baseURL: String
-    let token: String
-    let httpClient: HTTPClient
-    let timeout: TimeAmount
-    let requestID: @Sendable () -> String?
+    let transport: InternalHTTPTransport
     /// The breaker every call of this client goes through.
-    public let breaker: CircuitBreaker
+    public var breaker: CircuitBreaker { transport.breaker }
 
     /// - Parameters:
     ///   - baseURL: where a Products instance listens, e.g. `http://products:8080`.
@@ -108,12 +105,14 @@ public struct HTTPInventoryClient: InventoryClient {
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
         breaker: CircuitBreaker = CircuitBreaker(name: "products")
     ) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.token = token
-        self.httpClient = httpClient
-        self.timeout = timeout
-        self.requestID = requestID
-        self.breaker = breaker
+        transport = InternalHTTPTransport(
+            baseURL: baseURL,
+            token: token,
+            httpClient: httpClient,
+            timeout: timeout,
+            requestID: requestID,
+            breaker: breaker
+        )
     }
 
     public func reserve(id: String, lines: [ReservationLine], expiresIn: Duration) async throws -> Reservation {
@@ -122,64 +121,26 @@ public struct HTTPInventoryClient: InventoryClient {
     }
 
     public func commit(id: String) async throws -> Reservation {
-        try await call("/internal/v1/reservations/\(Self.escaped(id))/commit", id: id, body: nil, lines: [])
+        try await call("/internal/v1/reservations/\(InternalHTTPTransport.escaped(id))/commit", id: id, body: nil, lines: [])
     }
 
     public func release(id: String) async throws -> Reservation {
-        try await call("/internal/v1/reservations/\(Self.escaped(id))/release", id: id, body: nil, lines: [])
-    }
-
-    private static func escaped(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? id
+        try await call("/internal/v1/reservations/\(InternalHTTPTransport.escaped(id))/release", id: id, body: nil, lines: [])
     }
 
     private func call(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
-        do {
-            return try await breaker.run({ try await send(path, id: id, body: body, lines: lines) }, isFailure: Self.isUpstreamFailure)
-        } catch let error as CircuitOpenError {
-            throw InventoryClientError.unavailable("\(error)")
-        }
-    }
-
-    /// Whether an error of ``send(_:id:body:lines:)`` counts against Products: it did not
-    /// answer in time, or failed on its side. Any other answer shows it is up.
-    static func isUpstreamFailure(_ error: any Error) -> Bool {
-        if case InventoryClientError.unavailable = error { return true }
-        return false
-    }
-
-    private func send(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Accept", value: "application/json")
-        if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response: HTTPClientResponse
-        let buffer: ByteBuffer
-        do {
-            response = try await httpClient.execute(request, timeout: timeout)
-            buffer = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw InventoryClientError.unavailable("\(error)")
-        }
-        let data = Data(buffer.readableBytesView)
+        let (status, data) = try await transport.send(.POST, path, body: body) { InventoryClientError.unavailable($0) }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        switch response.status.code {
+        switch status {
         case 200, 201:
             guard let reservation = try? decoder.decode(Envelope<ReservationResource>.self, from: data).data.reservation else {
-                throw InventoryClientError.unexpectedResponse(status: Int(response.status.code), body: String(decoding: data, as: UTF8.self))
+                throw InventoryClientError.unexpectedResponse(status: status, body: String(decoding: data, as: UTF8.self))
             }
             return reservation
-        case 500...:
-            throw InventoryClientError.unavailable("status \(response.status.code)")
         default:
             let problem = (try? decoder.decode(ErrorBody.self, from: data))?.error
-            throw Self.inventoryError(status: Int(response.status.code), problem: problem, lines: lines, id: id, body: data)
+            throw Self.inventoryError(status: status, problem: problem, lines: lines, id: id, body: data)
         }
     }
 
