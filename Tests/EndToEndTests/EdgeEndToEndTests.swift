@@ -44,6 +44,23 @@ import Glibc
         }
     }
 
+    /// Every guest cart is a row the server keeps (for 30 days): an anonymous client makes
+    /// them at the stricter rate of registrations, not at the default one.
+    @Test func aFloodOfGuestCartsIsLimitedLikeRegistrations() async throws {
+        try await TestServer.with(environment: ["RATE_LIMIT_CREDENTIALS": "3/60", "TRUSTED_PROXIES": "127.0.0.1"]) { admin in
+            var statuses: [Int] = []
+            for _ in 0..<4 {
+                let result = try await admin.anonymous.request(.POST, "//api/v1/carts/", headers: [("X-Forwarded-For", "203.0.113.9")])
+                #expect(result.header("RateLimit-Policy") == #""credentials";q=3;w=60"#)
+                statuses.append(result.status)
+            }
+            // The admin's login spent one from the test's own address, not this one.
+            #expect(statuses == [201, 201, 201, 429])
+            let signedIn = try await admin.request(.POST, "/api/v1/carts")
+            #expect(signedIn.header("RateLimit-Policy")?.hasPrefix(#""default""#) == true, "a customer's carts count on their own budget")
+        }
+    }
+
     @Test func madeUpPathsAndMethodsAddNoMetricsSeries() async throws {
         try await TestServer.with { admin in
             let forged = admin.signedIn(as: "not.a.token")

@@ -33,6 +33,41 @@ import Testing
             return try await payments.create(try Payments.validated(body, now: Date()), idempotencyKey: key ?? "key-\(order)")
         }
 
+        /// A charge as a process killed at once would leave it: the attempt recorded, the
+        /// provider not asked yet.
+        func recordOnly(_ order: String, amount: Int64 = 1000) async throws -> Payment {
+            let request = PaymentStore.ChargeRequest(
+                orderID: order,
+                customerID: 7,
+                amount: amount,
+                currency: "EUR",
+                captureMethod: .automatic,
+                provider: "test",
+                idempotencyKey: "k",
+                fingerprint: "f",
+                card: nil
+            )
+            guard case .call(let recorded) = try await store.start(request, at: Date()) else { throw AlreadyRecorded() }
+            return recorded
+        }
+
+        struct AlreadyRecorded: Error {}
+
+        /// The network charges a recorded attempt; its answer never reaches the service.
+        @discardableResult
+        func chargeAtNetwork(_ recorded: Payment) async throws -> ProviderIntent {
+            try await network.authorize(
+                ProviderCharge(
+                    paymentID: recorded.id,
+                    idempotencyKey: recorded.attemptKey,
+                    amount: recorded.amount,
+                    currency: recorded.currency,
+                    captureMethod: .automatic,
+                    method: PaymentsTests.visa
+                )
+            )
+        }
+
         /// The ledger explains the payment: authorized minus captured minus voided is what
         /// is capturable, captures sum to what was captured, refunds to what was refunded.
         func checkBooks(_ id: String) async throws {
@@ -231,31 +266,8 @@ import Testing
     @Test(arguments: kinds)
     func aChargeWhoseAnswerWasLostIsFoundAndBookedOnce(_ kind: DatabaseKind) async throws {
         try await with(kind) { harness in
-            let request = PaymentStore.ChargeRequest(
-                orderID: "order-7",
-                customerID: 7,
-                amount: 1000,
-                currency: "EUR",
-                captureMethod: .automatic,
-                provider: "test",
-                idempotencyKey: "k",
-                fingerprint: "f",
-                card: nil
-            )
-            guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else {
-                Issue.record("a new payment must call the provider")
-                return
-            }
-            _ = try await harness.network.authorize(
-                ProviderCharge(
-                    paymentID: recorded.id,
-                    idempotencyKey: recorded.attemptKey,
-                    amount: 1000,
-                    currency: "EUR",
-                    captureMethod: .automatic,
-                    method: Self.visa
-                )
-            )
+            let recorded = try await harness.recordOnly("order-7")
+            try await harness.chargeAtNetwork(recorded)
             #expect(try await harness.store.payment(id: recorded.id)?.status == .processing)
             #expect(try await harness.payments.reconcile() >= 1)
             #expect(try await harness.payments.reconcile() == 0)
@@ -273,18 +285,7 @@ import Testing
     @Test(arguments: kinds)
     func aChargeThatNeverReachedTheProviderFailsAndMayBeRetried(_ kind: DatabaseKind) async throws {
         try await with(kind, lostAfter: .zero) { harness in
-            let request = PaymentStore.ChargeRequest(
-                orderID: "order-8",
-                customerID: 7,
-                amount: 1000,
-                currency: "EUR",
-                captureMethod: .automatic,
-                provider: "test",
-                idempotencyKey: "k",
-                fingerprint: "f",
-                card: nil
-            )
-            _ = try await harness.store.start(request, at: Date())
+            _ = try await harness.recordOnly("order-8")
             try await harness.payments.reconcile()
             let failed = try #require(try await harness.store.payment(orderID: "order-8"))
             #expect(failed.status == .failed)
@@ -360,33 +361,10 @@ import Testing
     @Test(arguments: kinds)
     func aChargeGivenUpAsLostThatTurnsUpIsBookedAndBlocksASecondCard(_ kind: DatabaseKind) async throws {
         try await with(kind, lostAfter: .zero) { harness in
-            let request = PaymentStore.ChargeRequest(
-                orderID: "order-12",
-                customerID: 7,
-                amount: 1000,
-                currency: "EUR",
-                captureMethod: .automatic,
-                provider: "test",
-                idempotencyKey: "k",
-                fingerprint: "f",
-                card: nil
-            )
-            guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else {
-                Issue.record("a new payment must call the provider")
-                return
-            }
+            let recorded = try await harness.recordOnly("order-12")
             try await harness.payments.reconcile()
             #expect(try await harness.store.payment(id: recorded.id)?.status == .failed)
-            let late = try await harness.network.authorize(
-                ProviderCharge(
-                    paymentID: recorded.id,
-                    idempotencyKey: recorded.attemptKey,
-                    amount: 1000,
-                    currency: "EUR",
-                    captureMethod: .automatic,
-                    method: Self.visa
-                )
-            )
+            let late = try await harness.chargeAtNetwork(recorded)
             try await harness.payments.settle(
                 ProviderNotice(eventID: "evt_late", type: "payment_intent.succeeded", reference: late.reference, paymentID: recorded.id)
             )
@@ -481,28 +459,8 @@ import Testing
         try await with(kind) { harness in
             var ids: [String] = []
             for index in 0..<20 {
-                let request = PaymentStore.ChargeRequest(
-                    orderID: "order-r\(index)",
-                    customerID: 7,
-                    amount: 500,
-                    currency: "EUR",
-                    captureMethod: .automatic,
-                    provider: "test",
-                    idempotencyKey: "k",
-                    fingerprint: "f",
-                    card: nil
-                )
-                guard case .call(let recorded) = try await harness.store.start(request, at: Date()) else { continue }
-                _ = try await harness.network.authorize(
-                    ProviderCharge(
-                        paymentID: recorded.id,
-                        idempotencyKey: recorded.attemptKey,
-                        amount: 500,
-                        currency: "EUR",
-                        captureMethod: .automatic,
-                        method: Self.visa
-                    )
-                )
+                let recorded = try await harness.recordOnly("order-r\(index)", amount: 500)
+                try await harness.chargeAtNetwork(recorded)
                 ids.append(recorded.id)
             }
             let other = Payments(

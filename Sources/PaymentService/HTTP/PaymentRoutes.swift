@@ -49,10 +49,7 @@ struct PaymentRoutes: Sendable {
         let page = try await payments.store.list(query, status: status, orderID: orderID, customerID: customerID)
         var resources: [PaymentResource] = []
         for payment in page.items { resources.append(try await payments.store.resource(of: payment)) }
-        let shown = resources
-        return try page.response(for: request.uri, headers: Self.privateCache) { payment in
-            shown.first { $0.id == payment.id }!
-        }
+        return try page.replacingItems(with: resources).response(for: request.uri, headers: Self.privateCache) { $0 }
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {

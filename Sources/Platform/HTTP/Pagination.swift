@@ -212,6 +212,16 @@ public enum ListPage<Item: Sendable>: Sendable {
         }
     }
 
+    /// The same page with its items made into `items` (one for one, in order): a store's
+    /// rows become the resources shown, keeping the page's place and links.
+    public func replacingItems<New: Sendable>(with items: [New]) -> ListPage<New> {
+        precondition(items.count == self.items.count, "a page's items are replaced one for one")
+        switch self {
+        case .page(_, let number, let perPage, let total): return .page(items: items, number: number, perPage: perPage, total: total)
+        case .cursor(_, let perPage, let next): return .cursor(items: items, perPage: perPage, next: next)
+        }
+    }
+
     /// The response: the items in the success envelope, `meta` of the style used, and a
     /// `Link` header (RFC 8288) to the next and previous pages where they exist.
     public func response<Resource: Encodable & Sendable>(
