@@ -149,9 +149,9 @@ import Glibc
             try await Task.sleep(for: .milliseconds(200))
             let waiting = try RawConnection(port: admin.port)
             _ = waiting.send(Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(waiting.receive(timeout: .milliseconds(800)).isEmpty, "a third connection was served while two were open")
+            #expect(await waiting.receive(timeout: .milliseconds(800)).isEmpty, "a third connection was served while two were open")
             held.forEach { $0.close() }
-            let answer = String(decoding: waiting.receive(timeout: .seconds(10)), as: UTF8.self)
+            let answer = String(decoding: await waiting.receive(timeout: .seconds(10)), as: UTF8.self)
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
         }
     }
@@ -375,16 +375,25 @@ final class RawConnection: @unchecked Sendable {
         return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
-    /// What arrives within `timeout` (until the peer stops sending or closes).
-    func receive(timeout: Duration) -> [UInt8] {
+    /// What arrives within `timeout` (until the peer is quiet for 200 ms after its first bytes,
+    /// or closes). It polls without blocking and sleeps between polls: a blocking wait would hold
+    /// one of the few cooperative threads that the in-process server needs to answer.
+    func receive(timeout: Duration) async -> [UInt8] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
         var received: [UInt8] = []
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        while poll(&descriptor, 1, received.isEmpty ? milliseconds : 200) > 0 {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(socket, &buffer, buffer.count, 0)
-            guard count > 0 else { break }
-            received += buffer[..<count]
+        var lastByte = clock.now
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(socket, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                received += buffer[..<count]
+                lastByte = clock.now
+                continue
+            }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { break }
+            if received.isEmpty ? clock.now >= deadline : clock.now - lastByte >= .milliseconds(200) { break }
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return received
     }
