@@ -22,6 +22,8 @@ public struct Reservation: Sendable, Hashable {
         case released
         /// Given back because it was neither committed nor released in time.
         case expired
+        /// The stock of a committed reservation came back (the order was cancelled or refunded after payment).
+        case returned
     }
 
     public var id: String
@@ -49,6 +51,9 @@ public protocol InventoryClient: Sendable {
     func commit(id: String) async throws -> Reservation
     /// A held reservation's stock returns.
     func release(id: String) async throws -> Reservation
+    /// The stock of a committed reservation comes back (the order was cancelled after it
+    /// was paid). Restocking twice is answered, not repeated.
+    func restock(id: String) async throws -> Reservation
 }
 
 /// Why an inventory call was refused.

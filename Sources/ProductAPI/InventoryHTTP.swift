@@ -128,6 +128,10 @@ public struct HTTPInventoryClient: InventoryClient {
         try await call("/internal/v1/reservations/\(InternalHTTPTransport.escaped(id))/release", id: id, body: nil, lines: [])
     }
 
+    public func restock(id: String) async throws -> Reservation {
+        try await call("/internal/v1/reservations/\(InternalHTTPTransport.escaped(id))/restock", id: id, body: nil, lines: [])
+    }
+
     private func call(_ path: String, id: String, body: Data?, lines: [ReservationLine]) async throws -> Reservation {
         let (status, data) = try await transport.send(.POST, path, body: body) { InventoryClientError.unavailable($0) }
         let decoder = JSONDecoder()

@@ -164,4 +164,8 @@ struct LocalInventoryClient: InventoryClient {
     func release(id: String) async throws -> Reservation {
         try await inventory.release(id: id, at: now())
     }
+
+    func restock(id: String) async throws -> Reservation {
+        try await inventory.restock(id: id, at: now())
+    }
 }

@@ -81,6 +81,14 @@ import Testing
                 _ = try await HTTPCatalogClient(baseURL: internalURL, token: "not-the-token").products(ids: [id])
             }
             #expect(try await staff.request(.GET, "/internal/v1/products?ids=\(id)").status == 404, "never on the public port")
+            // The paid order is cancelled: its committed units come back, once.
+            #expect(try await client.restock(id: "order-1").state == .returned)
+            #expect(try await client.restock(id: "order-1").state == .returned, "restocking twice answers, once")
+            #expect(try await staff.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 3)
+            await #expect(throws: InventoryError.conflict("Reservation order-1 is returned")) { try await client.commit(id: "order-1") }
+            await #expect(throws: InventoryError.reservationNotFound(id: "no/such-order")) { try await client.restock(id: "no/such-order") }
+            let held = try await client.reserve(id: "order-5", lines: [ReservationLine(productID: id, quantity: 1)], expiresIn: .seconds(600))
+            await #expect(throws: InventoryError.conflict("Reservation order-5 is held")) { try await client.restock(id: held.id) }
             let refused = try await RunningShop(port: try await shop.internalPort(), token: Self.internalToken).request(
                 .GET,
                 "/internal/v1/products?ids=1,x"

@@ -134,6 +134,95 @@ import Testing
     }
 
     @Test(arguments: kinds)
+    func restockingACommittedReservationReturnsItsUnitsOnHandOnce(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let a = try await product(store, "R1", stock: 10)
+            let b = try await product(store, "R2", stock: 4)
+            let lines = [ReservationLine(productID: a, quantity: 3), ReservationLine(productID: b, quantity: 1)]
+            _ = try await store.reserve(id: "refunded", lines: lines, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await store.commit(id: "refunded", at: Self.t0)
+            #expect(try await store.stock(of: a) == StockLevel(onHand: 7, reserved: 0))
+
+            let returned = try await store.restock(id: "refunded", at: Self.t0)
+
+            #expect(returned.state == .returned && returned.lines == lines)
+            #expect(try await store.reservation(id: "refunded") == returned)
+            #expect(try await store.restock(id: "refunded", at: Self.t0) == returned, "a retried restock is answered, not repeated")
+            #expect(try await store.stock(of: a) == StockLevel(onHand: 10, reserved: 0))
+            #expect(try await store.stock(of: b) == StockLevel(onHand: 4, reserved: 0))
+            for product in [a, b] { #expect(try await store.ledgerTotals(of: product) == store.stock(of: product)) }
+            let reasons = try await store.database.read { sql in
+                try await sql.raw("SELECT reason FROM inventory_ledger WHERE reference = 'refunded' ORDER BY id").all(
+                    decodingColumn: "reason",
+                    as: String.self
+                )
+            }
+            #expect(reasons == ["reserve", "reserve", "committed", "committed", "returned", "returned"])
+            await #expect(throws: InventoryError.conflict("Reservation refunded is returned")) { try await store.commit(id: "refunded", at: Self.t0) }
+            await #expect(throws: InventoryError.conflict("Reservation refunded is returned")) {
+                try await store.release(id: "refunded", at: Self.t0)
+            }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func concurrentRestocksOfOneReservationReturnItsUnitsOnce(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "R3", stock: 5)
+            _ = try await store.reserve(
+                id: "refunded",
+                lines: [ReservationLine(productID: id, quantity: 2)],
+                expiresAt: Self.t0.addingTimeInterval(600),
+                at: Self.t0
+            )
+            _ = try await store.commit(id: "refunded", at: Self.t0)
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            _ = try await store.restock(id: "refunded", at: Self.t0)
+                        } catch InventoryError.conflict {
+                            // Lost the race to the restock that moved it; nothing was done.
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+
+            let level = try await store.stock(of: id)
+            #expect(level == StockLevel(onHand: 5, reserved: 0))
+            #expect(try await store.ledgerTotals(of: id) == level)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func onlyACommittedReservationCanBeRestocked(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "R4", stock: 10)
+            let line = [ReservationLine(productID: id, quantity: 2)]
+            _ = try await store.reserve(id: "held", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await store.reserve(id: "released", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await store.reserve(id: "expired", lines: line, expiresAt: Self.t0.addingTimeInterval(60), at: Self.t0)
+            _ = try await store.release(id: "released", at: Self.t0)
+            _ = try await store.expireReservations(now: Self.t0.addingTimeInterval(61))
+            let before = try await store.stock(of: id)
+
+            await #expect(throws: InventoryError.conflict("Reservation held is held")) { try await store.restock(id: "held", at: Self.t0) }
+            await #expect(throws: InventoryError.conflict("Reservation released is released")) {
+                try await store.restock(id: "released", at: Self.t0)
+            }
+            await #expect(throws: InventoryError.conflict("Reservation expired is expired")) { try await store.restock(id: "expired", at: Self.t0) }
+            await #expect(throws: InventoryError.reservationNotFound(id: "nope")) { try await store.restock(id: "nope", at: Self.t0) }
+
+            #expect(try await store.stock(of: id) == before)
+            #expect(before == StockLevel(onHand: 10, reserved: 2))
+            #expect(try await store.ledgerTotals(of: id) == before)
+            #expect(try await store.reservation(id: "held")?.state == .held)
+        }
+    }
+
+    @Test(arguments: kinds)
     func stockCannotBeAdjustedBelowWhatIsReserved(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in
             let id = try await product(store, "D", stock: 5)

@@ -170,4 +170,28 @@ import Testing
             #expect(try await inventory.store.stock(of: product).available == 3)
         }
     }
+
+    @Test(arguments: kinds)
+    func restockedUnitsReturnToTheCountOnce(_ kind: DatabaseKind) async throws {
+        try await withInventory(kind) { inventory, _, redis in
+            let product = try await hotProduct(inventory, stock: 3)
+            let cache = StockCache(redis: redis, prefix: "test:stock")
+            let line = [ReservationLine(productID: product, quantity: 1)]
+            _ = try await inventory.reserve(id: "paid", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await inventory.reserve(id: "held", lines: line, expiresAt: Self.t0.addingTimeInterval(600), at: Self.t0)
+            _ = try await inventory.commit(id: "paid", at: Self.t0)
+            #expect(try await cache.available(product) == 1)
+
+            #expect(try await inventory.restock(id: "paid", at: Self.t0).state == .returned)
+
+            #expect(try await cache.available(product) == 2)
+            _ = try await inventory.restock(id: "paid", at: Self.t0)
+            #expect(try await cache.available(product) == 2, "a retried restock gives nothing more")
+            await #expect(throws: InventoryError.conflict("Reservation held is held")) { try await inventory.restock(id: "held", at: Self.t0) }
+            #expect(try await cache.available(product) == 2, "a refused restock gives nothing")
+            let level = try await inventory.store.stock(of: product)
+            #expect(level == StockLevel(onHand: 3, reserved: 1))
+            #expect(try await inventory.store.ledgerTotals(of: product) == level)
+        }
+    }
 }

@@ -16,6 +16,7 @@ struct InternalRoutes: Sendable {
         reservations.post(use: reserve)
         reservations.post("{id}/commit", use: commit)
         reservations.post("{id}/release", use: release)
+        reservations.post("{id}/restock", use: restock)
         router.group("/internal/v1/products").add(middleware: ServiceTokenMiddleware(token: token)).get(use: products)
     }
 
@@ -60,6 +61,11 @@ struct InternalRoutes: Sendable {
 
     @Sendable func release(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let reservation = try await inventory.release(id: try Self.id(context))
+        return try JSONResponse.success(ReservationResource(reservation), headers: [.cacheControl: "no-store"])
+    }
+
+    @Sendable func restock(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let reservation = try await inventory.restock(id: try Self.id(context))
         return try JSONResponse.success(ReservationResource(reservation), headers: [.cacheControl: "no-store"])
     }
 

@@ -129,6 +129,44 @@ struct InventoryStore: Sendable {
         try await finish(id, as: .released, at: now)
     }
 
+    /// The committed reservation's units come back on hand (the order was cancelled after
+    /// it was paid). Restocking twice is answered, not repeated.
+    func restock(id: String, at now: Date) async throws -> Reservation {
+        let reservation = try await database.transaction { sql -> Reservation in
+            guard var reservation = try await Self.reservation(id, in: sql) else { throw InventoryError.reservationNotFound(id: id) }
+            if reservation.state == .returned { return reservation }
+            guard reservation.state == .committed else {
+                throw InventoryError.conflict("Reservation \(id) is \(reservation.state.rawValue)")
+            }
+            // Only the transaction that moves it out of `committed` touches the stock.
+            let moved = try await sql.raw(
+                """
+                UPDATE reservations SET state = \(bind: Reservation.State.returned.rawValue), updated_at = \(bind: now.microsecondsSince1970)
+                WHERE id = \(bind: id) AND state = 'committed' RETURNING id
+                """
+            ).first()
+            guard moved != nil else { throw InventoryError.conflict("Reservation \(id) changed meanwhile") }
+            for line in reservation.lines {
+                try await sql.raw(
+                    "UPDATE inventory SET on_hand = on_hand + \(bind: line.quantity) WHERE product_id = \(bind: line.productID)"
+                ).run()
+                try await Self.record(
+                    line.productID,
+                    onHand: line.quantity,
+                    reserved: 0,
+                    reason: Reservation.State.returned.rawValue,
+                    reference: id,
+                    at: now,
+                    in: sql
+                )
+            }
+            reservation.state = .returned
+            return reservation
+        }
+        outbox.committed()
+        return reservation
+    }
+
     /// Returns the stock of every held reservation that expired by `now`; those expired.
     func expireReservations(now: Date) async throws -> [Reservation] {
         let due = try await database.read { sql in

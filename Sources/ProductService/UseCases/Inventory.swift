@@ -50,6 +50,13 @@ struct Inventory: Sendable {
         return reservation
     }
 
+    func restock(id: String, at now: Date) async throws -> Reservation {
+        let before = try await store.reservation(id: id)
+        let reservation = try await store.restock(id: id, at: now)
+        if before?.state == .committed { try await giveBack(reservation.lines) }
+        return reservation
+    }
+
     func expireReservations(now: Date) async throws -> Int {
         let expired = try await store.expireReservations(now: now)
         for reservation in expired { try await giveBack(reservation.lines) }
