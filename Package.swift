@@ -163,7 +163,7 @@ let package = Package(
         .target(
             name: "OrderAPI",
             dependencies: [
-                "ServiceContract",
+                "ServiceContract", "PaymentAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -172,7 +172,7 @@ let package = Package(
         .target(
             name: "OrderService",
             dependencies: [
-                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI",
+                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -283,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
-                "OrderService", "OrderAPI", "ProductAPI", "Platform", "TestSupport",
+                "OrderService", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "Platform", "TestSupport",
                 .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

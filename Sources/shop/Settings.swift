@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import ObjectStorage
+import OrderService
 import PaymentService
 import Platform
 import ProductService
@@ -57,8 +58,8 @@ struct Settings: Sendable {
     var productsDatabaseURL: DatabaseURL?
     var paymentsDatabaseURL: DatabaseURL?
     var ordersDatabaseURL: DatabaseURL?
-    /// A guest cart untouched this long is deleted.
-    var guestCartTTL = Duration.seconds(30 * 86_400)
+    /// Carts and checkout: the guest cart TTL, the stock hold, the recovery worker's lease.
+    var orders = OrderService.Settings()
     /// Who takes the money: the simulated `test` network, or Stripe.
     var paymentProvider = PaymentProviderSetting.test
     var payment = PaymentService.Settings()
@@ -131,7 +132,14 @@ struct Settings: Sendable {
         }
         try readPaymentSettings(env, serving: serving)
         ordersDatabaseURL = try env.parsed("ORDERS_DATABASE_URL", parse)
-        if let days = try env.int("ORDERS_GUEST_CART_TTL_DAYS", in: 1...365) { guestCartTTL = .seconds(days * 86_400) }
+        if let days = try env.int("ORDERS_GUEST_CART_TTL_DAYS", in: 1...365) { orders.guestCartTTL = .seconds(days * 86_400) }
+        if let seconds = try env.int("ORDERS_RESERVATION_HOLD_SECONDS", in: 60...86_400) { orders.reservationHold = .seconds(seconds) }
+        if let seconds = try env.int("ORDERS_LEASE_SECONDS", in: 2...3600) { orders.lease = .seconds(seconds) }
+        // The recovery worker takes an order over only after its lease: by then the charge
+        // the request made must have been answered, or it could give up an order being paid.
+        guard orders.lease > payment.providerTimeout + .seconds(1) else {
+            throw ConfigurationError(variable: "ORDERS_LEASE_SECONDS", reason: "must be longer than PAYMENT_PROVIDER_TIMEOUT_MS and a second")
+        }
         // Orders in another process reserve stock through the internal API with it; the
         // all-in-one mode serves that API too when a token is set.
         if let token = try Self.secret("INTERNAL_API_TOKEN", env) {

@@ -21,7 +21,7 @@ struct ShopSystem: Sendable {
     let users: UserService?
     let products: ProductService?
     let payments: PaymentService?
-    /// Orders (carts so far) runs in the all-in-one process, beside the Products it reads.
+    /// Orders runs in the all-in-one process, beside the Products and Payments it calls.
     let orders: OrderService?
     let tokens: AccessTokens
     /// When users' sessions ended, for the guard: Redis with `REDIS_URL`, memory otherwise.
@@ -151,11 +151,15 @@ struct ShopSystem: Sendable {
             )
         }
         var orders: OrderService?
-        if settings.service == .all, let products {
+        if settings.service == .all, let products, let payments {
             orders = OrderService(
                 database: try await database("orders", url: settings.ordersDatabaseURL),
                 catalog: products.catalogClient,
-                settings: OrderService.Settings(guestCartTTL: settings.guestCartTTL)
+                inventory: products.inventoryClient,
+                payments: payments.client,
+                users: users?.client,
+                settings: settings.orders,
+                logger: logger
             )
         }
         var consumerDatabases: [(service: String, database: any Database)] = []
@@ -351,7 +355,10 @@ struct ShopSystem: Sendable {
             workers += products.backgroundServices(logger: logger)
             outboxes.append(products.outbox)
         }
-        if let orders { workers += orders.backgroundServices(logger: logger) }
+        if let orders {
+            workers += orders.backgroundServices(logger: logger)
+            outboxes.append(orders.outbox)
+        }
         if let payments {
             workers += payments.backgroundServices(logger: logger)
             outboxes.append(payments.outbox)

@@ -177,11 +177,39 @@ enum TestServer {
         }
     }
 
+    /// Runs the all-in-one system with every service's database on `engine`: a fresh
+    /// PostgreSQL database each, or the embedded SQLite files.
+    static func withEveryDatabase(
+        on engine: DatabaseKind,
+        environment: [String: String] = [:],
+        _ body: @Sendable (RunningShop) async throws -> Void
+    ) async throws {
+        guard engine == .postgres else { return try await with(environment: environment, body) }
+        try await TestDatabases.withPostgresURL { users in
+            try await TestDatabases.withPostgresURL { products in
+                try await TestDatabases.withPostgresURL { payments in
+                    try await TestDatabases.withPostgresURL { orders in
+                        try await with(
+                            usersDatabaseURL: users,
+                            productsDatabaseURL: products,
+                            paymentsDatabaseURL: payments,
+                            ordersDatabaseURL: orders,
+                            environment: environment,
+                            body
+                        )
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs the system for `body`, signed in as an admin, then shuts it down gracefully.
     static func with(
         service: ServiceName = .all,
         usersDatabaseURL: DatabaseURL? = nil,
+        productsDatabaseURL: DatabaseURL? = nil,
         paymentsDatabaseURL: DatabaseURL? = nil,
+        ordersDatabaseURL: DatabaseURL? = nil,
         environment: [String: String] = [:],
         _ body: @Sendable (RunningShop) async throws -> Void
     ) async throws {
@@ -198,6 +226,8 @@ enum TestServer {
         settings.dataDirectory = directory.path
         settings.usersDatabaseURL = usersDatabaseURL
         if let paymentsDatabaseURL { settings.paymentsDatabaseURL = paymentsDatabaseURL }
+        if let productsDatabaseURL { settings.productsDatabaseURL = productsDatabaseURL }
+        if let ordersDatabaseURL { settings.ordersDatabaseURL = ordersDatabaseURL }
         let system = try await ShopSystem.open(settings, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let (internalPorts, internalContinuation) = AsyncStream<Int>.makeStream()

@@ -9,6 +9,8 @@ struct Cart: Sendable, Hashable {
         case open
         /// A guest cart moved into a customer's at login.
         case merged
+        /// Checked out: its order was confirmed.
+        case ordered
     }
 
     var id: String
@@ -16,6 +18,8 @@ struct Cart: Sendable, Hashable {
     var state: State
     var lines: [Line]
     var updatedAt: Date
+    /// The order a checkout of this cart is making: its lines cannot change until it ends.
+    var orderID: String? = nil
 
     struct Line: Sendable, Hashable {
         var productID: Int64
@@ -90,4 +94,6 @@ enum CartError: Error, Sendable, Hashable {
     case otherCurrency(product: Int64, currency: String, cart: String)
     /// Merging needs a signed-in customer and a guest cart.
     case notMergeable(String)
+    /// A checkout of the cart is under way.
+    case checkingOut(orderID: String)
 }

@@ -59,7 +59,7 @@ struct CartRoutes: Sendable {
     }
 
     /// The caller's cart: a signed-in caller's own, else the guest cart of `X-Cart-Token`.
-    private func cart(for request: Request, context: ShopRequestContext) async throws -> Cart {
+    func cart(for request: Request, context: ShopRequestContext) async throws -> Cart {
         let presented = try Self.presentedToken(request)
         if let principal = context.principal { return try await carts.store.customerCart(principal.userID, at: carts.now()) }
         guard let presented else {
@@ -90,6 +90,7 @@ extension CartError: APIErrorConvertible {
         case .otherCurrency(let product, let currency, let cart):
             APIError(.conflict, "Product \(product) is priced in \(currency); this cart is in \(cart)")
         case .notMergeable(let message): APIError(.conflict, message)
+        case .checkingOut(let orderID): APIError(.conflict, "The cart is being checked out as order \(orderID); it changes when that ends")
         }
     }
 }

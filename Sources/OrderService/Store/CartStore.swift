@@ -37,6 +37,19 @@ struct CartStore: Sendable {
         }
     }
 
+    /// Whether `token` opens its cart, whatever the cart's state: a guest reads the orders
+    /// of the cart they checked out with it.
+    func holds(_ token: CartToken) async throws -> Bool {
+        try await database.read { sql in
+            guard
+                let stored = try await sql.raw("SELECT token_hash FROM carts WHERE id = \(bind: token.cartID) AND customer_id IS NULL")
+                    .first(decodingColumn: "token_hash", as: String?.self),
+                let hash = stored
+            else { return false }
+            return Self.constantTimeEqual(hash, token.hash)
+        }
+    }
+
     /// The customer's open cart, made when they have none.
     func customerCart(_ customerID: Int64, at now: Date) async throws -> Cart {
         if let cart = try await database.read({ sql in try await Self.openCart(of: customerID, in: sql) }) { return cart }
@@ -65,6 +78,7 @@ struct CartStore: Sendable {
         let micros = now.microsecondsSince1970
         return try await database.transaction { sql in
             guard var cart = try await Self.cart(cartID, locked: true, in: sql), cart.state == .open else { throw CartError.notFound }
+            if let orderID = cart.orderID { throw CartError.checkingOut(orderID: orderID) }
             if let index = cart.lines.firstIndex(where: { $0.productID == productID }) {
                 cart.lines[index].quantity = quantity
                 try await sql.raw(
@@ -89,6 +103,7 @@ struct CartStore: Sendable {
     func removeLine(_ cartID: String, productID: Int64, at now: Date) async throws -> Cart {
         try await database.transaction { sql in
             guard var cart = try await Self.cart(cartID, locked: true, in: sql), cart.state == .open else { throw CartError.notFound }
+            if let orderID = cart.orderID { throw CartError.checkingOut(orderID: orderID) }
             try await sql.raw("DELETE FROM cart_lines WHERE cart_id = \(bind: cartID) AND product_id = \(bind: productID)").run()
             cart.lines.removeAll { $0.productID == productID }
             try await Self.touch(cartID, now.microsecondsSince1970, in: sql)
@@ -108,9 +123,10 @@ struct CartStore: Sendable {
             // The customer's cart first, then the guest's: every merge takes them in this
             // order, so two racing merges never wait on each other in a circle.
             guard var cart = try await Self.cart(target.id, locked: true, in: sql) else { throw CartError.notFound }
+            if let orderID = cart.orderID { throw CartError.checkingOut(orderID: orderID) }
             guard
                 let row = try await sql.raw(
-                    "SELECT token_hash, state, merged_into FROM carts WHERE id = \(bind: token.cartID) AND customer_id IS NULL\(unsafeRaw: sql.forUpdate)"
+                    "SELECT token_hash, state, merged_into, order_id FROM carts WHERE id = \(bind: token.cartID) AND customer_id IS NULL\(unsafeRaw: sql.forUpdate)"
                 ).first(),
                 let stored = try row.decode(column: "token_hash", as: String?.self),
                 Self.constantTimeEqual(stored, token.hash)
@@ -120,6 +136,8 @@ struct CartStore: Sendable {
                 guard try row.decode(column: "merged_into", as: String?.self) == cart.id else { throw CartError.notFound }
                 return cart
             }
+            guard state == Cart.State.open.rawValue else { throw CartError.notFound }
+            if let orderID = try row.decode(column: "order_id", as: String?.self) { throw CartError.checkingOut(orderID: orderID) }
             let guest = try await Self.lines(of: token.cartID, in: sql)
             for line in guest {
                 if let index = cart.lines.firstIndex(where: { $0.productID == line.productID }) {
@@ -180,7 +198,7 @@ struct CartStore: Sendable {
     static func cart(_ id: String, locked: Bool, in sql: any SQLDatabase) async throws -> Cart? {
         guard
             let row = try await sql.raw(
-                "SELECT id, customer_id, state, updated_at FROM carts WHERE id = \(bind: id)\(unsafeRaw: locked ? sql.forUpdate : "")"
+                "SELECT id, customer_id, state, updated_at, order_id FROM carts WHERE id = \(bind: id)\(unsafeRaw: locked ? sql.forUpdate : "")"
             ).first()
         else { return nil }
         return Cart(
@@ -188,7 +206,8 @@ struct CartStore: Sendable {
             customerID: try row.decode(column: "customer_id", as: Int64?.self),
             state: Cart.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .merged,
             lines: try await lines(of: id, in: sql),
-            updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self))
+            updatedAt: Date(microsecondsSince1970: try row.decode(column: "updated_at", as: Int64.self)),
+            orderID: try row.decode(column: "order_id", as: String?.self)
         )
     }
 

@@ -37,5 +37,82 @@ enum OrderMigrations {
         },
         Outbox.migration(2),
         IdempotencyStore.migration(3),
+        Migration(4, "orders, their lines and history; a cart's checkout in progress") { sql in
+            // A cart being checked out names its order: its lines cannot change meanwhile,
+            // and a second checkout of it is refused.
+            try await sql.raw("ALTER TABLE carts ADD COLUMN order_id TEXT").run()
+            // The database refuses books that do not add up even if code is wrong.
+            try await sql.raw(
+                """
+                CREATE TABLE orders (
+                    seq \(unsafeRaw: sql.identityColumn),
+                    id TEXT NOT NULL UNIQUE,
+                    status TEXT NOT NULL,
+                    step TEXT NOT NULL,
+                    outcome TEXT,
+                    customer_id BIGINT,
+                    cart_id TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    locale TEXT NOT NULL,
+                    currency TEXT NOT NULL,
+                    subtotal BIGINT NOT NULL,
+                    total BIGINT NOT NULL,
+                    amount_refunded BIGINT NOT NULL DEFAULT 0,
+                    item_count INTEGER NOT NULL,
+                    shipping_address TEXT NOT NULL,
+                    payment_id TEXT,
+                    failure_code TEXT,
+                    failure_message TEXT,
+                    next_action_url TEXT,
+                    short_lines TEXT,
+                    tracking_number TEXT,
+                    carrier TEXT,
+                    stock_committed INTEGER NOT NULL DEFAULT 0,
+                    step_reason TEXT,
+                    lease_until BIGINT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    CHECK (total >= 0 AND amount_refunded >= 0 AND amount_refunded <= total)
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX orders_customer_idx ON orders (customer_id, seq)").run()
+            try await sql.raw("CREATE INDEX orders_status_idx ON orders (status, seq)").run()
+            try await sql.raw("CREATE INDEX orders_created_idx ON orders (created_at)").run()
+            // The recovery worker's queue: only orders with a step left.
+            try await sql.raw("CREATE INDEX orders_due_idx ON orders (lease_until) WHERE step <> 'done'").run()
+            try await sql.raw(
+                """
+                CREATE TABLE order_lines (
+                    order_id TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    product_id BIGINT NOT NULL,
+                    sku TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    quantity INTEGER NOT NULL,
+                    unit_price BIGINT NOT NULL,
+                    line_total BIGINT NOT NULL,
+                    PRIMARY KEY (order_id, position),
+                    CHECK (quantity > 0 AND unit_price >= 0 AND line_total = unit_price * quantity)
+                )
+                """
+            ).run()
+            try await sql.raw(
+                """
+                CREATE TABLE order_history (
+                    seq \(unsafeRaw: sql.identityColumn),
+                    order_id TEXT NOT NULL,
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    actor_id BIGINT,
+                    reason TEXT NOT NULL,
+                    request_id TEXT,
+                    at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX order_history_order_idx ON order_history (order_id, seq)").run()
+        },
     ]
 }

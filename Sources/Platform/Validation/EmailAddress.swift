@@ -1,18 +1,16 @@
-import Platform
-
 /// A syntactically valid email address, compared case-insensitively.
 ///
 /// Accepts the dot-atom form people actually use (`local@domain.tld`, ASCII); quoted
 /// local parts and raw IP domains are refused.
-struct EmailAddress: Sendable, Hashable {
+public struct EmailAddress: Sendable, Hashable {
     /// The address as given (trimmed).
-    let value: String
+    public let value: String
     /// The form used for uniqueness and look-ups.
-    let normalized: String
+    public let normalized: String
 
-    static let maxLength = 254
+    public static let maxLength = 254
 
-    init(_ raw: String) throws(InvalidValue) {
+    public init(_ raw: String) throws(InvalidValue) {
         let value = raw.trimmingWhitespace()
         guard !value.isEmpty else { throw InvalidValue("Must not be empty") }
         guard value.utf8.count <= Self.maxLength else {
@@ -29,7 +27,7 @@ struct EmailAddress: Sendable, Hashable {
     }
 
     /// An address read back from the service's own store, where only valid ones are written.
-    init(stored value: String) {
+    public init(stored value: String) {
         self.value = value
         self.normalized = value.lowercased()
     }
@@ -55,7 +53,8 @@ struct EmailAddress: Sendable, Hashable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    /// The text without leading and trailing whitespace (Unicode's, not only ASCII).
+    public func trimmingWhitespace() -> String {
         var slice = self[...]
         while let first = slice.first, first.isWhitespace { slice.removeFirst() }
         while let last = slice.last, last.isWhitespace { slice.removeLast() }

@@ -1,0 +1,260 @@
+import Foundation
+import Hummingbird
+import OrderAPI
+import PaymentAPI
+import Platform
+
+/// `/api/v1/orders`: checkout (a customer's cart, or a guest's by `X-Cart-Token`), reads
+/// (customers their own, staff all; a guest the order of their cart token), and what
+/// happens after: cancel, ship, deliver, refund.
+struct OrderRoutes: Sendable {
+    let checkout: Checkout
+    let actions: OrderActions
+    let idempotency: IdempotencyMiddleware
+
+    static let privateCache: HTTPFields = [.cacheControl: "private, no-store"]
+
+    func add(to group: RouterGroup<ShopRequestContext>) {
+        // Every POST here replays its first answer to a retry with the same key.
+        let orders = group.group("orders").add(middleware: idempotency)
+        orders.post(use: create)
+        orders.get("{id}", use: show)
+        orders.restricted(to: .authenticated).get(use: list)
+        orders.restricted(to: .authenticated).post("{id}/cancel", use: cancel)
+        let staff = orders.restricted(to: .roles(.staff, .admin))
+        staff.post("{id}/ship", use: ship)
+        staff.post("{id}/deliver", use: deliver)
+        staff.post("{id}/refunds", use: refund)
+    }
+
+    @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        // Required: a retry after a timeout must find the first attempt's order, never
+        // place (and charge) a second one.
+        guard request.headers[.idempotencyKey] != nil else {
+            throw APIError.validation("Is required: an order is never placed without one", field: "Idempotency-Key")
+        }
+        let body = try await JSONBody.decode(CheckoutRequest.self, from: request)
+        let principal = context.principal
+        var validation = Validation()
+        let address = validation.required("shipping_address", body.shippingAddress) { (address: ShippingAddress) throws(InvalidValue) in
+            try Self.validated(address)
+        }
+        let email = validation.optional("email", body.email) { (raw: String) throws(InvalidValue) in try EmailAddress(raw).value }
+        if principal == nil && body.email == nil { validation.missing("email") }
+        let locale = validation.optional("locale", body.locale) { (raw: String) throws(InvalidValue) in
+            guard Self.isLocale(raw) else { throw InvalidValue("Must be a language tag like en or pt-BR") }
+            return raw
+        }
+        let method = validation.required("payment_method", body.paymentMethod) { (method: PaymentMethodBody) throws(InvalidValue) in
+            guard (method.card == nil) != (method.token == nil) else { throw InvalidValue("Must hold either a card or a token") }
+            return method
+        }
+        let (shipping, paying) = try validation.check(address, method)
+        let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
+        let details = Checkout.Details(customerID: principal?.userID, email: email, locale: locale ?? "en", address: shipping, paymentMethod: paying)
+        let order = try await checkout.place(cart, details)
+        return try await answer(order, status: order.status == .pending ? .accepted : .created, request: request)
+    }
+
+    @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let order = try await readable(request, context: context)
+        return try await answer(order, status: .ok, request: request)
+    }
+
+    @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let query = try ListQuery<OrderSortField>.parse(
+            request.uri,
+            filters: ["status", "customer_id", "created_from", "created_before"],
+            defaultSort: SortOrder(.createdAt, descending: true)
+        )
+        var validation = Validation()
+        let status = validation.optional("status", query.filters["status"]) { (raw: String) throws(InvalidValue) in
+            guard let status = OrderStatus(rawValue: raw) else {
+                throw InvalidValue("Must be one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return status
+        }
+        var customerID = validation.optional("customer_id", query.filters["customer_id"]) { (raw: String) throws(InvalidValue) in
+            guard let id = Int64(raw), id > 0 else { throw InvalidValue("Must be a positive integer id") }
+            return id
+        }
+        let from = validation.optional("created_from", query.filters["created_from"], Self.timestamp)
+        let before = validation.optional("created_before", query.filters["created_before"], Self.timestamp)
+        try validation.check()
+        // A customer sees their own orders, whatever they ask for.
+        if principal.role == .customer { customerID = principal.userID }
+        let page = try await checkout.store.list(query, status: status, customerID: customerID, createdFrom: from, createdBefore: before)
+        // Lists leave the history out: it is on each order's own page.
+        return try page.response(for: request.uri, headers: Self.privateCache) { $0.resource(history: []) }
+    }
+
+    @Sendable func cancel(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let order = try await readable(request, context: context)
+        let body: CancelRequest? = request.headers[.contentType] == nil ? nil : try await JSONBody.decode(CancelRequest.self, from: request)
+        var validation = Validation()
+        let reason = validation.optional("reason", body?.reason, Self.reason)
+        try validation.check()
+        let byStaff = principal.role != .customer
+        let cancelled = try await actions.cancel(
+            order.id,
+            reason: reason ?? (byStaff ? "cancelled by staff" : "cancelled by the customer"),
+            by: principal.userID
+        )
+        return try await answer(cancelled, status: .ok, request: request)
+    }
+
+    @Sendable func ship(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try Self.id(context)
+        let body = try await JSONBody.decode(ShipRequest.self, from: request)
+        var validation = Validation()
+        let tracking = validation.required("tracking_number", body.trackingNumber) { (raw: String) throws(InvalidValue) in
+            let trimmed = raw.trimmingWhitespace()
+            try TextBounds.check(trimmed, characters: 1...100)
+            return trimmed
+        }
+        let carrier = validation.optional("carrier", body.carrier) { (raw: String) throws(InvalidValue) in
+            let trimmed = raw.trimmingWhitespace()
+            try TextBounds.check(trimmed, characters: 1...100)
+            return trimmed
+        }
+        let (number) = try validation.check(tracking)
+        let order = try await actions.ship(id, trackingNumber: number, carrier: carrier, by: principal.userID)
+        return try await answer(order, status: .ok, request: request)
+    }
+
+    @Sendable func deliver(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let order = try await actions.deliver(try Self.id(context), by: principal.userID)
+        return try await answer(order, status: .ok, request: request)
+    }
+
+    @Sendable func refund(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try Self.id(context)
+        guard let key = request.headers[.idempotencyKey] else {
+            throw APIError.validation("Is required: a refund is never made without one", field: "Idempotency-Key")
+        }
+        let body = try await JSONBody.decode(RefundRequest.self, from: request)
+        var validation = Validation()
+        let amount = validation.optional("amount", body.amount) { (amount: Int64) throws(InvalidValue) in
+            guard amount > 0 else { throw InvalidValue("Must be a positive amount in minor units") }
+            return amount
+        }
+        let reason = validation.required("reason", body.reason, Self.reason)
+        let (text) = try validation.check(reason)
+        let order = try await actions.refund(id, amount: amount, reason: text, key: key, by: principal.userID)
+        return try await answer(order, status: .ok, request: request)
+    }
+
+    // MARK: Helpers
+
+    /// The order of the path, if the caller may read it: staff any; a customer their own;
+    /// a guest the order of the cart their token opens. Any other reads as not found.
+    private func readable(_ request: Request, context: ShopRequestContext) async throws -> Order {
+        let id = try Self.id(context)
+        guard let order = try await checkout.store.order(id: id) else { throw OrderError.notFound }
+        if let principal = context.principal {
+            guard principal.role != .customer || order.customerID == principal.userID else { throw OrderError.notFound }
+            return order
+        }
+        guard order.customerID == nil, let presented = try CartRoutes.presentedToken(request), let token = CartToken(presented: presented),
+            token.cartID == order.cartID, try await checkout.carts.store.holds(token)
+        else {
+            throw APIError.authenticationRequired
+        }
+        return order
+    }
+
+    private func answer(_ order: Order, status: HTTPResponse.Status, request: Request) async throws -> Response {
+        var headers = Self.privateCache
+        headers[.location] = "/api/v1/orders/\(order.id)"
+        return try JSONResponse.success(order.resource(history: try await checkout.store.history(of: order.id)), status: status, headers: headers)
+    }
+
+    static func id(_ context: ShopRequestContext) throws(APIError) -> String {
+        guard let raw = context.parameters.get("id"), OrderRules.isID(raw) else { throw APIError.notFound("Order") }
+        return raw
+    }
+
+    static func validated(_ address: ShippingAddress) throws(InvalidValue) -> ShippingAddress {
+        func text(_ name: String, _ value: String?, _ bounds: ClosedRange<Int>, required: Bool = true) throws(InvalidValue) -> String? {
+            guard let value else {
+                if required { throw InvalidValue("\(name) is required") }
+                return nil
+            }
+            let trimmed = value.trimmingWhitespace()
+            do {
+                try TextBounds.check(trimmed, characters: bounds)
+            } catch {
+                throw InvalidValue("\(name): \(error.reason)")
+            }
+            return trimmed
+        }
+        guard let country = address.country, country.utf8.count == 2,
+            country.utf8.allSatisfy({ (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) })
+        else { throw InvalidValue("country must be an ISO 3166-1 alpha-2 code like DE") }
+        return ShippingAddress(
+            name: try text("name", address.name, 1...200) ?? "",
+            line1: try text("line1", address.line1, 1...200) ?? "",
+            line2: try text("line2", address.line2, 1...200, required: false),
+            city: try text("city", address.city, 1...100) ?? "",
+            region: try text("region", address.region, 1...100, required: false),
+            postalCode: try text("postal_code", address.postalCode, 1...20) ?? "",
+            country: country,
+            phone: try text("phone", address.phone, 3...32, required: false)
+        )
+    }
+
+    static func isLocale(_ raw: String) -> Bool {
+        let parts = raw.split(separator: "-", omittingEmptySubsequences: false)
+        guard (1...3).contains(parts.count), let language = parts.first, (2...3).contains(language.count),
+            language.allSatisfy({ $0.isASCII && $0.isLowercase })
+        else { return false }
+        return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
+    }
+
+    static func reason(_ raw: String) throws(InvalidValue) -> String {
+        let trimmed = raw.trimmingWhitespace()
+        try TextBounds.check(trimmed, characters: 1...500)
+        return trimmed
+    }
+
+    static func timestamp(_ raw: String) throws(InvalidValue) -> Date {
+        guard raw.utf8.count <= 40, let date = try? Date(raw, strategy: .iso8601) else {
+            throw InvalidValue("Must be a time in RFC 3339, like 2026-12-01T00:00:00Z")
+        }
+        return date
+    }
+}
+
+extension OrderError: APIErrorConvertible {
+    public var apiError: APIError {
+        switch self {
+        case .notFound: .notFound("Order")
+        case .emptyCart: APIError(.conflict, "The cart is empty")
+        case .checkoutInProgress(let id): APIError(.conflict, "The cart is being checked out as order \(id)")
+        case .notForSale(let product, let reason): APIError(.conflict, "Product \(product) \(reason)")
+        case .outOfStock(let id, let lines):
+            APIError(
+                (lines.isEmpty ? [ShortLine(productID: 0, requested: 0, available: 0)] : lines).map { line in
+                    Problem(
+                        .outOfStock,
+                        line.productID == 0
+                            ? "Order \(id) was cancelled: not enough stock"
+                            : "Order \(id) was cancelled: product \(line.productID) has \(line.available) available, \(line.requested) wanted",
+                        field: nil
+                    )
+                }
+            )
+        case .declined(let id, let code, let message):
+            APIError([Problem(.paymentDeclined, "Order \(id): \(message)", declineCode: code)])
+        case .illegalTransition(let id, let status, let action): APIError(.conflict, "Order \(id) is \(status.rawValue); it cannot be \(action) now")
+        case .refundTooLarge(let refundable): APIError.validation("Must be at most \(refundable), what is left to refund", field: "amount")
+        case .emailRequired: APIError.validation("Is required: no address is known for this account", field: "email")
+        case .invalidPaymentMethod(let field, let message): APIError.validation(message, field: "payment_method.\(field)")
+        }
+    }
+}

@@ -1,0 +1,357 @@
+import Foundation
+import Logging
+import OrderAPI
+import PaymentAPI
+import ProductAPI
+import UserAPI
+
+/// Checkout as a saga that Orders orchestrates: the order is written `pending`, its stock
+/// reserved in Products, the charge made through Payments, the reservation committed.
+/// Every step is recorded before it is taken (``SagaStep``), and every call is keyed by
+/// the order's id, so the request that dies halfway, or the recovery worker that takes
+/// over, only ever repeats a call that has no second effect.
+struct Checkout: Sendable {
+    let store: OrderStore
+    let carts: Carts
+    let inventory: any InventoryClient
+    let payments: any PaymentClient
+    let users: (any UserClient)?
+    let settings: OrderService.Settings
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    struct Details: Sendable {
+        var customerID: Int64?
+        var email: String?
+        var locale: String
+        var address: ShippingAddress
+        var paymentMethod: PaymentMethodBody
+    }
+
+    /// Turns `cart` into an order and runs checkout to its end, or as far as it can go now
+    /// (`pending` while the payment waits on the customer or the provider).
+    /// - Throws: ``OrderError/outOfStock(orderID:lines:)`` and
+    ///   ``OrderError/declined(orderID:code:message:)`` after the order has landed.
+    func place(_ cart: Cart, _ details: Details) async throws -> Order {
+        guard !cart.lines.isEmpty else { throw OrderError.emptyCart }
+        let products = Dictionary(try await carts.catalog.products(ids: cart.lines.map(\.productID)).map { ($0.id, $0) }) { first, _ in first }
+        var lines: [OrderLineResource] = []
+        var currency: String?
+        for line in cart.lines {
+            guard let product = products[line.productID], product.status == .active else {
+                throw OrderError.notForSale(productID: line.productID, reason: "is no longer sold; remove it from the cart")
+            }
+            if let currency, currency != product.currency {
+                throw OrderError.notForSale(productID: line.productID, reason: "is priced in \(product.currency); the cart is in \(currency)")
+            }
+            currency = product.currency
+            let price = Amount(amount: product.price, currency: product.currency)
+            lines.append(
+                OrderLineResource(
+                    productID: product.id,
+                    sku: product.sku,
+                    name: product.name,
+                    quantity: line.quantity,
+                    unitPrice: price,
+                    lineTotal: Amount(amount: product.price * Int64(line.quantity), currency: product.currency)
+                )
+            )
+        }
+        let email = try await contactEmail(details)
+        let subtotal = lines.reduce(0) { $0 + $1.lineTotal.amount }
+        let started = now()
+        let order = Order(
+            id: OrderRules.newID(),
+            status: .pending,
+            step: .reserve,
+            outcome: nil,
+            customerID: details.customerID,
+            cartID: cart.id,
+            email: email,
+            locale: details.locale,
+            currency: currency ?? "EUR",
+            subtotal: subtotal,
+            total: subtotal,
+            amountRefunded: 0,
+            itemCount: lines.reduce(0) { $0 + $1.quantity },
+            shippingAddress: details.address,
+            paymentID: nil,
+            paymentFailure: nil,
+            nextActionURL: nil,
+            shortLines: [],
+            trackingNumber: nil,
+            carrier: nil,
+            stockCommitted: false,
+            stepReason: nil,
+            leaseUntil: started.addingTimeInterval(settings.lease.seconds),
+            lines: lines,
+            sequence: 0,
+            createdAt: started,
+            updatedAt: started
+        )
+        try await store.place(order, actorID: details.customerID, at: started)
+        return try await run(order, paying: details.paymentMethod)
+    }
+
+    private func contactEmail(_ details: Details) async throws -> String {
+        if let email = details.email { return email }
+        if let customerID = details.customerID, let user = try await users?.user(id: customerID) { return user.email }
+        throw OrderError.emailRequired
+    }
+
+    /// Reserve, charge, commit: the steps that need the card, which only the request has.
+    private func run(_ placed: Order, paying method: PaymentMethodBody) async throws -> Order {
+        var order = placed
+        do {
+            _ = try await inventory.reserve(id: order.id, lines: order.reservationLines, expiresIn: settings.reservationHold)
+        } catch let error as InventoryError {
+            switch error {
+            case .outOfStock, .notForSale, .unknownProduct:
+                let short = await shortLines(order, error)
+                order = try await store.update(order.id, at: now()) { order in
+                    guard order.step == .reserve else { return nil }
+                    order.status = .cancelled
+                    order.step = .done
+                    order.shortLines = short
+                    return OrderEffects(reason: "out of stock", event: .cancelled, cart: .unlock)
+                }
+                throw OrderError.outOfStock(orderID: order.id, lines: short)
+            default:
+                throw error
+            }
+        }
+        let lease = now().addingTimeInterval(settings.lease.seconds)
+        order = try await store.update(order.id, at: now()) { order in
+            guard order.step == .reserve else { return nil }
+            order.step = .charge
+            order.leaseUntil = lease
+            return OrderEffects(reason: "stock reserved")
+        }
+        // Taken over by the recovery worker meanwhile: it decides from here.
+        guard order.step == .charge else { return order }
+
+        let payment: PaymentResource
+        do {
+            payment = try await payments.createPayment(
+                NewPayment(
+                    orderID: order.id,
+                    customerID: order.customerID,
+                    amount: order.total,
+                    currency: order.currency,
+                    paymentMethod: method
+                ),
+                idempotencyKey: Self.chargeKey(order.id)
+            )
+        } catch PaymentError.declined(let code, let message, let paymentID) {
+            order = try await failPayment(order.id, paymentID: paymentID, failure: PaymentFailure(code: code, message: message))
+            throw OrderError.declined(orderID: order.id, code: code, message: message)
+        } catch PaymentError.invalid(let field, let message) {
+            // Refused before anything was sent to a provider: nothing was charged.
+            order = try await failPayment(order.id, paymentID: nil, failure: PaymentFailure(code: "invalid_payment_method", message: message))
+            throw OrderError.invalidPaymentMethod(field: field, message: message)
+        } catch PaymentError.unavailable {
+            // The outcome is unknown: Payments settles it, the worker follows it up.
+            return try await waitOnPayment(order.id, payment: nil)
+        }
+        return try await settle(order, with: payment)
+    }
+
+    /// Moves a `charge` step on from what Payments says of the order's payment.
+    private func settle(_ charged: Order, with payment: PaymentResource?) async throws -> Order {
+        guard let payment else {
+            // No payment was ever recorded: the request died before its charge reached
+            // Payments, and the card died with it. Nothing was charged; give the stock back.
+            let order = try await store.update(charged.id, at: now()) { order in
+                guard order.step == .charge || order.step == .reserve else { return nil }
+                order.step = .release
+                order.outcome = .cancelled
+                order.stepReason = "checkout was interrupted before payment; nothing was charged"
+                return OrderEffects(reason: "interrupted")
+            }
+            return try await advance(order)
+        }
+        switch payment.status {
+        case .succeeded, .requiresCapture:
+            let order = try await store.update(charged.id, at: now()) { order in
+                guard order.step == .charge else { return nil }
+                order.paymentID = payment.id
+                order.step = .commit
+                return OrderEffects(reason: "paid")
+            }
+            return try await advance(order)
+        case .requiresAction, .processing:
+            return try await waitOnPayment(charged.id, payment: payment)
+        case .failed, .canceled, .requiresPaymentMethod:
+            let failure = payment.failure ?? PaymentFailure(code: "payment_canceled", message: "The payment was not completed")
+            let order = try await failPayment(charged.id, paymentID: payment.id, failure: failure)
+            return order
+        }
+    }
+
+    private func failPayment(_ id: String, paymentID: String?, failure: PaymentFailure) async throws -> Order {
+        let order = try await store.update(id, at: now()) { order in
+            guard order.step == .charge else { return nil }
+            order.paymentID = paymentID ?? order.paymentID
+            order.paymentFailure = failure
+            order.step = .release
+            order.outcome = .paymentFailed
+            order.stepReason = "payment declined (\(failure.code))"
+            return OrderEffects(reason: "payment declined")
+        }
+        return try await advance(order)
+    }
+
+    private func waitOnPayment(_ id: String, payment: PaymentResource?) async throws -> Order {
+        let poll = now().addingTimeInterval(settings.paymentPoll.seconds)
+        return try await store.update(id, at: now()) { order in
+            guard order.step == .charge else { return nil }
+            order.paymentID = payment?.id ?? order.paymentID
+            order.nextActionURL = payment?.nextActionURL
+            order.leaseUntil = poll
+            return OrderEffects(reason: "waiting on the payment")
+        }
+    }
+
+    /// Takes the order's next step, and the ones after it, until it is done or must wait.
+    /// The recovery worker calls this for orders whose request is gone.
+    func advance(_ current: Order) async throws -> Order {
+        var order = current
+        while true {
+            let before = order.step
+            switch order.step {
+            case .done:
+                return order
+            case .reserve:
+                // Only a request holds the card: the worker can follow a charge up, never
+                // make one. A request that died before charging leaves nothing to follow.
+                return try await settle(order, with: nil)
+            case .charge:
+                let payment = try await payments.payment(orderID: order.id)
+                if let payment, payment.status == .requiresAction || payment.status == .processing {
+                    return try await waitOnPayment(order.id, payment: payment)
+                }
+                return try await settle(order, with: payment)
+            case .commit:
+                do {
+                    _ = try await inventory.commit(id: order.id)
+                    order = try await store.update(order.id, at: now()) { order in
+                        guard order.step == .commit else { return nil }
+                        order.status = .confirmed
+                        order.step = .done
+                        order.stockCommitted = true
+                        order.nextActionURL = nil
+                        return OrderEffects(reason: "paid", event: .confirmed, cart: .close)
+                    }
+                } catch InventoryError.conflict(_), InventoryError.reservationNotFound(_) {
+                    // The hold lapsed while the payment waited: the stock may be sold. Give
+                    // the money back rather than confirm what cannot be shipped.
+                    order = try await store.update(order.id, at: now()) { order in
+                        guard order.step == .commit else { return nil }
+                        order.step = .refund
+                        order.outcome = .cancelled
+                        order.stepReason = "the stock reservation lapsed before the payment completed; refunded"
+                        return OrderEffects(reason: "reservation lapsed")
+                    }
+                }
+            case .release:
+                do {
+                    _ = try await inventory.release(id: order.id)
+                } catch InventoryError.reservationNotFound(_), InventoryError.conflict(_) {
+                    // Never made, or already given back (released or expired).
+                }
+                order = try await land(order.id, from: .release)
+            case .refund:
+                try await refundEverything(order)
+                if order.stockCommitted {
+                    order = try await store.update(order.id, at: now()) { order in
+                        guard order.step == .refund else { return nil }
+                        order.step = .restock
+                        return OrderEffects(reason: "refunded")
+                    }
+                } else {
+                    order = try await land(order.id, from: .refund)
+                }
+            case .restock:
+                do {
+                    _ = try await inventory.restock(id: order.id)
+                } catch InventoryError.conflict(_) {
+                    // Not committed (the hold lapsed): there is nothing to return.
+                }
+                order = try await land(order.id, from: .restock) { $0.stockCommitted = false }
+            }
+            if order.step == before { return order }
+        }
+    }
+
+    /// Puts the order on its `outcome` once its compensation is finished.
+    private func land(_ id: String, from step: SagaStep, also change: @escaping @Sendable (inout Order) -> Void = { _ in }) async throws -> Order {
+        try await store.update(id, at: now()) { order in
+            guard order.step == step else { return nil }
+            change(&order)
+            order.step = .done
+            let reason = order.stepReason ?? "compensated"
+            guard let outcome = order.outcome, order.status != outcome else { return OrderEffects(reason: reason) }
+            order.status = outcome
+            return OrderEffects(reason: reason, event: outcome == .cancelled ? .cancelled : nil, cart: .unlock)
+        }
+    }
+
+    /// Refunds all that was captured for the order (a repeat answers the same refund).
+    private func refundEverything(_ order: Order) async throws {
+        guard let payment = try await payments.payment(orderID: order.id) else { return }
+        switch payment.status {
+        case .requiresCapture:
+            _ = try await payments.cancel(orderID: order.id)
+        case .succeeded where payment.amountCaptured > payment.amountRefunded:
+            _ = try await payments.refund(
+                orderID: order.id,
+                amount: nil,
+                reason: order.stepReason ?? "order cancelled",
+                idempotencyKey: "cancel-\(order.id)"
+            )
+            let refunded = try await refundedSoFar(order.id)
+            try await store.update(order.id, at: now()) { order in
+                order.amountRefunded = min(order.total, refunded)
+                return OrderEffects(reason: "refunded")
+            }
+        default:
+            return
+        }
+    }
+
+    /// What Payments has refunded, or is refunding, for the order.
+    func refundedSoFar(_ orderID: String) async throws -> Int64 {
+        guard let payment = try await payments.payment(orderID: orderID) else { return 0 }
+        return payment.refunds.filter { $0.status != .failed }.reduce(0) { $0 + $1.amount }
+    }
+
+    /// The lines that cannot be reserved as they stand, for the answer and the order.
+    private func shortLines(_ order: Order, _ error: InventoryError) async -> [ShortLine] {
+        let available = (try? await carts.catalog.products(ids: order.lines.map(\.productID))).map { products in
+            Dictionary(products.map { ($0.id, $0.status == .active ? $0.available : 0) }) { first, _ in first }
+        }
+        var short = order.lines.compactMap { line -> ShortLine? in
+            guard let count = available?[line.productID] ?? nil, count < line.quantity else { return nil }
+            return ShortLine(productID: line.productID, requested: line.quantity, available: count)
+        }
+        let named: Int64? =
+            switch error {
+            case .outOfStock(let id), .notForSale(let id), .unknownProduct(let id): id
+            default: nil
+            }
+        if let named, !short.contains(where: { $0.productID == named }), let line = order.lines.first(where: { $0.productID == named }) {
+            short.append(ShortLine(productID: named, requested: line.quantity, available: 0))
+        }
+        return short
+    }
+
+    static func chargeKey(_ orderID: String) -> String { "checkout-\(orderID)" }
+}
+
+extension Duration {
+    /// Seconds as a `TimeInterval`.
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

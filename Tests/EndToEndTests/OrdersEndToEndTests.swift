@@ -1,0 +1,258 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+/// Checkout over real HTTP through the guard, on both engines: a customer's and a guest's
+/// orders, a declined card, stock that runs out, a card that asks for 3-D Secure, and what
+/// staff do after (ship, deliver, cancel, refund), with stock and payments checked each time.
+@Suite struct OrdersEndToEndTests {
+    static let address = #"{"name":"Ada Lovelace","line1":"12 St James's Square","city":"London","postal_code":"SW1Y 4JH","country":"GB"}"#
+
+    static func checkout(card: String, email: String? = nil) -> String {
+        let mail = email.map { #""email":"\#($0)","# } ?? ""
+        return #"{\#(mail)"shipping_address":\#(address),"payment_method":{"token":"\#(card)"}}"#
+    }
+
+    static func product(_ admin: RunningShop, _ sku: String, price: Int, stock: Int) async throws -> Int64 {
+        let created = try await admin.request(
+            .POST,
+            "/api/v1/products",
+            json: #"{"sku":"\#(sku)","name":"\#(sku) name","price":{"amount":\#(price),"currency":"EUR"},"status":"active"}"#
+        )
+        let id = try #require(created.json?["data"]?["id"]?.integer)
+        if stock > 0 {
+            let adjusted = try await admin.request(
+                .POST,
+                "/api/v1/products/\(id)/inventory/adjustments",
+                json: #"{"change":\#(stock),"reason":"delivery"}"#
+            )
+            #expect(adjusted.status == 200 || adjusted.status == 201)
+        }
+        return id
+    }
+
+    /// What the product page shows as available now (live, never cached).
+    static func available(_ admin: RunningShop, _ product: Int64) async throws -> Int64? {
+        try await admin.request(.GET, "/api/v1/products/\(product)").json?["data"]?["available"]?.integer
+    }
+
+    static func payment(_ admin: RunningShop, order: String) async throws -> JSONValue? {
+        try await admin.request(.GET, "/api/v1/payments?order_id=\(order)").json?["data"]?.array?.first
+    }
+
+    @Test(arguments: TestDatabases.kinds())
+    func aCustomerChecksOutOnceAndStaffShipAndDeliver(_ engine: DatabaseKind) async throws {
+        try await TestServer.withEveryDatabase(on: engine) { admin in
+            let kettle = try await Self.product(admin, "kettle-o", price: 3900, stock: 5)
+            let (customerID, customer) = try await admin.customer("buyer@example.com")
+            #expect(try await customer.request(.PUT, "/api/v1/cart/lines/\(kettle)", json: #"{"quantity":2}"#).status == 200)
+
+            let unkeyed = try await customer.request(.POST, "/api/v1/orders", json: Self.checkout(card: "pm_card_visa"))
+            #expect(unkeyed.status == 422)
+            #expect(unkeyed.json?["error"]?["field"]?.string == "Idempotency-Key")
+            let key = [("Idempotency-Key", "order-1")]
+            let placed = try await customer.request(.POST, "/api/v1/orders", headers: key, json: Self.checkout(card: "pm_card_visa"))
+            #expect(placed.status == 201, "\(String(decoding: placed.body, as: UTF8.self))")
+            let order = try #require(placed.json?["data"])
+            let id = try #require(order["id"]?.string)
+            #expect(order["status"]?.string == "confirmed")
+            #expect(order["customer_id"]?.integer == customerID)
+            #expect(order["email"]?.string == "buyer@example.com", "a customer's account address by default")
+            #expect(order["total"]?["amount"]?.integer == 7800)
+            #expect(order["lines"]?.array?.first?["unit_price"]?["amount"]?.integer == 3900)
+            #expect(order["lines"]?.array?.first?["sku"]?.string == "KETTLE-O")
+            #expect(order["history"]?.array?.compactMap { $0["to"]?.string } == ["pending", "confirmed"])
+            #expect(placed.header("Location") == "/api/v1/orders/\(id)")
+
+            // A retry with the key is the same order, not a second charge.
+            let replay = try await customer.request(.POST, "/api/v1/orders", headers: key, json: Self.checkout(card: "pm_card_visa"))
+            #expect(replay.body == placed.body)
+            #expect(replay.header("Idempotent-Replayed") == "true")
+            #expect(try await Self.available(admin, kettle) == 3)
+            let payment = try #require(try await Self.payment(admin, order: id))
+            #expect(payment["status"]?.string == "succeeded")
+            #expect(payment["amount_captured"]?.integer == 7800)
+            // The cart was sold: the customer's next cart is a new, empty one.
+            #expect(try await customer.request(.GET, "/api/v1/cart").json?["data"]?["lines"]?.array?.isEmpty == true)
+            let again = try await customer.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Idempotency-Key", "order-2")],
+                json: Self.checkout(card: "pm_card_visa")
+            )
+            #expect(again.status == 409, "an empty cart")
+
+            // Readers: the customer their own, others nothing, staff everything.
+            #expect(try await customer.request(.GET, "/api/v1/orders/\(id)").status == 200)
+            let (_, stranger) = try await admin.customer("stranger@example.com")
+            #expect(try await stranger.request(.GET, "/api/v1/orders/\(id)").status == 404)
+            #expect(try await stranger.request(.GET, "/api/v1/orders").json?["data"]?.array?.isEmpty == true)
+            #expect(try await admin.anonymous.request(.GET, "/api/v1/orders/\(id)").status == 401)
+            #expect(try await customer.request(.GET, "/api/v1/orders").json?["data"]?.array?.count == 1)
+            #expect(try await admin.request(.GET, "/api/v1/orders?status=confirmed").json?["data"]?.array?.count == 1)
+            #expect(try await admin.request(.GET, "/api/v1/orders?status=shipped").json?["data"]?.array?.isEmpty == true)
+            #expect(try await admin.request(.GET, "/api/v1/orders?created_from=2999-01-01T00:00:00Z").json?["data"]?.array?.isEmpty == true)
+            #expect(try await admin.request(.GET, "/api/v1/orders?status=lost").status == 422)
+
+            // Staff ship and deliver; what is illegal names where the order stands.
+            #expect(try await customer.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z999"}"#).status == 403)
+            let shipped = try await admin.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z999","carrier":"UPS"}"#)
+            #expect(shipped.json?["data"]?["status"]?.string == "shipped")
+            #expect(shipped.json?["data"]?["tracking_number"]?.string == "1Z999")
+            let twice = try await admin.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z999"}"#)
+            #expect(twice.status == 409)
+            #expect(twice.json?["error"]?["message"]?.string?.contains("shipped") == true)
+            let late = try await customer.request(.POST, "/api/v1/orders/\(id)/cancel")
+            #expect(late.status == 409, "a shipped order is not cancelled")
+            let delivered = try await admin.request(.POST, "/api/v1/orders/\(id)/deliver")
+            #expect(delivered.json?["data"]?["status"]?.string == "delivered")
+            let history = delivered.json?["data"]?["history"]?.array ?? []
+            #expect(history.compactMap { $0["to"]?.string } == ["pending", "confirmed", "shipped", "delivered"])
+            #expect(history.last?["actor_id"]?.integer != nil)
+            #expect(history.last?["request_id"]?.string != nil)
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds())
+    func aDeclineAndAShortageChargeNothingAndGiveTheStockBack(_ engine: DatabaseKind) async throws {
+        try await TestServer.withEveryDatabase(on: engine) { admin in
+            let lamp = try await Self.product(admin, "lamp-o", price: 2500, stock: 2)
+            let made = try await admin.anonymous.request(.POST, "/api/v1/carts")
+            let token = try #require(made.json?["data"]?["cart_token"]?.string)
+            let guest = admin.anonymous
+            let cart = [("X-Cart-Token", token)]
+            #expect(try await guest.request(.PUT, "/api/v1/cart/lines/\(lamp)", headers: cart, json: #"{"quantity":2}"#).status == 200)
+
+            let noEmail = try await guest.request(
+                .POST,
+                "/api/v1/orders",
+                headers: cart + [("Idempotency-Key", "g-0")],
+                json: Self.checkout(card: "pm_card_visa")
+            )
+            #expect(noEmail.status == 422)
+            #expect(noEmail.json?["error"]?["field"]?.string == "email")
+
+            let declined = try await guest.request(
+                .POST,
+                "/api/v1/orders",
+                headers: cart + [("Idempotency-Key", "g-1")],
+                json: Self.checkout(card: "pm_card_chargeDeclined", email: "guest@example.com")
+            )
+            #expect(declined.status == 402)
+            #expect(declined.json?["error"]?["code"]?.string == "PAYMENT_DECLINED")
+            #expect(declined.json?["error"]?["decline_code"]?.string == "card_declined")
+            #expect(try await Self.available(admin, lamp) == 2, "the reservation went back")
+            let failed = try #require(try await admin.request(.GET, "/api/v1/orders?status=payment_failed").json?["data"]?.array?.first)
+            #expect(failed["payment_failure"]?["code"]?.string == "card_declined")
+            #expect(failed["email"]?.string == "guest@example.com")
+
+            // The cart opens again, and another card pays.
+            let paid = try await guest.request(
+                .POST,
+                "/api/v1/orders",
+                headers: cart + [("Idempotency-Key", "g-2")],
+                json: Self.checkout(card: "pm_card_visa", email: "guest@example.com")
+            )
+            #expect(paid.status == 201, "\(String(decoding: paid.body, as: UTF8.self))")
+            let id = try #require(paid.json?["data"]?["id"]?.string)
+            #expect(try await Self.available(admin, lamp) == 0)
+            // The guest reads the order with the token of the cart it came from, nobody else does.
+            #expect(try await guest.request(.GET, "/api/v1/orders/\(id)", headers: cart).status == 200)
+            #expect(try await guest.request(.GET, "/api/v1/orders/\(id)").status == 401)
+
+            // Out of stock: the order is cancelled with its short line, nothing is charged.
+            let (_, late) = try await admin.customer("late@example.com")
+            #expect(try await late.request(.PUT, "/api/v1/cart/lines/\(lamp)", json: #"{"quantity":1}"#).status == 200)
+            let short = try await late.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Idempotency-Key", "l-1")],
+                json: Self.checkout(card: "pm_card_visa")
+            )
+            #expect(short.status == 409)
+            #expect(short.json?["error"]?["code"]?.string == "OUT_OF_STOCK")
+            let cancelled = try #require(try await late.request(.GET, "/api/v1/orders").json?["data"]?.array?.first)
+            #expect(cancelled["status"]?.string == "cancelled")
+            #expect(cancelled["short_lines"]?.array?.first?["product_id"]?.integer == lamp)
+            #expect(cancelled["short_lines"]?.array?.first?["available"]?.integer == 0)
+            #expect(try await Self.payment(admin, order: try #require(cancelled["id"]?.string)) == nil, "nothing charged")
+        }
+    }
+
+    @Test(arguments: TestDatabases.kinds())
+    func cancellingAPaidOrderRefundsItAndReturnsTheStockAndRefundsAddUp(_ engine: DatabaseKind) async throws {
+        try await TestServer.withEveryDatabase(on: engine) { admin in
+            let chair = try await Self.product(admin, "chair-o", price: 10000, stock: 3)
+            let (_, customer) = try await admin.customer("sitter@example.com")
+            func buy(_ key: String) async throws -> String {
+                #expect(try await customer.request(.PUT, "/api/v1/cart/lines/\(chair)", json: #"{"quantity":1}"#).status == 200)
+                let placed = try await customer.request(
+                    .POST,
+                    "/api/v1/orders",
+                    headers: [("Idempotency-Key", key)],
+                    json: Self.checkout(card: "pm_card_visa")
+                )
+                #expect(placed.status == 201)
+                return try #require(placed.json?["data"]?["id"]?.string)
+            }
+            let first = try await buy("c-1")
+            #expect(try await Self.available(admin, chair) == 2)
+            let cancelled = try await customer.request(.POST, "/api/v1/orders/\(first)/cancel", json: #"{"reason":"changed my mind"}"#)
+            #expect(cancelled.status == 200)
+            #expect(cancelled.json?["data"]?["status"]?.string == "cancelled")
+            #expect(cancelled.json?["data"]?["amount_refunded"]?["amount"]?.integer == 10000)
+            #expect(try await Self.available(admin, chair) == 3, "the stock came back")
+            #expect(try await Self.payment(admin, order: first)?["amount_refunded"]?.integer == 10000)
+            #expect(try await customer.request(.POST, "/api/v1/orders/\(first)/cancel").status == 409)
+
+            // Staff refund part, then the rest; never more than was paid.
+            let second = try await buy("c-2")
+            let refunds = "/api/v1/orders/\(second)/refunds"
+            #expect(try await admin.request(.POST, refunds, json: #"{"amount":3000,"reason":"scratched"}"#).status == 422, "a key is required")
+            let part = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-1")], json: #"{"amount":3000,"reason":"scratched"}"#)
+            #expect(part.json?["data"]?["status"]?.string == "partially_refunded", "\(String(decoding: part.body, as: UTF8.self))")
+            let replayed = try await admin.request(
+                .POST,
+                refunds,
+                headers: [("Idempotency-Key", "r-1")],
+                json: #"{"amount":3000,"reason":"scratched"}"#
+            )
+            #expect(replayed.json?["data"]?["amount_refunded"]?["amount"]?.integer == 3000)
+            let tooMuch = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-2")], json: #"{"amount":7001,"reason":"more"}"#)
+            #expect(tooMuch.status == 422)
+            let rest = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-3")], json: #"{"reason":"returned"}"#)
+            #expect(rest.json?["data"]?["status"]?.string == "refunded")
+            #expect(rest.json?["data"]?["amount_refunded"]?["amount"]?.integer == 10000)
+            #expect(try await Self.payment(admin, order: second)?["amount_refunded"]?.integer == 10000)
+            #expect(try await customer.request(.POST, refunds, headers: [("Idempotency-Key", "r-4")], json: #"{"reason":"x"}"#).status == 403)
+        }
+    }
+
+    @Test func aCardThatAsksForThreeDSecureIsConfirmedWhenItSettles() async throws {
+        try await TestServer.with(environment: ["TEST_NETWORK_ACTION_DELAY_MS": "300"]) { admin in
+            let desk = try await Self.product(admin, "desk-o", price: 20000, stock: 1)
+            let (_, customer) = try await admin.customer("secure@example.com")
+            #expect(try await customer.request(.PUT, "/api/v1/cart/lines/\(desk)", json: #"{"quantity":1}"#).status == 200)
+            let placed = try await customer.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Idempotency-Key", "3ds")],
+                json: Self.checkout(card: "pm_card_threeDSecureRequired")
+            )
+            #expect(placed.status == 202)
+            #expect(placed.json?["data"]?["status"]?.string == "pending")
+            #expect(placed.json?["data"]?["next_action_url"]?.string != nil)
+            let id = try #require(placed.json?["data"]?["id"]?.string)
+            #expect(try await Self.available(admin, desk) == 0, "held while the customer acts")
+            var status: String?
+            for _ in 0..<100 {
+                status = try await customer.request(.GET, "/api/v1/orders/\(id)").json?["data"]?["status"]?.string
+                if status != "pending" { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(status == "confirmed")
+            #expect(try await Self.available(admin, desk) == 0)
+        }
+    }
+}
