@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrderAPI
 import PaymentAPI
+import Platform
 import ProductAPI
 import UserAPI
 
@@ -90,6 +91,7 @@ struct Checkout: Sendable {
             updatedAt: started
         )
         try await store.place(order, actorID: details.customerID, at: started)
+        FailPoint.hit("checkout.after-order")
         return try await run(order, paying: details.paymentMethod)
     }
 
@@ -104,6 +106,7 @@ struct Checkout: Sendable {
         var order = placed
         do {
             _ = try await inventory.reserve(id: order.id, lines: order.reservationLines, expiresIn: settings.reservationHold)
+            FailPoint.hit("checkout.after-reserve")
         } catch let error as InventoryError {
             switch error {
             case .outOfStock, .notForSale, .unknownProduct:
@@ -142,6 +145,7 @@ struct Checkout: Sendable {
                 ),
                 idempotencyKey: Self.chargeKey(order.id)
             )
+            FailPoint.hit("checkout.after-charge")
         } catch PaymentError.declined(let code, let message, let paymentID) {
             order = try await failPayment(order.id, paymentID: paymentID, failure: PaymentFailure(code: code, message: message))
             throw OrderError.declined(orderID: order.id, code: code, message: message)
@@ -234,6 +238,7 @@ struct Checkout: Sendable {
             case .commit:
                 do {
                     _ = try await inventory.commit(id: order.id)
+                    FailPoint.hit("checkout.after-commit")
                     order = try await store.update(order.id, at: now()) { order in
                         guard order.step == .commit else { return nil }
                         order.status = .confirmed
