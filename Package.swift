@@ -195,7 +195,7 @@ let package = Package(
         .executableTarget(
             name: "shop",
             dependencies: [
-                "Platform", "UserService", "ProductService", "PaymentService", "PaymentAPI", "OrderService", "Gateway", "Redis", "ObjectStorage",
+                "Platform", "UserService", "UserAPI", "ProductService", "ProductAPI", "PaymentService", "PaymentAPI", "OrderService", "Gateway", "Redis", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

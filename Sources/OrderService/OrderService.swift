@@ -86,6 +86,7 @@ public struct OrderService: Sendable {
 
     /// Adds `/carts`, `/cart` and `/orders` to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
+        let group = group.group().add(middleware: UpstreamErrorMiddleware())
         CartRoutes(carts: carts).add(to: group)
         OrderRoutes(
             checkout: checkout,
@@ -93,6 +94,10 @@ public struct OrderService: Sendable {
             idempotency: IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
         ).add(to: group)
     }
+
+    /// The events this service handles: a payment that took money for an order that ended
+    /// without a sale is refunded.
+    public var consumers: [EventConsumer] { [LateChargeRefunds.consumer(database: database)] }
 
     /// What `/health/ready` must ask for this service.
     public var healthChecks: [HealthCheck] { [.database("orders database", database)] }

@@ -35,3 +35,10 @@ public enum RequestIdentifier {
 public enum RequestActor {
     @TaskLocal public static var userID: Int64?
 }
+
+/// The verified bearer token of the request this task serves, set by the guard: a service
+/// that calls another on the caller's behalf (Orders reading the customer from Users)
+/// passes it on, so the callee decides with the caller's rights, never more.
+public enum CallerToken {
+    @TaskLocal public static var current: String?
+}

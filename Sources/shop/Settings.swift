@@ -15,6 +15,7 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case users
     case products
     case payments
+    case orders
 
     /// Whether this process runs the Users service.
     var runsUsers: Bool { self == .all || self == .users }
@@ -22,6 +23,8 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     var runsProducts: Bool { self == .all || self == .products }
     /// Whether this process runs the Payments service.
     var runsPayments: Bool { self == .all || self == .payments }
+    /// Whether this process runs the Orders service.
+    var runsOrders: Bool { self == .all || self == .orders }
 }
 
 /// What a command does with the system: serve it (the configuration of a server is
@@ -58,6 +61,11 @@ struct Settings: Sendable {
     var productsDatabaseURL: DatabaseURL?
     var paymentsDatabaseURL: DatabaseURL?
     var ordersDatabaseURL: DatabaseURL?
+    /// Where Orders alone reaches the others: the internal listeners of Products and
+    /// Payments (with the service token), and Users' public API (with the caller's token).
+    var productsInternalURL: String?
+    var paymentsInternalURL: String?
+    var usersURL: String?
     /// Carts and checkout: the guest cart TTL, the stock hold, the recovery worker's lease.
     var orders = OrderService.Settings()
     /// Who takes the money: the simulated `test` network, or Stripe.
@@ -132,6 +140,27 @@ struct Settings: Sendable {
         }
         try readPaymentSettings(env, serving: serving)
         ordersDatabaseURL = try env.parsed("ORDERS_DATABASE_URL", parse)
+        if ordersDatabaseURL == nil, service == .orders {
+            ordersDatabaseURL = try env.parsed("DATABASE_URL", parse)
+        }
+        let httpURL = { (raw: String) throws(InvalidValue) -> String in
+            guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
+                throw InvalidValue("must be an http(s) URL such as http://products:9090")
+            }
+            return raw
+        }
+        productsInternalURL = try env.parsed("PRODUCTS_INTERNAL_URL", httpURL)
+        paymentsInternalURL = try env.parsed("PAYMENTS_INTERNAL_URL", httpURL)
+        usersURL = try env.parsed("USERS_URL", httpURL)
+        if service == .orders, serving {
+            for (variable, value, what) in [
+                ("PRODUCTS_INTERNAL_URL", productsInternalURL, "the internal listener of Products"),
+                ("PAYMENTS_INTERNAL_URL", paymentsInternalURL, "the internal listener of Payments"),
+                ("USERS_URL", usersURL, "where Users serves its API"),
+            ] where value == nil {
+                throw ConfigurationError(variable: variable, reason: "is required when Orders runs alone: \(what)")
+            }
+        }
         if let days = try env.int("ORDERS_GUEST_CART_TTL_DAYS", in: 1...365) { orders.guestCartTTL = .seconds(days * 86_400) }
         if let seconds = try env.int("ORDERS_RESERVATION_HOLD_SECONDS", in: 60...86_400) { orders.reservationHold = .seconds(seconds) }
         if let seconds = try env.int("ORDERS_LEASE_SECONDS", in: 2...3600) { orders.lease = .seconds(seconds) }
@@ -140,6 +169,10 @@ struct Settings: Sendable {
         guard orders.lease > payment.providerTimeout + .seconds(1) else {
             throw ConfigurationError(variable: "ORDERS_LEASE_SECONDS", reason: "must be longer than PAYMENT_PROVIDER_TIMEOUT_MS and a second")
         }
+        // A recovered checkout must still find its stock held: the hold outlasts several leases.
+        guard orders.reservationHold >= orders.lease * 3 else {
+            throw ConfigurationError(variable: "ORDERS_RESERVATION_HOLD_SECONDS", reason: "must be at least three times ORDERS_LEASE_SECONDS")
+        }
         // Orders in another process reserve stock through the internal API with it; the
         // all-in-one mode serves that API too when a token is set.
         if let token = try Self.secret("INTERNAL_API_TOKEN", env) {
@@ -147,10 +180,10 @@ struct Settings: Sendable {
                 throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
             }
             internalToken = token
-        } else if service == .products || service == .payments, serving {
+        } else if service == .products || service == .payments || service == .orders, serving {
             throw ConfigurationError(
                 variable: "INTERNAL_API_TOKEN",
-                reason: "(or INTERNAL_API_TOKEN_FILE) is required when \(service == .products ? "Products" : "Payments") runs alone"
+                reason: "(or INTERNAL_API_TOKEN_FILE) is required when \(service.rawValue.capitalized) runs alone"
             )
         }
         redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in

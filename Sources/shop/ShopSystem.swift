@@ -7,11 +7,15 @@ import Logging
 import NIOCore
 import ObjectStorage
 import OrderService
+import PaymentAPI
 import PaymentService
 import Platform
+import ProductAPI
 import ProductService
 import Redis
+import ServiceContract
 import ServiceLifecycle
+import UserAPI
 import UserService
 
 /// The composition root: builds the concrete graph for one run mode, once.
@@ -100,18 +104,6 @@ struct ShopSystem: Sendable {
                 passwordHashQueue: settings.passwordHashQueue
             )
         }
-        let consumers = users?.consumers ?? []
-        let bus: any EventBus
-        var consumerServices: [any Service] = []
-        if let redisEvents {
-            let streams = RedisStreamsEventBus(redis: redisEvents.client, url: redisEvents.url, logger: logger, metrics: metrics)
-            bus = streams
-            consumerServices = consumers.map { streams.consumerService($0) }
-        } else {
-            let inProcess = InProcessEventBus(logger: logger, metrics: metrics)
-            for consumer in consumers { inProcess.subscribe(consumer) }
-            bus = inProcess
-        }
         var products: ProductService?
         if settings.service.runsProducts {
             let storage: any ObjectStorage =
@@ -151,19 +143,33 @@ struct ShopSystem: Sendable {
             )
         }
         var orders: OrderService?
-        if settings.service == .all, let products, let payments {
+        if settings.service.runsOrders {
+            let clients = try orderClients(settings, products: products, payments: payments, users: users, metrics: metrics)
             orders = OrderService(
                 database: try await database("orders", url: settings.ordersDatabaseURL),
-                catalog: products.catalogClient,
-                inventory: products.inventoryClient,
-                payments: payments.client,
-                users: users?.client,
+                catalog: clients.catalog,
+                inventory: clients.inventory,
+                payments: clients.payments,
+                users: clients.users,
                 settings: settings.orders,
                 logger: logger
             )
         }
+        let consumers = (users?.consumers ?? []) + (orders?.consumers ?? [])
+        let bus: any EventBus
+        var consumerServices: [any Service] = []
+        if let redisEvents {
+            let streams = RedisStreamsEventBus(redis: redisEvents.client, url: redisEvents.url, logger: logger, metrics: metrics)
+            bus = streams
+            consumerServices = consumers.map { streams.consumerService($0) }
+        } else {
+            let inProcess = InProcessEventBus(logger: logger, metrics: metrics)
+            for consumer in consumers { inProcess.subscribe(consumer) }
+            bus = inProcess
+        }
         var consumerDatabases: [(service: String, database: any Database)] = []
         if let users { consumerDatabases.append(("users", users.database)) }
+        if let orders { consumerDatabases.append(("orders", orders.database)) }
         return ShopSystem(
             settings: settings,
             users: users,
@@ -181,6 +187,37 @@ struct ShopSystem: Sendable {
             redisClients: redisClients,
             databases: databases,
             databaseServices: services
+        )
+    }
+
+    /// What Orders calls: the services in this process, or, alone, the others over HTTP
+    /// (each client behind a breaker that `/metrics` shows).
+    private static func orderClients(
+        _ settings: Settings,
+        products: ProductService?,
+        payments: PaymentService?,
+        users: UserService?,
+        metrics: ShopMetrics
+    ) throws -> (catalog: any CatalogClient, inventory: any InventoryClient, payments: any PaymentClient, users: (any UserClient)?) {
+        if let products, let payments {
+            return (products.catalogClient, products.inventoryClient, payments.client, users?.client)
+        }
+        guard let token = settings.internalToken, let productsURL = settings.productsInternalURL, let paymentsURL = settings.paymentsInternalURL
+        else {
+            throw ConfigurationError(variable: "PRODUCTS_INTERNAL_URL", reason: "and PAYMENTS_INTERNAL_URL and INTERNAL_API_TOKEN are required")
+        }
+        return (
+            HTTPCatalogClient(baseURL: productsURL, token: token, breaker: metrics.circuitBreaker(name: "products-catalog")),
+            HTTPInventoryClient(baseURL: productsURL, token: token, breaker: metrics.circuitBreaker(name: "products")),
+            HTTPPaymentClient(
+                baseURL: paymentsURL,
+                token: token,
+                timeout: .seconds(Int64(settings.payment.providerTimeout.components.seconds) + 5),
+                breaker: metrics.circuitBreaker(name: "payments")
+            ),
+            settings.usersURL.map {
+                HTTPUserClient(baseURL: $0, bearerToken: { CallerToken.current }, breaker: metrics.circuitBreaker(name: "users"))
+            }
         )
     }
 

@@ -71,13 +71,16 @@ public struct EdgeGuard: RouterMiddleware {
             trustedProxies: configuration.trustedProxies
         )
         var refusal: InvalidAccessToken?
+        var verifiedToken: String?
         if let authorization = request.headers[.authorization] {
             do {
-                let principal = try tokens.verify(Self.bearerToken(authorization), now: now())
+                let token = try Self.bearerToken(authorization)
+                let principal = try tokens.verify(token, now: now())
                 // After the cache of verified tokens, so a token that verified before its
                 // user's sessions ended is refused from then on.
                 if try await isRevoked(principal, logger: context.logger) { throw InvalidAccessToken.revoked }
                 context.principal = principal
+                verifiedToken = token
             } catch let error as InvalidAccessToken {
                 refusal = error
                 context.logger.debug("bearer token refused", metadata: ["reason": "\(error)"])
@@ -98,7 +101,9 @@ public struct EdgeGuard: RouterMiddleware {
             throw error
         }
         var response = try await RequestActor.$userID.withValue(context.principal?.userID) {
-            try await next(request, context)
+            try await CallerToken.$current.withValue(verifiedToken) {
+                try await next(request, context)
+            }
         }
         response.headers.append(contentsOf: decision.headers)
         return response

@@ -34,6 +34,9 @@ struct Order: Sendable, Hashable {
     /// Until when the request (or worker) that took the last step owns the order; after
     /// it, the recovery worker takes the next step.
     var leaseUntil: Date
+    /// How many times the recovery worker has taken the order up: a refund the provider
+    /// refused is tried again under a new key.
+    var attempts: Int = 0
     var lines: [OrderLineResource]
     var sequence: Int64
     var createdAt: Date
@@ -147,6 +150,14 @@ enum OrderError: Error, Sendable, Hashable {
     case emailRequired
     /// Payments refused the payment method as given; `field` is inside `payment_method`.
     case invalidPaymentMethod(field: String, message: String)
+    /// The total is outside what one payment may take.
+    case totalOutOfRange(String)
+    /// The provider refused a refund; nothing was refunded.
+    case refundRefused(String)
+    /// The cart changed while checkout read it.
+    case cartChanged
+    /// Checkout ended without a sale (interrupted and given up, or the hold lapsed).
+    case checkoutEnded(orderID: String, reason: String)
     /// Refunds cannot exceed what was paid and not yet refunded.
     case refundTooLarge(refundable: Int64)
 }

@@ -53,7 +53,18 @@ struct OrderRoutes: Sendable {
         let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
         let details = Checkout.Details(customerID: principal?.userID, email: email, locale: locale ?? "en", address: shipping, paymentMethod: paying)
         let order = try await checkout.place(cart, details)
-        return try await answer(order, status: order.status == .pending ? .accepted : .created, request: request)
+        switch order.status {
+        case .confirmed:
+            return try await answer(order, status: .created, request: request)
+        case .paymentFailed:
+            let failure = order.paymentFailure ?? PaymentFailure(code: "payment_failed", message: "The payment was not completed")
+            throw OrderError.declined(orderID: order.id, code: failure.code, message: failure.message)
+        case .cancelled:
+            throw OrderError.checkoutEnded(orderID: order.id, reason: order.stepReason ?? "checkout ended without a sale")
+        default:
+            // Waiting on the payment (3-D Secure, or an answer Payments does not have yet).
+            return try await answer(order, status: .accepted, request: request)
+        }
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -155,12 +166,15 @@ struct OrderRoutes: Sendable {
     /// a guest the order of the cart their token opens. Any other reads as not found.
     private func readable(_ request: Request, context: ShopRequestContext) async throws -> Order {
         let id = try Self.id(context)
+        // As on the cart routes: a signed-in caller's token is not used, but is not let
+        // through malformed either.
+        let presented = try CartRoutes.presentedToken(request)
         guard let order = try await checkout.store.order(id: id) else { throw OrderError.notFound }
         if let principal = context.principal {
             guard principal.role != .customer || order.customerID == principal.userID else { throw OrderError.notFound }
             return order
         }
-        guard order.customerID == nil, let presented = try CartRoutes.presentedToken(request), let token = CartToken(presented: presented),
+        guard order.customerID == nil, let presented, let token = CartToken(presented: presented),
             token.cartID == order.cartID, try await checkout.carts.store.holds(token)
         else {
             throw APIError.authenticationRequired
@@ -254,7 +268,12 @@ extension OrderError: APIErrorConvertible {
         case .illegalTransition(let id, let status, let action): APIError(.conflict, "Order \(id) is \(status.rawValue); it cannot be \(action) now")
         case .refundTooLarge(let refundable): APIError.validation("Must be at most \(refundable), what is left to refund", field: "amount")
         case .emailRequired: APIError.validation("Is required: no address is known for this account", field: "email")
-        case .invalidPaymentMethod(let field, let message): APIError.validation(message, field: "payment_method.\(field)")
+        case .invalidPaymentMethod(let field, let message):
+            APIError.validation(message, field: field.hasPrefix("payment_method") ? field : "payment_method.\(field)")
+        case .totalOutOfRange(let message): APIError(.conflict, message)
+        case .refundRefused(let message): APIError(.conflict, message)
+        case .cartChanged: APIError(.conflict, "The cart changed during checkout; check it and try again")
+        case .checkoutEnded(let id, let reason): APIError(.conflict, "Order \(id) was cancelled: \(reason)")
         }
     }
 }

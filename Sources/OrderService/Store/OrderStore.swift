@@ -58,6 +58,12 @@ struct OrderStore: Sendable {
                 if let busy, let orderID = busy { throw OrderError.checkoutInProgress(orderID: orderID) }
                 throw CartError.notFound
             }
+            // The lines priced are the lines sold: a change made meanwhile (another tab)
+            // refuses the checkout rather than sell what the customer no longer wants.
+            let lines = try await sql.raw("SELECT product_id, quantity FROM cart_lines WHERE cart_id = \(bind: order.cartID)").all().map {
+                "\(try $0.decode(column: "product_id", as: Int64.self))x\(try $0.decode(column: "quantity", as: Int.self))"
+            }
+            guard Set(lines) == Set(order.lines.map { "\($0.productID)x\($0.quantity)" }) else { throw OrderError.cartChanged }
             try await sql.raw(
                 """
                 INSERT INTO orders (id, status, step, customer_id, cart_id, email, locale, currency, subtotal, total, item_count,
@@ -172,7 +178,7 @@ struct OrderStore: Sendable {
 
     /// Orders with a step left whose lease ran out by `now`, leased to the caller until
     /// `until` (rows another instance's worker holds are skipped): the recovery worker's work.
-    func claimDue(now: Date, until: Date, limit: Int = 50) async throws -> [Order] {
+    func claimDue(now: Date, until: Date, limit: Int = 10) async throws -> [Order] {
         try await database.transaction { sql in
             let ids = try await sql.raw(
                 """
@@ -251,7 +257,7 @@ struct OrderStore: Sendable {
     static let columns = """
         seq, id, status, step, outcome, customer_id, cart_id, email, locale, currency, subtotal, total, amount_refunded, item_count,
         shipping_address, payment_id, failure_code, failure_message, next_action_url, short_lines, tracking_number, carrier,
-        stock_committed, step_reason, lease_until, created_at, updated_at
+        stock_committed, step_reason, lease_until, attempts, created_at, updated_at
         """
 
     static func order(_ id: String, locked: Bool, in sql: any SQLDatabase) async throws -> Order? {
@@ -298,6 +304,7 @@ struct OrderStore: Sendable {
             stockCommitted: try row.decode(column: "stock_committed", as: Int.self) != 0,
             stepReason: try row.decode(column: "step_reason", as: String?.self),
             leaseUntil: Date(microsecondsSince1970: try row.decode(column: "lease_until", as: Int64.self)),
+            attempts: try row.decode(column: "attempts", as: Int.self),
             lines: lines.map { $0.priced(in: currency) },
             sequence: try row.decode(column: "seq", as: Int64.self),
             createdAt: Date(microsecondsSince1970: try row.decode(column: "created_at", as: Int64.self)),

@@ -58,8 +58,13 @@ struct Checkout: Sendable {
                 )
             )
         }
+        // Refused before anything is written: a card of the wrong shape, a total no payment takes.
+        try Self.check(details.paymentMethod)
         let email = try await contactEmail(details)
         let subtotal = lines.reduce(0) { $0 + $1.lineTotal.amount }
+        guard (1...Self.maxTotal).contains(subtotal) else {
+            throw OrderError.totalOutOfRange("An order's total must be from 1 to \(Self.maxTotal) in minor units; this cart's is \(subtotal)")
+        }
         let started = now()
         let order = Order(
             id: OrderRules.newID(),
@@ -119,7 +124,15 @@ struct Checkout: Sendable {
                     return OrderEffects(reason: "out of stock", event: .cancelled, cart: .unlock)
                 }
                 throw OrderError.outOfStock(orderID: order.id, lines: short)
-            default:
+            case .conflict, .invalidLines, .invalidExpiry, .reservationNotFound:
+                // Refused outright, nothing reserved: the order ends now and the cart opens.
+                _ = try await store.update(order.id, at: now()) { order in
+                    guard order.step == .reserve else { return nil }
+                    order.status = .cancelled
+                    order.step = .done
+                    order.stepReason = "stock could not be reserved"
+                    return OrderEffects(reason: "stock could not be reserved", event: .cancelled, cart: .unlock)
+                }
                 throw error
             }
         }
@@ -147,7 +160,11 @@ struct Checkout: Sendable {
             )
             FailPoint.hit("checkout.after-charge")
         } catch PaymentError.declined(let code, let message, let paymentID) {
-            order = try await failPayment(order.id, paymentID: paymentID, failure: PaymentFailure(code: code, message: message))
+            order = try await failPayment(
+                order.id,
+                paymentID: paymentID.isEmpty ? nil : paymentID,
+                failure: PaymentFailure(code: code, message: message)
+            )
             throw OrderError.declined(orderID: order.id, code: code, message: message)
         } catch PaymentError.invalid(let field, let message) {
             // Refused before anything was sent to a provider: nothing was charged.
@@ -177,10 +194,14 @@ struct Checkout: Sendable {
         switch payment.status {
         case .succeeded, .requiresCapture:
             let order = try await store.update(charged.id, at: now()) { order in
-                guard order.step == .charge else { return nil }
-                order.paymentID = payment.id
-                order.step = .commit
-                return OrderEffects(reason: "paid")
+                if order.step == .charge {
+                    order.paymentID = payment.id
+                    order.step = .commit
+                    return OrderEffects(reason: "paid")
+                }
+                // Given up (by the worker, after the lease) while this charge was on its way:
+                // the money goes back.
+                return Self.refundLateCharge(&order, paymentID: payment.id)
             }
             return try await advance(order)
         case .requiresAction, .processing:
@@ -237,7 +258,13 @@ struct Checkout: Sendable {
                 return try await settle(order, with: payment)
             case .commit:
                 do {
-                    _ = try await inventory.commit(id: order.id)
+                    do {
+                        _ = try await inventory.commit(id: order.id)
+                    } catch InventoryError.conflict(_) {
+                        // A racing commit of the same reservation may have won: asked again,
+                        // a committed one answers itself, a lapsed one is refused again.
+                        _ = try await inventory.commit(id: order.id)
+                    }
                     FailPoint.hit("checkout.after-commit")
                     order = try await store.update(order.id, at: now()) { order in
                         guard order.step == .commit else { return nil }
@@ -288,6 +315,19 @@ struct Checkout: Sendable {
         }
     }
 
+    /// Sends an order that ended without a sale to its refund when its payment took money
+    /// after all (late, from a webhook or the reconciler); `nil` when there is nothing to do.
+    static func refundLateCharge(_ order: inout Order, paymentID: String) -> OrderEffects? {
+        guard order.step == .done, order.status == .cancelled || order.status == .paymentFailed, !order.stockCommitted,
+            order.amountRefunded < order.total
+        else { return nil }
+        order.paymentID = paymentID
+        order.step = .refund
+        order.outcome = order.status
+        order.stepReason = "charged after checkout had ended without a sale; refunded"
+        return OrderEffects(reason: "charged late; refunding", recorded: true)
+    }
+
     /// Puts the order on its `outcome` once its compensation is finished.
     private func land(_ id: String, from step: SagaStep, also change: @escaping @Sendable (inout Order) -> Void = { _ in }) async throws -> Order {
         try await store.update(id, at: now()) { order in
@@ -301,22 +341,29 @@ struct Checkout: Sendable {
         }
     }
 
-    /// Refunds all that was captured for the order (a repeat answers the same refund).
+    /// Refunds all that was captured for the order and not yet refunded (or being refunded),
+    /// and records what went back. A refund the provider refused is an error: the step
+    /// stays, and the worker's next attempt asks under a new key (Payments never lets
+    /// refunds exceed what was captured, so a new key cannot refund twice).
     private func refundEverything(_ order: Order) async throws {
         guard let payment = try await payments.payment(orderID: order.id) else { return }
         switch payment.status {
         case .requiresCapture:
             _ = try await payments.cancel(orderID: order.id)
-        case .succeeded where payment.amountCaptured > payment.amountRefunded:
-            _ = try await payments.refund(
-                orderID: order.id,
-                amount: nil,
-                reason: order.stepReason ?? "order cancelled",
-                idempotencyKey: "cancel-\(order.id)"
-            )
+        case .succeeded:
+            let owed = payment.amountCaptured - payment.refunds.filter { $0.status != .failed }.reduce(0) { $0 + $1.amount }
+            if owed > 0 {
+                let refund = try await payments.refund(
+                    orderID: order.id,
+                    amount: nil,
+                    reason: order.stepReason ?? "order cancelled",
+                    idempotencyKey: "cancel-\(order.id)-\(order.attempts)"
+                )
+                if refund.status == .failed { throw OrderError.refundRefused("The provider refused refund \(refund.id)") }
+            }
             let refunded = try await refundedSoFar(order.id)
             try await store.update(order.id, at: now()) { order in
-                order.amountRefunded = min(order.total, refunded)
+                order.amountRefunded = max(order.amountRefunded, min(order.total, refunded))
                 return OrderEffects(reason: "refunded")
             }
         default:
@@ -351,6 +398,19 @@ struct Checkout: Sendable {
     }
 
     static func chargeKey(_ orderID: String) -> String { "checkout-\(orderID)" }
+
+    /// The payment method's shape, as Payments would check it, before anything is written.
+    static func check(_ method: PaymentMethodBody) throws(OrderError) {
+        let outcome: Result<CheckedCard?, PaymentError> = Result { () throws(PaymentError) in try method.checked() }
+        guard case .failure(let error) = outcome else { return }
+        switch error {
+        case .invalid(let field, let message): throw .invalidPaymentMethod(field: field, message: message)
+        default: throw .invalidPaymentMethod(field: "payment_method", message: "\(error)")
+        }
+    }
+
+    /// The most one payment takes (Payments' own limit), in minor units.
+    static let maxTotal: Int64 = 100_000_000
 }
 
 extension Duration {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import OrderAPI
@@ -58,10 +59,12 @@ struct OrderActions: Sendable {
         }
     }
 
-    /// Refunds `amount` (all that is left when `nil`) through Payments; the order becomes
-    /// `refunded` once everything paid went back, `partially_refunded` before. The same
-    /// `key` answers the same refund, and the order's figure is always what Payments has
-    /// refunded, so a repeat never counts twice.
+    /// Refunds `amount` (all that is left when `nil`) through Payments. The status says
+    /// where the goods are until the money is all back: a partial refund of a confirmed or
+    /// shipped order leaves it to be shipped or delivered (and is in its history); after
+    /// delivery it is `partially_refunded`; everything back is `refunded`. The same `key`
+    /// answers the same refund, and the order's figure is what Payments has refunded, never
+    /// lowered by a slower racing refund, so a repeat never counts twice.
     func refund(_ id: String, amount: Int64?, reason: String, key: String, by actorID: Int64) async throws -> Order {
         guard let order = try await store.order(id: id) else { throw OrderError.notFound }
         guard OrderRules.canRefund(order.status), order.step == .done else {
@@ -69,14 +72,21 @@ struct OrderActions: Sendable {
         }
         let refundable = order.total - order.amountRefunded
         guard refundable > 0, amount.map({ $0 <= refundable }) ?? true else { throw OrderError.refundTooLarge(refundable: refundable) }
-        _ = try await checkout.payments.refund(orderID: id, amount: amount, reason: reason, idempotencyKey: "refund-\(id)-\(key)")
+        // The client's key may be 255 characters: Payments gets a digest of it, bounded.
+        let digest = SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let refund = try await checkout.payments.refund(orderID: id, amount: amount, reason: reason, idempotencyKey: "refund-\(id)-\(digest)")
+        if refund.status == .failed { throw OrderError.refundRefused("The payment provider refused the refund; nothing was refunded") }
         let refunded = try await checkout.refundedSoFar(id)
         return try await store.update(id, at: now()) { order in
             guard OrderRules.canRefund(order.status) || order.status == .refunded else {
                 throw OrderError.illegalTransition(orderID: id, status: order.status, action: "refunded")
             }
-            order.amountRefunded = min(order.total, refunded)
-            order.status = order.amountRefunded >= order.total ? .refunded : .partiallyRefunded
+            order.amountRefunded = max(order.amountRefunded, min(order.total, refunded))
+            if order.amountRefunded >= order.total {
+                order.status = .refunded
+            } else if order.status == .delivered {
+                order.status = .partiallyRefunded
+            }
             return OrderEffects(reason: reason, actorID: actorID, recorded: true, event: .refunded)
         }
     }

@@ -59,21 +59,11 @@ struct Payments: Sendable {
         let method = validation.required("payment_method", body.paymentMethod)
         let (order, value, code, method2) = try validation.check(orderID, amount, currency, method)
         let customerID = customer
-        var card: CardResource?
-        switch (method2.token, method2.card) {
-        case (let token?, nil):
-            guard PaymentRules.isKey(token, max: 255) else {
-                throw APIError.validation("Must be 1 to 255 visible ASCII characters", field: "payment_method.token")
-            }
-        case (nil, let body?):
-            do {
-                let checked = try CheckedCard(body, field: "payment_method.card")
-                card = checked.resource
-            } catch {
-                throw error.apiError
-            }
-        default:
-            throw APIError.validation("Must hold either a token or a card", field: "payment_method")
+        let card: CardResource?
+        do {
+            card = try method2.checked()?.resource
+        } catch {
+            throw error.apiError
         }
         return Charge(
             orderID: order,

@@ -1,12 +1,11 @@
-import Foundation
-import PaymentAPI
+public import Foundation
 
 /// A card number as typed, checked: 12 to 19 digits (spaces and dashes allowed between
 /// groups) that pass the Luhn check. Only its brand and last four digits leave memory.
-struct CardNumber: Sendable, Hashable {
-    let digits: String
+public struct CardNumber: Sendable, Hashable {
+    public let digits: String
 
-    init?(_ typed: String) {
+    public init?(_ typed: String) {
         var digits = ""
         for character in typed.unicodeScalars {
             switch character {
@@ -19,10 +18,10 @@ struct CardNumber: Sendable, Hashable {
         self.digits = digits
     }
 
-    var last4: String { String(digits.suffix(4)) }
+    public var last4: String { String(digits.suffix(4)) }
 
     /// The network, by the number's leading digits.
-    var brand: String {
+    public var brand: String {
         let prefix2 = Int(digits.prefix(2)) ?? 0, prefix4 = Int(digits.prefix(4)) ?? 0
         if digits.hasPrefix("4") { return "visa" }
         if (51...55).contains(prefix2) || (2221...2720).contains(prefix4) { return "mastercard" }
@@ -31,7 +30,7 @@ struct CardNumber: Sendable, Hashable {
         return "unknown"
     }
 
-    static func passesLuhn(_ digits: String) -> Bool {
+    public static func passesLuhn(_ digits: String) -> Bool {
         var sum = 0
         for (index, character) in digits.reversed().enumerated() {
             guard var digit = character.wholeNumberValue else { return false }
@@ -46,13 +45,13 @@ struct CardNumber: Sendable, Hashable {
 }
 
 /// A card checked before it goes anywhere: the number, the expiry, the code's shape.
-struct CheckedCard: Sendable, Hashable, CustomStringConvertible {
-    let number: CardNumber
-    let expMonth: Int
-    let expYear: Int
+public struct CheckedCard: Sendable, Hashable, CustomStringConvertible {
+    public let number: CardNumber
+    public let expMonth: Int
+    public let expYear: Int
 
     /// - Throws: ``PaymentError/invalid(field:message:)`` naming the member at fault.
-    init(_ body: CardBody, field: String) throws(PaymentError) {
+    public init(_ body: CardBody, field: String) throws(PaymentError) {
         guard let number = CardNumber(body.number) else {
             throw .invalid(field: "\(field).number", message: "Is not a valid card number")
         }
@@ -67,16 +66,36 @@ struct CheckedCard: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether the card is past the end of its expiry month at `now` (UTC).
-    func isExpired(at now: Date) -> Bool {
+    public func isExpired(at now: Date) -> Bool {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let today = calendar.dateComponents([.year, .month], from: now)
         return (expYear, expMonth) < (today.year ?? 0, today.month ?? 0)
     }
 
-    var resource: CardResource { CardResource(brand: number.brand, last4: number.last4, expMonth: expMonth, expYear: expYear) }
+    public var resource: CardResource { CardResource(brand: number.brand, last4: number.last4, expMonth: expMonth, expYear: expYear) }
 
-    var description: String { "\(number.brand) ending \(number.last4)" }
+    public var description: String { "\(number.brand) ending \(number.last4)" }
+}
+
+extension PaymentMethodBody {
+    /// The card checked (`nil` for a token), before anything is recorded or sent: a token of
+    /// 1 to 255 visible ASCII characters, or a card whose number, expiry and code have the
+    /// right shape, never both.
+    /// - Throws: ``PaymentError/invalid(field:message:)`` naming the member at fault.
+    public func checked(field: String = "payment_method") throws(PaymentError) -> CheckedCard? {
+        switch (token, card) {
+        case (let token?, nil):
+            guard (1...255).contains(token.utf8.count), token.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw .invalid(field: "\(field).token", message: "Must be 1 to 255 visible ASCII characters")
+            }
+            return nil
+        case (nil, let body?):
+            return try CheckedCard(body, field: "\(field).card")
+        default:
+            throw .invalid(field: field, message: "Must hold either a token or a card")
+        }
+    }
 }
 
 extension Character {
