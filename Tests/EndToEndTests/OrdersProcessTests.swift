@@ -1,0 +1,123 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+/// One service per process, as production runs: Users, Products, Payments and Orders as
+/// four `shop serve --service ...` processes on PostgreSQL and one Redis, Orders calling
+/// the others over HTTP. 200 guests buy the last 50 units through the Orders process.
+@Suite struct OrdersProcessTests {
+    typealias ShopProcess = ProcessTests.ShopProcess
+
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
+    func ordersAloneSellExactlyTheStockThroughProductsAndPaymentsInOtherProcesses() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        try await TestDatabases.withPostgresURL { usersDB in
+            try await TestDatabases.withPostgresURL { productsDB in
+                try await TestDatabases.withPostgresURL { paymentsDB in
+                    try await TestDatabases.withPostgresURL { ordersDB in
+                        let shared = [
+                            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)",
+                            "INTERNAL_API_TOKEN": TestServer.internalToken,
+                        ]
+                        func environment(_ database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
+                            shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
+                        }
+                        let setup = try ShopProcess(
+                            ["users", "create-admin", "--email", "root@example.com"],
+                            environment: environment(
+                                usersDB,
+                                ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(usersDB)]
+                            )
+                        )
+                        #expect(try await setup.waitForExit() == 0, "\(setup.log)")
+                        let users = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment(usersDB))
+                        let products = try ShopProcess(["serve", "--service", "products", "--port", "0"], environment: environment(productsDB))
+                        let payments = try ShopProcess(["serve", "--service", "payments", "--port", "0"], environment: environment(paymentsDB))
+                        let usersPort = try await users.port()
+                        let orders = try ShopProcess(
+                            ["serve", "--service", "orders", "--port", "0"],
+                            environment: environment(
+                                ordersDB,
+                                [
+                                    "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
+                                    "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
+                                    "USERS_URL": "http://127.0.0.1:\(usersPort)",
+                                ]
+                            )
+                        )
+                        let token = try await RunningShop(port: usersPort).logIn("root@example.com").access
+                        let catalog = RunningShop(port: try await products.port(), token: token)
+                        let shop = RunningShop(port: try await orders.port(), token: token)
+                        let payer = RunningShop(port: try await payments.port(), token: token)
+                        try await Self.sellTheLastFifty(shop: shop, catalog: catalog, payments: payer)
+                        for process in [orders, payments, products, users] { kill(process.process.processIdentifier, SIGTERM) }
+                        for process in [orders, payments, products, users] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
+                    }
+                }
+            }
+        }
+    }
+
+    static func sellTheLastFifty(shop: RunningShop, catalog: RunningShop, payments: RunningShop) async throws {
+        let lamp = try await OrdersEndToEndTests.product(catalog, "split-lamp", price: 4500, stock: 51)
+        // A signed-in customer's address comes from Users, asked with the customer's own token.
+        #expect(try await shop.request(.PUT, "/api/v1/cart/lines/\(lamp)", json: #"{"quantity":1}"#).status == 200)
+        let own = try await shop.request(
+            .POST,
+            "/api/v1/orders",
+            headers: [("Idempotency-Key", "own")],
+            json: OrdersEndToEndTests.checkout(card: "pm_card_visa")
+        )
+        #expect(own.status == 201, "\(String(decoding: own.body, as: UTF8.self))")
+        #expect(own.json?["data"]?["email"]?.string == "root@example.com")
+
+        let guest = shop.anonymous
+        var tokens: [String] = []
+        for _ in 0..<200 {
+            let token = try #require(try await guest.request(.POST, "/api/v1/carts").json?["data"]?["cart_token"]?.string)
+            #expect(
+                try await guest.request(.PUT, "/api/v1/cart/lines/\(lamp)", headers: [("X-Cart-Token", token)], json: #"{"quantity":1}"#).status
+                    == 200
+            )
+            tokens.append(token)
+        }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, token) in tokens.enumerated() {
+                group.addTask {
+                    try await guest.request(
+                        .POST,
+                        "/api/v1/orders",
+                        headers: [("X-Cart-Token", token), ("Idempotency-Key", "split-\(index)")],
+                        json: OrdersEndToEndTests.checkout(card: "pm_card_visa", email: "buyer\(index)@example.com")
+                    ).status
+                }
+            }
+            return try await group.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(statuses == [201: 50, 409: 150])
+        func total(_ on: RunningShop, _ path: String) async throws -> Int64? {
+            try await on.request(.GET, path).json?["meta"]?["total"]?.integer
+        }
+        #expect(try await total(shop, "/api/v1/orders?status=confirmed&per_page=1") == 51)
+        #expect(try await total(shop, "/api/v1/orders?status=cancelled&per_page=1") == 150)
+        #expect(try await total(payments, "/api/v1/payments?status=succeeded&per_page=1") == 51)
+        #expect(try await total(payments, "/api/v1/payments?per_page=1") == 51, "nothing was charged for the 150")
+        #expect(try await OrdersEndToEndTests.available(catalog, lamp) == 0)
+    }
+
+    @Test func ordersAloneRefuseToStartWithoutWhereTheOtherServicesAre() async throws {
+        let shop = try ShopProcess(
+            ["serve", "--service", "orders"],
+            environment: ["DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:1"]
+        )
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("PAYMENTS_INTERNAL_URL is required when Orders runs alone"), "\(shop.log)")
+        let wrong = try ShopProcess(["serve", "--service", "orders"], environment: ["PRODUCTS_INTERNAL_URL": "products:9090"])
+        #expect(try await wrong.waitForExit() != 0)
+        #expect(wrong.log.contains("PRODUCTS_INTERNAL_URL"), "\(wrong.log)")
+    }
+}
