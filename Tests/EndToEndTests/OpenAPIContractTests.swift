@@ -449,6 +449,10 @@ import Testing
             )
             _ = try await check(as: anonymous, .POST, webhook, json: oversize)
 
+            try await exerciseOrders(admin, staff: staff, oversize: oversize) { shop, method, path, json, headers in
+                try await check(as: shop, method, path, json: json, headers: headers)
+            }
+
             _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(.DELETE, "/api/v1/users/\(id)")

@@ -17,8 +17,10 @@ things, none of which hides a failure: every check still sees every response.
    (email, SKU, slugs, Idempotency-Key) get a fresh suffix; category ids that must exist name real
    ones, and a category's new parent keeps the tree acyclic and at most 8 deep; an
    image upload gets the bytes of a real (tiny) image; an opaque cursor is the first
-   page's empty one, never sent together with `page`; and even ids in paths name
-   seeded users, products and categories, so the logic behind a found resource runs.
+   page's empty one, never sent together with `page`; a checkout pays with a payment
+   method the test network takes (a generated token or card number is declined or
+   refused); and even ids in paths name seeded users, products, categories and payments,
+   and orders these hooks place at start, so the logic behind a found resource runs.
 
 SHOP_FUZZ_DEBUG=<file> appends one line per case as it goes out (before these changes).
 """
@@ -55,11 +57,15 @@ def _next() -> int:
         return next(_counter)
 
 
-def _api(method: str, path: str, body: object | None = None, token: str | None = ADMIN_TOKEN) -> tuple[int, dict]:
+def _api(
+    method: str, path: str, body: object | None = None, token: str | None = ADMIN_TOKEN, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(BASE_URL + path, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -87,6 +93,41 @@ PRODUCT_IDS = [p["id"] for p in _ids("/api/v1/products?per_page=100")]
 USER_IDS = [u["id"] for u in _ids("/api/v1/users?per_page=100") if u["id"] not in PROTECTED_USERS]
 # `shop seed` makes demo payments in every state (paid, held, declined, refunded).
 PAYMENT_IDS = [p["id"] for p in _ids("/api/v1/payments?per_page=100")]
+
+
+def _place_orders(count: int) -> list[str]:
+    """`count` confirmed orders of the admin's, each of one unit of a product of their own,
+    for the cases on /api/v1/orders/{id} to cancel, ship, deliver and refund."""
+    status, body = _api(
+        "POST",
+        "/api/v1/products",
+        {"sku": f"fuzz-orders-{RUN}", "name": "Fuzz order product", "price": {"amount": 1500, "currency": "EUR"}, "status": "active"},
+    )
+    if status != 201:
+        raise RuntimeError(f"shop_fuzz_hooks: could not create the orders' product: {status} {body}")
+    product = body["data"]["id"]
+    status, body = _api("POST", f"/api/v1/products/{product}/inventory/adjustments", {"change": 1000, "reason": "fuzz orders"})
+    if status not in (200, 201):
+        raise RuntimeError(f"shop_fuzz_hooks: could not stock the orders' product: {status} {body}")
+    address = {"name": "Fuzz Buyer", "line1": "1 Test Street", "city": "Berlin", "postal_code": "10115", "country": "DE"}
+    placed = []
+    for n in range(count):
+        status, body = _api("PUT", f"/api/v1/cart/lines/{product}", {"quantity": 1})
+        if status != 200:
+            raise RuntimeError(f"shop_fuzz_hooks: could not fill the admin's cart: {status} {body}")
+        status, body = _api(
+            "POST",
+            "/api/v1/orders",
+            {"shipping_address": address, "payment_method": {"token": "pm_card_visa"}},
+            headers={"Idempotency-Key": f"fuzz-order-{RUN}-{n}"},
+        )
+        if status != 201:
+            raise RuntimeError(f"shop_fuzz_hooks: could not place an order: {status} {body}")
+        placed.append(body["data"]["id"])
+    return placed
+
+
+ORDER_IDS = _place_orders(8)
 
 
 def _disposable() -> tuple[str, int, str]:
@@ -274,6 +315,11 @@ def before_call(context, case, kwargs):
         value = str(params.get("id", ""))
         if len(value) % 2 == 0:
             params["id"] = PAYMENT_IDS[len(value) % len(PAYMENT_IDS)]
+    if path.startswith("/api/v1/orders/{id}") and ORDER_IDS:
+        # Order ids are strings too: half become an order placed at start.
+        value = str(params.get("id", ""))
+        if len(value) % 2 == 0:
+            params["id"] = ORDER_IDS[len(value) % len(ORDER_IDS)]
 
     if body is not None:
         if path in ("/api/v1/users", "/api/v1/users/{id}") and isinstance(body.get("email"), str):
@@ -288,6 +334,24 @@ def before_call(context, case, kwargs):
         if path in ("/api/v1/categories", "/api/v1/categories/{id}") and "parent_id" in body:
             # Never under itself, never deeper than 8: a move the tree can take.
             body["parent_id"] = _parent_for(params.get("id"), body["parent_id"])
+        if method == "POST" and path == "/api/v1/orders" and isinstance(body.get("payment_method"), dict):
+            # A payment method the test network takes, in the shape generated: any other
+            # token or card number is declined or refused.
+            payment = dict(body["payment_method"])
+            if isinstance(payment.get("card"), dict):
+                payment["card"] = {**payment["card"], "number": "4242 4242 4242 4242", "exp_year": 2034}
+            else:
+                payment["token"] = "pm_card_visa"
+            body["payment_method"] = payment
+        if method == "POST" and path == "/api/v1/orders/{id}/refunds" and params.get("id") in ORDER_IDS:
+            # What is left to refund is the order's state, which no schema can say: a
+            # partial refund of a real order asks for at most that (more is 422 on `amount`).
+            amount = _integer(body.get("amount"))
+            status, found = _api("GET", f"/api/v1/orders/{params['id']}")
+            if amount is not None and amount > 0 and status == 200:
+                left = found["data"]["total"]["amount"] - found["data"]["amount_refunded"]["amount"]
+                if left > 0:
+                    body["amount"] = 1 + (amount - 1) % left
 
     key = case.headers.get("Idempotency-Key")
     if isinstance(key, str) and key:
