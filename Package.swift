@@ -172,7 +172,7 @@ let package = Package(
         .target(
             name: "OrderService",
             dependencies: [
-                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI",
+                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "ObjectStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -195,7 +195,8 @@ let package = Package(
         .executableTarget(
             name: "shop",
             dependencies: [
-                "Platform", "UserService", "UserAPI", "ProductService", "ProductAPI", "PaymentService", "PaymentAPI", "OrderService", "Gateway", "Redis", "ObjectStorage",
+                "Platform", "UserService", "UserAPI", "ProductService", "ProductAPI", "PaymentService", "PaymentAPI", "OrderService", "Gateway",
+                "Redis", "ObjectStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -283,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "OrderServiceTests",
             dependencies: [
-                "OrderService", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "Platform", "TestSupport",
+                "OrderService", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "ObjectStorage", "Platform", "TestSupport",
                 .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

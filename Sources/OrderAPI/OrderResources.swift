@@ -172,6 +172,8 @@ public struct OrderResource: Codable, Sendable, Hashable {
     public var status: OrderStatus
     /// The customer who placed it; `nil` for a guest's order.
     public var customerID: Int64?
+    /// The cart it was checked out from.
+    public var cartID: String
     public var email: String
     public var locale: String
     public var lines: [OrderLineResource]
@@ -197,6 +199,7 @@ public struct OrderResource: Codable, Sendable, Hashable {
         id: String,
         status: OrderStatus,
         customerID: Int64?,
+        cartID: String,
         email: String,
         locale: String,
         lines: [OrderLineResource],
@@ -218,6 +221,7 @@ public struct OrderResource: Codable, Sendable, Hashable {
         self.id = id
         self.status = status
         self.customerID = customerID
+        self.cartID = cartID
         self.email = email
         self.locale = locale
         self.lines = lines
@@ -240,6 +244,7 @@ public struct OrderResource: Codable, Sendable, Hashable {
     enum CodingKeys: String, CodingKey {
         case id, status, email, locale, lines, subtotal, total, carrier, history
         case customerID = "customer_id"
+        case cartID = "cart_id"
         case itemCount = "item_count"
         case amountRefunded = "amount_refunded"
         case shippingAddress = "shipping_address"
@@ -258,6 +263,7 @@ public struct OrderResource: Codable, Sendable, Hashable {
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
         try container.encode(customerID, forKey: .customerID)
+        try container.encode(cartID, forKey: .cartID)
         try container.encode(email, forKey: .email)
         try container.encode(locale, forKey: .locale)
         try container.encode(lines, forKey: .lines)

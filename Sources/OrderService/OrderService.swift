@@ -1,6 +1,7 @@
 public import Foundation
 public import Hummingbird
 public import Logging
+public import ObjectStorage
 public import PaymentAPI
 public import Platform
 public import ProductAPI
@@ -25,6 +26,8 @@ public struct OrderService: Sendable {
         public var paymentPoll: Duration
         /// How often the recovery worker looks for orders left halfway.
         public var recoveryInterval: Duration
+        /// How often the report builder looks for reports waiting.
+        public var reportInterval: Duration = .seconds(1)
 
         public init(
             guestCartTTL: Duration = .seconds(30 * 86_400),
@@ -43,6 +46,8 @@ public struct OrderService: Sendable {
 
     let carts: Carts
     let checkout: Checkout
+    /// Sales reports, when the service has somewhere to put them.
+    let reports: Reports?
     let settings: Settings
     let now: @Sendable () -> Date
 
@@ -52,6 +57,8 @@ public struct OrderService: Sendable {
         inventory: any InventoryClient,
         payments: any PaymentClient,
         users: (any UserClient)?,
+        storage: (any ObjectStorage)? = nil,
+        readDatabase: (any Database)? = nil,
         settings: Settings = Settings(),
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
@@ -68,6 +75,9 @@ public struct OrderService: Sendable {
             logger: logger,
             now: now
         )
+        self.reports = storage.map {
+            Reports(store: ReportStore(database: database), source: readDatabase ?? database, storage: $0, logger: logger, now: now)
+        }
         self.settings = settings
         self.now = now
     }
@@ -87,12 +97,10 @@ public struct OrderService: Sendable {
     /// Adds `/carts`, `/cart` and `/orders` to the `/api/v1` group.
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let group = group.group().add(middleware: UpstreamErrorMiddleware())
+        let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
         CartRoutes(carts: carts).add(to: group)
-        OrderRoutes(
-            checkout: checkout,
-            actions: OrderActions(checkout: checkout),
-            idempotency: IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
-        ).add(to: group)
+        OrderRoutes(checkout: checkout, actions: OrderActions(checkout: checkout), idempotency: idempotency).add(to: group)
+        if let reports { ReportRoutes(reports: reports, idempotency: idempotency).add(to: group) }
     }
 
     /// The events this service handles: a payment that took money for an order that ended
@@ -102,12 +110,20 @@ public struct OrderService: Sendable {
     /// What `/health/ready` must ask for this service.
     public var healthChecks: [HealthCheck] { [.database("orders database", database)] }
 
-    /// The recovery worker (every second), and hourly: idle guest carts purged, old
-    /// idempotency keys forgotten.
+    /// The recovery worker and the report builder (every second), and hourly: idle guest
+    /// carts purged, old idempotency keys forgotten.
     public func backgroundServices(logger: Logger) -> [any Service] {
         let (store, ttl, now) = (carts.store, settings.guestCartTTL, self.now)
         let database = self.database
-        return [
+        var jobs: [any Service] = []
+        if let reports {
+            jobs.append(
+                PeriodicJob("build reports", every: settings.reportInterval, logger: logger) {
+                    while try await reports.buildNext() {}
+                }
+            )
+        }
+        return jobs + [
             PeriodicJob("order recovery", every: settings.recoveryInterval, logger: logger) { [checkout] in
                 try await Self.recover(checkout, logger: logger)
             },
@@ -135,6 +151,11 @@ public struct OrderService: Sendable {
             }
         }
         return due.count
+    }
+
+    /// Builds every report waiting (tests).
+    public func buildReports() async throws {
+        while try await reports?.buildNext() == true {}
     }
 
     /// Runs the recovery worker once (tests, and `shop` commands).

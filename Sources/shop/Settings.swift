@@ -61,6 +61,8 @@ struct Settings: Sendable {
     var productsDatabaseURL: DatabaseURL?
     var paymentsDatabaseURL: DatabaseURL?
     var ordersDatabaseURL: DatabaseURL?
+    /// A read replica of the orders database for reports (`ORDERS_READ_DATABASE_URL`).
+    var ordersReadDatabaseURL: DatabaseURL?
     /// Where Orders alone reaches the others: the internal listeners of Products and
     /// Payments (with the service token), and Users' public API (with the caller's token).
     var productsInternalURL: String?
@@ -143,6 +145,7 @@ struct Settings: Sendable {
         if ordersDatabaseURL == nil, service == .orders {
             ordersDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
+        ordersReadDatabaseURL = try env.parsed("ORDERS_READ_DATABASE_URL", parse)
         let httpURL = { (raw: String) throws(InvalidValue) -> String in
             guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
                 throw InvalidValue("must be an http(s) URL such as http://products:9090")
@@ -164,6 +167,7 @@ struct Settings: Sendable {
         if let days = try env.int("ORDERS_GUEST_CART_TTL_DAYS", in: 1...365) { orders.guestCartTTL = .seconds(days * 86_400) }
         if let seconds = try env.int("ORDERS_RESERVATION_HOLD_SECONDS", in: 60...86_400) { orders.reservationHold = .seconds(seconds) }
         if let seconds = try env.int("ORDERS_LEASE_SECONDS", in: 2...3600) { orders.lease = .seconds(seconds) }
+        if let milliseconds = try env.int("ORDERS_REPORTS_EVERY_MS", in: 100...86_400_000) { orders.reportInterval = .milliseconds(milliseconds) }
         // The recovery worker takes an order over only after its lease: by then the charge
         // the request made must have been answered, or it could give up an order being paid.
         guard orders.lease > payment.providerTimeout + .seconds(1) else {

@@ -104,11 +104,12 @@ struct ShopSystem: Sendable {
                 passwordHashQueue: settings.passwordHashQueue
             )
         }
+        // Product images and sales reports: S3 when configured, a local folder otherwise.
+        let storage: any ObjectStorage =
+            try settings.s3.map { S3Storage($0, timeout: .seconds(settings.s3Timeout.components.seconds)) }
+            ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
         var products: ProductService?
         if settings.service.runsProducts {
-            let storage: any ObjectStorage =
-                try settings.s3.map { S3Storage($0, timeout: .seconds(settings.s3Timeout.components.seconds)) }
-                ?? LocalFolderStorage(root: URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("blobs"))
             products = try ProductService(
                 database: try await database("products", url: settings.productsDatabaseURL),
                 redis: stockRedis,
@@ -151,6 +152,13 @@ struct ShopSystem: Sendable {
                 inventory: clients.inventory,
                 payments: clients.payments,
                 users: clients.users,
+                storage: storage,
+                readDatabase: settings.ordersReadDatabaseURL.map { url in
+                    let replica = PostgresDatabase(url: url, logger: logger)
+                    services.append(replica)
+                    databases.append(replica)
+                    return replica
+                },
                 settings: settings.orders,
                 logger: logger
             )

@@ -184,4 +184,58 @@ extension OpenAPIContractTests {
         let rest = try await check(as: staff, .POST, refunds, json: #"{"reason":"returned"}"#, headers: key("contract-refund-9"))
         #expect(rest.json?["data"]?["status"]?.string == "refunded")
     }
+
+    /// `/api/v1/reports`: asked for, followed while the worker builds it, downloaded; each
+    /// documented answer at least once.
+    func exerciseReports(_ admin: RunningShop, staff: RunningShop, oversize: String, call: ContractCall) async throws {
+        func check(
+            as shop: RunningShop? = nil,
+            _ method: NIOHTTP1.HTTPMethod,
+            _ path: String,
+            json: String? = nil,
+            headers: [(String, String)] = []
+        ) async throws -> HTTPResult {
+            try await call(shop, method, path, json, headers)
+        }
+        let (_, customer) = try await admin.customer("reports@contract.example.com")
+        let november = #"{"from":"2026-11-01","to":"2026-11-30"}"#
+        let asked = try await check(as: staff, .POST, "/api/v1/reports", json: november, headers: [("Idempotency-Key", "contract-report")])
+        #expect(asked.status == 202)
+        let id = try #require(asked.json?["data"]?["id"]?.string)
+        _ = try await check(
+            as: staff,
+            .POST,
+            "/api/v1/reports",
+            json: #"{"from":"2026-11-02","to":"2026-11-30"}"#,
+            headers: [("Idempotency-Key", "contract-report")]
+        )
+        _ = try await check(.POST, "/api/v1/reports", json: #"{"from":"2026-11-31","to":"2026-11-30"}"#)
+        _ = try await check(.POST, "/api/v1/reports", json: "{")
+        _ = try await check(.POST, "/api/v1/reports", json: oversize)
+        _ = try await check(as: customer, .POST, "/api/v1/reports", json: november)
+        _ = try await check(as: admin.anonymous, .POST, "/api/v1/reports", json: november)
+        let missing = "/api/v1/reports/rep_000000000000000000000000"
+        for path in ["", "/daily.csv", "/top-products.csv"] {
+            _ = try await check(as: customer, .GET, "/api/v1/reports/\(id)" + path)
+            _ = try await check(as: admin.anonymous, .GET, "/api/v1/reports/\(id)" + path)
+            _ = try await check(.GET, missing + path)
+        }
+        var report = try await check(.GET, "/api/v1/reports/\(id)")
+        for _ in 0..<100 where report.json?["data"]?["status"]?.string != "done" {
+            try await Task.sleep(for: .milliseconds(100))
+            report = try await check(.GET, "/api/v1/reports/\(id)")
+        }
+        #expect(report.json?["data"]?["status"]?.string == "done")
+        #expect(try await check(.GET, "/api/v1/reports/\(id)/daily.csv").status == 200)
+        #expect(try await check(.GET, "/api/v1/reports/\(id)/top-products.csv").status == 200)
+    }
+
+    /// A report's files asked for before it is built (the builder runs hourly here): 409.
+    func exerciseUnbuiltReport(_ admin: RunningShop, call: ContractCall) async throws {
+        let asked = try await call(nil, .POST, "/api/v1/reports", #"{"from":"2026-11-01","to":"2026-11-30"}"#, [])
+        let id = try #require(asked.json?["data"]?["id"]?.string)
+        #expect(asked.json?["data"]?["status"]?.string == "queued")
+        #expect(try await call(nil, .GET, "/api/v1/reports/\(id)/daily.csv", nil, []).status == 409)
+        #expect(try await call(nil, .GET, "/api/v1/reports/\(id)/top-products.csv", nil, []).status == 409)
+    }
 }

@@ -97,6 +97,9 @@ import Testing
 
             // Staff ship and deliver; what is illegal names where the order stands.
             #expect(try await customer.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z999"}"#).status == 403)
+            // Text that no database stores, or that breaks a line, is refused (PostgreSQL cannot hold U+0000).
+            #expect(try await admin.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z\u0000"}"#).status == 422)
+            #expect(try await admin.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z\n2"}"#).status == 422)
             let shipped = try await admin.request(.POST, "/api/v1/orders/\(id)/ship", json: #"{"tracking_number":"1Z999","carrier":"UPS"}"#)
             #expect(shipped.json?["data"]?["status"]?.string == "shipped")
             #expect(shipped.json?["data"]?["tracking_number"]?.string == "1Z999")
@@ -198,6 +201,7 @@ import Testing
             }
             let first = try await buy("c-1")
             #expect(try await Self.available(admin, chair) == 2)
+            #expect(try await customer.request(.POST, "/api/v1/orders/\(first)/cancel", json: #"{"reason":"x\u0000y"}"#).status == 422)
             let cancelled = try await customer.request(.POST, "/api/v1/orders/\(first)/cancel", json: #"{"reason":"changed my mind"}"#)
             #expect(cancelled.status == 200)
             #expect(cancelled.json?["data"]?["status"]?.string == "cancelled")
@@ -225,7 +229,7 @@ import Testing
             #expect(try await admin.request(.POST, "/api/v1/orders/\(second)/ship", json: #"{"tracking_number":"T-2"}"#).status == 200)
             #expect(try await admin.request(.POST, "/api/v1/orders/\(second)/deliver").status == 200)
             let tooMuch = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-2")], json: #"{"amount":7001,"reason":"more"}"#)
-            #expect(tooMuch.status == 422)
+            #expect(tooMuch.status == 409)
             let more = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-3")], json: #"{"amount":2000,"reason":"late"}"#)
             #expect(more.json?["data"]?["status"]?.string == "partially_refunded")
             let rest = try await admin.request(.POST, refunds, headers: [("Idempotency-Key", "r-4")], json: #"{"reason":"returned"}"#)
@@ -300,6 +304,46 @@ import Testing
             #expect(try await total("/api/v1/payments?status=succeeded&per_page=1") == 50)
             #expect(try await total("/api/v1/payments?per_page=1") == 50, "nothing was charged for the 150")
             #expect(try await Self.available(admin, lamp) == 0)
+        }
+    }
+
+    /// Staff ask for a sales report, follow it while the worker builds it, and download it.
+    @Test func staffAskForASalesReportAndDownloadItsFiles() async throws {
+        try await TestServer.with { admin in
+            let vase = try await Self.product(admin, "vase-r", price: 1250, stock: 10)
+            let (_, customer) = try await admin.customer("reader@example.com")
+            #expect(try await customer.request(.PUT, "/api/v1/cart/lines/\(vase)", json: #"{"quantity":3}"#).status == 200)
+            #expect(
+                try await customer.request(.POST, "/api/v1/orders", headers: [("Idempotency-Key", "r")], json: Self.checkout(card: "pm_card_visa"))
+                    .status == 201
+            )
+            let today = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
+            #expect(try await customer.request(.POST, "/api/v1/reports", json: #"{"from":"\#(today)","to":"\#(today)"}"#).status == 403)
+            #expect(try await admin.request(.POST, "/api/v1/reports", json: #"{"from":"2026-02-30","to":"\#(today)"}"#).status == 422)
+            #expect(
+                try await admin.request(.POST, "/api/v1/reports", json: #"{"from":"2024-01-01","to":"2026-01-01"}"#).status == 422,
+                "at most 366 days"
+            )
+            let asked = try await admin.request(.POST, "/api/v1/reports", json: #"{"from":"\#(today)","to":"\#(today)"}"#)
+            #expect(asked.status == 202)
+            let id = try #require(asked.json?["data"]?["id"]?.string)
+            #expect(asked.header("Location") == "/api/v1/reports/\(id)")
+            var report: JSONValue?
+            for _ in 0..<100 {
+                report = try await admin.request(.GET, "/api/v1/reports/\(id)").json?["data"]
+                if report?["status"]?.string == "done" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(report?["status"]?.string == "done")
+            #expect(report?["orders"]?.integer == 1)
+            let daily = try await admin.request(.GET, try #require(report?["downloads"]?["daily"]?.string))
+            #expect(daily.status == 200)
+            #expect(daily.header("Content-Type") == "text/csv; charset=utf-8")
+            #expect(String(decoding: daily.body, as: UTF8.self).contains("\(today),EUR,1,3,3750,0,3750"))
+            let top = try await admin.request(.GET, try #require(report?["downloads"]?["top_products"]?.string))
+            #expect(String(decoding: top.body, as: UTF8.self).contains("1,\(vase),VASE-R,vase-r name,EUR,3,3750"))
+            #expect(try await customer.request(.GET, "/api/v1/reports/\(id)/daily.csv").status == 403)
+            #expect(try await admin.request(.GET, "/api/v1/reports/rep_000000000000000000000000").status == 404)
         }
     }
 }

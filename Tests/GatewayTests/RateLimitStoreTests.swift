@@ -39,7 +39,8 @@ import Testing
             var counts: [RateLimitCount] = []
             for _ in 0..<4 { counts.append(try await store.hit("ip:1.2.3.4", policy: Self.policy, now: Date())) }
             #expect(counts.map(\.used) == [1, 2, 3, 4])
-            #expect(counts.allSatisfy { (59...60).contains($0.secondsLeft) })
+            // The window opened at the first hit; a loaded machine may take a few seconds for four.
+            #expect(counts.allSatisfy { (55...60).contains($0.secondsLeft) })
             #expect(try await store.hit("ip:5.6.7.8", policy: Self.policy, now: Date()).used == 1)
             let other = RateLimitPolicy(name: "credentials", limit: 3, window: .seconds(60))
             #expect(try await store.hit("ip:1.2.3.4", policy: other, now: Date()).used == 1)
@@ -85,7 +86,9 @@ import Testing
     func aStoppedRedisFailsTheCallInsteadOfHangingIt() async throws {
         let server = try RedisServer()
         let client = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(250)),
+            // Long enough for a loaded test machine to answer the first call; short enough that a
+            // hang would show.
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(3), commandTimeout: .seconds(3)),
             logger: Logger(label: "test")
         )
         defer { client.shutdown() }

@@ -66,6 +66,7 @@ struct Order: Sendable, Hashable {
             id: id,
             status: status,
             customerID: customerID,
+            cartID: cartID,
             email: email,
             locale: locale,
             lines: lines,

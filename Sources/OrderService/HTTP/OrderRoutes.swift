@@ -123,12 +123,12 @@ struct OrderRoutes: Sendable {
         var validation = Validation()
         let tracking = validation.required("tracking_number", body.trackingNumber) { (raw: String) throws(InvalidValue) in
             let trimmed = raw.trimmingWhitespace()
-            try TextBounds.check(trimmed, characters: 1...100)
+            try TextBounds.checkLine(trimmed, characters: 1...100)
             return trimmed
         }
         let carrier = validation.optional("carrier", body.carrier) { (raw: String) throws(InvalidValue) in
             let trimmed = raw.trimmingWhitespace()
-            try TextBounds.check(trimmed, characters: 1...100)
+            try TextBounds.checkLine(trimmed, characters: 1...100)
             return trimmed
         }
         let (number) = try validation.check(tracking)
@@ -201,7 +201,7 @@ struct OrderRoutes: Sendable {
             }
             let trimmed = value.trimmingWhitespace()
             do {
-                try TextBounds.check(trimmed, characters: bounds)
+                try TextBounds.checkLine(trimmed, characters: bounds)
             } catch {
                 throw InvalidValue("\(name): \(error.reason)")
             }
@@ -232,7 +232,7 @@ struct OrderRoutes: Sendable {
 
     static func reason(_ raw: String) throws(InvalidValue) -> String {
         let trimmed = raw.trimmingWhitespace()
-        try TextBounds.check(trimmed, characters: 1...500)
+        try TextBounds.checkLine(trimmed, characters: 1...500, newlines: true)
         return trimmed
     }
 
@@ -266,7 +266,8 @@ extension OrderError: APIErrorConvertible {
         case .declined(let id, let code, let message):
             APIError([Problem(.paymentDeclined, "Order \(id): \(message)", declineCode: code)])
         case .illegalTransition(let id, let status, let action): APIError(.conflict, "Order \(id) is \(status.rawValue); it cannot be \(action) now")
-        case .refundTooLarge(let refundable): APIError.validation("Must be at most \(refundable), what is left to refund", field: "amount")
+        case .refundTooLarge(let refundable):
+            APIError([Problem(.conflict, "At most \(refundable) is left to refund", field: "amount")])
         case .emailRequired: APIError.validation("Is required: no address is known for this account", field: "email")
         case .invalidPaymentMethod(let field, let message):
             APIError.validation(message, field: field.hasPrefix("payment_method") ? field : "payment_method.\(field)")

@@ -114,5 +114,26 @@ enum OrderMigrations {
             ).run()
             try await sql.raw("CREATE INDEX order_history_order_idx ON order_history (order_id, seq)").run()
         },
+        Migration(5, "sales reports and their queue") { sql in
+            try await sql.raw(
+                """
+                CREATE TABLE reports (
+                    id TEXT PRIMARY KEY,
+                    status TEXT NOT NULL,
+                    from_day BIGINT NOT NULL,
+                    to_day BIGINT NOT NULL,
+                    requested_by BIGINT NOT NULL,
+                    orders INTEGER,
+                    error TEXT,
+                    attempts INTEGER NOT NULL,
+                    lease_until BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    completed_at BIGINT
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX reports_queue_idx ON reports (created_at) WHERE status IN ('queued', 'running')").run()
+        },
     ]
 }

@@ -11,6 +11,7 @@ public enum TextBounds {
 
     /// Throws unless `text` has `characters` code points (and so at most
     /// ``maxBytes(forCharacters:)`` UTF-8 bytes, counted first because it is cheaper).
+    /// U+0000 is refused everywhere: PostgreSQL cannot store it in text.
     public static func check(_ text: String, characters: ClosedRange<Int>) throws(InvalidValue) {
         let maxBytes = maxBytes(forCharacters: characters.upperBound)
         guard text.utf8.count <= maxBytes, characters.contains(length(text)) else {
@@ -19,5 +20,18 @@ public enum TextBounds {
                 ? "at most \(characters.upperBound) characters" : "\(characters.lowerBound) to \(characters.upperBound) characters"
             throw InvalidValue("Must be \(count) and at most \(maxBytes) bytes")
         }
+        guard !text.utf8.contains(0) else { throw InvalidValue("Must not contain U+0000") }
+    }
+
+    /// ``check(_:characters:)`` for text shown on one line (a name, an address line, a
+    /// tracking number): no control characters at all. With `newlines`, line breaks and
+    /// tabs are allowed (a reason written in a form).
+    public static func checkLine(_ text: String, characters: ClosedRange<Int>, newlines: Bool = false) throws(InvalidValue) {
+        try check(text, characters: characters)
+        let control = text.unicodeScalars.contains { scalar in
+            guard scalar.properties.generalCategory == .control else { return false }
+            return !(newlines && (scalar == "\n" || scalar == "\r" || scalar == "\t"))
+        }
+        guard !control else { throw InvalidValue("Must not contain control characters") }
     }
 }
