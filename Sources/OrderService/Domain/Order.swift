@@ -92,12 +92,10 @@ struct Order: Sendable, Hashable {
 /// process that dies at any point leaves the next step written down for the recovery
 /// worker. Every call a step makes is idempotent by the order's id.
 enum SagaStep: String, Sendable, Hashable {
-    /// Reserve every line in Products (reservation id = order id).
-    case reserve
-    /// Charge through Payments (keyed by the order).
+    /// Reserve every line in Products (reservation id = order id), charge through Payments
+    /// (keyed by the order), commit the reservation: the order is confirmed. Payments knows
+    /// whether the charge happened (one payment per order), so the three need one record.
     case charge
-    /// Commit the reservation: the order is confirmed.
-    case commit
     /// Give the reservation back, then land on `outcome`.
     case release
     /// Refund what was captured, then return the stock if it left, then land on `outcome`.

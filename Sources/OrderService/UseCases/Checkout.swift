@@ -69,7 +69,10 @@ struct Checkout: Sendable {
         let order = Order(
             id: OrderRules.newID(),
             status: .pending,
-            step: .reserve,
+            // Reserving and charging are one recorded step: what happened is asked of
+            // Payments (one payment per order) and undone by releasing, which is harmless
+            // for a reservation never made.
+            step: .charge,
             outcome: nil,
             customerID: details.customerID,
             cartID: cart.id,
@@ -117,7 +120,7 @@ struct Checkout: Sendable {
             case .outOfStock, .notForSale, .unknownProduct:
                 let short = await shortLines(order, error)
                 order = try await store.update(order.id, at: now()) { order in
-                    guard order.step == .reserve else { return nil }
+                    guard order.step == .charge else { return nil }
                     order.status = .cancelled
                     order.step = .done
                     order.shortLines = short
@@ -127,7 +130,7 @@ struct Checkout: Sendable {
             case .conflict, .invalidLines, .invalidExpiry, .reservationNotFound:
                 // Refused outright, nothing reserved: the order ends now and the cart opens.
                 _ = try await store.update(order.id, at: now()) { order in
-                    guard order.step == .reserve else { return nil }
+                    guard order.step == .charge else { return nil }
                     order.status = .cancelled
                     order.step = .done
                     order.stepReason = "stock could not be reserved"
@@ -136,15 +139,6 @@ struct Checkout: Sendable {
                 throw error
             }
         }
-        let lease = now().addingTimeInterval(settings.lease.seconds)
-        order = try await store.update(order.id, at: now()) { order in
-            guard order.step == .reserve else { return nil }
-            order.step = .charge
-            order.leaseUntil = lease
-            return OrderEffects(reason: "stock reserved")
-        }
-        // Taken over by the recovery worker meanwhile: it decides from here.
-        guard order.step == .charge else { return order }
 
         let payment: PaymentResource
         do {
@@ -183,7 +177,7 @@ struct Checkout: Sendable {
             // No payment was ever recorded: the request died before its charge reached
             // Payments, and the card died with it. Nothing was charged; give the stock back.
             let order = try await store.update(charged.id, at: now()) { order in
-                guard order.step == .charge || order.step == .reserve else { return nil }
+                guard order.step == .charge else { return nil }
                 order.step = .release
                 order.outcome = .cancelled
                 order.stepReason = "checkout was interrupted before payment; nothing was charged"
@@ -193,17 +187,7 @@ struct Checkout: Sendable {
         }
         switch payment.status {
         case .succeeded, .requiresCapture:
-            let order = try await store.update(charged.id, at: now()) { order in
-                if order.step == .charge {
-                    order.paymentID = payment.id
-                    order.step = .commit
-                    return OrderEffects(reason: "paid")
-                }
-                // Given up (by the worker, after the lease) while this charge was on its way:
-                // the money goes back.
-                return Self.refundLateCharge(&order, paymentID: payment.id)
-            }
-            return try await advance(order)
+            return try await confirm(charged.id, paidBy: payment.id)
         case .requiresAction, .processing:
             return try await waitOnPayment(charged.id, payment: payment)
         case .failed, .canceled, .requiresPaymentMethod:
@@ -246,45 +230,15 @@ struct Checkout: Sendable {
             switch order.step {
             case .done:
                 return order
-            case .reserve:
-                // Only a request holds the card: the worker can follow a charge up, never
-                // make one. A request that died before charging leaves nothing to follow.
-                return try await settle(order, with: nil)
             case .charge:
+                // Only a request holds the card: the worker follows a charge up, never makes
+                // one. A request that died before its charge reached Payments left nothing to
+                // follow: the stock goes back.
                 let payment = try await payments.payment(orderID: order.id)
                 if let payment, payment.status == .requiresAction || payment.status == .processing {
                     return try await waitOnPayment(order.id, payment: payment)
                 }
                 return try await settle(order, with: payment)
-            case .commit:
-                do {
-                    do {
-                        _ = try await inventory.commit(id: order.id)
-                    } catch InventoryError.conflict(_) {
-                        // A racing commit of the same reservation may have won: asked again,
-                        // a committed one answers itself, a lapsed one is refused again.
-                        _ = try await inventory.commit(id: order.id)
-                    }
-                    FailPoint.hit("checkout.after-commit")
-                    order = try await store.update(order.id, at: now()) { order in
-                        guard order.step == .commit else { return nil }
-                        order.status = .confirmed
-                        order.step = .done
-                        order.stockCommitted = true
-                        order.nextActionURL = nil
-                        return OrderEffects(reason: "paid", event: .confirmed, cart: .close)
-                    }
-                } catch InventoryError.conflict(_), InventoryError.reservationNotFound(_) {
-                    // The hold lapsed while the payment waited: the stock may be sold. Give
-                    // the money back rather than confirm what cannot be shipped.
-                    order = try await store.update(order.id, at: now()) { order in
-                        guard order.step == .commit else { return nil }
-                        order.step = .refund
-                        order.outcome = .cancelled
-                        order.stepReason = "the stock reservation lapsed before the payment completed; refunded"
-                        return OrderEffects(reason: "reservation lapsed")
-                    }
-                }
             case .release:
                 do {
                     _ = try await inventory.release(id: order.id)
@@ -313,6 +267,44 @@ struct Checkout: Sendable {
             }
             if order.step == before { return order }
         }
+    }
+
+    /// The stock of a paid order leaves for good and the order is `confirmed`, in one
+    /// recorded step: a crash before it leaves the order at `charge`, and the worker finds
+    /// the payment and comes here again (committing twice is answered, not repeated).
+    /// A reservation that cannot be committed (its hold lapsed, or the worker released it
+    /// while this charge was on its way) sends the money back instead.
+    private func confirm(_ id: String, paidBy paymentID: String) async throws -> Order {
+        do {
+            do {
+                _ = try await inventory.commit(id: id)
+            } catch InventoryError.conflict(_) {
+                // A racing commit of the same reservation may have won: asked again, a
+                // committed one answers itself, a lapsed one is refused again.
+                _ = try await inventory.commit(id: id)
+            }
+        } catch InventoryError.conflict(_), InventoryError.reservationNotFound(_) {
+            let order = try await store.update(id, at: now()) { order in
+                guard order.step == .charge else { return Self.refundLateCharge(&order, paymentID: paymentID) }
+                order.paymentID = paymentID
+                order.step = .refund
+                order.outcome = .cancelled
+                order.stepReason = "the stock reservation lapsed before the payment completed; refunded"
+                return OrderEffects(reason: "reservation lapsed")
+            }
+            return try await advance(order)
+        }
+        FailPoint.hit("checkout.after-commit")
+        let order = try await store.update(id, at: now()) { order in
+            guard order.step == .charge else { return nil }
+            order.paymentID = paymentID
+            order.status = .confirmed
+            order.step = .done
+            order.stockCommitted = true
+            order.nextActionURL = nil
+            return OrderEffects(reason: "paid", event: .confirmed, cart: .close)
+        }
+        return order
     }
 
     /// Sends an order that ended without a sale to its refund when its payment took money
