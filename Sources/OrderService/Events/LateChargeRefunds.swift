@@ -9,7 +9,20 @@ import SQLKit
 /// with an order that sold nothing.
 enum LateChargeRefunds {
     static func consumer(database: any Database) -> EventConsumer {
-        EventConsumer(name: "orders.late-charges", types: [PaymentCompleted.type], database: database) { event, sql in
+        EventConsumer(
+            name: "orders.late-charges",
+            types: [PaymentCompleted.type],
+            database: database,
+            // Nearly every payment completes an order being paid: a read, and no write.
+            concerns: { event in
+                let orderID = try event.decode(PaymentCompleted.self).payment.orderID
+                return try await database.read { sql in
+                    try await sql.raw(
+                        "SELECT 1 AS one FROM orders WHERE id = \(bind: orderID) AND step = 'done' AND status IN ('cancelled', 'payment_failed')"
+                    ).first() != nil
+                }
+            }
+        ) { event, sql in
             let payment = try event.decode(PaymentCompleted.self).payment
             let now = Date().microsecondsSince1970
             let moved = try await sql.raw(

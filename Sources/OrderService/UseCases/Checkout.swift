@@ -246,6 +246,14 @@ struct Checkout: Sendable {
                     // Never made, or already given back (released or expired).
                 }
                 order = try await land(order.id, from: .release)
+                // A payment that turned to money after it was read (settled late) is refunded.
+                // Its payment.completed may have been handled before this order ended; any
+                // later one finds the order ended: between the two, nothing slips through.
+                if order.step == .done, let payment = try await payments.payment(orderID: order.id), payment.status == .succeeded,
+                    payment.amountCaptured > 0
+                {
+                    order = try await store.update(order.id, at: now()) { order in Self.refundLateCharge(&order, paymentID: payment.id) }
+                }
             case .refund:
                 try await refundEverything(order)
                 if order.stockCommitted {

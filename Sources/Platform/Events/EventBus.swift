@@ -26,18 +26,24 @@ public struct EventConsumer: Sendable {
     /// Attempts before an event is dead-lettered for this consumer.
     public let maxAttempts: Int
     let handler: @Sendable (EventEnvelope, any SQLDatabase) async throws -> Void
+    /// Whether an event concerns this consumer at all, asked (read only) before anything is
+    /// written: one that does not is acknowledged without a transaction. Only for handlers
+    /// whose effect is conditional anyway, so that applying a skipped event could not matter.
+    let concerns: (@Sendable (EventEnvelope) async throws -> Bool)?
 
     public init(
         name: String,
         types: Set<String>,
         database: any Database,
         maxAttempts: Int = 5,
+        concerns: (@Sendable (EventEnvelope) async throws -> Bool)? = nil,
         handler: @escaping @Sendable (EventEnvelope, any SQLDatabase) async throws -> Void
     ) {
         self.name = name
         self.types = types
         self.database = database
         self.maxAttempts = max(1, maxAttempts)
+        self.concerns = concerns
         self.handler = handler
     }
 }
@@ -45,10 +51,11 @@ public struct EventConsumer: Sendable {
 /// Applying an event at most once per consumer, and remembering the ones that failed.
 public enum Inbox {
     /// Handles `event` for `consumer`: `true` when the handler ran (and committed),
-    /// `false` when the event had been handled before.
+    /// `false` when the event had been handled before or does not concern the consumer.
     @discardableResult
     public static func handle(_ event: EventEnvelope, by consumer: EventConsumer, now: Date) async throws -> Bool {
-        try await consumer.database.transaction { sql in
+        if let concerns = consumer.concerns, try await !concerns(event) { return false }
+        return try await consumer.database.transaction { sql in
             let fresh = try await sql.raw(
                 """
                 INSERT INTO processed_events (consumer, event_id, processed_at)
