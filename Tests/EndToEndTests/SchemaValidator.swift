@@ -17,7 +17,7 @@ struct SchemaValidator {
     /// Keywords that only describe.
     static let annotations: Set<String> = ["description", "title", "default", "example", "examples", "deprecated", "contentMediaType"]
     /// The formats checked; any other is a violation of the document.
-    static let formats: Set<String> = ["date-time", "email", "int64", "int32", "uri"]
+    static let formats: Set<String> = ["date", "date-time", "email", "int64", "int32", "uri"]
 
     /// Whether `value` is a response (then `writeOnly` members must not appear) or a request
     /// (then `readOnly` ones must not).
@@ -151,6 +151,7 @@ struct SchemaValidator {
 
     private func formatViolations(_ text: String, format: String?, at path: String) -> [String] {
         let shapes = [
+            "date": #"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"#,
             "date-time": #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"#,
             "email": #"^[^@\s]+@[^@\s]+\.[^@\s]+$"#,
             "uri": #"^[A-Za-z][A-Za-z0-9+.-]*:"#,

@@ -218,7 +218,7 @@ struct OrderRoutes: Sendable {
             region: try text("region", address.region, 1...100, required: false),
             postalCode: try text("postal_code", address.postalCode, 1...20) ?? "",
             country: country,
-            phone: try text("phone", address.phone, 3...32, required: false)
+            phone: try text("phone", address.phone, 1...32, required: false)
         )
     }
 

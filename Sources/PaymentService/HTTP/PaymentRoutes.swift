@@ -119,7 +119,7 @@ struct PaymentRoutes: Sendable {
         }
         let reason = validation.required("reason", body.reason) { (reason: String) throws(InvalidValue) in
             let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-            try TextBounds.check(trimmed, characters: 1...500)
+            try TextBounds.checkLine(trimmed, characters: 1...500, newlines: true)
             return trimmed
         }
         let (text) = try validation.check(reason)
