@@ -111,6 +111,14 @@ import Testing
         #expect(ReportRules.day("2026-13-01") == nil)
         #expect(ReportRules.day("26-1-1") == nil)
         #expect(ReportRules.day("1970-01-01") == 0)
+        #expect(ReportRules.day("1969-12-31") == -1)
+        #expect(ReportRules.day("2000-03-01") == 11_017)
+        #expect(ReportRules.day("1582-10-10") != nil, "proleptic Gregorian: no Julian gap")
+        #expect(ReportRules.day("1500-02-29") == nil)
+        #expect(ReportRules.day("+202-01-01") == nil)
+        for day in [Int64(-719_162), -1, 0, 11_017, 20_788, 2_932_896] {
+            #expect(ReportRules.day(ReportRules.date(day)) == day)
+        }
         #expect(ReportRules.date(try #require(ReportRules.day("2026-11-30"))) == "2026-11-30")
         #expect(ReportRules.isID(ReportRules.newID()))
         #expect(!ReportRules.isID("rep_../../etc/passwd000000000"))

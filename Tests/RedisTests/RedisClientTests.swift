@@ -101,10 +101,11 @@ import Testing
         try await withClient(connections: 1, commandTimeout: .milliseconds(500)) { redis, _ in
             // BLPOP would answer null after 5 s; only the client's timeout makes it throw.
             await #expect(throws: RedisError.timeout) { try await redis.send("BLPOP", "never", "5") }
-            // The timed-out connection was closed; the next commands reconnect.
+            // The timed-out connection was closed; the next commands reconnect. On a loaded
+            // machine one of them may time out too: what counts is that they work again.
             let recovered = try await eventually { try await redis.set("after", to: "timeout") }
             #expect(recovered)
-            #expect(try await redis.get("after") == "timeout")
+            #expect(try await eventually { try await redis.get("after") == "timeout" })
         }
     }
 
@@ -112,7 +113,8 @@ import Testing
     /// once it is back. No wall-clock bound: a loaded machine must not fail this.
     @Test(.timeLimit(.minutes(1))) func aServerRestartFailsFastThenReconnects() async throws {
         try await withClient(connections: 2) { redis, server in
-            try await redis.set("before", to: "restart")
+            // A loaded machine may take a moment to accept the first connection.
+            #expect(try await eventually { try await redis.set("before", to: "restart") })
             server.stop()
             for _ in 0..<4 {
                 await #expect(throws: RedisError.self) { try await redis.get("before") }

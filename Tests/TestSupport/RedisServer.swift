@@ -50,7 +50,8 @@ public final class RedisServer: @unchecked Sendable {
             environment: ProcessInfo.processInfo.environment
         )
         self.process = process
-        for _ in 0..<400 {
+        // Up to 10 s: a loaded test machine may be slow to start it.
+        for _ in 0..<2000 {
             if Self.accepts(port) { return }
             Thread.sleep(forTimeInterval: 0.005)
         }

@@ -18,7 +18,10 @@ enum LateChargeRefunds {
                 let orderID = try event.decode(PaymentCompleted.self).payment.orderID
                 return try await database.read { sql in
                     try await sql.raw(
-                        "SELECT 1 AS one FROM orders WHERE id = \(bind: orderID) AND step = 'done' AND status IN ('cancelled', 'payment_failed')"
+                        """
+                        SELECT 1 AS one FROM orders WHERE id = \(bind: orderID)
+                            AND (step = 'release' OR (step = 'done' AND status IN ('cancelled', 'payment_failed')))
+                        """
                     ).first() != nil
                 }
             }
@@ -34,7 +37,11 @@ enum LateChargeRefunds {
                 RETURNING status
                 """
             ).first(decodingColumn: "status", as: String.self)
-            guard let status = moved else { return }
+            guard let status = moved else {
+                // Still giving its stock back: the release step runs again and finds the money.
+                try await sql.raw("UPDATE orders SET lease_until = 0 WHERE id = \(bind: payment.orderID) AND step = 'release'").run()
+                return
+            }
             try await sql.raw(
                 """
                 INSERT INTO order_history (order_id, from_status, to_status, actor_id, reason, request_id, at)

@@ -242,17 +242,25 @@ struct Checkout: Sendable {
             case .release:
                 do {
                     _ = try await inventory.release(id: order.id)
-                } catch InventoryError.reservationNotFound(_), InventoryError.conflict(_) {
-                    // Never made, or already given back (released or expired).
+                } catch InventoryError.reservationNotFound(_) {
+                    // Never made.
+                } catch InventoryError.conflict(_) {
+                    // Not held: released or expired already, or committed by a request that
+                    // outlived its lease. A committed one comes back; the others refuse.
+                    do { _ = try await inventory.restock(id: order.id) } catch InventoryError.conflict(_) {}
                 }
-                order = try await land(order.id, from: .release)
-                // A payment that turned to money after it was read (settled late) is refunded.
-                // Its payment.completed may have been handled before this order ended; any
-                // later one finds the order ended: between the two, nothing slips through.
-                if order.step == .done, let payment = try await payments.payment(orderID: order.id), payment.status == .succeeded,
-                    payment.amountCaptured > 0
-                {
-                    order = try await store.update(order.id, at: now()) { order in Self.refundLateCharge(&order, paymentID: payment.id) }
+                // Money that arrived after all (a late settlement) goes back before the order
+                // ends; until Payments answers, the step stays and is tried again.
+                if let payment = try await payments.payment(orderID: order.id), payment.status == .succeeded, payment.amountCaptured > 0 {
+                    order = try await store.update(order.id, at: now()) { order in
+                        guard order.step == .release else { return nil }
+                        order.paymentID = payment.id
+                        order.step = .refund
+                        order.stepReason = "charged after checkout had ended without a sale; refunded"
+                        return OrderEffects(reason: "charged late; refunding", recorded: true)
+                    }
+                } else {
+                    order = try await land(order.id, from: .release)
                 }
             case .refund:
                 try await refundEverything(order)
@@ -304,15 +312,28 @@ struct Checkout: Sendable {
         }
         FailPoint.hit("checkout.after-commit")
         let order = try await store.update(id, at: now()) { order in
-            guard order.step == .charge else { return nil }
-            order.paymentID = paymentID
-            order.status = .confirmed
-            order.step = .done
+            if order.step == .charge {
+                order.paymentID = paymentID
+                order.status = .confirmed
+                order.step = .done
+                order.stockCommitted = true
+                order.nextActionURL = nil
+                return OrderEffects(reason: "paid", event: .confirmed, cart: .close)
+            }
+            // Given up while this request was still working (it outlived its lease), yet its
+            // stock was reserved, paid for and committed: all of it goes back.
+            guard order.step == .done, order.status == .cancelled || order.status == .paymentFailed, !order.stockCommitted else { return nil }
+            if let effects = Self.refundLateCharge(&order, paymentID: paymentID) {
+                order.stockCommitted = true
+                return effects
+            }
             order.stockCommitted = true
-            order.nextActionURL = nil
-            return OrderEffects(reason: "paid", event: .confirmed, cart: .close)
+            order.step = .restock
+            order.outcome = order.status
+            order.stepReason = "stock committed after checkout had ended; returned"
+            return OrderEffects(reason: "stock committed late; returning", recorded: true)
         }
-        return order
+        return order.step == .done ? order : try await advance(order)
     }
 
     /// Sends an order that ended without a sale to its refund when its payment took money
@@ -331,7 +352,9 @@ struct Checkout: Sendable {
     /// Puts the order on its `outcome` once its compensation is finished.
     private func land(_ id: String, from step: SagaStep, also change: @escaping @Sendable (inout Order) -> Void = { _ in }) async throws -> Order {
         try await store.update(id, at: now()) { order in
-            guard order.step == step else { return nil }
+            // A payment.completed that came meanwhile set the lease to zero: the release step
+            // runs again and finds the money.
+            guard order.step == step, step != .release || order.leaseUntil.timeIntervalSince1970 > 0 else { return nil }
             change(&order)
             order.step = .done
             let reason = order.stepReason ?? "compensated"
