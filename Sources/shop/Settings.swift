@@ -170,8 +170,10 @@ struct Settings: Sendable {
         if let milliseconds = try env.int("ORDERS_REPORTS_EVERY_MS", in: 100...86_400_000) { orders.reportInterval = .milliseconds(milliseconds) }
         // The recovery worker takes an order over only after its lease: by then the charge
         // the request made must have been answered, or it could give up an order being paid.
-        guard orders.lease > payment.providerTimeout + .seconds(1) else {
-            throw ConfigurationError(variable: "ORDERS_LEASE_SECONDS", reason: "must be longer than PAYMENT_PROVIDER_TIMEOUT_MS and a second")
+        // A request's whole checkout (a reservation of up to 2 s over HTTP, then the charge)
+        // must fit in it.
+        guard orders.lease >= payment.providerTimeout + .seconds(3) else {
+            throw ConfigurationError(variable: "ORDERS_LEASE_SECONDS", reason: "must be at least PAYMENT_PROVIDER_TIMEOUT_MS and 3 seconds")
         }
         // A recovered checkout must still find its stock held: the hold outlasts several leases.
         guard orders.reservationHold >= orders.lease * 3 else {

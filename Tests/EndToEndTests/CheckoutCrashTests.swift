@@ -31,8 +31,8 @@ import Testing
                         let databases = [
                             "USERS_DATABASE_URL": Self.text(users), "PRODUCTS_DATABASE_URL": Self.text(products),
                             "PAYMENTS_DATABASE_URL": Self.text(payments), "ORDERS_DATABASE_URL": Self.text(orders),
-                            // The worker takes over 3 s after the last step; a charge is answered within 1 s.
-                            "ORDERS_LEASE_SECONDS": "3", "PAYMENT_PROVIDER_TIMEOUT_MS": "1000",
+                            // The worker takes over 4 s after the checkout began; a charge is answered within 1 s.
+                            "ORDERS_LEASE_SECONDS": "4", "PAYMENT_PROVIDER_TIMEOUT_MS": "1000",
                         ]
                         try await Self.crashAndRecover(at: point, expected: expected, environment: databases)
                     }
