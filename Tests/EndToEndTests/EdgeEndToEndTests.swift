@@ -151,7 +151,9 @@ import Glibc
             _ = waiting.send(Array("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             #expect(await waiting.receive(timeout: .milliseconds(800)).isEmpty, "a third connection was served while two were open")
             held.forEach { $0.close() }
-            let answer = String(decoding: await waiting.receive(timeout: .seconds(10)), as: UTF8.self)
+            // A liveness check, not a speed one: a fully loaded test machine (this suite runs
+            // beside sixty others) has taken over 10 s to get round to it.
+            let answer = String(decoding: await waiting.receive(timeout: .seconds(60)), as: UTF8.self)
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
         }
     }
