@@ -34,8 +34,10 @@ import Testing
 
     /// Polls until `check` holds, for outcomes that arrive by webhook or reconciler.
     static func eventually(_ shop: RunningShop, _ path: String, _ check: (HTTPResult) -> Bool) async throws -> HTTPResult {
+        // Up to 30 s: the slow card settles through the reconciler, which a loaded machine
+        // gets round to late.
         var last = try await shop.request(.GET, path)
-        for _ in 0..<100 where !check(last) {
+        for _ in 0..<300 where !check(last) {
             try await Task.sleep(for: .milliseconds(100))
             last = try await shop.request(.GET, path)
         }

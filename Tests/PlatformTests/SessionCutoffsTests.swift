@@ -18,7 +18,13 @@ import Testing
     @Test(arguments: kinds)
     func aCutoffOnlyMovesForwardAndRefusesOlderTokens(_ kind: Kind) async throws {
         let redisServer = kind == .redis ? try RedisServer() : nil
-        let client = redisServer.map { RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: $0.port)), logger: .init(label: "test")) }
+        // Generous timeouts: a loaded test machine may be slow to answer the first call.
+        let client = redisServer.map {
+            RedisClient(
+                .init(url: RedisURL(host: "127.0.0.1", port: $0.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+                logger: .init(label: "test")
+            )
+        }
         defer { client?.shutdown() }
         let cutoffs: any SessionCutoffs = client.map { RedisSessionCutoffs(redis: $0) } ?? InMemorySessionCutoffs()
         let later = Date(timeIntervalSince1970: 1_800_000_000.250)
