@@ -17,9 +17,10 @@ public final class RedisServer: @unchecked Sendable {
         // A port another process took between the look and redis-server's bind makes it
         // exit at once; then another port is tried.
         for attempt in 1...5 {
-            try start()
-            Thread.sleep(forTimeInterval: 0.05)
-            if process?.isRunning == true { return }
+            if (try? start()) != nil {
+                Thread.sleep(forTimeInterval: 0.05)
+                if process?.isRunning == true { return }
+            }
             guard attempt < 5 else { break }
             port = try Self.unusedPort()
         }
@@ -53,6 +54,8 @@ public final class RedisServer: @unchecked Sendable {
         // Up to 10 s: a loaded test machine may be slow to start it.
         for _ in 0..<2000 {
             if Self.accepts(port) { return }
+            // It exited (its port was taken meanwhile): no use waiting.
+            guard process.isRunning else { break }
             Thread.sleep(forTimeInterval: 0.005)
         }
         throw RedisServerDidNotStart()
