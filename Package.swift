@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "PaymentService",
             dependencies: [
-                "Platform", "PaymentAPI",
+                "Platform", "PaymentAPI", "ServiceContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,7 +172,7 @@ let package = Package(
         .target(
             name: "OrderService",
             dependencies: [
-                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "ObjectStorage",
+                "Platform", "OrderAPI", "ProductAPI", "PaymentAPI", "UserAPI", "ObjectStorage", "ServiceContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import OrderAPI
+import ServiceContract
 
 /// A cart as the service keeps it: lines of product ids and quantities, never prices.
 struct Cart: Sendable, Hashable {
@@ -36,16 +37,11 @@ enum CartRules {
 
     /// A cart's id: `cart_` and 24 random hex digits.
     static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let words = (0..<3).map { _ in String(generator.next() as UInt32, radix: 16) }
-        return "cart_" + words.map { String(repeating: "0", count: 8 - $0.count) + $0 }.joined()
+        RandomID.make("cart")
     }
 
     static func isID(_ raw: String) -> Bool {
-        raw.utf8.count == 29 && raw.hasPrefix("cart_")
-            && raw.utf8.dropFirst(5).allSatisfy {
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
-            }
+        RandomID.isValid(raw, prefix: "cart")
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import OrderAPI
 import PaymentAPI
 import ProductAPI
+import ServiceContract
 
 /// An order as the service keeps it.
 struct Order: Sendable, Hashable {
@@ -110,16 +111,11 @@ enum SagaStep: String, Sendable, Hashable {
 enum OrderRules {
     /// An order's id: `ord_` and 24 random hex digits.
     static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let words = (0..<3).map { _ in String(generator.next() as UInt32, radix: 16) }
-        return "ord_" + words.map { String(repeating: "0", count: 8 - $0.count) + $0 }.joined()
+        RandomID.make("ord")
     }
 
     static func isID(_ raw: String) -> Bool {
-        raw.utf8.count == 28 && raw.hasPrefix("ord_")
-            && raw.utf8.dropFirst(4).allSatisfy {
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
-            }
+        RandomID.isValid(raw, prefix: "ord")
     }
 
     /// The statuses staff may move an order to from each status, by hand.

@@ -3,6 +3,7 @@ import Logging
 import ObjectStorage
 import OrderAPI
 import Platform
+import ServiceContract
 
 /// The rules and shapes of sales reports.
 enum ReportRules {
@@ -31,16 +32,11 @@ enum ReportRules {
 
     /// A report's id: `rep_` and 24 random hex digits.
     static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let words = (0..<3).map { _ in String(generator.next() as UInt32, radix: 16) }
-        return "rep_" + words.map { String(repeating: "0", count: 8 - $0.count) + $0 }.joined()
+        RandomID.make("rep")
     }
 
     static func isID(_ raw: String) -> Bool {
-        raw.utf8.count == 28 && raw.hasPrefix("rep_")
-            && raw.utf8.dropFirst(4).allSatisfy {
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
-            }
+        RandomID.isValid(raw, prefix: "rep")
     }
 
     /// `YYYY-MM-DD` as days since 1970-01-01 in the proleptic Gregorian calendar (ISO 8601,

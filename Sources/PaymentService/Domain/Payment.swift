@@ -1,5 +1,6 @@
 import Foundation
 import PaymentAPI
+import ServiceContract
 
 /// A payment as the service keeps it.
 struct Payment: Sendable, Hashable {
@@ -80,11 +81,7 @@ enum PaymentRules {
     }
 
     /// The payment's id: `pay_` and 24 random hex digits.
-    static func newID(prefix: String = "pay") -> String {
-        var generator = SystemRandomNumberGenerator()
-        let words = (0..<3).map { _ in String(generator.next() as UInt32, radix: 16) }
-        return prefix + "_" + words.map { String(repeating: "0", count: 8 - $0.count) + $0 }.joined()
-    }
+    static func newID(prefix: String = "pay") -> String { RandomID.make(prefix) }
 
     /// An ISO 4217 code: three upper-case letters.
     static func isCurrency(_ code: String) -> Bool {

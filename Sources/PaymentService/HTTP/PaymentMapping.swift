@@ -35,10 +35,7 @@ extension Payment {
     }
 
     static func isID(_ raw: String) -> Bool {
-        raw.utf8.count == 28 && raw.hasPrefix("pay_")
-            && raw.utf8.dropFirst(4).allSatisfy {
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
-            }
+        RandomID.isValid(raw, prefix: "pay")
     }
 }
 
