@@ -82,3 +82,31 @@ public struct UserSessionsEnded: DomainEvent, Hashable {
         case reason
     }
 }
+
+/// `user.preferences_changed`: what a user now wants to hear, and in which language; every
+/// field, as it now stands.
+public struct UserPreferencesChanged: DomainEvent, Hashable {
+    public static let type = "user.preferences_changed"
+    public var userID: Int64
+    public var marketingEmails: Bool
+    public var orderEmails: Bool
+    public var sms: Bool
+    public var push: Bool
+    public var locale: String
+
+    public init(userID: Int64, marketingEmails: Bool, orderEmails: Bool, sms: Bool, push: Bool, locale: String) {
+        self.userID = userID
+        self.marketingEmails = marketingEmails
+        self.orderEmails = orderEmails
+        self.sms = sms
+        self.push = push
+        self.locale = locale
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case marketingEmails = "marketing_emails"
+        case orderEmails = "order_emails"
+        case sms, push, locale
+    }
+}

@@ -64,9 +64,14 @@ public struct UserService: Sendable {
 
     /// The events this service handles: its own account events, into the audit trail, and
     /// ended sessions, into the cutoffs every guard reads (so an ending committed by
-    /// another process, such as `shop users create-admin`, reaches this one).
+    /// another process, such as `shop users create-admin`, reaches this one); and one-click
+    /// unsubscribes from Notifications, into preferences.
     public var consumers: [EventConsumer] {
-        [AuditTrail.consumer(database: store.database), SessionCutoffFeed.consumer(database: store.database, cutoffs: accounts.cutoffs)]
+        [
+            AuditTrail.consumer(database: store.database),
+            SessionCutoffFeed.consumer(database: store.database, cutoffs: accounts.cutoffs),
+            MailUnsubscribes.consumer(store: store),
+        ]
     }
 
     /// Background work this service needs while it serves.

@@ -16,6 +16,7 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case products
     case payments
     case orders
+    case notifications
 
     /// Whether this process runs the Users service.
     var runsUsers: Bool { self == .all || self == .users }
@@ -25,6 +26,8 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     var runsPayments: Bool { self == .all || self == .payments }
     /// Whether this process runs the Orders service.
     var runsOrders: Bool { self == .all || self == .orders }
+    /// Whether this process runs the Notifications service.
+    var runsNotifications: Bool { self == .all || self == .notifications }
 }
 
 /// What a command does with the system: serve it (the configuration of a server is
@@ -70,6 +73,8 @@ struct Settings: Sendable {
     var usersURL: String?
     /// Carts and checkout: the guest cart TTL, the stock hold, the recovery worker's lease.
     var orders = OrderService.Settings()
+    /// E-mail, webhooks and the delivery log.
+    var notifications = NotificationSettings()
     /// Who takes the money: the simulated `test` network, or Stripe.
     var paymentProvider = PaymentProviderSetting.test
     var payment = PaymentService.Settings()
@@ -146,6 +151,7 @@ struct Settings: Sendable {
             ordersDatabaseURL = try env.parsed("DATABASE_URL", parse)
         }
         ordersReadDatabaseURL = try env.parsed("ORDERS_READ_DATABASE_URL", parse)
+        try readNotificationSettings(env, serving: serving)
         let httpURL = { (raw: String) throws(InvalidValue) -> String in
             guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
                 throw InvalidValue("must be an http(s) URL such as http://products:9090")

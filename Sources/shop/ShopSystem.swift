@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NotificationService
 import ObjectStorage
 import OrderService
 import PaymentAPI
@@ -27,6 +28,7 @@ struct ShopSystem: Sendable {
     let payments: PaymentService?
     /// Orders runs in the all-in-one process, beside the Products and Payments it calls.
     let orders: OrderService?
+    let notifications: NotificationService?
     let tokens: AccessTokens
     /// When users' sessions ended, for the guard: Redis with `REDIS_URL`, memory otherwise.
     let sessionCutoffs: any SessionCutoffs
@@ -47,6 +49,15 @@ struct ShopSystem: Sendable {
 
     /// Opens the databases the chosen mode needs (creating SQLite files as required).
     static func open(_ settings: Settings, logger: Logger) async throws -> ShopSystem {
+        // Settings that can be wrong are checked before anything is opened.
+        let notificationSettings = try settings.service.runsNotifications ? settings.notificationServiceSettings() : nil
+        if let notificationSettings {
+            do {
+                try NotificationService.check(notificationSettings)
+            } catch let invalid as NotificationService.InvalidSetting {
+                throw ConfigurationError(variable: invalid.variable, reason: invalid.reason)
+            }
+        }
         var databases: [any Database] = []
         var services: [any Service] = []
         func database(_ name: String, url: DatabaseURL?) async throws -> any Database {
@@ -163,7 +174,16 @@ struct ShopSystem: Sendable {
                 logger: logger
             )
         }
-        let consumers = (users?.consumers ?? []) + (orders?.consumers ?? [])
+        var notifications: NotificationService?
+        if let notificationSettings {
+            notifications = try NotificationService(
+                database: try await database("notifications", url: settings.notifications.databaseURL),
+                settings: notificationSettings,
+                metrics: metrics,
+                logger: logger
+            )
+        }
+        let consumers = (users?.consumers ?? []) + (orders?.consumers ?? []) + (notifications?.consumers ?? [])
         let bus: any EventBus
         var consumerServices: [any Service] = []
         if let redisEvents {
@@ -178,12 +198,14 @@ struct ShopSystem: Sendable {
         var consumerDatabases: [(service: String, database: any Database)] = []
         if let users { consumerDatabases.append(("users", users.database)) }
         if let orders { consumerDatabases.append(("orders", orders.database)) }
+        if let notifications { consumerDatabases.append(("notifications", notifications.database)) }
         return ShopSystem(
             settings: settings,
             users: users,
             products: products,
             payments: payments,
             orders: orders,
+            notifications: notifications,
             tokens: tokens,
             sessionCutoffs: sessionCutoffs,
             rateLimits: rateLimits,
@@ -253,6 +275,7 @@ struct ShopSystem: Sendable {
         try await products?.migrate(logger: logger)
         try await payments?.migrate(logger: logger)
         try await orders?.migrate(logger: logger)
+        try await notifications?.migrate(logger: logger)
     }
 
     /// Opens the system for `settings`, runs `body` with it, and closes it whatever
@@ -307,7 +330,9 @@ struct ShopSystem: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
         onInternalRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
-        let health = (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
+        let health =
+            (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
+            + (notifications?.healthChecks ?? [])
         let router = Gateway.makeRouter(
             health: health,
             tokens: tokens,
@@ -320,6 +345,7 @@ struct ShopSystem: Sendable {
             products?.addRoutes(to: api)
             payments?.addRoutes(to: api)
             orders?.addRoutes(to: api)
+            notifications?.addRoutes(to: api)
         } assets: { router in
             products?.addPublicRoutes(to: router)
         }
@@ -408,11 +434,16 @@ struct ShopSystem: Sendable {
             workers += payments.backgroundServices(logger: logger)
             outboxes.append(payments.outbox)
         }
+        if let notifications {
+            workers += notifications.backgroundServices(logger: logger)
+            outboxes.append(notifications.outbox)
+        }
         workers += outboxes.map { OutboxRelay(outbox: $0, bus: bus, logger: logger, metrics: metrics) }
         return workers
     }
 
     func close() async {
+        await notifications?.shutdown()
         for database in databases {
             try? await database.close()
         }

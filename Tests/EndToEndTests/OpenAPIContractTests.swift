@@ -57,7 +57,7 @@ import Testing
 
     @Test func theServerAnswersExactlyAsDocumented() async throws {
         let covered = Mutex<Set<String>>([])
-        try await TestServer.with { admin in
+        try await TestServer.with(environment: Self.notificationsEnvironment) { admin in
             var seen: Set<String> = []
             defer { covered.withLock { $0.formUnion(seen) } }
             func check(
@@ -455,6 +455,9 @@ import Testing
             try await exerciseReports(admin, staff: staff, oversize: oversize) { shop, method, path, json, headers in
                 try await check(as: shop, method, path, json: json, headers: headers)
             }
+            try await exerciseNotifications(admin, staff: staff, oversize: oversize) { shop, method, path, json, headers in
+                try await check(as: shop, method, path, json: json, headers: headers)
+            }
 
             _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")
@@ -541,15 +544,17 @@ import Testing
         return result
     }
 
-    /// The documented path template that `path` (query stripped) falls under.
+    /// The documented path template that `path` (query stripped) falls under: the one with
+    /// the fewest parameters when several do, as the router prefers a literal segment
+    /// (`/notifications/unsubscribe` over `/notifications/{id}`).
     func template(for path: String) -> String? {
         let bare = String(path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
         let segments = bare.split(separator: "/", omittingEmptySubsequences: false)
-        return document["paths"]?.object?.keys.first { template in
+        return document["paths"]?.object?.keys.filter { template in
             let parts = template.split(separator: "/", omittingEmptySubsequences: false)
             return parts.count == segments.count
                 && zip(parts, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
-        }
+        }.min { $0.filter { $0 == "{" }.count < $1.filter { $0 == "{" }.count }
     }
 
     /// What is wrong with `result` as an answer to `method path`, by the document.

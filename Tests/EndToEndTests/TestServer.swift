@@ -189,14 +189,17 @@ enum TestServer {
             try await TestDatabases.withPostgresURL { products in
                 try await TestDatabases.withPostgresURL { payments in
                     try await TestDatabases.withPostgresURL { orders in
-                        try await with(
-                            usersDatabaseURL: users,
-                            productsDatabaseURL: products,
-                            paymentsDatabaseURL: payments,
-                            ordersDatabaseURL: orders,
-                            environment: environment,
-                            body
-                        )
+                        try await TestDatabases.withPostgresURL { notifications in
+                            try await with(
+                                usersDatabaseURL: users,
+                                productsDatabaseURL: products,
+                                paymentsDatabaseURL: payments,
+                                ordersDatabaseURL: orders,
+                                notificationsDatabaseURL: notifications,
+                                environment: environment,
+                                body
+                            )
+                        }
                     }
                 }
             }
@@ -210,6 +213,7 @@ enum TestServer {
         productsDatabaseURL: DatabaseURL? = nil,
         paymentsDatabaseURL: DatabaseURL? = nil,
         ordersDatabaseURL: DatabaseURL? = nil,
+        notificationsDatabaseURL: DatabaseURL? = nil,
         environment: [String: String] = [:],
         _ body: @Sendable (RunningShop) async throws -> Void
     ) async throws {
@@ -228,6 +232,7 @@ enum TestServer {
         if let paymentsDatabaseURL { settings.paymentsDatabaseURL = paymentsDatabaseURL }
         if let productsDatabaseURL { settings.productsDatabaseURL = productsDatabaseURL }
         if let ordersDatabaseURL { settings.ordersDatabaseURL = ordersDatabaseURL }
+        if let notificationsDatabaseURL { settings.notifications.databaseURL = notificationsDatabaseURL }
         let system = try await ShopSystem.open(settings, logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let (internalPorts, internalContinuation) = AsyncStream<Int>.makeStream()

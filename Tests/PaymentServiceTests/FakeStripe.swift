@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TestSupport
 
 /// Stripe's PaymentIntents and Refunds endpoints, as far as the adapter uses them, on a
 /// free loopback port.
@@ -547,15 +548,10 @@ actor FakeStripe {
 }
 
 extension FakeStripe {
-    struct DidNotStart: Error {}
-
     /// Runs a fresh fake on a free loopback port for `body`, which gets it and its base URL.
     static func with(_ body: @Sendable (FakeStripe, String) async throws -> Void) async throws {
         let fake = FakeStripe()
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "fake-stripe")
-        logger.logLevel = .critical
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+        try await withLocalHTTPServer(label: "fake-stripe") { request in
             let body = try await request.body.collect(upTo: 1 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
@@ -573,32 +569,8 @@ extension FakeStripe {
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: reply.body))
             )
-        }
-        let app = Application(
-            responder: responder,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: logger
-        )
-        // Stopped gracefully, never by cancellation: a connection accepted while the
-        // server is cancelled trips an assertion in NIO's async channel.
-        let services = ServiceGroup(services: [app], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw DidNotStart() }
-            do {
-                try await body(fake, "http://127.0.0.1:\(port)")
-            } catch {
-                await services.triggerGracefulShutdown()
-                try? await group.waitForAll()
-                throw error
-            }
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
+        } _: { port in
+            try await body(fake, "http://127.0.0.1:\(port)")
         }
     }
 }

@@ -116,3 +116,25 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 }
+
+/// A TCP port on loopback that was free a moment ago (a server started on it may still
+/// find it taken, and should try another).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw NoFreePort() }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// No port on loopback could be bound.
+public struct NoFreePort: Error {}

@@ -435,11 +435,3 @@ struct Checkout: Sendable {
     /// The most one payment takes (Payments' own limit), in minor units.
     static let maxTotal: Int64 = 100_000_000
 }
-
-extension Duration {
-    /// Seconds as a `TimeInterval`.
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}

@@ -231,5 +231,11 @@ final class RelaySignal: Sendable {
 }
 
 extension Duration {
+    /// Seconds as a `TimeInterval`.
+    public var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -96,6 +96,33 @@ public final class ShopMetrics: Sendable {
         registry.makeCounter(descriptor: Self.cacheLookups, labels: [("cache", cache), ("outcome", outcome)]).increment()
     }
 
+    /// Counts one attempt to send a notification, by channel, kind and outcome (`sent`,
+    /// `retried`, `dead`), with how long it took. Every label comes from code, never from a
+    /// client, so the series stay few.
+    public func recordNotification(channel: String, kind: String, outcome: String, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.notifications,
+            labels: [("channel", channel), ("kind", kind), ("outcome", outcome)]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.notificationDuration,
+            labels: [("channel", channel)],
+            buckets: Self.durationBuckets
+        ).record(duration)
+    }
+
+    /// Counts a notification that was not made, and why (`opted_out`, `no_address`).
+    public func recordNotificationSkipped(channel: String, reason: String) {
+        registry.makeCounter(descriptor: Self.notificationsSkipped, labels: [("channel", channel), ("reason", reason)]).increment()
+    }
+
+    static var notifications: MetricNameDescriptor {
+        name("notifications", "total", "Attempts to send notifications, by channel, kind and outcome.")
+    }
+    static var notificationDuration: MetricNameDescriptor { name("notification_send_duration", "seconds", "Time one send attempt took.") }
+    static var notificationsSkipped: MetricNameDescriptor {
+        name("notifications_skipped", "total", "Notifications not made because the recipient opted out or has no address.")
+    }
     static var cacheLookups: MetricNameDescriptor { name("cache_lookups", "total", "Read-cache lookups, by cache and outcome.") }
     static var httpRequests: MetricNameDescriptor { name("http_requests", "total", "HTTP requests answered, by method, route and status.") }
     static var httpDuration: MetricNameDescriptor { name("http_request_duration", "seconds", "Time to answer HTTP requests.") }

@@ -247,18 +247,7 @@ struct UserStore: Sendable {
             guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first() != nil else {
                 throw UserError.notFound(id: id)
             }
-            guard
-                let row = try await sql.raw(
-                    "SELECT marketing_emails, order_emails, sms, push, locale FROM user_preferences WHERE user_id = \(bind: id)"
-                ).first()
-            else { return .defaults }
-            return Preferences(
-                marketingEmails: try row.decode(column: "marketing_emails", as: Bool.self),
-                orderEmails: try row.decode(column: "order_emails", as: Bool.self),
-                sms: try row.decode(column: "sms", as: Bool.self),
-                push: try row.decode(column: "push", as: Bool.self),
-                locale: LanguageTag(stored: try row.decode(column: "locale", as: String.self))
-            )
+            return try await Self.preferences(id: id, in: sql)
         }
     }
 
@@ -268,17 +257,61 @@ struct UserStore: Sendable {
             guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL").first() != nil else {
                 throw UserError.notFound(id: id)
             }
-            try await sql.raw(
-                """
-                INSERT INTO user_preferences (user_id, marketing_emails, order_emails, sms, push, locale, updated_at)
-                VALUES (\(bind: id), \(bind: preferences.marketingEmails), \(bind: preferences.orderEmails), \(bind: preferences.sms),
-                    \(bind: preferences.push), \(bind: preferences.locale.value), \(bind: now.microsecondsSince1970))
-                ON CONFLICT (user_id) DO UPDATE SET marketing_emails = EXCLUDED.marketing_emails,
-                    order_emails = EXCLUDED.order_emails, sms = EXCLUDED.sms, push = EXCLUDED.push,
-                    locale = EXCLUDED.locale, updated_at = EXCLUDED.updated_at
-                """
-            ).run()
+            try await save(preferences, id: id, at: now, in: sql)
         }
+        outbox.committed()
+    }
+
+    /// Turns one kind of e-mail off for a user who followed an unsubscribe link, inside the
+    /// caller's transaction; a user deleted meanwhile is left alone.
+    func unsubscribe(id: Int64, fromOrderEmails orders: Bool, fromMarketing marketing: Bool, at now: Date, in sql: any SQLDatabase) async throws {
+        guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)").first() != nil
+        else { return }
+        var preferences = try await Self.preferences(id: id, in: sql)
+        if orders { preferences.orderEmails = false }
+        if marketing { preferences.marketingEmails = false }
+        try await save(preferences, id: id, at: now, in: sql)
+    }
+
+    private static func preferences(id: Int64, in sql: any SQLDatabase) async throws -> Preferences {
+        guard
+            let row = try await sql.raw(
+                "SELECT marketing_emails, order_emails, sms, push, locale FROM user_preferences WHERE user_id = \(bind: id)"
+            ).first()
+        else { return .defaults }
+        return Preferences(
+            marketingEmails: try row.decode(column: "marketing_emails", as: Bool.self),
+            orderEmails: try row.decode(column: "order_emails", as: Bool.self),
+            sms: try row.decode(column: "sms", as: Bool.self),
+            push: try row.decode(column: "push", as: Bool.self),
+            locale: LanguageTag(stored: try row.decode(column: "locale", as: String.self))
+        )
+    }
+
+    private func save(_ preferences: Preferences, id: Int64, at now: Date, in sql: any SQLDatabase) async throws {
+        try await sql.raw(
+            """
+            INSERT INTO user_preferences (user_id, marketing_emails, order_emails, sms, push, locale, updated_at)
+            VALUES (\(bind: id), \(bind: preferences.marketingEmails), \(bind: preferences.orderEmails), \(bind: preferences.sms),
+                \(bind: preferences.push), \(bind: preferences.locale.value), \(bind: now.microsecondsSince1970))
+            ON CONFLICT (user_id) DO UPDATE SET marketing_emails = EXCLUDED.marketing_emails,
+                order_emails = EXCLUDED.order_emails, sms = EXCLUDED.sms, push = EXCLUDED.push,
+                locale = EXCLUDED.locale, updated_at = EXCLUDED.updated_at
+            """
+        ).run()
+        // Notifications keeps its own copy of these: it hears every change.
+        try await outbox.append(
+            UserPreferencesChanged(
+                userID: id,
+                marketingEmails: preferences.marketingEmails,
+                orderEmails: preferences.orderEmails,
+                sms: preferences.sms,
+                push: preferences.push,
+                locale: preferences.locale.value
+            ),
+            at: now,
+            in: sql
+        )
     }
 
     /// Registers many users in one transaction (for seeding); skips taken emails.

@@ -1,0 +1,213 @@
+import Crypto
+import Foundation
+import Logging
+import Platform
+
+/// Sends what the consumer queued: claims due notifications (and ones a crashed sender
+/// left mid-send), renders and sends each on its channel, a few at a time, and records
+/// every attempt. A failure that may pass is tried again later; the last one, or one that
+/// cannot pass, leaves the notification `dead` for an admin to replay.
+///
+/// Sending is at least once: a sender killed after the server took a message but before
+/// the log says so sends it again after its lease. The repeat carries the same
+/// `Message-ID` (e-mail) or `webhook-id` (webhooks), by which receivers drop it.
+struct Dispatcher: Sendable {
+    struct Settings: Sendable {
+        var from: MailAddress
+        var shopName: String
+        /// Where the public API is reached, for one-click unsubscribe links; none without it.
+        var publicBaseURL: String?
+        /// Signs unsubscribe tokens.
+        var unsubscribeKey: SymmetricKey
+        /// How long a claimed notification is the sender's before another may take it.
+        var lease: Duration = .seconds(120)
+        var batchSize = 32
+        /// Sends in flight at once (the SMTP pool's size is a good value).
+        var concurrency = 8
+        /// E-mail: 30 s, 1, 2, 5, 10 and 30 min, then 1, 2 and 4 h: ten attempts over about 8 hours.
+        var emailRetry = WebhookRetrySchedule(
+            waits: [30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400].map { .seconds($0) },
+            jitter: 0.2
+        )
+        /// Webhooks: Standard Webhooks' schedule, over about a day, and endpoints turned off
+        /// after failing every delivery for 5 days.
+        var webhookRetry = WebhookRetrySchedule()
+    }
+
+    let store: NotificationStore
+    let endpoints: WebhookEndpointStore
+    let templates: TemplateLibrary
+    let mail: any MailTransport
+    let webhooks: (any WebhookTransport)?
+    let settings: Settings
+    let metrics: ShopMetrics?
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    /// Sends every notification that is due, batch after batch; returns how many it tried.
+    @discardableResult
+    func dispatchDue() async throws -> Int {
+        var tried = 0
+        while true {
+            let start = now()
+            let claimed = try await store.claimDue(now: start, until: start.addingTimeInterval(settings.lease.seconds), limit: settings.batchSize)
+            tried += claimed.count
+            await withTaskGroup(of: Void.self) { group in
+                var pending = claimed.makeIterator()
+                for _ in 0..<settings.concurrency {
+                    guard let next = pending.next() else { break }
+                    group.addTask { await deliver(next) }
+                }
+                while await group.next() != nil {
+                    if let next = pending.next() { group.addTask { await deliver(next) } }
+                }
+            }
+            if claimed.count < settings.batchSize { return tried }
+        }
+    }
+
+    /// One attempt at `notification`, and its record.
+    func deliver(_ notification: NotificationRecord) async {
+        let started = now()
+        let clock = ContinuousClock.now
+        var subject: String?
+        let outcome: Result<String, DeliveryFailure>
+        do {
+            switch notification.channel {
+            case .email:
+                let (answer, rendered) = try await sendEmail(notification, at: started)
+                subject = rendered
+                outcome = .success(answer)
+            case .webhook:
+                outcome = .success(try await sendWebhook(notification, at: started))
+            case .sms, .push:
+                outcome = .failure(.permanent("no \(notification.channel.rawValue) provider is configured"))
+            }
+        } catch let failure as DeliveryFailure {
+            outcome = .failure(failure)
+        } catch let invalid as InvalidValue {
+            // The message cannot be made (an address or a template that is not valid): no
+            // attempt later can do better until someone fixes it and replays it.
+            outcome = .failure(.permanent("the message cannot be made: \(invalid.reason)"))
+        } catch {
+            outcome = .failure(.transient("\(error)"))
+        }
+        let finished = now()
+        let schedule = notification.channel == .webhook ? settings.webhookRetry : settings.emailRetry
+        var retryAt: Date?
+        if case .failure(let failure) = outcome, failure.kind == .transient {
+            var random = SystemRandomNumberGenerator()
+            retryAt = schedule.nextAttempt(after: notification.attempts, from: finished, random: &random)
+        }
+        do {
+            let status = try await store.record(
+                notification,
+                startedAt: started,
+                finishedAt: finished,
+                outcome: outcome,
+                retryAt: retryAt,
+                subject: subject
+            )
+            if notification.channel == .webhook {
+                try await noteEndpoint(notification, outcome: outcome, at: finished)
+            }
+            if let status {
+                let label = status == .sent ? "sent" : status == .retrying ? "retried" : "dead"
+                metrics?.recordNotification(
+                    channel: notification.channel.rawValue,
+                    kind: notification.channel == .webhook ? "webhook" : notification.kind,
+                    outcome: label,
+                    duration: ContinuousClock.now - clock
+                )
+                if status == .dead, case .failure(let failure) = outcome {
+                    logger.warning(
+                        "notification dead",
+                        metadata: ["notification": "\(notification.id)", "channel": "\(notification.channel.rawValue)", "reason": "\(failure)"]
+                    )
+                }
+            }
+        } catch {
+            // The lease brings it back; the receiver drops the repeat by its id.
+            logger.warning("could not record a notification's attempt", metadata: ["notification": "\(notification.id)", "error": "\(error)"])
+        }
+    }
+
+    /// Renders and sends an e-mail; returns the server's answer and the subject.
+    func sendEmail(_ notification: NotificationRecord, at date: Date) async throws -> (answer: String, subject: String) {
+        guard let kind = NotificationKind(rawValue: notification.kind) else {
+            throw DeliveryFailure.permanent("no template for \(notification.kind)")
+        }
+        var context = try MessageContext.decoded(notification.data)
+        context.shopName = settings.shopName
+        var headers: [(name: String, value: String)] = []
+        if kind.topic.canUnsubscribe, let userID = notification.userID, let base = settings.publicBaseURL {
+            let token = UnsubscribeToken(userID: userID, topic: kind.topic).signed(with: settings.unsubscribeKey)
+            let link = base + "/api/v1/notifications/unsubscribe?token=" + token
+            context.unsubscribeURL = link
+            // RFC 8058: a mail client may offer one click, which POSTs to the link.
+            headers = [("List-Unsubscribe", "<\(link)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+        }
+        let rendered = try templates.render(kind, locale: notification.locale, context: context)
+        let message = try MailMessage(
+            from: settings.from,
+            to: try MailAddress(notification.target, displayName: context.name),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            messageID: notification.id + "@" + (settings.from.address.split(separator: "@").last.map(String.init) ?? "localhost"),
+            date: date,
+            extraHeaders: headers
+        )
+        return (try await mail.send(message), rendered.subject)
+    }
+
+    func sendWebhook(_ notification: NotificationRecord, at date: Date) async throws -> String {
+        guard let webhooks else { throw DeliveryFailure.permanent("webhooks are not configured in this process") }
+        guard let endpoint = try await endpoints.endpoint(id: notification.target) else {
+            throw DeliveryFailure.permanent("the endpoint was deleted")
+        }
+        guard endpoint.enabled else { throw DeliveryFailure.permanent("the endpoint is disabled: \(endpoint.disabledReason ?? "")") }
+        return try await webhooks.send(
+            WebhookDelivery(
+                id: notification.id,
+                url: endpoint.url,
+                eventType: notification.kind,
+                body: Array(notification.data.utf8),
+                secret: endpoint.secret
+            ),
+            at: date
+        )
+    }
+
+    private func noteEndpoint(_ notification: NotificationRecord, outcome: Result<String, DeliveryFailure>, at date: Date) async throws {
+        let gone: Bool
+        switch outcome {
+        case .success:
+            try await endpoints.noteDelivery(
+                endpointID: notification.target,
+                succeeded: true,
+                gone: false,
+                disableAfter: settings.webhookRetry.disableAfter,
+                at: date
+            )
+            return
+        case .failure(let failure):
+            gone = failure.kind == .gone
+        }
+        let disabled = try await endpoints.noteDelivery(
+            endpointID: notification.target,
+            succeeded: false,
+            gone: gone,
+            disableAfter: settings.webhookRetry.disableAfter,
+            at: date
+        )
+        if disabled { logger.warning("webhook endpoint disabled", metadata: ["endpoint": "\(notification.target)"]) }
+    }
+}
+
+/// Sends one signed webhook; ``WebhookSender`` over HTTP.
+protocol WebhookTransport: Sendable {
+    func send(_ delivery: WebhookDelivery, at timestamp: Date) async throws -> String
+}
+
+extension WebhookSender: WebhookTransport {}

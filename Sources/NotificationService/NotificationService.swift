@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import Crypto
+public import Foundation
+public import Hummingbird
+public import Logging
+public import Platform
+public import ServiceLifecycle
+
+/// The Notifications service: listens to events and tells people (e-mail, by their own
+/// choices and in their language) and the merchant's systems (signed webhooks) what
+/// happened, logging every delivery and every attempt. Nothing calls it synchronously.
+public struct NotificationService: Sendable {
+    public struct Settings: Sendable {
+        /// `From` of every e-mail, e.g. `Shop <shop@example.com>`.
+        public var mailFrom: String
+        public var shopName: String
+        /// Where the public API is reached (`https://shop.example.com`), for one-click
+        /// unsubscribe links; e-mails carry none without it.
+        public var publicBaseURL: String?
+        /// Signs unsubscribe links (at least 32 bytes).
+        public var unsubscribeSecret: [UInt8]
+        /// Who hears of low stock.
+        public var staffAddresses: [String]
+        /// The operator's templates, replacing the built-in ones by name.
+        public var templatesDirectory: String?
+        /// `smtp://` or `smtps://` relay; without it e-mails are written as `.eml` files
+        /// under `<outboxMailDirectory>`.
+        public var smtpURL: String?
+        /// How long the SMTP server may take to answer one command (the end of a message
+        /// included) before the attempt counts as failed and is retried.
+        public var smtpTimeout: Duration
+        public var dataDirectory: String
+        /// How often the dispatcher looks for messages that are due.
+        public var pollInterval: Duration
+        /// Lets webhook endpoints on loopback and private networks through (development and
+        /// tests only: in production they would let an admin reach inside the network).
+        public var allowPrivateWebhookAddresses: Bool
+        public var webhookTimeout: Duration
+        /// The waits between attempts (e-mail and webhooks alike), for tests; `nil` keeps
+        /// each channel's own schedule.
+        public var retryWaits: [Duration]?
+
+        public init(
+            mailFrom: String = "Shop <no-reply@shop.localhost>",
+            shopName: String = "Shop",
+            publicBaseURL: String? = nil,
+            unsubscribeSecret: [UInt8],
+            staffAddresses: [String] = [],
+            templatesDirectory: String? = nil,
+            smtpURL: String? = nil,
+            smtpTimeout: Duration = .seconds(30),
+            dataDirectory: String = "./data",
+            pollInterval: Duration = .milliseconds(250),
+            allowPrivateWebhookAddresses: Bool = false,
+            webhookTimeout: Duration = .seconds(10),
+            retryWaits: [Duration]? = nil
+        ) {
+            self.mailFrom = mailFrom
+            self.shopName = shopName
+            self.publicBaseURL = publicBaseURL
+            self.unsubscribeSecret = unsubscribeSecret
+            self.staffAddresses = staffAddresses
+            self.templatesDirectory = templatesDirectory
+            self.smtpURL = smtpURL
+            self.smtpTimeout = smtpTimeout
+            self.dataDirectory = dataDirectory
+            self.pollInterval = pollInterval
+            self.allowPrivateWebhookAddresses = allowPrivateWebhookAddresses
+            self.webhookTimeout = webhookTimeout
+            self.retryWaits = retryWaits
+        }
+    }
+
+    /// A setting that cannot work, found at start: named, with why.
+    public struct InvalidSetting: Error, CustomStringConvertible {
+        public let variable: String
+        public let reason: String
+        public var description: String { "\(variable) \(reason)" }
+    }
+
+    let store: NotificationStore
+    let endpoints: WebhookEndpointStore
+    let dispatcher: Dispatcher
+    let consumer: NotificationConsumer
+    let settings: Settings
+    let smtp: SMTPClient?
+    let policy: WebhookAddressPolicy
+    let now: @Sendable () -> Date
+
+    public init(
+        database: any Database,
+        settings: Settings,
+        metrics: ShopMetrics? = nil,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        let store = NotificationStore(database: database)
+        let endpoints = WebhookEndpointStore(database: database)
+        let prepared = try Self.prepare(settings)
+        let mail: any MailTransport
+        if let smtpSettings = prepared.smtp {
+            let client = SMTPClient(settings: smtpSettings, logger: logger)
+            smtp = client
+            mail = client
+        } else {
+            smtp = nil
+            mail = EmlFolderMailer(dataDirectory: URL(fileURLWithPath: settings.dataDirectory))
+        }
+        let policy = settings.allowPrivateWebhookAddresses ? WebhookAddressPolicy.development : WebhookAddressPolicy.production
+        var dispatch = Dispatcher.Settings(
+            from: prepared.from,
+            shopName: settings.shopName,
+            publicBaseURL: settings.publicBaseURL,
+            unsubscribeKey: SymmetricKey(data: settings.unsubscribeSecret)
+        )
+        if let waits = settings.retryWaits {
+            dispatch.emailRetry = WebhookRetrySchedule(waits: waits, jitter: 0)
+            dispatch.webhookRetry = WebhookRetrySchedule(waits: waits, jitter: 0)
+        }
+        self.dispatcher = Dispatcher(
+            store: store,
+            endpoints: endpoints,
+            templates: prepared.templates,
+            mail: mail,
+            webhooks: WebhookSender(
+                httpClient: HTTPClient.shared,
+                policy: policy,
+                timeout: settings.webhookTimeout,
+                userAgent: "\(settings.shopName)-Webhooks/1"
+            ),
+            settings: dispatch,
+            metrics: metrics,
+            logger: logger,
+            now: now
+        )
+        self.consumer = NotificationConsumer(store: store, endpoints: endpoints, staffAddresses: settings.staffAddresses, metrics: metrics)
+        self.store = store
+        self.endpoints = endpoints
+        self.settings = settings
+        self.policy = policy
+        self.now = now
+    }
+
+    /// Checks `settings` without opening anything: the first wrong one is thrown, named.
+    public static func check(_ settings: Settings) throws {
+        _ = try prepare(settings)
+    }
+
+    private static func prepare(_ settings: Settings) throws -> (from: MailAddress, templates: TemplateLibrary, smtp: SMTPSettings?) {
+        let from: MailAddress
+        do {
+            from = try Self.mailAddress(settings.mailFrom)
+        } catch {
+            throw InvalidSetting(variable: "MAIL_FROM", reason: "must be an address such as 'Shop <shop@example.com>': \(error.reason)")
+        }
+        for address in settings.staffAddresses {
+            guard (try? MailAddress(address)) != nil else {
+                throw InvalidSetting(variable: "NOTIFICATIONS_STAFF_EMAILS", reason: "holds '\(address.prefix(80))', which is not an e-mail address")
+            }
+        }
+        guard settings.unsubscribeSecret.count >= 32 else {
+            throw InvalidSetting(variable: "NOTIFICATIONS_SECRET", reason: "must be at least 32 bytes")
+        }
+        let templates: TemplateLibrary
+        do {
+            templates = try TemplateLibrary(directory: settings.templatesDirectory)
+        } catch {
+            throw InvalidSetting(variable: "TEMPLATES_DIR", reason: "\(error)")
+        }
+        var smtp: SMTPSettings?
+        if let url = settings.smtpURL {
+            do {
+                smtp = try SMTPSettings(url: url)
+                smtp?.commandTimeout = settings.smtpTimeout
+            } catch {
+                throw InvalidSetting(variable: "SMTP_URL", reason: error.reason)
+            }
+        }
+        return (from, templates, smtp)
+    }
+
+    /// `Name <address>` or a bare address.
+    static func mailAddress(_ raw: String) throws(InvalidValue) -> MailAddress {
+        let text = raw.trimmingCharacters(in: .whitespaces)
+        guard text.hasSuffix(">"), let open = text.lastIndex(of: "<") else { return try MailAddress(text) }
+        let address = String(text[text.index(after: open)..<text.index(before: text.endIndex)])
+        let name = text[..<open].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        return try MailAddress(address, displayName: name.isEmpty ? nil : name)
+    }
+
+    public var database: any Database { store.database }
+
+    /// The schema this service needs, applied at start.
+    public static var migrations: [Migration] { NotificationMigrations.all }
+
+    public func migrate(logger: Logger) async throws {
+        try await Migrator(Self.migrations, logger: logger).migrate(database)
+    }
+
+    /// Adds the delivery log (`/users/{id}/notifications`, `/notifications`), the one-click
+    /// unsubscribe and `/webhook-endpoints` to the `/api/v1` group.
+    public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
+        let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
+        NotificationRoutes(store: store, unsubscribeKey: SymmetricKey(data: settings.unsubscribeSecret), now: now).add(to: group)
+        WebhookEndpointRoutes(endpoints: endpoints, store: store, policy: policy, idempotency: idempotency, now: now).add(to: group)
+    }
+
+    /// The one consumer: every event someone hears about, and Users' events for the copy.
+    public var consumers: [EventConsumer] { [consumer.consumer(database: database)] }
+
+    /// What `/health/ready` must ask for this service.
+    public var healthChecks: [HealthCheck] { [.database("notifications database", database)] }
+
+    /// Where this service's events wait for the relay: `notification.unsubscribed`.
+    public var outbox: EventOutbox { store.outbox }
+
+    /// The dispatcher (every `pollInterval`), and hourly: old order addresses and
+    /// idempotency keys forgotten.
+    public func backgroundServices(logger: Logger) -> [any Service] {
+        let (dispatcher, store, database, now) = (self.dispatcher, self.store, self.database, self.now)
+        return [
+            PeriodicJob("send notifications", every: settings.pollInterval, logger: logger) {
+                try await dispatcher.dispatchDue()
+            },
+            PeriodicJob("purge notification copies", every: .seconds(3600), logger: logger) {
+                try await store.purgeOrderContacts(before: now().addingTimeInterval(-30 * 86_400))
+                _ = try await IdempotencyStore(database: database).purge(now: now())
+            },
+        ]
+    }
+
+    /// Sends everything due now (tests, and `shop` commands); returns how many it tried.
+    @discardableResult
+    public func dispatchOnce() async throws -> Int {
+        try await dispatcher.dispatchDue()
+    }
+
+    /// Closes the SMTP connections.
+    public func shutdown() async {
+        await smtp?.shutdown()
+    }
+}
