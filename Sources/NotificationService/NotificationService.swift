@@ -113,6 +113,9 @@ public struct NotificationService: Sendable {
             publicBaseURL: settings.publicBaseURL,
             unsubscribeKey: SymmetricKey(data: settings.unsubscribeSecret)
         )
+        // A send takes at most a connection, a few commands and their timeouts, and a wait for
+        // a pooled connection as long again: the lease covers that twice.
+        dispatch.lease = max(.seconds(120), settings.smtpTimeout * 16 + .seconds(40), settings.webhookTimeout * 4 + .seconds(20))
         if let waits = settings.retryWaits {
             dispatch.emailRetry = WebhookRetrySchedule(waits: waits, jitter: 0)
             dispatch.webhookRetry = WebhookRetrySchedule(waits: waits, jitter: 0)

@@ -69,7 +69,10 @@ extension Settings {
         return NotificationService.Settings(
             mailFrom: notifications.mailFrom,
             shopName: notifications.shopName,
-            publicBaseURL: notifications.publicBaseURL ?? "http://\(host == "0.0.0.0" || host == "::" ? "localhost" : host):\(port)",
+            // The .eml files of the embedded default link to this server; real mail links
+            // only where PUBLIC_BASE_URL says clients reach it.
+            publicBaseURL: notifications.publicBaseURL
+                ?? (notifications.smtpURL == nil ? "http://\(host == "0.0.0.0" || host == "::" ? "localhost" : host):\(port)" : nil),
             unsubscribeSecret: secret,
             staffAddresses: notifications.staffAddresses,
             templatesDirectory: notifications.templatesDirectory,

@@ -90,7 +90,12 @@ import Testing
             #expect(benMail.first?.contains("your account at Test Shop") == true, "\(benMail)")
 
             // The delivery log says the same: to Anna herself, and to admins.
-            let history = try await annaShop.request(.GET, "/api/v1/users/\(anna)/notifications")
+            // The server has the mail; the log says so a moment later.
+            var history = try await annaShop.request(.GET, "/api/v1/users/\(anna)/notifications")
+            for _ in 0..<100 where history.json?["data"]?.array?.allSatisfy({ $0["status"]?.string == "sent" }) != true {
+                try await Task.sleep(for: .milliseconds(100))
+                history = try await annaShop.request(.GET, "/api/v1/users/\(anna)/notifications")
+            }
             #expect(history.status == 200)
             let kinds = history.json?["data"]?.array?.compactMap { $0["kind"]?.string }.sorted()
             #expect(kinds == ["order_confirmed", "welcome"])
@@ -169,12 +174,19 @@ import Testing
             #expect(got.allSatisfy { $0.verified }, "the reference library accepts our signature")
             #expect(Set(got.map(\.id)).count == 1, "one webhook-id across the retry")
             #expect(got.first?.type == "order.confirmed")
-            let deliveries = try await admin.request(.GET, "/api/v1/webhook-endpoints/\(endpoint)/deliveries")
-            let delivery = try #require(deliveries.json?["data"]?.array?.first)
-            #expect(delivery["id"]?.string == got.first?.id)
-            #expect(delivery["status"]?.string == "sent")
-            #expect(delivery["attempts"]?.integer == 2)
-            #expect(delivery["event_type"]?.string == "order.confirmed")
+            // The receiver has answered; the log says so a moment later.
+            var delivery: JSONValue?
+            for _ in 0..<100 {
+                let deliveries = try await admin.request(.GET, "/api/v1/webhook-endpoints/\(endpoint)/deliveries")
+                delivery = deliveries.json?["data"]?.array?.first
+                if delivery?["status"]?.string == "sent" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let logged = try #require(delivery)
+            #expect(logged["id"]?.string == got.first?.id)
+            #expect(logged["status"]?.string == "sent")
+            #expect(logged["attempts"]?.integer == 2)
+            #expect(logged["event_type"]?.string == "order.confirmed")
             #expect(try await admin.request(.GET, "/api/v1/orders/\(order)").json?["data"]?["status"]?.string == "confirmed")
 
             // Sent again on request, with the same id.

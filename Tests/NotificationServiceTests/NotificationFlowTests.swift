@@ -261,7 +261,16 @@ import UserAPI
             let token = UnsubscribeToken(userID: 11, topic: .orders).signed(with: NotificationHarness.key)
             let parsed = try #require(UnsubscribeToken(verifying: token, with: NotificationHarness.key))
 
-            #expect(try await harness.store.unsubscribe(userID: parsed.userID, from: parsed.topic, at: Date()))
+            try await harness.store.unsubscribe(userID: parsed.userID, from: parsed.topic, at: Date())
+            try await harness.store.unsubscribe(userID: parsed.userID, from: parsed.topic, at: Date())
+            // Told to Users once: the second click changed nothing.
+            let told = try await harness.database.read { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM outbox WHERE type = 'notification.unsubscribed'").first(
+                    decodingColumn: "n",
+                    as: Int.self
+                )
+            }
+            #expect(told == 1)
             try await harness.deliver(OrderConfirmed(NotificationHarness.order(customerID: 11, email: "ida@example.com")))
 
             #expect(try await harness.all().map(\.kind) == ["welcome"])

@@ -254,12 +254,12 @@ struct SMTPClientTests {
 
     @Test func aConnectionTheServerClosedWhileIdleIsReplacedWithoutFailingTheSend() async throws {
         var options = SMTPServer.Options()
-        options.idleTimeout = 1
+        options.idleTimeout = 3
         let server = try await SMTPServer.start(options)
         defer { server.stop() }
         let client = try Self.client(server) { $0.poolSize = 1 }
         _ = try await client.send(Self.message(number: 1))
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(6))
 
         _ = try await client.send(Self.message(number: 2))
 

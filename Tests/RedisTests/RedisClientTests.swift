@@ -9,7 +9,7 @@ import Testing
 @Suite(.enabled(if: RedisServer.available)) struct RedisClientTests {
     private func withClient(
         connections: Int = 2,
-        commandTimeout: Duration = .seconds(2),
+        commandTimeout: Duration = .seconds(10),
         _ body: (RedisClient, RedisServer) async throws -> Void
     ) async throws {
         let server = try RedisServer()

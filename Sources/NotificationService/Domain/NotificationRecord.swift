@@ -22,7 +22,10 @@ struct NotificationRecord: Sendable, Hashable {
     /// The subject of the last e-mail rendered from it.
     var subject: String?
     var status: DeliveryStatus
+    /// Every attempt ever made (numbered from 1, never reused, so the log keeps them all).
     var attempts: Int
+    /// The attempts made before the last replay: the retry schedule counts from here.
+    var roundStart: Int
     var nextAttemptAt: Date
     var lastError: String?
     var providerAnswer: String?

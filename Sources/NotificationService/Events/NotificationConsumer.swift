@@ -24,6 +24,9 @@ struct NotificationConsumer: Sendable {
         var description: String { "no address known yet for order \(orderID)" }
     }
 
+    /// How long a payment failure waits for its order's address before it is given up.
+    static let contactWait: TimeInterval = 60
+
     static let personTypes: Set<String> = [
         UserRegistered.type, UserUpdated.type, UserPreferencesChanged.type, UserDeleted.type,
         OrderCreated.type, OrderConfirmed.type, OrderShipped.type, OrderCancelled.type, OrderRefunded.type,
@@ -99,7 +102,7 @@ struct NotificationConsumer: Sendable {
             ).first()
             if confirmed != nil { queued += try await orderEmail(.orderCancelled, order, in: sql) }
         case PaymentFailed.type:
-            queued += try await paymentFailure(try event.decode(PaymentFailed.self), in: sql)
+            queued += try await paymentFailure(try event.decode(PaymentFailed.self), event: event, now: now, in: sql)
         case InventoryLowStock.type:
             let low = try event.decode(InventoryLowStock.self)
             var context = MessageContext()
@@ -151,12 +154,19 @@ struct NotificationConsumer: Sendable {
         )
     }
 
-    private func paymentFailure(_ failed: PaymentFailed, in sql: any SQLDatabase) async throws -> [NewNotification] {
+    private func paymentFailure(_ failed: PaymentFailed, event: EventEnvelope, now: Date, in sql: any SQLDatabase) async throws -> [NewNotification] {
         let payment = failed.payment
         let contact = try await store.orderContact(orderID: payment.orderID, in: sql)
         let customerID = contact?.customerID ?? payment.customerID
         let recipient = try await customerID.asyncMap { try await store.recipient(userID: $0, in: sql) } ?? nil
-        guard contact != nil || recipient != nil else { throw ContactNotYetKnown(orderID: payment.orderID) }
+        guard contact != nil || recipient != nil else {
+            // The order's address travels in another service's event: a young failure waits
+            // for it (the bus tries again); an old one (its order purged, its user deleted)
+            // has no one left to write to, and its webhooks still go out.
+            if now.timeIntervalSince(event.time) < Self.contactWait { throw ContactNotYetKnown(orderID: payment.orderID) }
+            metrics?.recordNotificationSkipped(channel: NotificationChannel.email.rawValue, reason: "no_address")
+            return []
+        }
         var context = MessageContext(name: recipient?.name, email: contact?.email ?? recipient?.email)
         context.orderID = payment.orderID
         context.total = MoneyText.format(payment.amount, payment.currency)

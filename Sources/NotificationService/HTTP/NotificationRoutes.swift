@@ -77,7 +77,7 @@ struct NotificationRoutes: Sendable {
             throw APIError.validation("Is not a link this shop sent", field: "token")
         }
         // An account deleted meanwhile has nothing left to unsubscribe: the answer is the same.
-        _ = try await store.unsubscribe(userID: token.userID, from: token.topic, at: now())
+        try await store.unsubscribe(userID: token.userID, from: token.topic, at: now())
         return try JSONResponse.success(UnsubscribeResource(unsubscribed: true, topic: token.topic.rawValue), headers: Self.privateCache)
     }
 

@@ -19,10 +19,12 @@ struct Dispatcher: Sendable {
         var publicBaseURL: String?
         /// Signs unsubscribe tokens.
         var unsubscribeKey: SymmetricKey
-        /// How long a claimed notification is the sender's before another may take it.
-        var lease: Duration = .seconds(120)
-        var batchSize = 32
-        /// Sends in flight at once (the SMTP pool's size is a good value).
+        /// How long a claimed notification is the sender's before another may take it: longer
+        /// than any one send can take (with its wait for a connection), or two instances
+        /// could send it.
+        var lease: Duration = .seconds(300)
+        /// Sends in flight at once, and so the size of each claim: a claimed row is sent at
+        /// once, never left waiting behind others while its lease runs.
         var concurrency = 8
         /// E-mail: 30 s, 1, 2, 5, 10 and 30 min, then 1, 2 and 4 h: ten attempts over about 8 hours.
         var emailRetry = WebhookRetrySchedule(
@@ -50,7 +52,7 @@ struct Dispatcher: Sendable {
         var tried = 0
         while true {
             let start = now()
-            let claimed = try await store.claimDue(now: start, until: start.addingTimeInterval(settings.lease.seconds), limit: settings.batchSize)
+            let claimed = try await store.claimDue(now: start, until: start.addingTimeInterval(settings.lease.seconds), limit: settings.concurrency)
             tried += claimed.count
             await withTaskGroup(of: Void.self) { group in
                 var pending = claimed.makeIterator()
@@ -62,7 +64,7 @@ struct Dispatcher: Sendable {
                     if let next = pending.next() { group.addTask { await deliver(next) } }
                 }
             }
-            if claimed.count < settings.batchSize { return tried }
+            if claimed.count < settings.concurrency { return tried }
         }
     }
 
@@ -97,7 +99,7 @@ struct Dispatcher: Sendable {
         var retryAt: Date?
         if case .failure(let failure) = outcome, failure.kind == .transient {
             var random = SystemRandomNumberGenerator()
-            retryAt = schedule.nextAttempt(after: notification.attempts, from: finished, random: &random)
+            retryAt = schedule.nextAttempt(after: notification.attempts - notification.roundStart, from: finished, random: &random)
         }
         do {
             let status = try await store.record(
@@ -108,7 +110,7 @@ struct Dispatcher: Sendable {
                 retryAt: retryAt,
                 subject: subject
             )
-            if notification.channel == .webhook {
+            if notification.channel == .webhook, status != nil {
                 try await noteEndpoint(notification, outcome: outcome, at: finished)
             }
             if let status {
@@ -119,6 +121,12 @@ struct Dispatcher: Sendable {
                     outcome: label,
                     duration: ContinuousClock.now - clock
                 )
+                if status == .sent {
+                    metrics?.recordNotificationLatency(
+                        channel: notification.channel.rawValue,
+                        seconds: finished.timeIntervalSince(notification.createdAt)
+                    )
+                }
                 if status == .dead, case .failure(let failure) = outcome {
                     logger.warning(
                         "notification dead",

@@ -55,6 +55,7 @@ enum NotificationMigrations {
                     subject TEXT,
                     status TEXT NOT NULL,
                     attempts INTEGER NOT NULL DEFAULT 0,
+                    round_start INTEGER NOT NULL DEFAULT 0,
                     next_attempt_at BIGINT NOT NULL,
                     lease_until BIGINT NOT NULL DEFAULT 0,
                     last_error TEXT,

@@ -18,7 +18,7 @@ struct NotificationStore: Sendable {
 
     static let columns = """
         seq, id, event_id, event_type, kind, channel, target, user_id, order_id, locale, data, subject, status, attempts,
-        next_attempt_at, last_error, provider_answer, created_at, updated_at, sent_at
+        round_start, next_attempt_at, last_error, provider_answer, created_at, updated_at, sent_at
         """
 
     // MARK: Copies from events
@@ -69,28 +69,36 @@ struct NotificationStore: Sendable {
     }
 
     /// Turns one topic off for a user (a one-click unsubscribe), as a choice made `at`, and
-    /// tells Users, where preferences live. Answers whether the user is known here.
-    func unsubscribe(userID: Int64, from topic: Topic, at now: Date) async throws -> Bool {
+    /// tells Users, where preferences live. A user not copied here yet (registered before
+    /// this service kept copies) gets a row that says so. Only a change is written and
+    /// told: the same link followed again writes nothing.
+    func unsubscribe(userID: Int64, from topic: Topic, at now: Date) async throws {
         let column: String
         switch topic {
         case .orders: column = "order_emails"
         case .marketing: column = "marketing_emails"
-        case .account, .staff: return false
+        case .account, .staff: return
         }
-        let known = try await database.transaction { sql in
-            let known =
+        let defaults = Recipient.withDefaults(userID: userID, email: "", name: "")
+        let micros = now.microsecondsSince1970
+        let changed = try await database.transaction { sql in
+            let changed =
                 try await sql.raw(
                     """
-                    UPDATE recipients SET \(unsafeRaw: column) = \(bind: false), preferences_at = \(bind: now.microsecondsSince1970),
-                        updated_at = \(bind: now.microsecondsSince1970)
-                    WHERE user_id = \(bind: userID) RETURNING user_id
+                    INSERT INTO recipients (user_id, email, name, locale, order_emails, marketing_emails, sms, push, preferences_at, updated_at)
+                    VALUES (\(bind: userID), '', '', \(bind: defaults.locale), \(bind: topic == .orders ? false : defaults.orderEmails),
+                        \(bind: topic == .marketing ? false : defaults.marketingEmails), \(bind: defaults.sms), \(bind: defaults.push),
+                        \(bind: micros), \(bind: micros))
+                    ON CONFLICT (user_id) DO UPDATE SET \(unsafeRaw: column) = \(bind: false), preferences_at = EXCLUDED.preferences_at,
+                        updated_at = EXCLUDED.updated_at
+                    WHERE recipients.\(unsafeRaw: column) = \(bind: true)
+                    RETURNING user_id
                     """
                 ).first() != nil
-            if known { try await outbox.append(NotificationUnsubscribed(userID: userID, topic: topic.rawValue), at: now, in: sql) }
-            return known
+            if changed { try await outbox.append(NotificationUnsubscribed(userID: userID, topic: topic.rawValue), at: now, in: sql) }
+            return changed
         }
-        outbox.committed()
-        return known
+        if changed { outbox.committed() }
     }
 
     /// Forgets a deleted user: their copy, their orders' addresses, and the personal parts of
@@ -108,8 +116,15 @@ struct NotificationStore: Sendable {
         try await sql.raw(
             """
             UPDATE notifications SET target = 'forgotten:' || id, data = '{}', subject = NULL,
-                provider_answer = NULL, updated_at = \(bind: micros)
+                provider_answer = NULL, last_error = NULL, updated_at = \(bind: micros)
             WHERE user_id = \(bind: userID) AND channel <> 'webhook'
+            """
+        ).run()
+        // A server's answer may echo the address ("550 <bob@example.com>: unknown").
+        try await sql.raw(
+            """
+            UPDATE notification_attempts SET detail = '(forgotten)'
+            WHERE notification_id IN (SELECT id FROM notifications WHERE user_id = \(bind: userID) AND channel <> 'webhook')
             """
         ).run()
     }
@@ -250,7 +265,8 @@ struct NotificationStore: Sendable {
             guard
                 let row = try await sql.raw(
                     """
-                    UPDATE notifications SET status = 'queued', attempts = 0, next_attempt_at = \(bind: micros), updated_at = \(bind: micros)
+                    UPDATE notifications SET status = 'queued', round_start = attempts, next_attempt_at = \(bind: micros),
+                        updated_at = \(bind: micros)
                     WHERE id = \(bind: id) AND status IN (\(binds: statuses.map(\.rawValue))) AND data <> '{}'
                     RETURNING \(unsafeRaw: Self.columns)
                     """
@@ -352,6 +368,7 @@ struct NotificationStore: Sendable {
             subject: try optional("subject", String.self),
             status: DeliveryStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .dead,
             attempts: try row.decode(column: "attempts", as: Int.self),
+            roundStart: try row.decode(column: "round_start", as: Int.self),
             nextAttemptAt: try date("next_attempt_at"),
             lastError: try optional("last_error", String.self),
             providerAnswer: try optional("provider_answer", String.self),

@@ -111,6 +111,23 @@ public final class ShopMetrics: Sendable {
         ).record(duration)
     }
 
+    /// How long a sent notification took from being queued (its event handled) to being
+    /// taken by the server or endpoint, retries included, by channel.
+    public func recordNotificationLatency(channel: String, seconds: Double) {
+        registry.makeDurationHistogram(
+            descriptor: Self.notificationLatency,
+            labels: [("channel", channel)],
+            buckets: Self.latencyBuckets
+        ).record(.milliseconds(Int64(max(0, seconds) * 1000)))
+    }
+
+    /// From a tenth of a second to a day: a message retried for hours still lands in a bucket.
+    static let latencyBuckets: [Duration] = [0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600, 14_400, 86_400].map { .milliseconds(Int64($0 * 1000)) }
+
+    static var notificationLatency: MetricNameDescriptor {
+        name("notification_delivery_latency", "seconds", "Time from a notification being queued to its delivery, retries included.")
+    }
+
     /// Counts a notification that was not made, and why (`opted_out`, `no_address`).
     public func recordNotificationSkipped(channel: String, reason: String) {
         registry.makeCounter(descriptor: Self.notificationsSkipped, labels: [("channel", channel), ("reason", reason)]).increment()

@@ -267,6 +267,10 @@ struct UserStore: Sendable {
     func unsubscribe(id: Int64, fromOrderEmails orders: Bool, fromMarketing marketing: Bool, at now: Date, in sql: any SQLDatabase) async throws {
         guard try await sql.raw("SELECT id FROM users WHERE id = \(bind: id) AND deleted_at IS NULL\(unsafeRaw: sql.forUpdate)").first() != nil
         else { return }
+        // A choice the user made after clicking stands.
+        let chosen = try await sql.raw("SELECT updated_at FROM user_preferences WHERE user_id = \(bind: id)")
+            .first(decodingColumn: "updated_at", as: Int64.self)
+        if let chosen, chosen >= now.microsecondsSince1970 { return }
         var preferences = try await Self.preferences(id: id, in: sql)
         if orders { preferences.orderEmails = false }
         if marketing { preferences.marketingEmails = false }
