@@ -17,7 +17,7 @@ import Glibc
 
     /// The client gives up on a refused connection after `timeout`: it keeps trying to
     /// connect until then.
-    private func client(_ baseURL: String, metrics: ShopMetrics, timeout: TimeAmount = .seconds(2)) -> HTTPInventoryClient {
+    private func client(_ baseURL: String, metrics: ShopMetrics, timeout: TimeAmount = .seconds(10)) -> HTTPInventoryClient {
         let breaker = metrics.circuitBreaker(name: "products", configuration: .init(failureThreshold: 3, openDuration: .seconds(3600)))
         return HTTPInventoryClient(baseURL: baseURL, token: Self.token, timeout: timeout, breaker: breaker)
     }
