@@ -161,7 +161,7 @@ extension OpenAPIContractTests {
 
         // One-click unsubscribe, with the link the receipt carries.
         let token = try #require(try Self.unsubscribeToken(in: admin, message: receiptID))
-        let unsubscribe = "/api/v1/notifications/unsubscribe"
+        let unsubscribe = "/api/v1/unsubscribe"
         let oneClick = [("Content-Type", "application/x-www-form-urlencoded")]
         let unsubscribed = try await check(
             as: anonymous,

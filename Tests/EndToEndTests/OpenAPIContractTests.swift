@@ -545,8 +545,8 @@ import Testing
     }
 
     /// The documented path template that `path` (query stripped) falls under: the one with
-    /// the fewest parameters when several do, as the router prefers a literal segment
-    /// (`/notifications/unsubscribe` over `/notifications/{id}`).
+    /// the fewest parameters when several do, as the router prefers a literal segment over
+    /// a parameter in the same place.
     func template(for path: String) -> String? {
         let bare = String(path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
         let segments = bare.split(separator: "/", omittingEmptySubsequences: false)

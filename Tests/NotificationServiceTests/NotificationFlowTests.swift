@@ -35,7 +35,7 @@ import UserAPI
             // The HTML part escapes what the text part shows as it is.
             #expect(receipts.first?.html?.contains("Mug &amp; Saucer") == true)
             let unsubscribe = receipts.first?.extraHeaders.first { $0.name == "List-Unsubscribe" }?.value
-            #expect(unsubscribe?.hasPrefix("<https://shop.test/api/v1/notifications/unsubscribe?token=") == true)
+            #expect(unsubscribe?.hasPrefix("<https://shop.test/api/v1/unsubscribe?token=") == true)
             #expect(receipts.first?.extraHeaders.contains { $0.name == "List-Unsubscribe-Post" && $0.value == "List-Unsubscribe=One-Click" } == true)
         }
     }

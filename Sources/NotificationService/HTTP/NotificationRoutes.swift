@@ -16,7 +16,7 @@ struct NotificationRoutes: Sendable {
 
     func add(to group: RouterGroup<ShopRequestContext>) {
         group.restricted(to: .authenticated).get("users/{id}/notifications", use: forUser)
-        group.post("notifications/unsubscribe", use: unsubscribe)
+        group.post("unsubscribe", use: unsubscribe)
         let admin = group.group("notifications").restricted(to: .roles(.admin))
         admin.get(use: list)
         admin.get("{id}", use: show)
@@ -73,8 +73,9 @@ struct NotificationRoutes: Sendable {
         guard let raw = tokens.next(), tokens.next() == nil, request.uri.queryParameters.count == 1 else {
             throw APIError.validation("Is required, once, and nothing else", field: "token")
         }
+        // A token that fits no signature names nothing here: 404, as for any unknown link.
         guard let token = UnsubscribeToken(verifying: String(raw), with: unsubscribeKey) else {
-            throw APIError.validation("Is not a link this shop sent", field: "token")
+            throw APIError.notFound("Unsubscribe link")
         }
         // An account deleted meanwhile has nothing left to unsubscribe: the answer is the same.
         try await store.unsubscribe(userID: token.userID, from: token.topic, at: now())

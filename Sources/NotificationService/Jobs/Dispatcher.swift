@@ -150,7 +150,7 @@ struct Dispatcher: Sendable {
         var headers: [(name: String, value: String)] = []
         if kind.topic.canUnsubscribe, let userID = notification.userID, let base = settings.publicBaseURL {
             let token = UnsubscribeToken(userID: userID, topic: kind.topic).signed(with: settings.unsubscribeKey)
-            let link = base + "/api/v1/notifications/unsubscribe?token=" + token
+            let link = base + "/api/v1/unsubscribe?token=" + token
             context.unsubscribeURL = link
             // RFC 8058: a mail client may offer one click, which POSTs to the link.
             headers = [("List-Unsubscribe", "<\(link)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
