@@ -222,9 +222,7 @@ public struct NotificationService: Sendable {
     public func backgroundServices(logger: Logger) -> [any Service] {
         let (dispatcher, store, database, now) = (self.dispatcher, self.store, self.database, self.now)
         return [
-            PeriodicJob("send notifications", every: settings.pollInterval, logger: logger) {
-                try await dispatcher.dispatchDue()
-            },
+            DispatchService(dispatcher: dispatcher, interval: settings.pollInterval, logger: logger),
             PeriodicJob("purge notification copies", every: .seconds(3600), logger: logger) {
                 try await store.purgeOrderContacts(before: now().addingTimeInterval(-30 * 86_400))
                 _ = try await IdempotencyStore(database: database).purge(now: now())

@@ -3,6 +3,8 @@ import OrderAPI
 import PaymentAPI
 import Platform
 import ProductAPI
+import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
 import UserAPI
@@ -277,6 +279,56 @@ import UserAPI
             // A token changed by one character, or signed with another key, says nothing.
             #expect(UnsubscribeToken(verifying: String(token.dropLast()) + (token.hasSuffix("A") ? "B" : "A"), with: NotificationHarness.key) == nil)
             #expect(UnsubscribeToken(verifying: token, with: .init(size: .bits256)) == nil)
+        }
+    }
+}
+
+/// A graceful stop while a message is with the mail server.
+@Suite struct DispatchShutdownTests {
+    /// A mail server that takes a while to answer the end of a message.
+    final class SlowMail: MailTransport {
+        let started = Mutex(0)
+        let finished = Mutex(0)
+
+        func send(_ message: MailMessage) async throws -> String {
+            started.withLock { $0 += 1 }
+            try await Task.sleep(for: .milliseconds(800))
+            finished.withLock { $0 += 1 }
+            return "250 2.0.0 queued"
+        }
+    }
+
+    @Test func aGracefulStopFinishesTheSendInFlightAndRecordsIt() async throws {
+        try await NotificationHarness.with(.sqlite) { harness in
+            let mail = SlowMail()
+            let dispatcher = Dispatcher(
+                store: harness.store,
+                endpoints: harness.endpoints,
+                templates: try TemplateLibrary(),
+                mail: mail,
+                webhooks: nil,
+                settings: harness.dispatcher.settings,
+                metrics: nil,
+                logger: TestDatabases.logger,
+                now: { Date() }
+            )
+            try await harness.deliver(OrderConfirmed(NotificationHarness.order(email: "jo@example.com")))
+            let group = ServiceGroup(
+                services: [DispatchService(dispatcher: dispatcher, interval: .milliseconds(20), logger: TestDatabases.logger)],
+                logger: TestDatabases.logger
+            )
+
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                while mail.started.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+
+            #expect(mail.finished.withLock { $0 } == 1, "the send was not cut off")
+            let after = try #require(try await harness.all().first)
+            #expect(after.status == .sent)
+            #expect(after.attempts == 1)
         }
     }
 }

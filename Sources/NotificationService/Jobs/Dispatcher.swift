@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Platform
+import ServiceLifecycle
 
 /// Sends what the consumer queued: claims due notifications (and ones a crashed sender
 /// left mid-send), renders and sends each on its channel, a few at a time, and records
@@ -64,7 +65,8 @@ struct Dispatcher: Sendable {
                     if let next = pending.next() { group.addTask { await deliver(next) } }
                 }
             }
-            if claimed.count < settings.concurrency { return tried }
+            // A graceful stop takes nothing more: what was claimed is finished and recorded.
+            if claimed.count < settings.concurrency || Task.isShuttingDownGracefully { return tried }
         }
     }
 
