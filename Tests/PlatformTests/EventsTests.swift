@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import Platform
 import SQLKit
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Platform
 
 /// The event backbone on real SQLite and PostgreSQL: the outbox, the relay, the
 /// in-process bus, idempotent consumers and dead letters.
@@ -113,6 +114,72 @@ import Testing
         #expect(back == event)
         #expect(try back.decode(Thing.self) == Thing(number: 7))
         #expect(throws: EventDecodingError.self) { try EventEnvelope(decoding: Data(#"{"specversion":"0.3"}"#.utf8)) }
+    }
+
+    /// The envelope is written and read by hand: what `JSONSerialization` reads from it
+    /// must be what was put in, whatever the strings hold, and it must read back equal.
+    @Test func strangeStringsSurviveTheEnvelope() throws {
+        let strange = "quote\" back\\ slash/ nl\n tab\t nul\u{0} bell\u{7} é 😀 \u{2028}"
+        let event = EventEnvelope(
+            id: strange,
+            type: "thing.happened",
+            source: "/things/\"x\"",
+            time: Date(timeIntervalSince1970: 1_795_601_700.5),
+            data: Data(#"{"text":"caf\u00e9 \ud83d\ude00","list":[1,-2.5e3,true,null,{"a":[]}]}"#.utf8),
+            requestID: strange,
+            actorID: -42
+        )
+        let encoded = try event.encoded()
+        let json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        #expect(json["id"] as? String == strange)
+        #expect(json["requestid"] as? String == strange)
+        #expect(json["source"] as? String == "/things/\"x\"")
+        #expect((json["actorid"] as? NSNumber)?.int64Value == -42)
+        #expect(((json["data"] as? [String: Any])?["text"] as? String) == "café 😀")
+        #expect(try EventEnvelope(decoding: encoded) == event)
+        // The keys are in order, as `.sortedKeys` wrote them before.
+        let keys = try JSONObjectReader.members(of: Array(encoded)).map(\.key)
+        #expect(keys == keys.sorted())
+    }
+
+    @Test func whitespaceAndEscapesAreRead() throws {
+        let json = """
+             { "specversion" : "1.0", "id":"e\\u0031", "type":"thing.happened", "source":"\\/things",
+              "time":"2026-11-25T10:15:00.125Z", "data": { "number" : 7 } , "actorid": 12 }\t
+            """
+        let event = try EventEnvelope(decoding: Data(json.utf8))
+        #expect(event.id == "e1")
+        #expect(event.source == "/things")
+        #expect(event.actorID == 12)
+        #expect(event.requestID == nil)
+        #expect(try event.decode(Thing.self) == Thing(number: 7))
+    }
+
+    @Test(arguments: [
+        "", "null", "[]", #"{"specversion":"1.0"}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":[1]}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"yesterday","data":{}}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{}} x"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{"a":01}}"#,
+        #"{"specversion":"1.0","id":"a\x","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{}}"#,
+        #"{"specversion":"1.0","id":"\ud800","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{}}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{"a":tru}}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{"a":1,}}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{"#,
+        #"{"specversion":"1.0","id":7,"type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{}}"#,
+        #"{"specversion":"1.0","id":"a","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{"a":"#
+            + String(repeating: "[", count: 100_000) + "}",
+        "{\"specversion\":\"1.0\",\"id\":\"a\tb\",\"type\":\"t\",\"source\":\"s\",\"time\":\"2026-11-25T10:15:00Z\",\"data\":{}}",
+    ])
+    func junkIsNotAnEvent(_ json: String) {
+        #expect(throws: EventDecodingError.notACloudEvent) { try EventEnvelope(decoding: Data(json.utf8)) }
+    }
+
+    @Test func invalidUTF8IsNotAnEvent() {
+        var bytes = Array(#"{"specversion":"1.0","id":""#.utf8)
+        bytes += [0xC3, 0x28]
+        bytes += Array(#"","type":"t","source":"s","time":"2026-11-25T10:15:00Z","data":{}}"#.utf8)
+        #expect(throws: EventDecodingError.notACloudEvent) { try EventEnvelope(decoding: Data(bytes)) }
     }
 
     @Test(arguments: kinds)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import OrderAPI
+import Platform
 import ServiceContract
 
 /// A cart as the service keeps it: lines of product ids and quantities, never prices.
@@ -77,7 +78,7 @@ struct CartToken: Sendable, Hashable {
 
     var value: String { "\(cartID).\(secret)" }
 
-    var hash: String { SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined() }
+    var hash: String { Hexadecimal.encode(SHA256.hash(data: Data(secret.utf8))) }
 }
 
 /// Why a cart call was refused.

@@ -73,7 +73,7 @@ struct OrderActions: Sendable {
         let refundable = order.total - order.amountRefunded
         guard refundable > 0, amount.map({ $0 <= refundable }) ?? true else { throw OrderError.refundTooLarge(refundable: refundable) }
         // The client's key may be 255 characters: Payments gets a digest of it, bounded.
-        let digest = SHA256.hash(data: Data(key.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let digest = Hexadecimal.encode(SHA256.hash(data: Data(key.utf8)).prefix(16))
         let refund = try await checkout.payments.refund(orderID: id, amount: amount, reason: reason, idempotencyKey: "refund-\(id)-\(digest)")
         if refund.status == .failed { throw OrderError.refundRefused("The payment provider refused the refund; nothing was refunded") }
         let refunded = try await checkout.refundedSoFar(id)

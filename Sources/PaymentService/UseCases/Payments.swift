@@ -387,6 +387,6 @@ struct Payments: Sendable {
             charge.orderID, String(charge.amount), charge.currency, charge.captureMethod.rawValue, charge.customerID.map(String.init) ?? "-",
             charge.card?.last4 ?? charge.method.token ?? "-",
         ].joined(separator: "|")
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Hexadecimal.encode(SHA256.hash(data: Data(text.utf8)))
     }
 }

@@ -54,42 +54,57 @@ public struct EventEnvelope: Sendable, Hashable {
         return try JSONDecoder().decode(Event.self, from: data)
     }
 
-    /// The CloudEvents JSON of this event.
+    /// The CloudEvents JSON of this event, members in key order, `data` as its bytes are.
+    /// Written by hand: the relay and every bus write one for each event, and building
+    /// it through `JSONSerialization` was a tenth of a checkout's CPU.
     public func encoded() throws -> Data {
-        var object: [String: Any] = [
-            "specversion": "1.0", "id": id, "type": type, "source": source,
-            "time": Self.timeFormatter().string(from: time), "datacontenttype": "application/json",
-            "data": try JSONSerialization.jsonObject(with: data),
-        ]
-        if let requestID { object["requestid"] = requestID }
-        if let actorID { object["actorid"] = actorID }
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        guard data.first == UInt8(ascii: "{") else { throw EventDecodingError.notACloudEvent }
+        var json: [UInt8] = []
+        json.reserveCapacity(data.count + 256)
+        func member(_ key: String, _ value: String) {
+            json.append(contentsOf: "\"\(key)\":".utf8)
+            JSONObjectReader.appendString(value, to: &json)
+            json.append(UInt8(ascii: ","))
+        }
+        if let actorID { json.append(contentsOf: "{\"actorid\":\(actorID),".utf8) } else { json.append(UInt8(ascii: "{")) }
+        json.append(contentsOf: #""data":"#.utf8)
+        json.append(contentsOf: data)
+        json.append(UInt8(ascii: ","))
+        member("datacontenttype", "application/json")
+        member("id", id)
+        if let requestID { member("requestid", requestID) }
+        member("source", source)
+        member("specversion", "1.0")
+        member("time", RFC3339.string(from: time, milliseconds: true))
+        json.append(contentsOf: #""type":"#.utf8)
+        JSONObjectReader.appendString(type, to: &json)
+        json.append(UInt8(ascii: "}"))
+        return Data(json)
     }
 
-    /// Reads CloudEvents JSON written by ``encoded()``.
+    /// Reads CloudEvents JSON written by ``encoded()``: `data` must be an object, and is
+    /// kept as the bytes it arrived as.
     public init(decoding json: Data) throws {
-        guard let object = try JSONSerialization.jsonObject(with: json) as? [String: Any],
-            object["specversion"] as? String == "1.0",
-            let id = object["id"] as? String, let type = object["type"] as? String,
-            let source = object["source"] as? String, let timeText = object["time"] as? String,
-            let time = Self.timeFormatter().date(from: timeText), let data = object["data"]
+        let bytes = [UInt8](json)
+        guard let members = try? JSONObjectReader.members(of: bytes) else { throw EventDecodingError.notACloudEvent }
+        var values: [String: Range<Int>] = [:]
+        for member in members { values[member.key] = member.value }
+        func text(_ key: String) -> String? {
+            values[key].flatMap { JSONObjectReader.string(in: bytes, $0) }
+        }
+        guard text("specversion") == "1.0", let id = text("id"), let type = text("type"),
+            let source = text("source"), let time = text("time").flatMap(RFC3339.date(from:)),
+            let data = values["data"], bytes[data.lowerBound] == UInt8(ascii: "{")
         else { throw EventDecodingError.notACloudEvent }
         self.init(
             id: id,
             type: type,
             source: source,
             time: time,
-            data: try JSONSerialization.data(withJSONObject: data, options: [.sortedKeys, .withoutEscapingSlashes]),
-            requestID: object["requestid"] as? String,
-            actorID: (object["actorid"] as? NSNumber)?.int64Value
+            data: Data(bytes[data]),
+            requestID: text("requestid"),
+            actorID: values["actorid"].flatMap { Int64(String(decoding: bytes[$0], as: UTF8.self)) }
         )
-    }
-
-    /// RFC 3339 in UTC with milliseconds, so delivery lag can be measured from `time`.
-    private static func timeFormatter() -> ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
     }
 
     private static let encoder: JSONEncoder = {

@@ -49,7 +49,7 @@ public struct ContentETagMiddleware: RouterMiddleware {
         let collector = BodyCollector()
         try await response.body.write(collector)
         let bytes = collector.bytes.withLockedValue { $0 }
-        let etag = "\"" + SHA256.hash(data: bytes).prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        let etag = "\"" + Hexadecimal.encode(SHA256.hash(data: bytes).prefix(16)) + "\""
         var headers = response.headers
         headers[.eTag] = etag
         if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {

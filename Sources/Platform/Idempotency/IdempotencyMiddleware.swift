@@ -107,7 +107,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         var hasher = SHA256()
         hasher.update(data: Array(scope.utf8) + [0] + Array((contentType ?? "").utf8) + [0])
         hasher.update(data: Array(body.readableBytesView))
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hexadecimal.encode(hasher.finalize())
     }
 }
 

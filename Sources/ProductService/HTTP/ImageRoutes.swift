@@ -59,7 +59,7 @@ struct ImageRoutes: Sendable {
         let bytes = Array(buffer.readableBytesView)
         guard !bytes.isEmpty else { throw ImageError.empty }
         guard let info = ImageInfo(sniffing: bytes) else { throw ImageError.unrecognised }
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let digest = Hexadecimal.encode(SHA256.hash(data: bytes))
         let key = ProductImage.objectKey(digest: digest, format: info.format)
         let storage = settings.storage
         let logger = self.logger

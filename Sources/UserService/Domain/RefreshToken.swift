@@ -25,6 +25,6 @@ struct RefreshToken: Sendable, Hashable {
 
     /// What the store keeps and looks up.
     var digest: String {
-        SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hexadecimal.encode(SHA256.hash(data: Data(value.utf8)))
     }
 }
