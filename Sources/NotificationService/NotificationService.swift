@@ -39,6 +39,13 @@ public struct NotificationService: Sendable {
         /// The waits between attempts (e-mail and webhooks alike), for tests; `nil` keeps
         /// each channel's own schedule.
         public var retryWaits: [Duration]?
+        /// An SMS provider with Twilio's Messages API; without it SMS go to the log and
+        /// `<dataDirectory>/outbox-sms`.
+        public var sms: SMSProviderSettings?
+        /// A push service with FCM's HTTP v1 API; without it pushes go to the log.
+        public var push: PushProviderSettings?
+        /// How long an SMS provider or push service may take to answer.
+        public var providerTimeout: Duration
 
         public init(
             mailFrom: String = "Shop <no-reply@shop.localhost>",
@@ -53,7 +60,10 @@ public struct NotificationService: Sendable {
             pollInterval: Duration = .milliseconds(250),
             allowPrivateWebhookAddresses: Bool = false,
             webhookTimeout: Duration = .seconds(10),
-            retryWaits: [Duration]? = nil
+            retryWaits: [Duration]? = nil,
+            sms: SMSProviderSettings? = nil,
+            push: PushProviderSettings? = nil,
+            providerTimeout: Duration = .seconds(10)
         ) {
             self.mailFrom = mailFrom
             self.shopName = shopName
@@ -68,6 +78,42 @@ public struct NotificationService: Sendable {
             self.allowPrivateWebhookAddresses = allowPrivateWebhookAddresses
             self.webhookTimeout = webhookTimeout
             self.retryWaits = retryWaits
+            self.sms = sms
+            self.push = push
+            self.providerTimeout = providerTimeout
+        }
+    }
+
+    /// An account with an SMS provider that speaks Twilio's Messages API.
+    public struct SMSProviderSettings: Sendable {
+        public var accountSID: String
+        public var authToken: String
+        /// The sender number (E.164), or nil with a messaging service.
+        public var from: String?
+        public var messagingServiceSID: String?
+        public var baseURL: String
+
+        public init(accountSID: String, authToken: String, from: String?, messagingServiceSID: String?, baseURL: String = "https://api.twilio.com") {
+            self.accountSID = accountSID
+            self.authToken = authToken
+            self.from = from
+            self.messagingServiceSID = messagingServiceSID
+            self.baseURL = baseURL
+        }
+    }
+
+    /// A Firebase project for push, reached with a service account.
+    public struct PushProviderSettings: Sendable {
+        /// The service account's JSON key file, as read.
+        public var credentialsJSON: String
+        /// The project, when it is not the service account's own.
+        public var projectID: String?
+        public var baseURL: String
+
+        public init(credentialsJSON: String, projectID: String? = nil, baseURL: String = "https://fcm.googleapis.com") {
+            self.credentialsJSON = credentialsJSON
+            self.projectID = projectID
+            self.baseURL = baseURL
         }
     }
 
@@ -80,10 +126,14 @@ public struct NotificationService: Sendable {
 
     let store: NotificationStore
     let endpoints: WebhookEndpointStore
+    let contacts: ContactStore
+    let codes: VerificationCode
     let dispatcher: Dispatcher
     let consumer: NotificationConsumer
     let settings: Settings
     let smtp: SMTPClient?
+    /// The SMS provider's and the push service's connections, when either is configured.
+    let providerClient: HTTPClient?
     let policy: WebhookAddressPolicy
     let now: @Sendable () -> Date
 
@@ -106,6 +156,20 @@ public struct NotificationService: Sendable {
             smtp = nil
             mail = EmlFolderMailer(dataDirectory: URL(fileURLWithPath: settings.dataDirectory))
         }
+        // Providers get a client of their own that never follows a redirect: a redirected
+        // token request would carry its signed assertion, and a message its credentials,
+        // wherever the answer points.
+        let providers =
+            prepared.sms == nil && prepared.push == nil
+            ? nil
+            : HTTPClient(eventLoopGroup: HTTPClient.shared.eventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
+        self.providerClient = providers
+        var sms: any SMSTransport = SMSLogTransport(dataDirectory: URL(fileURLWithPath: settings.dataDirectory), logger: logger)
+        if let twilio = prepared.sms, let providers { sms = TwilioSMSSender(settings: twilio, httpClient: providers) }
+        var push: any PushTransport = PushLogTransport(logger: logger)
+        if let fcm = prepared.push, let providers { push = FCMPushSender(settings: fcm, httpClient: providers) }
+        let contacts = ContactStore(store: store)
+        let codes = VerificationCode(key: Self.derivedKey(settings.unsubscribeSecret, for: "phone-verification"))
         let policy = settings.allowPrivateWebhookAddresses ? WebhookAddressPolicy.development : WebhookAddressPolicy.production
         var dispatch = Dispatcher.Settings(
             from: prepared.from,
@@ -123,6 +187,7 @@ public struct NotificationService: Sendable {
         self.dispatcher = Dispatcher(
             store: store,
             endpoints: endpoints,
+            contacts: contacts,
             templates: prepared.templates,
             mail: mail,
             webhooks: WebhookSender(
@@ -131,13 +196,24 @@ public struct NotificationService: Sendable {
                 timeout: settings.webhookTimeout,
                 userAgent: "\(settings.shopName)-Webhooks/1"
             ),
+            sms: sms,
+            push: push,
+            codes: codes,
             settings: dispatch,
             metrics: metrics,
             logger: logger,
             now: now
         )
-        self.consumer = NotificationConsumer(store: store, endpoints: endpoints, staffAddresses: settings.staffAddresses, metrics: metrics)
+        self.consumer = NotificationConsumer(
+            store: store,
+            contacts: contacts,
+            endpoints: endpoints,
+            staffAddresses: settings.staffAddresses,
+            metrics: metrics
+        )
         self.store = store
+        self.contacts = contacts
+        self.codes = codes
         self.endpoints = endpoints
         self.settings = settings
         self.policy = policy
@@ -149,7 +225,15 @@ public struct NotificationService: Sendable {
         _ = try prepare(settings)
     }
 
-    private static func prepare(_ settings: Settings) throws -> (from: MailAddress, templates: TemplateLibrary, smtp: SMTPSettings?) {
+    /// A key of its own for each use of the one secret (HKDF), so a value signed for one
+    /// purpose is never valid for another.
+    static func derivedKey(_ secret: [UInt8], for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array(purpose.utf8), outputByteCount: 32)
+    }
+
+    private static func prepare(
+        _ settings: Settings
+    ) throws -> (from: MailAddress, templates: TemplateLibrary, smtp: SMTPSettings?, sms: TwilioSettings?, push: FCMSettings?) {
         let from: MailAddress
         do {
             from = try Self.mailAddress(settings.mailFrom)
@@ -179,7 +263,38 @@ public struct NotificationService: Sendable {
                 throw InvalidSetting(variable: "SMTP_URL", reason: error.reason)
             }
         }
-        return (from, templates, smtp)
+        return (from, templates, smtp, try smsSettings(settings), try pushSettings(settings))
+    }
+
+    private static func smsSettings(_ settings: Settings) throws -> TwilioSettings? {
+        guard let sms = settings.sms else { return nil }
+        do {
+            return try TwilioSettings(
+                accountSID: sms.accountSID,
+                authToken: sms.authToken,
+                from: sms.from,
+                messagingServiceSID: sms.messagingServiceSID,
+                baseURL: sms.baseURL,
+                timeout: settings.providerTimeout
+            )
+        } catch {
+            throw InvalidSetting(variable: "SMS_ACCOUNT_SID", reason: "and the SMS settings beside it do not work: \(error.reason)")
+        }
+    }
+
+    private static func pushSettings(_ settings: Settings) throws -> FCMSettings? {
+        guard let push = settings.push else { return nil }
+        let account: ServiceAccount
+        do {
+            account = try ServiceAccount(json: Data(push.credentialsJSON.utf8))
+        } catch {
+            throw InvalidSetting(variable: "PUSH_CREDENTIALS_FILE", reason: "is not a usable service account key: \(error.message)")
+        }
+        do {
+            return try FCMSettings(serviceAccount: account, projectID: push.projectID, baseURL: push.baseURL, timeout: settings.providerTimeout)
+        } catch {
+            throw InvalidSetting(variable: "PUSH_API_URL", reason: "and the push settings beside it do not work: \(error.reason)")
+        }
     }
 
     /// `Name <address>` or a bare address.
@@ -205,6 +320,7 @@ public struct NotificationService: Sendable {
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
         NotificationRoutes(store: store, unsubscribeKey: SymmetricKey(data: settings.unsubscribeSecret), now: now).add(to: group)
+        ContactRoutes(contacts: contacts, codes: codes, now: now).add(to: group)
         WebhookEndpointRoutes(endpoints: endpoints, store: store, policy: policy, idempotency: idempotency, now: now).add(to: group)
     }
 
@@ -236,8 +352,9 @@ public struct NotificationService: Sendable {
         try await dispatcher.dispatchDue()
     }
 
-    /// Closes the SMTP connections.
+    /// Closes the SMTP connections and the providers'.
     public func shutdown() async {
         await smtp?.shutdown()
+        try? await providerClient?.shutdown()
     }
 }

@@ -19,13 +19,19 @@ struct NotificationSettings: Sendable {
     var webhookTimeout = Duration.seconds(10)
     /// One wait between all attempts instead of each channel's schedule (tests, development).
     var retryWait: Duration?
+    var sms: NotificationService.SMSProviderSettings?
+    var push: NotificationService.PushProviderSettings?
+    var providerTimeout = Duration.seconds(10)
 }
 
 extension Settings {
     /// `SMTP_URL` (or `SMTP_URL_FILE`: it holds a password), `MAIL_FROM`, `SHOP_NAME`,
     /// `PUBLIC_BASE_URL`, `NOTIFICATIONS_SECRET`, `NOTIFICATIONS_STAFF_EMAILS`,
     /// `SMTP_TIMEOUT_SECONDS`, `TEMPLATES_DIR`, `NOTIFICATIONS_POLL_MS`, `WEBHOOKS_ALLOW_PRIVATE_NETWORKS`,
-    /// `WEBHOOK_TIMEOUT_SECONDS`, `NOTIFICATIONS_RETRY_WAIT_MS`.
+    /// `WEBHOOK_TIMEOUT_SECONDS`, `NOTIFICATIONS_RETRY_WAIT_MS`; SMS: `SMS_ACCOUNT_SID`,
+    /// `SMS_AUTH_TOKEN` (or `_FILE`), `SMS_FROM` or `SMS_MESSAGING_SERVICE_SID`, `SMS_API_URL`;
+    /// push: `PUSH_CREDENTIALS_FILE` (a service account's JSON key), `PUSH_PROJECT_ID`,
+    /// `PUSH_API_URL`; `NOTIFICATIONS_PROVIDER_TIMEOUT_SECONDS` for both.
     mutating func readNotificationSettings(_ env: EnvironmentReader, serving: Bool) throws(ConfigurationError) {
         var settings = NotificationSettings()
         settings.databaseURL = try env.parsed("NOTIFICATIONS_DATABASE_URL") { (raw: String) throws(InvalidValue) in try DatabaseURL(raw) }
@@ -59,6 +65,29 @@ extension Settings {
         if let allow = try env.bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS") { settings.allowPrivateWebhookAddresses = allow }
         if let seconds = try env.int("WEBHOOK_TIMEOUT_SECONDS", in: 1...60) { settings.webhookTimeout = .seconds(seconds) }
         if let milliseconds = try env.int("NOTIFICATIONS_RETRY_WAIT_MS", in: 1...86_400_000) { settings.retryWait = .milliseconds(milliseconds) }
+        if let account = env.string("SMS_ACCOUNT_SID") {
+            guard let token = try Self.secret("SMS_AUTH_TOKEN", env) else {
+                throw ConfigurationError(variable: "SMS_AUTH_TOKEN", reason: "(or SMS_AUTH_TOKEN_FILE) is required with SMS_ACCOUNT_SID")
+            }
+            settings.sms = NotificationService.SMSProviderSettings(
+                accountSID: account,
+                authToken: token,
+                from: env.string("SMS_FROM"),
+                messagingServiceSID: env.string("SMS_MESSAGING_SERVICE_SID"),
+                baseURL: env.string("SMS_API_URL") ?? "https://api.twilio.com"
+            )
+        }
+        if let file = env.string("PUSH_CREDENTIALS_FILE") {
+            guard let json = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError(variable: "PUSH_CREDENTIALS_FILE", reason: "names a file that cannot be read")
+            }
+            settings.push = NotificationService.PushProviderSettings(
+                credentialsJSON: json,
+                projectID: env.string("PUSH_PROJECT_ID"),
+                baseURL: env.string("PUSH_API_URL") ?? "https://fcm.googleapis.com"
+            )
+        }
+        if let seconds = try env.int("NOTIFICATIONS_PROVIDER_TIMEOUT_SECONDS", in: 1...120) { settings.providerTimeout = .seconds(seconds) }
         notifications = settings
     }
 
@@ -82,7 +111,10 @@ extension Settings {
             pollInterval: notifications.pollInterval,
             allowPrivateWebhookAddresses: notifications.allowPrivateWebhookAddresses,
             webhookTimeout: notifications.webhookTimeout,
-            retryWaits: notifications.retryWait.map { [$0] }
+            retryWaits: notifications.retryWait.map { [$0] },
+            sms: notifications.sms,
+            push: notifications.push,
+            providerTimeout: notifications.providerTimeout
         )
     }
 
@@ -94,7 +126,7 @@ extension Settings {
         }
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         var generator = SystemRandomNumberGenerator()
-        let made = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let made = Hexadecimal.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         try made.write(to: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         return Array(made.utf8)

@@ -458,6 +458,9 @@ import Testing
             try await exerciseNotifications(admin, staff: staff, oversize: oversize) { shop, method, path, json, headers in
                 try await check(as: shop, method, path, json: json, headers: headers)
             }
+            try await exerciseContacts(admin, staff: staff, oversize: oversize) { shop, method, path, json, headers in
+                try await check(as: shop, method, path, json: json, headers: headers)
+            }
 
             _ = try await check(as: staff, .DELETE, "/api/v1/users/\(id)")
             _ = try await check(as: anonymous, .DELETE, "/api/v1/users/\(id)")

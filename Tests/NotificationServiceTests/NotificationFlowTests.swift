@@ -304,9 +304,13 @@ import UserAPI
             let dispatcher = Dispatcher(
                 store: harness.store,
                 endpoints: harness.endpoints,
+                contacts: harness.contacts,
                 templates: try TemplateLibrary(),
                 mail: mail,
                 webhooks: nil,
+                sms: harness.sms,
+                push: harness.push,
+                codes: NotificationHarness.codes,
                 settings: harness.dispatcher.settings,
                 metrics: nil,
                 logger: TestDatabases.logger,

@@ -50,6 +50,32 @@ final class RecordingWebhooks: WebhookTransport {
     }
 }
 
+/// An SMS or push transport that keeps what it was given and answers as scripted (in order).
+final class RecordingMessages<Message: Sendable>: SMSTransport, PushTransport, @unchecked Sendable {
+    private let state = Mutex<(sent: [Message], failures: [DeliveryFailure])>(([], []))
+
+    func fail(with failures: [DeliveryFailure]) { state.withLock { $0.failures += failures } }
+    var sent: [Message] { state.withLock { $0.sent } }
+
+    private func take(_ message: Message) throws -> String {
+        try state.withLock { state in
+            if !state.failures.isEmpty { throw state.failures.removeFirst() }
+            state.sent.append(message)
+            return "accepted \(state.sent.count)"
+        }
+    }
+
+    func send(_ message: SMSMessage) async throws -> String {
+        guard let message = message as? Message else { throw DeliveryFailure.permanent("not an SMS transport") }
+        return try take(message)
+    }
+
+    func send(_ message: PushMessage) async throws -> String {
+        guard let message = message as? Message else { throw DeliveryFailure.permanent("not a push transport") }
+        return try take(message)
+    }
+}
+
 /// The service's parts on a migrated database, with recording transports and retries
 /// that are due at once.
 struct NotificationHarness: Sendable {
@@ -60,6 +86,10 @@ struct NotificationHarness: Sendable {
     let dispatcher: Dispatcher
     let mail: RecordingMail
     let webhooks: RecordingWebhooks
+    let contacts: ContactStore
+    let sms: RecordingMessages<SMSMessage>
+    let push: RecordingMessages<PushMessage>
+    static let codes = VerificationCode(key: SymmetricKey(data: Array(repeating: UInt8(9), count: 32)))
     static let key = SymmetricKey(data: Array(repeating: UInt8(7), count: 32))
 
     static func with(
@@ -73,6 +103,8 @@ struct NotificationHarness: Sendable {
             let store = NotificationStore(database: database)
             let endpoints = WebhookEndpointStore(database: database)
             let (mail, webhooks) = (RecordingMail(), RecordingWebhooks())
+            let (sms, push) = (RecordingMessages<SMSMessage>(), RecordingMessages<PushMessage>())
+            let contacts = ContactStore(store: store)
             var settings = Dispatcher.Settings(
                 from: try MailAddress("no-reply@shop.test", displayName: "Shop"),
                 shopName: "Test Shop",
@@ -85,9 +117,13 @@ struct NotificationHarness: Sendable {
             let dispatcher = Dispatcher(
                 store: store,
                 endpoints: endpoints,
+                contacts: contacts,
                 templates: try TemplateLibrary(),
                 mail: mail,
                 webhooks: webhooks,
+                sms: sms,
+                push: push,
+                codes: codes,
                 settings: settings,
                 metrics: nil,
                 logger: TestDatabases.logger,
@@ -98,10 +134,13 @@ struct NotificationHarness: Sendable {
                     database: database,
                     store: store,
                     endpoints: endpoints,
-                    consumer: NotificationConsumer(store: store, endpoints: endpoints, staffAddresses: staff, metrics: nil),
+                    consumer: NotificationConsumer(store: store, contacts: contacts, endpoints: endpoints, staffAddresses: staff, metrics: nil),
                     dispatcher: dispatcher,
                     mail: mail,
-                    webhooks: webhooks
+                    webhooks: webhooks,
+                    contacts: contacts,
+                    sms: sms,
+                    push: push
                 )
             )
         }

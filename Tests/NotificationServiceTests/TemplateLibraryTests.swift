@@ -39,6 +39,55 @@ import Testing
         #expect(throws: TemplateLibrary.InvalidTemplate.self) { try TemplateLibrary(directory: folder.path) }
     }
 
+    @Test func smsAndPushHaveTheirOwnPartsAndFallBackLikeMail() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "{{shop_name}}: colis {{order_id}} en route".write(
+            to: folder.appendingPathComponent("order_shipped.fr.sms.mustache"),
+            atomically: true,
+            encoding: .utf8
+        )
+        try "En route\n{{order_id}}".write(
+            to: folder.appendingPathComponent("order_shipped.fr.push_title.mustache"),
+            atomically: true,
+            encoding: .utf8
+        )
+        try "Suivi : {{tracking_number}}".write(
+            to: folder.appendingPathComponent("order_shipped.fr.push_body.mustache"),
+            atomically: true,
+            encoding: .utf8
+        )
+        let library = try TemplateLibrary(directory: folder.path)
+        var context = MessageContext()
+        (context.shopName, context.orderID, context.trackingNumber) = ("Shop", "ord_1", "1Z & 2")
+
+        #expect(try library.renderSMS(.orderShipped, locale: "fr-CA", context: context) == "Shop: colis ord_1 en route")
+        // A push title is one line; nothing is escaped (a lock screen is not HTML).
+        #expect(
+            try library.renderPush(.orderShipped, locale: "fr", context: context) == RenderedPush(title: "En route ord_1", body: "Suivi : 1Z & 2")
+        )
+        #expect(try library.renderSMS(.orderShipped, locale: "it", context: context) == "Shop: order ord_1 is on its way. Tracking: 1Z & 2")
+        context.code = "012345"
+        #expect(try library.renderSMS(.phoneVerification, locale: "de", context: context).hasPrefix("012345 ist Ihr Bestätigungscode"))
+    }
+
+    @Test func everyChannelOfAKindNeedsItsEnglishParts() throws {
+        for kind in NotificationKind.allCases {
+            for channel in kind.channels {
+                for part in TemplateLibrary.requiredParts(of: channel) {
+                    #expect(DefaultTemplates.all["\(kind.rawValue).en.\(part)"] != nil, "\(kind.rawValue).en.\(part)")
+                }
+            }
+        }
+        // An operator's empty folder is fine; a file for a part we do not send is not.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "x".write(to: folder.appendingPathComponent("welcome.en.fax.mustache"), atomically: true, encoding: .utf8)
+        #expect(throws: TemplateLibrary.InvalidTemplate.self) { try TemplateLibrary(directory: folder.path) }
+    }
+
     @Test func aSubjectIsOneLineWhateverItsValuesHold() throws {
         var context = MessageContext(name: "Eve\r\nBcc: victim@example.com")
         context.shopName = "Shop"

@@ -34,6 +34,11 @@ struct MessageContext: Codable, Sendable, Hashable {
     var productID: Int64?
     var available: Int?
     var threshold: Int?
+    /// A phone verification's nonce and user, from which the sender computes the code.
+    var verificationNonce: String?
+    var userID: Int64?
+    /// The verification code, computed when the SMS is rendered, never stored.
+    var code: String?
     /// Added when the message is rendered, never stored.
     var shopName: String?
     /// The one-click link (POST only, RFC 8058), for a template that explains it.
@@ -47,6 +52,9 @@ struct MessageContext: Codable, Sendable, Hashable {
         case failureMessage = "failure_message"
         case productID = "product_id"
         case shopName = "shop_name"
+        case verificationNonce = "verification_nonce"
+        case userID = "user_id"
+        case code
         case unsubscribeURL = "unsubscribe_url"
     }
 

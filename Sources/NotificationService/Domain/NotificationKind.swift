@@ -7,13 +7,29 @@ enum NotificationKind: String, CaseIterable, Sendable, Codable {
     case orderRefunded = "order_refunded"
     case paymentFailed = "payment_failed"
     case lowStock = "low_stock"
+    /// The code that proves a phone number is the user's.
+    case phoneVerification = "phone_verification"
 
     /// The preference that can turn it off, if any.
     var topic: Topic {
         switch self {
-        case .welcome: .account
+        case .welcome, .phoneVerification: .account
         case .orderConfirmed, .orderShipped, .orderCancelled, .orderRefunded, .paymentFailed: .orders
         case .lowStock: .staff
+        }
+    }
+}
+
+extension NotificationKind {
+    /// The channels it goes out on, each where the user can be reached and wants it: every
+    /// kind by e-mail but the phone's code; by SMS what cannot wait (a parcel on its way, a
+    /// payment to retry); by push what a customer's app shows about their orders.
+    var channels: Set<NotificationChannel> {
+        switch self {
+        case .welcome, .lowStock: [.email]
+        case .orderConfirmed, .orderCancelled, .orderRefunded: [.email, .push]
+        case .orderShipped, .paymentFailed: [.email, .sms, .push]
+        case .phoneVerification: [.sms]
         }
     }
 }

@@ -12,6 +12,7 @@ import UserAPI
 /// what is queued, so a slow mail server never holds up the event bus.
 struct NotificationConsumer: Sendable {
     let store: NotificationStore
+    let contacts: ContactStore
     let endpoints: WebhookEndpointStore
     /// Where stock alerts go.
     let staffAddresses: [String]
@@ -151,7 +152,7 @@ struct NotificationConsumer: Sendable {
             fallback: (order.email, order.locale, order.customerID),
             context: context,
             orderID: order.orderID
-        )
+        ) + (try await phoneAndPush(kind, to: recipient, context: context, orderID: order.orderID, in: sql))
     }
 
     private func paymentFailure(_ failed: PaymentFailed, event: EventEnvelope, now: Date, in sql: any SQLDatabase) async throws -> [NewNotification] {
@@ -177,7 +178,51 @@ struct NotificationConsumer: Sendable {
             fallback: contact.map { ($0.email, $0.locale, customerID) },
             context: context,
             orderID: payment.orderID
-        )
+        ) + (try await phoneAndPush(.paymentFailed, to: recipient, context: context, orderID: payment.orderID, in: sql))
+    }
+
+    /// The SMS and pushes for `kind`, where it goes on those channels: to a known user who
+    /// turned the channel on, at their verified number and on each of their devices. A
+    /// guest is written to by e-mail only.
+    private func phoneAndPush(
+        _ kind: NotificationKind,
+        to recipient: Recipient?,
+        context: MessageContext,
+        orderID: String?,
+        in sql: any SQLDatabase
+    ) async throws -> [NewNotification] {
+        guard let recipient else { return [] }
+        var queued: [NewNotification] = []
+        func message(_ channel: NotificationChannel, _ target: String) throws -> NewNotification {
+            NewNotification(
+                kind: kind.rawValue,
+                channel: channel,
+                target: target,
+                userID: recipient.userID,
+                orderID: orderID,
+                locale: recipient.locale,
+                data: try context.encoded()
+            )
+        }
+        if kind.channels.contains(.sms) {
+            if !recipient.sms {
+                metrics?.recordNotificationSkipped(channel: NotificationChannel.sms.rawValue, reason: "opted_out")
+            } else if let number = try await contacts.usablePhone(userID: recipient.userID, in: sql) {
+                queued.append(try message(.sms, number))
+            } else {
+                metrics?.recordNotificationSkipped(channel: NotificationChannel.sms.rawValue, reason: "no_address")
+            }
+        }
+        if kind.channels.contains(.push) {
+            if !recipient.push {
+                metrics?.recordNotificationSkipped(channel: NotificationChannel.push.rawValue, reason: "opted_out")
+            } else {
+                let devices = try await contacts.devices(userID: recipient.userID, in: sql)
+                if devices.isEmpty { metrics?.recordNotificationSkipped(channel: NotificationChannel.push.rawValue, reason: "no_address") }
+                queued += try devices.map { try message(.push, $0.id) }
+            }
+        }
+        return queued
     }
 
     /// The e-mail for `kind`, or none when the recipient opted out of its topic or there is

@@ -39,9 +39,13 @@ struct Dispatcher: Sendable {
 
     let store: NotificationStore
     let endpoints: WebhookEndpointStore
+    let contacts: ContactStore
     let templates: TemplateLibrary
     let mail: any MailTransport
     let webhooks: (any WebhookTransport)?
+    let sms: any SMSTransport
+    let push: any PushTransport
+    let codes: VerificationCode
     let settings: Settings
     let metrics: ShopMetrics?
     let logger: Logger
@@ -84,8 +88,10 @@ struct Dispatcher: Sendable {
                 outcome = .success(answer)
             case .webhook:
                 outcome = .success(try await sendWebhook(notification, at: started))
-            case .sms, .push:
-                outcome = .failure(.permanent("no \(notification.channel.rawValue) provider is configured"))
+            case .sms:
+                outcome = .success(try await sendSMS(notification))
+            case .push:
+                outcome = .success(try await sendPush(notification))
             }
         } catch let failure as DeliveryFailure {
             outcome = .failure(failure)
@@ -114,6 +120,9 @@ struct Dispatcher: Sendable {
             )
             if notification.channel == .webhook, status != nil {
                 try await noteEndpoint(notification, outcome: outcome, at: finished)
+            }
+            if status != nil, case .failure(let failure) = outcome, failure.kind == .gone {
+                try await forgetGone(notification, at: finished)
             }
             if let status {
                 let label = status == .sent ? "sent" : status == .retrying ? "retried" : "dead"
@@ -169,6 +178,62 @@ struct Dispatcher: Sendable {
             extraHeaders: headers
         )
         return (try await mail.send(message), rendered.subject)
+    }
+
+    /// Renders and sends an SMS to the number it was queued for, while that number is still
+    /// the user's and usable (a verification code while it is still the pending one).
+    func sendSMS(_ notification: NotificationRecord) async throws -> String {
+        guard let kind = NotificationKind(rawValue: notification.kind), let userID = notification.userID else {
+            throw DeliveryFailure.permanent("no SMS for \(notification.kind)")
+        }
+        var context = try MessageContext.decoded(notification.data)
+        context.shopName = settings.shopName
+        if kind == .phoneVerification {
+            guard let nonce = context.verificationNonce,
+                try await contacts.isPending(userID: userID, number: notification.target, nonce: nonce, at: now())
+            else { throw DeliveryFailure.permanent("the code was used, replaced or expired before it could be sent") }
+            context.code = codes.code(userID: userID, phone: notification.target, nonce: nonce)
+        } else {
+            guard let phone = try await contacts.phone(userID: userID), phone.number == notification.target, phone.usable else {
+                throw DeliveryFailure.permanent("the number was removed, changed or stopped")
+            }
+        }
+        let body = try templates.renderSMS(kind, locale: notification.locale, context: context)
+        return try await sms.send(SMSMessage(id: notification.id, to: notification.target, body: body))
+    }
+
+    /// Renders and sends a push to the device it was queued for, while it is registered.
+    func sendPush(_ notification: NotificationRecord) async throws -> String {
+        guard let kind = NotificationKind(rawValue: notification.kind) else {
+            throw DeliveryFailure.permanent("no push for \(notification.kind)")
+        }
+        guard let device = try await contacts.device(id: notification.target), device.userID == notification.userID else {
+            throw DeliveryFailure.permanent("the device was removed")
+        }
+        var context = try MessageContext.decoded(notification.data)
+        context.shopName = settings.shopName
+        let rendered = try templates.renderPush(kind, locale: notification.locale, context: context)
+        var data = ["kind": kind.rawValue]
+        if let orderID = notification.orderID { data["order_id"] = orderID }
+        return try await push.send(
+            PushMessage(id: notification.id, deviceToken: device.token, title: rendered.title, body: rendered.body, data: data)
+        )
+    }
+
+    /// A number that replied STOP is not written to again; a token the push service no
+    /// longer knows is forgotten.
+    private func forgetGone(_ notification: NotificationRecord, at date: Date) async throws {
+        switch notification.channel {
+        case .sms:
+            guard let userID = notification.userID else { return }
+            try await contacts.stopPhone(userID: userID, number: notification.target, at: date)
+            logger.notice("phone number stopped by its owner", metadata: ["user": "\(userID)"])
+        case .push:
+            try await contacts.deleteDevice(id: notification.target)
+            logger.notice("push device forgotten: its token is no longer registered", metadata: ["device": "\(notification.target)"])
+        case .email, .webhook:
+            break
+        }
     }
 
     func sendWebhook(_ notification: NotificationRecord, at date: Date) async throws -> String {

@@ -108,5 +108,38 @@ enum NotificationMigrations {
             ).run()
         },
         IdempotencyStore.migration(5),
+        Migration(6, "phone numbers with their verification, and push devices") { sql in
+            // One number per user; `nonce` makes the pending code (see VerificationCode).
+            try await sql.raw(
+                """
+                CREATE TABLE phone_numbers (
+                    user_id BIGINT PRIMARY KEY,
+                    phone_number TEXT NOT NULL,
+                    verified_at BIGINT,
+                    nonce TEXT,
+                    code_expires_at BIGINT,
+                    code_attempts INTEGER NOT NULL DEFAULT 0,
+                    codes_sent INTEGER NOT NULL DEFAULT 0,
+                    codes_window_start BIGINT NOT NULL,
+                    stopped_at BIGINT,
+                    updated_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw(
+                """
+                CREATE TABLE devices (
+                    seq \(unsafeRaw: sql.identityColumn),
+                    id TEXT NOT NULL UNIQUE,
+                    user_id BIGINT NOT NULL,
+                    token TEXT NOT NULL UNIQUE,
+                    platform TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL
+                )
+                """
+            ).run()
+            try await sql.raw("CREATE INDEX devices_user_idx ON devices (user_id, last_seen_at)").run()
+        },
     ]
 }

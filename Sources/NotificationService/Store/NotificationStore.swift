@@ -106,6 +106,8 @@ struct NotificationStore: Sendable {
     func forget(userID: Int64, at now: Date, in sql: any SQLDatabase) async throws {
         let micros = now.microsecondsSince1970
         try await sql.raw("DELETE FROM recipients WHERE user_id = \(bind: userID)").run()
+        try await sql.raw("DELETE FROM phone_numbers WHERE user_id = \(bind: userID)").run()
+        try await sql.raw("DELETE FROM devices WHERE user_id = \(bind: userID)").run()
         try await sql.raw("DELETE FROM order_contacts WHERE customer_id = \(bind: userID)").run()
         try await sql.raw(
             """
@@ -161,6 +163,13 @@ struct NotificationStore: Sendable {
     /// and target is left as it is, so a redelivered event sends nothing twice.
     @discardableResult
     func enqueue(_ notifications: [NewNotification], for event: EventEnvelope, at now: Date, in sql: any SQLDatabase) async throws -> Int {
+        try await enqueue(notifications, eventID: event.id, eventType: event.type, at: now, in: sql)
+    }
+
+    /// Queues `notifications` for what `eventID` names (an event, or a request such as a
+    /// phone's verification), once per channel and target.
+    @discardableResult
+    func enqueue(_ notifications: [NewNotification], eventID: String, eventType: String, at now: Date, in sql: any SQLDatabase) async throws -> Int {
         var queued = 0
         let micros = now.microsecondsSince1970
         for new in notifications {
@@ -168,7 +177,7 @@ struct NotificationStore: Sendable {
                 """
                 INSERT INTO notifications (id, event_id, event_type, kind, channel, target, user_id, order_id, locale, data, status,
                     next_attempt_at, created_at, updated_at)
-                VALUES (\(bind: RandomID.make("ntf")), \(bind: event.id), \(bind: event.type), \(bind: new.kind),
+                VALUES (\(bind: RandomID.make("ntf")), \(bind: eventID), \(bind: eventType), \(bind: new.kind),
                     \(bind: new.channel.rawValue), \(bind: new.target), \(bind: new.userID), \(bind: new.orderID), \(bind: new.locale),
                     \(bind: new.data), 'queued', \(bind: micros), \(bind: micros), \(bind: micros))
                 ON CONFLICT (event_id, channel, target) DO NOTHING

@@ -1,5 +1,5 @@
 /// The templates shipped in the binary, by `<kind>.<locale>.<part>` (`subject`, `text`,
-/// `html`); files in `TEMPLATES_DIR` with the same names take their place. English is the
+/// `html`, `sms`, `push_title`, `push_body`); files in `TEMPLATES_DIR` with the same names take their place. English is the
 /// fallback of every kind; German proves the choice by locale.
 enum DefaultTemplates {
     static let all: [String: String] = [
@@ -137,5 +137,31 @@ enum DefaultTemplates {
         "low_stock.en.html": """
         <p>Product <strong>{{product_id}}</strong> has {{available}} units available, under its threshold of {{threshold}}.</p>
         """,
+
+        // SMS: short, one message of 160 characters where the values allow.
+        "phone_verification.en.sms": "{{code}} is your {{shop_name}} verification code. It expires in 10 minutes.",
+        "phone_verification.de.sms": "{{code}} ist Ihr Bestätigungscode für {{shop_name}}. Er ist 10 Minuten gültig.",
+        "order_shipped.en.sms":
+            "{{shop_name}}: order {{order_id}} is on its way.{{#tracking_number}} Tracking: {{tracking_number}}{{#carrier}} ({{carrier}}){{/carrier}}{{/tracking_number}}",
+        "order_shipped.de.sms":
+            "{{shop_name}}: Bestellung {{order_id}} ist unterwegs.{{#tracking_number}} Sendungsnummer: {{tracking_number}}{{#carrier}} ({{carrier}}){{/carrier}}{{/tracking_number}}",
+        "payment_failed.en.sms": "{{shop_name}}: the payment for order {{order_id}} did not go through. Please try another payment method.",
+
+        // Push: a title and a line, what a lock screen shows.
+        "order_confirmed.en.push_title": "Order confirmed",
+        "order_confirmed.en.push_body": "Your order {{order_id}} of {{total}} is confirmed.",
+        "order_confirmed.de.push_title": "Bestellung bestätigt",
+        "order_confirmed.de.push_body": "Ihre Bestellung {{order_id}} über {{total}} ist bestätigt.",
+        "order_shipped.en.push_title": "On its way",
+        "order_shipped.en.push_body": "Order {{order_id}} has shipped.{{#tracking_number}} Tracking: {{tracking_number}}{{/tracking_number}}",
+        "order_shipped.de.push_title": "Unterwegs",
+        "order_shipped.de.push_body":
+            "Bestellung {{order_id}} ist versandt.{{#tracking_number}} Sendungsnummer: {{tracking_number}}{{/tracking_number}}",
+        "order_cancelled.en.push_title": "Order cancelled",
+        "order_cancelled.en.push_body": "Your order {{order_id}} was cancelled.",
+        "order_refunded.en.push_title": "Refund on its way",
+        "order_refunded.en.push_body": "{{amount_refunded}} of order {{order_id}} is being refunded.",
+        "payment_failed.en.push_title": "Payment failed",
+        "payment_failed.en.push_body": "The payment for order {{order_id}} did not go through. Tap to try another method.",
     ]
 }

@@ -8,9 +8,16 @@ struct RenderedMessage: Sendable, Hashable {
     var html: String?
 }
 
+/// A push notification's visible parts.
+struct RenderedPush: Sendable, Hashable {
+    var title: String
+    var body: String
+}
+
 /// The message templates, per notification kind and locale, compiled once at start: the
 /// built-in ones, replaced by any file in the operator's folder named
-/// `<kind>.<locale>.<part>.mustache` (`order_confirmed.de.html.mustache`).
+/// `<kind>.<locale>.<part>.mustache` (`order_confirmed.de.html.mustache`). The parts are
+/// `subject`, `text` and `html` for e-mail, `sms`, and `push_title` and `push_body`.
 ///
 /// A locale falls back to its language, then to English (`de-CH`, `de`, `en`). Subjects
 /// and text bodies are rendered as text (nothing escaped); HTML bodies escape every value.
@@ -23,7 +30,17 @@ struct TemplateLibrary: Sendable {
         var description: String { "template \(name): \(reason)" }
     }
 
-    static let parts = ["subject", "text", "html"]
+    static let parts = ["subject", "text", "html", "sms", "push_title", "push_body"]
+
+    /// The parts English must have for a kind to go out on a channel.
+    static func requiredParts(of channel: NotificationChannel) -> [String] {
+        switch channel {
+        case .email: ["subject", "text"]
+        case .sms: ["sms"]
+        case .push: ["push_title", "push_body"]
+        case .webhook: []
+        }
+    }
     private let templates: [String: MustacheTemplate]
 
     init(directory: String? = nil) throws {
@@ -42,8 +59,10 @@ struct TemplateLibrary: Sendable {
             }
         }
         for kind in NotificationKind.allCases {
-            for part in ["subject", "text"] where compiled["\(kind.rawValue).en.\(part)"] == nil {
-                throw InvalidTemplate(name: "\(kind.rawValue).en.\(part)", reason: "is missing; English is every kind's fallback")
+            for channel in kind.channels {
+                for part in Self.requiredParts(of: channel) where compiled["\(kind.rawValue).en.\(part)"] == nil {
+                    throw InvalidTemplate(name: "\(kind.rawValue).en.\(part)", reason: "is missing; English is every kind's fallback")
+                }
             }
         }
         self.templates = compiled
@@ -60,6 +79,27 @@ struct TemplateLibrary: Sendable {
         let subject = (render("subject") ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
             .trimmingCharacters(in: .whitespaces)
         return RenderedMessage(subject: subject, text: render("text") ?? "", html: render("html"))
+    }
+
+    /// The text of an SMS for `kind` in `locale` (or its fallback), on one line per line
+    /// the template has, trimmed.
+    func renderSMS(_ kind: NotificationKind, locale: String, context: MessageContext) throws -> String {
+        let values = try context.templateValues()
+        let chosen = Self.fallbacks(of: locale).first { templates["\(kind.rawValue).\($0).sms"] != nil } ?? "en"
+        let text = templates["\(kind.rawValue).\(chosen).sms"]?.render(values) ?? ""
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A push notification's title and body for `kind` in `locale` (or its fallback); the
+    /// title is one line.
+    func renderPush(_ kind: NotificationKind, locale: String, context: MessageContext) throws -> RenderedPush {
+        let values = try context.templateValues()
+        let chosen = Self.fallbacks(of: locale).first { templates["\(kind.rawValue).\($0).push_title"] != nil } ?? "en"
+        func render(_ part: String) -> String {
+            (templates["\(kind.rawValue).\(chosen).\(part)"]?.render(values) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let title = render("push_title").split(whereSeparator: \.isNewline).joined(separator: " ")
+        return RenderedPush(title: title, body: render("push_body"))
     }
 
     /// `de-CH` → `de-CH`, `de`, `en`.
@@ -91,7 +131,7 @@ struct TemplateLibrary: Sendable {
             else {
                 throw InvalidTemplate(
                     name: file,
-                    reason: "must be named <kind>.<locale>.<subject|text|html>.mustache, kind one of "
+                    reason: "must be named <kind>.<locale>.<subject|text|html|sms|push_title|push_body>.mustache, kind one of "
                         + NotificationKind.allCases.map(\.rawValue).joined(separator: ", ")
                 )
             }

@@ -97,7 +97,7 @@ struct WebhookSender: Sendable {
         } catch {
             return .failure(.transient(describe(error)))
         }
-        let snippet = await Self.snippet(of: response.body, until: deadline)
+        let snippet = Self.shorten(String(decoding: await response.body.prefix(Self.responseReadLimit, until: deadline), as: UTF8.self))
         return Self.outcome(
             status: response.status.code,
             reason: response.status.reasonPhrase,
@@ -133,42 +133,6 @@ struct WebhookSender: Sendable {
         default:
             return "Could not deliver: \(Self.shorten(String(describing: error)))"
         }
-    }
-
-    /// Up to ``snippetLength`` characters of the first ``responseReadLimit`` bytes of `body`,
-    /// as one line, read until `deadline` at the latest.
-    private static func snippet(of body: HTTPClientResponse.Body, until deadline: NIODeadline) async -> String {
-        let budget = deadline - .now()
-        guard budget > .zero else { return "" }
-        let bytes = await withTaskGroup(of: [UInt8]?.self) { group in
-            group.addTask { await prefix(of: body) }
-            group.addTask {
-                try? await Task.sleep(for: .nanoseconds(budget.nanoseconds))
-                return nil
-            }
-            var collected: [UInt8] = []
-            // Whichever ends first, the read returns what it has.
-            for await result in group {
-                group.cancelAll()
-                if let result { collected = result }
-            }
-            return collected
-        }
-        return shorten(String(decoding: bytes, as: UTF8.self))
-    }
-
-    private static func prefix(of body: HTTPClientResponse.Body) async -> [UInt8] {
-        var collected: [UInt8] = []
-        do {
-            for try await chunk in body {
-                collected += chunk.readableBytesView.prefix(responseReadLimit - collected.count)
-                if collected.count >= responseReadLimit { break }
-            }
-        } catch {
-            // The snippet is context for the delivery log only: an answer cut short (by the
-            // deadline or the receiver) still shows what arrived, and the status decides.
-        }
-        return collected
     }
 
     /// `text` on one line, cut to ``snippetLength`` characters.
