@@ -179,7 +179,13 @@ public struct NotificationService: Sendable {
         )
         // A send takes at most a connection, a few commands and their timeouts, and a wait for
         // a pooled connection as long again: the lease covers that twice.
-        dispatch.lease = max(.seconds(120), settings.smtpTimeout * 16 + .seconds(40), settings.webhookTimeout * 4 + .seconds(20))
+        // A push can take four exchanges (a token, the send, a fresh token, the send again).
+        dispatch.lease = max(
+            .seconds(120),
+            settings.smtpTimeout * 16 + .seconds(40),
+            settings.webhookTimeout * 4 + .seconds(20),
+            settings.providerTimeout * 8 + .seconds(20)
+        )
         if let waits = settings.retryWaits {
             dispatch.emailRetry = WebhookRetrySchedule(waits: waits, jitter: 0)
             dispatch.webhookRetry = WebhookRetrySchedule(waits: waits, jitter: 0)
@@ -333,15 +339,19 @@ public struct NotificationService: Sendable {
     /// Where this service's events wait for the relay: `notification.unsubscribed`.
     public var outbox: EventOutbox { store.outbox }
 
-    /// The dispatcher (every `pollInterval`), and hourly: old order addresses and
-    /// idempotency keys forgotten.
+    /// The dispatcher (every `pollInterval`), and hourly: old order addresses, code counts,
+    /// idempotency keys and the embedded default's SMS files forgotten.
     public func backgroundServices(logger: Logger) -> [any Service] {
-        let (dispatcher, store, database, now) = (self.dispatcher, self.store, self.database, self.now)
+        let (dispatcher, store, contacts, database, now) = (self.dispatcher, self.store, self.contacts, self.database, self.now)
+        let smsFolder = settings.sms == nil ? URL(fileURLWithPath: settings.dataDirectory).appendingPathComponent("outbox-sms") : nil
         return [
             DispatchService(dispatcher: dispatcher, interval: settings.pollInterval, logger: logger),
             PeriodicJob("purge notification copies", every: .seconds(3600), logger: logger) {
                 try await store.purgeOrderContacts(before: now().addingTimeInterval(-30 * 86_400))
+                try await contacts.purgeCodeCounts(before: now().addingTimeInterval(-VerificationCode.sendWindow))
                 _ = try await IdempotencyStore(database: database).purge(now: now())
+                // The SMS of the embedded default hold codes: a day is long enough to read them.
+                if let smsFolder { OutboxFolder.purge(smsFolder, before: now().addingTimeInterval(-86_400)) }
             },
         ]
     }

@@ -79,6 +79,14 @@ extension OpenAPIContractTests {
         let kept = try await check(as: customer, .PUT, phone, json: typed)
         #expect(kept.status == 200)
         #expect(kept.json?["data"]?["verified"] == .bool(true))
+        // The codes are in the user's delivery log, as the document describes it.
+        let log = try await check(as: customer, .GET, "/api/v1/users/me/notifications?kind=phone_verification")
+        #expect(log.status == 200)
+        #expect(log.json?["data"]?.array?.count == 2)
+        #expect(
+            log.json?["data"]?.array?.allSatisfy { $0["event_type"]?.string == "phone.verification_requested" && $0["channel"]?.string == "sms" }
+                == true
+        )
 
         // Removal: the user's or an admin's to make.
         _ = try await check(as: staff, .DELETE, theirPhone)

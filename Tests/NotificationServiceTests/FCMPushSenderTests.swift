@@ -206,7 +206,7 @@ import _CryptoExtras
 
     @Test(arguments: [
         ("unregistered", DeliveryFailure.Kind.gone, "404 NOT_FOUND UNREGISTERED: Requested entity was not found."),
-        ("mismatch", .gone, "403 PERMISSION_DENIED SENDER_ID_MISMATCH: SenderId mismatch"),
+        ("mismatch", .permanent, "403 PERMISSION_DENIED SENDER_ID_MISMATCH: SenderId mismatch"),
         ("invalid", .permanent, "400 INVALID_ARGUMENT INVALID_ARGUMENT: The registration token is not a valid FCM registration token"),
         ("apns", .permanent, "401 UNAUTHENTICATED THIRD_PARTY_AUTH_ERROR: Auth error from APNS or Web Push Service"),
         ("notfound", .permanent, "404 NOT_FOUND: Requested entity was not found."),

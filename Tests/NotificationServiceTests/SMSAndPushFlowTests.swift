@@ -216,10 +216,14 @@ import UserAPI
             #expect(harness.push.sent.count == 1)
             #expect(harness.push.sent.first?.title == "Order confirmed")
 
-            #expect(try await harness.contacts.deleteDevice(id: device.device.id, userID: 7))
+            // A device removed after its push was queued gets nothing.
             try await harness.deliver(OrderRefunded(NotificationHarness.order(customerID: 7, email: "anna@example.com")))
+            #expect(try await harness.all().contains { $0.kind == "order_refunded" && $0.channel == .push && $0.status == .queued })
+            #expect(try await harness.contacts.deleteDevice(id: device.device.id, userID: 7))
             try await harness.dispatcher.dispatchDue()
             #expect(harness.push.sent.count == 1)
+            let refused = try #require(try await harness.all().first { $0.kind == "order_refunded" && $0.channel == .push })
+            #expect(refused.status == .dead && refused.lastError?.contains("the device was removed") == true)
         }
     }
 
@@ -247,6 +251,65 @@ import UserAPI
         }
     }
 
+    /// Many requests at once for one user, and for one number from many users: exactly as
+    /// many codes as the limits allow, on both engines.
+    @Test(arguments: kinds)
+    func codesAskedForAllAtOnceStayWithinTheLimits(kind: DatabaseKind) async throws {
+        try await NotificationHarness.with(kind) { harness in
+            let number = try PhoneNumber("+4915112345678")
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        do {
+                            return try await harness.contacts.setPhone(userID: 7, number: number, locale: "en", at: Date()).codeSent
+                        } catch is ContactStore.PhoneFailure {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == VerificationCode.maximumSends)
+            #expect(try await harness.all().filter { $0.kind == "phone_verification" }.count == VerificationCode.maximumSends)
+
+            // Another number's budget is its own; one number's is shared by every user.
+            let victim = try PhoneNumber("+4930123456789")
+            let fromMany = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for user in Int64(100)..<110 {
+                    group.addTask {
+                        do {
+                            return try await harness.contacts.setPhone(userID: user, number: victim, locale: "en", at: Date()).codeSent
+                        } catch is ContactStore.PhoneFailure {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(fromMany.filter { $0 }.count == VerificationCode.maximumSends)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func devicesRegisteredAllAtOnceStayWithinTheCap(kind: DatabaseKind) async throws {
+        try await NotificationHarness.with(kind) { harness in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<(Device.maximumPerUser + 8) {
+                    group.addTask {
+                        _ = try await harness.contacts.register(
+                            userID: 7,
+                            token: "burst-token-\(String(format: "%012d", index))",
+                            platform: .android,
+                            at: Date()
+                        )
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await harness.contacts.devices(userID: 7).count == Device.maximumPerUser)
+        }
+    }
+
     @Test(arguments: kinds)
     func aDeletedUsersNumberAndDevicesAreForgotten(kind: DatabaseKind) async throws {
         try await NotificationHarness.with(kind) { harness in
@@ -257,6 +320,13 @@ import UserAPI
             #expect(try await harness.contacts.phone(userID: 7) == nil)
             #expect(try await harness.contacts.devices(userID: 7).isEmpty)
             #expect(try await harness.all().allSatisfy { $0.target.hasPrefix("forgotten:") })
+            // Nothing new is kept for them afterwards.
+            await #expect(throws: ContactStore.UserForgotten.self) {
+                _ = try await harness.contacts.setPhone(userID: 7, number: try PhoneNumber("+4915112345678"), locale: nil, at: Date())
+            }
+            await #expect(throws: ContactStore.UserForgotten.self) {
+                _ = try await harness.contacts.register(userID: 7, token: "phone-token-zzzzzzzzzzzz", platform: .android, at: Date())
+            }
         }
     }
 }
@@ -288,8 +358,15 @@ import UserAPI
             codes.code(userID: 7, phone: "+4915112345679", nonce: "pv_1"),
             codes.code(userID: 7, phone: "+4915112345678", nonce: "pv_2"),
         ]
-        // Each differs with odds of a million to one; all three alike would be a broken MAC.
-        #expect(Set(others + [code]).count > 1)
+        // Another user, number or nonce has another code (a clash is a million to one for
+        // each; all three clashing would be a MAC that ignores them).
+        #expect(others.filter { $0 == code }.count <= 1)
+        #expect(!codes.matches(code, userID: 8, phone: "+4915112345678", nonce: "pv_1") || others[0] == code)
+        #expect(!codes.matches(code, userID: 7, phone: "+4915112345679", nonce: "pv_1") || others[1] == code)
+        #expect(!codes.matches(code, userID: 7, phone: "+4915112345678", nonce: "pv_2") || others[2] == code)
         #expect(!codes.matches(code + "0", userID: 7, phone: "+4915112345678", nonce: "pv_1"))
+        // Over many nonces the codes spread: a code that ignored the nonce would repeat.
+        let spread = Set((0..<200).map { codes.code(userID: 7, phone: "+4915112345678", nonce: "pv_\($0)") })
+        #expect(spread.count > 190)
     }
 }

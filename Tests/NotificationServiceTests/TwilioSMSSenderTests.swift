@@ -205,7 +205,7 @@ import Testing
         let credentials = Data("\(Self.accountSID):\(Self.authToken)".utf8).base64EncodedString()
         let body = "Your one-time code is 918273"
         // A server that echoes everything it was given, the worst case for a detail.
-        let echo = "token \(Self.authToken), header Basic \(credentials), to \(Self.recipient) or 4915112345678"
+        let echo = "token \(Self.authToken), header Basic \(credentials), to \(Self.recipient) or 4915112345678, said: \(body)"
         try await FakeTwilio.with(status: 401, answer: Self.twilioError(status: 401, code: 20003, message: echo)) { _, base in
             let failure = await Self.failure(sending: Self.message(body: body), with: try Self.sender(base: base))
 
@@ -214,6 +214,7 @@ import Testing
             #expect(!detail.contains(Self.authToken))
             #expect(!detail.contains(credentials))
             #expect(!detail.contains(body))
+            #expect(!detail.contains("918273"), "the code the text held")
             #expect(!detail.contains("15112345678"))
             #expect(detail.contains("+…678"))
         }

@@ -18,10 +18,11 @@ struct Device: Sendable, Hashable {
     let createdAt: Date
     let lastSeenAt: Date
 
-    /// A registration token as push services issue them: 16 to 4096 characters of letters,
-    /// digits and `_ - : .`.
+    /// A registration token as push services issue them: 16 to 1024 characters of letters,
+    /// digits and `_ - : .` (FCM's are about 160; the bound keeps the unique index within
+    /// PostgreSQL's limit for an index row).
     static func validatedToken(_ text: String) throws(InvalidValue) -> String {
-        guard (16...4096).contains(text.utf8.count) else { throw InvalidValue("must be 16 to 4096 characters") }
+        guard (16...1024).contains(text.utf8.count) else { throw InvalidValue("must be 16 to 1024 characters") }
         guard
             text.utf8.allSatisfy({ byte in
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)

@@ -10,7 +10,7 @@ struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
 
     init(_ text: String) throws(InvalidValue) {
         guard text.utf8.count <= 40 else { throw InvalidValue("is too long") }
-        let kept = text.filter { !" .-()\u{00A0}".contains($0) }
+        let kept = text.filter { !" .-()".contains($0) }
         guard kept.hasPrefix("+") else { throw InvalidValue("must be in international format, starting with + and the country code") }
         let digits = kept.dropFirst()
         guard (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0" else {
@@ -46,8 +46,8 @@ struct VerificationCode: Sendable {
     static let lifetime: TimeInterval = 600
     /// Wrong codes allowed before a new one must be asked for.
     static let maximumAttempts = 5
-    /// Codes sent to one user in ``sendWindow``: SMS cost money, and unverified numbers are
-    /// how SMS-pumping fraud is paid for.
+    /// Codes sent to one user in ``sendWindow``, and to one number whoever asks: SMS cost
+    /// money, and unverified numbers are how SMS-pumping fraud is paid for.
     static let maximumSends = 5
     static let sendWindow: TimeInterval = 3600
 

@@ -56,9 +56,11 @@ struct ContactRoutes: Sendable {
         } catch ContactStore.PhoneFailure.tooManyCodes(let retryAfter) {
             throw APIError(
                 .rateLimited,
-                "\(VerificationCode.maximumSends) codes were sent in the last hour; try again later",
+                "\(VerificationCode.maximumSends) codes were sent to this user or this number in the last hour; try again later",
                 headers: [.retryAfter: String(retryAfter)]
             )
+        } catch is ContactStore.UserForgotten {
+            throw APIError.notFound("User")
         }
     }
 
@@ -111,7 +113,13 @@ struct ContactRoutes: Sendable {
             return platform
         }
         let (deviceToken, devicePlatform) = try validation.check(token, platform)
-        let (device, created) = try await contacts.register(userID: userID, token: deviceToken, platform: devicePlatform, at: now())
+        let device: Device
+        let created: Bool
+        do {
+            (device, created) = try await contacts.register(userID: userID, token: deviceToken, platform: devicePlatform, at: now())
+        } catch is ContactStore.UserForgotten {
+            throw APIError.notFound("User")
+        }
         var headers = Self.privateCache
         if created { headers[.location] = "/api/v1/users/\(userID)/devices/\(device.id)" }
         return try JSONResponse.success(DeviceResource(device), status: created ? .created : .ok, headers: headers)

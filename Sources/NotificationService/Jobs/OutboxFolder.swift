@@ -33,6 +33,16 @@ struct OutboxFolder: Sendable {
         return destination.lastPathComponent
     }
 
+    /// Deletes the files in `folder` last changed before `date`.
+    static func purge(_ folder: URL, before date: Date) {
+        let files = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
+        for file in files {
+            guard let changed = try? file.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate, changed < date
+            else { continue }
+            try? FileManager.default.removeItem(at: file)
+        }
+    }
+
     /// `20261206T101500.123Z`: sorts in the order the files were written.
     private static func timestamp(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)

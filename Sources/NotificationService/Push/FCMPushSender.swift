@@ -29,11 +29,11 @@ struct FCMPushSender: PushTransport {
 
     /// Sends `message` and returns FCM's status and message name (`200 projects/p/messages/0:1`).
     ///
-    /// - Throws: ``DeliveryFailure``: `gone` for the `UNREGISTERED` and `SENDER_ID_MISMATCH`
-    ///   error codes; `transient` for `QUOTA_EXCEEDED`, `UNAVAILABLE`, `INTERNAL`, a 408, 429
-    ///   or 5xx, a timeout, a connection failure, or a 401 that a fresh access token did not
-    ///   cure; `permanent` for `INVALID_ARGUMENT`, `THIRD_PARTY_AUTH_ERROR` and any other
-    ///   status. A failure to get an access token is thrown as ``GoogleAccessTokens/current()``
+    /// - Throws: ``DeliveryFailure``: `gone` for the `UNREGISTERED` error code; `transient`
+    ///   for `QUOTA_EXCEEDED`, `UNAVAILABLE`, `INTERNAL`, a 408, 429 or 5xx, a timeout, a
+    ///   connection failure, or a 401 that a fresh access token did not cure; `permanent` for
+    ///   `SENDER_ID_MISMATCH` (what a wrong project says for every device), `INVALID_ARGUMENT`,
+    ///   `THIRD_PARTY_AUTH_ERROR` and any other status. A failure to get an access token is thrown as ``GoogleAccessTokens/current()``
     ///   describes.
     func send(_ message: PushMessage) async throws(DeliveryFailure) -> String {
         let body = try Self.requestBody(for: message)

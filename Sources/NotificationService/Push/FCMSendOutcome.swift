@@ -32,13 +32,15 @@ enum FCMSendOutcome: Sendable, Equatable {
         let detail = (shown.isEmpty ? "\(status)" : "\(status) \(shown)") + " (device \(PushFailureDetail.device(deviceToken)))"
 
         switch (errorCode, status) {
-        // The app was uninstalled, the token expired, or it belongs to another sender: it will
-        // never take a message from this project again.
-        case ("UNREGISTERED", _), ("SENDER_ID_MISMATCH", _):
+        // The app was uninstalled or the token expired: it will never take a message again.
+        case ("UNREGISTERED", _):
             self = .failed(.gone(detail))
+        // The token belongs to another sender. That is also what every push says when this
+        // service is set up with the wrong project or account, so it forgets no device: a
+        // misconfiguration must not wipe every user's devices.
         // THIRD_PARTY_AUTH_ERROR comes with a 401, but about the APNs certificate or web push
         // key in the Firebase project, not about the access token.
-        case ("INVALID_ARGUMENT", _), ("THIRD_PARTY_AUTH_ERROR", _):
+        case ("SENDER_ID_MISMATCH", _), ("INVALID_ARGUMENT", _), ("THIRD_PARTY_AUTH_ERROR", _):
             self = .failed(.permanent(detail))
         case ("QUOTA_EXCEEDED", _), ("UNAVAILABLE", _), ("INTERNAL", _):
             self = .failed(.transient(detail))

@@ -54,7 +54,8 @@ struct TwilioSMSSender: SMSTransport {
             code: response.status.code,
             reason: response.status.reasonPhrase,
             answer: answer,
-            recipient: message.to
+            recipient: message.to,
+            body: message.body
         ).get()
     }
 
@@ -98,7 +99,7 @@ struct TwilioSMSSender: SMSTransport {
     }
 
     /// What an answer with status `code` and body `answer` means for the message.
-    private func outcome(code: UInt, reason: String, answer: [UInt8], recipient: String) -> Result<String, DeliveryFailure> {
+    private func outcome(code: UInt, reason: String, answer: [UInt8], recipient: String, body: String) -> Result<String, DeliveryFailure> {
         let head = "\(code) \(reason)"
         if (200..<300).contains(code) {
             guard let created = try? JSONDecoder().decode(CreatedMessage.self, from: Data(answer)), let sid = created.sid else {
@@ -112,7 +113,9 @@ struct TwilioSMSSender: SMSTransport {
         var detail = head
         if let code = problem?.code { detail += ", Twilio error \(code)" }
         // Redacted before it is cut, so that no piece of a secret survives at the cut.
-        if let text = problem?.message { detail += ": " + Self.oneLine(redacted(text, recipient: recipient), limit: Self.messageLength) }
+        if let text = problem?.message {
+            detail += ": " + Self.oneLine(redacted(text, recipient: recipient, body: body), limit: Self.messageLength)
+        }
 
         switch code {
         case 408, 429, 500..<600:
@@ -138,11 +141,12 @@ struct TwilioSMSSender: SMSTransport {
         }
     }
 
-    /// `text` with the auth token and the Basic credentials taken out, and every phone number
-    /// (the recipient's above all) cut to its last digits.
-    private func redacted(_ text: String, recipient: String) -> String {
+    /// `text` with the auth token, the Basic credentials and the message's text taken out
+    /// (it may hold a verification code), and every phone number (the recipient's above all)
+    /// cut to its last digits.
+    private func redacted(_ text: String, recipient: String, body: String = "") -> String {
         var text = text
-        for secret in [settings.authToken, basicCredentials] {
+        for secret in [settings.authToken, basicCredentials, body] where !secret.isEmpty {
             text = text.replacingOccurrences(of: secret, with: "***")
         }
         text = text.replacingOccurrences(of: recipient, with: Self.masked(recipient))

@@ -21,9 +21,44 @@ struct ContactStore: Sendable {
     }
 
     enum PhoneFailure: Error, Equatable {
-        /// ``VerificationCode/maximumSends`` codes went out in the window; the next may go
-        /// after this many seconds.
+        /// ``VerificationCode/maximumSends`` codes went out in the window, to this user or
+        /// to this number; the next may go after this many seconds.
         case tooManyCodes(retryAfter: Int)
+    }
+
+    /// The user was deleted: nothing is kept for them any more.
+    struct UserForgotten: Error, Equatable {}
+
+    /// Serialises the changes of one user's numbers and devices, and their forgetting, across
+    /// instances (a transaction-scoped advisory lock on PostgreSQL; SQLite has one writer).
+    static func lockUser(_ userID: Int64, in sql: any SQLDatabase) async throws {
+        try await lock("notifications.user:\(userID)", in: sql)
+    }
+
+    private static func lock(_ name: String, in sql: any SQLDatabase) async throws {
+        guard sql.dialect.name != "sqlite" else { return }
+        try await sql.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: name), 0))").run()
+    }
+
+    private static func requireKnown(_ userID: Int64, in sql: any SQLDatabase) async throws {
+        if try await sql.raw("SELECT 1 AS one FROM forgotten_users WHERE user_id = \(bind: userID)").first() != nil {
+            throw UserForgotten()
+        }
+    }
+
+    /// Counts one more code in a window of ``VerificationCode/sendWindow`` that starts at
+    /// `start`; the window and count to keep, or how long until the next may go.
+    private static func count(
+        sent: Int,
+        windowStart start: Int64,
+        at micros: Int64
+    ) throws(PhoneFailure) -> (sent: Int, windowStart: Int64) {
+        let window = Int64(VerificationCode.sendWindow * 1_000_000)
+        guard micros - start < window else { return (1, micros) }
+        guard sent < VerificationCode.maximumSends else {
+            throw .tooManyCodes(retryAfter: Int((start + window - micros) / 1_000_000) + 1)
+        }
+        return (sent + 1, start)
     }
 
     enum Verification: Sendable, Equatable {
@@ -47,24 +82,38 @@ struct ContactStore: Sendable {
     func setPhone(userID: Int64, number: PhoneNumber, locale: String?, at now: Date) async throws -> (phone: Phone, codeSent: Bool) {
         let micros = now.microsecondsSince1970
         return try await database.transaction { sql in
+            // The user's lock, then the number's: two requests never count from the same row.
+            try await Self.lockUser(userID, in: sql)
+            try await Self.requireKnown(userID, in: sql)
             let row = try await sql.raw("SELECT * FROM phone_numbers WHERE user_id = \(bind: userID)\(unsafeRaw: sql.forUpdate)").first()
             if let row, let current = try Self.phone(from: row), current.number == number.e164, current.usable {
                 return (current, false)
             }
-            var sent = try row?.decode(column: "codes_sent", as: Int.self) ?? 0
-            var windowStart = try row?.decode(column: "codes_window_start", as: Int64.self) ?? micros
-            let window = Int64(VerificationCode.sendWindow * 1_000_000)
-            if micros - windowStart >= window { (sent, windowStart) = (0, micros) }
-            guard sent < VerificationCode.maximumSends else {
-                throw PhoneFailure.tooManyCodes(retryAfter: Int((windowStart + window - micros) / 1_000_000) + 1)
-            }
+            let (sent, windowStart) = try Self.count(
+                sent: try row?.decode(column: "codes_sent", as: Int.self) ?? 0,
+                windowStart: try row?.decode(column: "codes_window_start", as: Int64.self) ?? micros,
+                at: micros
+            )
+            try await Self.lock("notifications.phone:\(number.e164)", in: sql)
+            let sends = try await sql.raw("SELECT * FROM phone_code_sends WHERE phone_number = \(bind: number.e164)").first()
+            let (toNumber, numberWindow) = try Self.count(
+                sent: try sends?.decode(column: "sent", as: Int.self) ?? 0,
+                windowStart: try sends?.decode(column: "window_start", as: Int64.self) ?? micros,
+                at: micros
+            )
+            try await sql.raw(
+                """
+                INSERT INTO phone_code_sends (phone_number, window_start, sent) VALUES (\(bind: number.e164), \(bind: numberWindow), \(bind: toNumber))
+                ON CONFLICT (phone_number) DO UPDATE SET window_start = excluded.window_start, sent = excluded.sent
+                """
+            ).run()
             let nonce = RandomID.make("pv")
             let expires = now.addingTimeInterval(VerificationCode.lifetime).microsecondsSince1970
             try await sql.raw(
                 """
                 INSERT INTO phone_numbers (user_id, phone_number, verified_at, nonce, code_expires_at, code_attempts, codes_sent,
                     codes_window_start, stopped_at, updated_at)
-                VALUES (\(bind: userID), \(bind: number.e164), NULL, \(bind: nonce), \(bind: expires), 0, \(bind: sent + 1),
+                VALUES (\(bind: userID), \(bind: number.e164), NULL, \(bind: nonce), \(bind: expires), 0, \(bind: sent),
                     \(bind: windowStart), NULL, \(bind: micros))
                 ON CONFLICT (user_id) DO UPDATE SET phone_number = excluded.phone_number, verified_at = NULL, nonce = excluded.nonce,
                     code_expires_at = excluded.code_expires_at, code_attempts = 0, codes_sent = excluded.codes_sent,
@@ -169,6 +218,13 @@ struct ContactStore: Sendable {
         }
     }
 
+    /// Forgets the codes counted for numbers whose window has passed.
+    func purgeCodeCounts(before: Date) async throws {
+        try await database.transaction { sql in
+            try await sql.raw("DELETE FROM phone_code_sends WHERE window_start < \(bind: before.microsecondsSince1970)").run()
+        }
+    }
+
     /// The number SMS may go to, inside a consumer's transaction.
     func usablePhone(userID: Int64, in sql: any SQLDatabase) async throws -> String? {
         guard let phone = try await Self.phone(userID: userID, in: sql), phone.usable else { return nil }
@@ -203,6 +259,9 @@ struct ContactStore: Sendable {
         let micros = now.microsecondsSince1970
         let id = RandomID.make("dev")
         return try await database.transaction { sql in
+            // One registration of a user's at a time, so the trim below sees every device.
+            try await Self.lockUser(userID, in: sql)
+            try await Self.requireKnown(userID, in: sql)
             guard
                 let row = try await sql.raw(
                     """

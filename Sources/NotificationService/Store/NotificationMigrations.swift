@@ -141,5 +141,14 @@ enum NotificationMigrations {
             ).run()
             try await sql.raw("CREATE INDEX devices_user_idx ON devices (user_id, last_seen_at)").run()
         },
+        Migration(7, "codes sent to each number, and users forgotten") { sql in
+            // Codes sent to a number in its window, whoever asked: a number is not flooded
+            // from many accounts.
+            try await sql.raw(
+                "CREATE TABLE phone_code_sends (phone_number TEXT PRIMARY KEY, window_start BIGINT NOT NULL, sent INTEGER NOT NULL)"
+            ).run()
+            // A deleted user's id, so that no number or device is kept for it afterwards.
+            try await sql.raw("CREATE TABLE forgotten_users (user_id BIGINT PRIMARY KEY, forgotten_at BIGINT NOT NULL)").run()
+        },
     ]
 }

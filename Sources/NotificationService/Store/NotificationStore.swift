@@ -105,6 +105,12 @@ struct NotificationStore: Sendable {
     /// their notifications (kept as counted rows); nothing more is sent to them.
     func forget(userID: Int64, at now: Date, in sql: any SQLDatabase) async throws {
         let micros = now.microsecondsSince1970
+        // Under the user's lock, so a number or a device being added now waits, then sees
+        // the user is gone.
+        try await ContactStore.lockUser(userID, in: sql)
+        try await sql.raw(
+            "INSERT INTO forgotten_users (user_id, forgotten_at) VALUES (\(bind: userID), \(bind: micros)) ON CONFLICT (user_id) DO NOTHING"
+        ).run()
         try await sql.raw("DELETE FROM recipients WHERE user_id = \(bind: userID)").run()
         try await sql.raw("DELETE FROM phone_numbers WHERE user_id = \(bind: userID)").run()
         try await sql.raw("DELETE FROM devices WHERE user_id = \(bind: userID)").run()
