@@ -320,7 +320,13 @@ import _CryptoExtras
             let failure = await Self.failure(sending: Self.message(), with: sender)
 
             #expect(failure?.kind == .transient)
-            #expect(failure?.detail.hasPrefix("Could not reach FCM") == true, "\(String(describing: failure))")
+            // The client keeps trying a refused port until the deadline, so on a loaded
+            // machine the detail may say the time ran out rather than the refusal.
+            let detail = failure?.detail ?? ""
+            #expect(
+                detail.hasPrefix("Could not reach FCM") || detail.hasPrefix("Could not connect to FCM") || detail.hasPrefix("FCM did not answer"),
+                "\(detail)"
+            )
         }
     }
 

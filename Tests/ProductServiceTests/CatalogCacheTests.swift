@@ -81,27 +81,26 @@ import Testing
         #expect(expiring.usage.entries == 0 && expiring.usage.bytes == 0)
     }
 
-    @Test func productReadsAreWeighedByTheirText() throws {
-        let small = ProductResource(
-            id: 1,
-            sku: "A",
-            slug: "a",
-            name: "A",
-            description: "",
-            price: .init(amount: 1, currency: "EUR"),
-            status: "active",
-            categoryID: nil,
-            attributes: [:],
-            available: 0,
-            createdAt: Date(),
-            updatedAt: Date()
-        )
-        var large = small
-        large.description = String(repeating: "d", count: 10_000)
-        #expect(large.approximateBytes - small.approximateBytes == 10_000)
-        let page = CachedPage([large, large], of: ListPage<Int>.page(items: [], number: 1, perPage: 20, total: 2))
-        #expect(page.approximateBytes > 20_000)
-        #expect((Optional(CachedProduct(resource: large, version: 1)) as any CacheWeighable).approximateBytes > 10_000)
+    @Test func cachedAnswersAreWeighedByTheirBytes() throws {
+        let body =
+            Array(#"{"data":[{"available":-7346193861550411337,"description":""#.utf8) + Array(repeating: UInt8(ascii: "d"), count: 10_000)
+            + Array(#""}]}"#.utf8)
+        let template = try #require(StockTemplate(encoded: body, productIDs: [1]))
+        let page = CachedListBody(template: template, page: .page(items: [1], number: 1, perPage: 20, total: 1))
+        #expect(page.approximateBytes > 10_000)
+        let product: CachedProductBody? = CachedProductBody(template: template, id: 1, version: 1, active: true)
+        #expect((product as any CacheWeighable).approximateBytes > 10_000)
+    }
+
+    /// A value kept as text in these tests.
+    struct Note: CatalogCacheValue, Equatable {
+        var text: String
+        var cacheText: String { "note:" + text }
+        init(_ text: String) { self.text = text }
+        init?(cacheText: String) {
+            guard cacheText.hasPrefix("note:") else { return nil }
+            text = String(cacheText.dropFirst(5))
+        }
     }
 
     @Test func aCacheThatFailsIsAMissNotAnError() async throws {
@@ -114,40 +113,89 @@ import Testing
         let cache = CatalogCache(store: Broken(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
         let loads = LoadCounter()
         for _ in 0..<2 {
-            #expect(
-                try await cache.value("k", as: [Int].self) {
-                    await loads.add()
-                    return [1, 2]
-                } == ([1, 2], true)
-            )
+            let (value, fresh) = try await cache.value("k", as: Note.self) {
+                await loads.add()
+                return Note("loaded")
+            }
+            #expect(value == Note("loaded") && fresh)
         }
         #expect(await loads.count == 2)
         await cache.invalidate()
     }
 
-    /// A store of text, as Redis is: values go through the cache's JSON encoding.
+    /// A store of text, as Redis is.
     actor TextStore: CatalogCacheStore {
         var entries: [String: String] = [:]
         func lookup(_ key: String) -> (generation: Int, value: String?) { (0, entries[key]) }
         func store(_ key: String, generation: Int, value: String, ttl: Duration) { entries[key] = value }
         func invalidateAll() { entries = [:] }
+        func put(_ key: String, _ value: String) { entries[key] = value }
     }
 
-    @Test func valuesStoredAsTextRoundTripWithMicrosecondTimestamps() async throws {
+    @Test func pagesKeptAsTextReadBackAndTextTheyDidNotWriteIsAMiss() async throws {
         let text = TextStore()
         let cache = CatalogCache(store: text, ttl: .seconds(60), metrics: nil, logger: Self.logger)
-        let date = Date(microsecondsSince1970: 1_764_065_700_123_456)
+        let encoded = Array(#"{"data":[{"available":-7346193861550411337,"id":4},{"available":-7346193861550411337,"id":9}],"meta":{}}"#.utf8)
+        let next = Cursor(sort: "-created_at", values: ["1764065700123456", "9"])
+        let body = CachedListBody(
+            template: try #require(StockTemplate(encoded: encoded, productIDs: [4, 9])),
+            page: .cursor(items: [4, 9], perPage: 2, next: next)
+        )
         let loads = LoadCounter()
         for round in 0..<3 {
+            let (read, fresh) = try await cache.value("list", as: CachedListBody.self) {
+                await loads.add()
+                return body
+            }
+            #expect(fresh == (round == 0))
             #expect(
-                try await cache.value("d", as: [Date].self) {
-                    await loads.add()
-                    return [date]
-                } == ([date], round == 0)
+                String(buffer: read.template.filled(with: [4: 3, 9: 0])) == #"{"data":[{"available":3,"id":4},{"available":0,"id":9}],"meta":{}}"#
             )
+            guard case .cursor(let ids, 2, let cursor) = read.page else {
+                Issue.record("not the cursor page: \(read.page)")
+                continue
+            }
+            #expect(ids == [4, 9] && cursor == next)
         }
         #expect(await loads.count == 1)
-        #expect(await text.entries["d"] == "[1764065700123456]")
+
+        // A product that does not exist is kept as such; damaged text is loaded again.
+        let missing = try await cache.value("product:5", as: CachedProductBody?.self) { nil }
+        #expect(missing.value == nil && missing.fresh)
+        #expect(await text.entries["product:5"] == "none")
+        #expect(try await cache.value("product:5", as: CachedProductBody?.self) { nil }.fresh == false)
+        await text.put("list", "page x\n{}")
+        #expect(try await cache.value("list", as: CachedListBody.self) { body }.fresh)
+    }
+}
+
+/// The answer with holes for stock: split where the placeholder stands, never inside a string.
+@Suite struct StockTemplateTests {
+    @Test func countsFillTheHolesInOrder() throws {
+        let encoded = Array(#"{"data":{"available":-7346193861550411337,"name":"Lamp"},"errors":[]}"#.utf8)
+        let template = try #require(StockTemplate(encoded: encoded, productIDs: [7]))
+        #expect(String(buffer: template.filled(with: [7: 12])) == #"{"data":{"available":12,"name":"Lamp"},"errors":[]}"#)
+        #expect(String(buffer: template.filled(with: [:])) == #"{"data":{"available":0,"name":"Lamp"},"errors":[]}"#)
+        let back = try #require(StockTemplate(text: Substring(template.text)))
+        #expect(back == template)
+    }
+
+    @Test func thePlaceholderInsideATextIsNotAHole() throws {
+        // A description that spells the placeholder out is escaped by the encoder.
+        let resourceText = #""available":-7346193861550411337"#
+        let escaped = try String(decoding: JSONEncoder().encode(["description": resourceText]), as: UTF8.self)
+        let encoded = Array(#"{"data":{"available":-7346193861550411337,"x":"#.utf8) + Array(escaped.utf8) + Array("}}".utf8)
+        let template = try #require(StockTemplate(encoded: encoded, productIDs: [1]))
+        #expect(template.pieces.count == 2)
+        #expect(String(buffer: template.filled(with: [1: 5])).contains(#"\"available\":-7346193861550411337"#))
+    }
+
+    @Test func aHoleCountThatDoesNotMatchTheProductsIsRefused() {
+        let encoded = Array(#"{"available":-7346193861550411337}"#.utf8)
+        #expect(StockTemplate(encoded: encoded, productIDs: []) == nil)
+        #expect(StockTemplate(encoded: encoded, productIDs: [1, 2]) == nil)
+        #expect(StockTemplate(text: "1,x\n{}") == nil)
+        #expect(StockTemplate(text: "no newline") == nil)
     }
 }
 

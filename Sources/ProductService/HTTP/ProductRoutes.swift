@@ -40,7 +40,8 @@ struct ProductRoutes: Sendable {
         let filter = try ProductListFilter(query.filters, principal: context.principal)
         let key =
             "list:\(filter.statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
-        let (cached, fresh) = try await read(key, as: CachedPage.self) {
+        var loaded: [Int64: Int] = [:]
+        let (cached, fresh) = try await read(key, as: CachedListBody.self) {
             let page = try await catalog.list(
                 query,
                 statuses: filter.statuses,
@@ -49,70 +50,103 @@ struct ProductRoutes: Sendable {
                 category: filter.category,
                 search: filter.search
             )
-            return CachedPage(try await resources(page.items), of: page)
+            loaded = Dictionary(page.items.map { ($0.0.id, $0.available) }) { first, _ in first }
+            return try Self.listBody(try await resources(page.items), of: page)
         }
         // Stock moves with every sale: it is never served from the cache, always read now
         // (a page just loaded read it with the products).
-        let available =
-            fresh
-            ? Dictionary(cached.items.map { ($0.id, $0.available) }) { first, _ in first }
-            : try await catalog.available(of: cached.items.map(\.id))
+        let available = fresh ? loaded : try await catalog.available(of: cached.template.productIDs)
         var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
-        return try cached.page.response(for: request.uri, headers: headers) { resource in
-            var resource = resource
-            resource.available = available[resource.id] ?? 0
-            return resource
-        }
+        headers[.link] = cached.page.linkHeader(for: request.uri)
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: cached.template.filled(with: available)))
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
-        let (found, fresh) = try await read("product:\(id)", as: CachedProduct?.self) {
-            try await cachedProduct(try await catalog.find(id: id))
+        var loaded: [Int64: Int] = [:]
+        let (found, fresh) = try await read("product:\(id)", as: CachedProductBody?.self) {
+            try await productBody(try await catalog.find(id: id), loaded: &loaded)
         }
-        return try await respond(with: found, fresh: fresh, to: request, context: context)
+        return try await respond(with: found, stock: fresh ? loaded : nil, to: request, context: context)
     }
 
     @Sendable func showBySlug(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let raw = context.parameters.get("slug") ?? ""
         guard let slug = try? Slug(raw) else { throw APIError.validation("Must be 1 to 100 lower-case letters, digits and inner '-'", field: "slug") }
-        let (found, fresh) = try await read("slug:\(slug.value)", as: CachedProduct?.self) {
-            try await cachedProduct(try await catalog.find(slug: slug.value))
+        var loaded: [Int64: Int] = [:]
+        let (found, fresh) = try await read("slug:\(slug.value)", as: CachedProductBody?.self) {
+            try await productBody(try await catalog.find(slug: slug.value), loaded: &loaded)
         }
-        return try await respond(with: found, fresh: fresh, to: request, context: context)
+        return try await respond(with: found, stock: fresh ? loaded : nil, to: request, context: context)
     }
 
     /// A product read: customers see active products only; `If-None-Match` answers 304.
-    private func respond(with found: CachedProduct?, fresh: Bool, to request: Request, context: ShopRequestContext) async throws -> Response {
-        guard let version = found?.version, var resource = found?.resource,
-            resource.status == ProductStatus.active.rawValue || context.principal?.role.isStaff == true
-        else { throw CatalogError.notFound(id: 0) }
-        let etag = VersionETag.make(id: resource.id, version: version)
-        let active = resource.status == ProductStatus.active.rawValue
-        var headers: HTTPFields = [.eTag: etag, .cacheControl: active ? Self.publicCache : "private, no-store"]
+    /// `stock` is the count read with a product just loaded; without it the count is read now.
+    private func respond(
+        with found: CachedProductBody?,
+        stock: [Int64: Int]?,
+        to request: Request,
+        context: ShopRequestContext
+    ) async throws -> Response {
+        guard let found, found.active || context.principal?.role.isStaff == true else { throw CatalogError.notFound(id: 0) }
+        let etag = VersionETag.make(id: found.id, version: found.version)
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: found.active ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {
             return Response(status: .notModified, headers: headers)
         }
-        if !fresh { resource.available = try await catalog.available(of: [resource.id])[resource.id] ?? 0 }
-        return try JSONResponse.success(resource, headers: headers)
+        var available = stock ?? [:]
+        if stock == nil { available = try await catalog.available(of: [found.id]) }
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: found.template.filled(with: available)))
     }
+
+    /// A product's answer with a hole for its stock; the stock read with it goes to `loaded`.
+    private func productBody(_ found: (Product, available: Int)?, loaded: inout [Int64: Int]) async throws -> CachedProductBody? {
+        guard let (product, available) = found else { return nil }
+        loaded = [product.id: available]
+        var resource = try await resources([(product, available)])[0]
+        resource.available = StockTemplate.placeholder
+        let encoded = try JSONResponse.makeEncoder().encode(Envelope(data: resource))
+        guard let template = StockTemplate(encoded: Array(encoded), productIDs: [product.id]) else { throw TemplateMismatch() }
+        return CachedProductBody(template: template, id: product.id, version: product.version, active: product.status == .active)
+    }
+
+    /// A list page's answer with a hole for each product's stock.
+    static func listBody(_ resources: [ProductResource], of page: ListPage<(Product, available: Int)>) throws -> CachedListBody {
+        let items = resources.map { resource in
+            var resource = resource
+            resource.available = StockTemplate.placeholder
+            return resource
+        }
+        let encoder = JSONResponse.makeEncoder()
+        let encoded: Foundation.Data
+        switch page {
+        case .page(_, let number, let perPage, let total):
+            encoded = try encoder.encode(Envelope(data: items, meta: PageMeta(page: number, perPage: perPage, total: total)))
+        case .cursor(_, let perPage, let next):
+            encoded = try encoder.encode(Envelope(data: items, meta: CursorMeta(perPage: perPage, nextCursor: next?.token)))
+        }
+        let ids = resources.map(\.id)
+        guard let template = StockTemplate(encoded: Array(encoded), productIDs: ids) else { throw TemplateMismatch() }
+        return CachedListBody(template: template, page: page.replacingItems(with: ids))
+    }
+
+    /// An answer encoded with a placeholder per product did not show each exactly once:
+    /// a change of the resource's encoding that the cache must learn about.
+    struct TemplateMismatch: Error {}
 
     /// `load()`'s answer, through the cache when there is one; `fresh` when it was loaded
     /// now (so its stock is current).
-    private func read<Value: Codable & Sendable>(
+    private func read<Value: CatalogCacheValue>(
         _ key: String,
         as type: Value.Type,
         load: () async throws -> Value
     ) async throws -> (value: Value, fresh: Bool) {
         guard let cache else { return (try await load(), true) }
         return try await cache.value(key, as: type, load: load)
-    }
-
-    private func cachedProduct(_ found: (Product, available: Int)?) async throws -> CachedProduct? {
-        guard let found else { return nil }
-        return CachedProduct(resource: try await resources([found])[0], version: found.0.version)
     }
 
     /// The API's view of `products` with their images, in one query.

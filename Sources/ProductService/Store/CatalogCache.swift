@@ -155,7 +155,7 @@ struct CatalogCache: Sendable {
 
     /// The cached value under `key`, or `load()`'s, which is then kept; `fresh` says
     /// which.
-    func value<Value: Codable & Sendable>(
+    func value<Value: CatalogCacheValue>(
         _ key: String,
         as type: Value.Type,
         load: () async throws -> Value
@@ -179,15 +179,13 @@ struct CatalogCache: Sendable {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "error")
             return (try await load(), true)
         }
-        if let text = found.value, let value = try? JSONDecoder.catalogCache.decode(Value.self, from: Data(text.utf8)) {
+        if let text = found.value, let value = Value(cacheText: text) {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
             return (value, false)
         }
         metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
         let value = try await load()
-        if let data = try? JSONEncoder.catalogCache.encode(value) {
-            try? await store.store(key, generation: found.generation, value: String(decoding: data, as: UTF8.self), ttl: ttl)
-        }
+        try? await store.store(key, generation: found.generation, value: value.cacheText, ttl: ttl)
         return (value, true)
     }
 
@@ -200,26 +198,4 @@ struct CatalogCache: Sendable {
             logger.error("catalog cache not invalidated", metadata: ["error": "\(error)"])
         }
     }
-}
-
-extension JSONEncoder {
-    static let catalogCache: JSONEncoder = {
-        let encoder = JSONEncoder()
-        // Microseconds, as the database keeps them: a cached read equals a fresh one.
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.microsecondsSince1970)
-        }
-        return encoder
-    }()
-}
-
-extension JSONDecoder {
-    static let catalogCache: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            Date(microsecondsSince1970: try decoder.singleValueContainer().decode(Int64.self))
-        }
-        return decoder
-    }()
 }
