@@ -171,6 +171,28 @@ import Testing
                         _ = try await second.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tall vase"}"#)
                         #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Tall vase")
                         #expect(try await listedNames(first.anonymous) == ["Tall vase"])
+
+                        // Stock is never served from the cache: a change on one instance is in
+                        // the very next read on the other, and that read is still a cache hit.
+                        func listed(_ shop: RunningShop) async throws -> Int64? {
+                            try await shop.request(.GET, "/api/v1/products?sort=price").json?["data"]?.array?.first?["available"]?.integer
+                        }
+                        func hits(_ shop: RunningShop) async throws -> Double {
+                            let text = String(decoding: try await shop.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
+                            let line = text.split(separator: "\n").first { $0.hasPrefix(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#) }
+                            return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } ?? 0
+                        }
+                        #expect(try await listed(first.anonymous) == 0)
+                        let adjusted = try await second.request(
+                            .POST,
+                            "/api/v1/products/\(id)/inventory/adjustments",
+                            json: #"{"change":7,"reason":"delivery"}"#
+                        )
+                        #expect(adjusted.status == 201)
+                        let before = try await hits(first)
+                        #expect(try await listed(first.anonymous) == 7)
+                        #expect(try await first.anonymous.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 7)
+                        #expect(try await hits(first) == before + 2, "both reads came from the cache")
                     }
                 }
             }
