@@ -43,7 +43,10 @@ public struct ProductService: Sendable {
             )
         if let cacheTTL, cacheTTL > .zero {
             let store: any CatalogCacheStore = redis.map { RedisCatalogCache(redis: $0) } ?? MemoryCatalogCache()
-            self.cache = CatalogCache(store: store, ttl: cacheTTL, metrics: metrics, logger: logger)
+            var cache = CatalogCache(store: store, ttl: cacheTTL, metrics: metrics, logger: logger)
+            // With Redis, a hit reads the live counts in the same round trip as the entry.
+            if redis != nil { cache.stockPrefix = StockCache.defaultPrefix }
+            self.cache = cache
         } else {
             self.cache = nil
         }

@@ -58,6 +58,38 @@ import Testing
         }
     }
 
+    /// On Redis a hit brings the live counts of the products its entry names, in the same
+    /// round trip; a product without a count is left to the database.
+    @Test(arguments: kinds.filter { $0 == .redis })
+    func aHitOnRedisBringsTheLiveCountsOfItsProducts(_ kind: Kind) async throws {
+        let server = try RedisServer()
+        let redis = RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+            logger: Self.logger
+        )
+        defer { redis.shutdown() }
+        let store = RedisCatalogCache(redis: redis, prefix: "test:catalog")
+        let encoded = Array(#"{"data":[{"available":-7346193861550411337},{"available":-7346193861550411337}]}"#.utf8)
+        let body = CachedListBody(
+            template: try #require(StockTemplate(encoded: encoded, productIDs: [4, 9])),
+            page: .page(items: [4, 9], number: 1, perPage: 20, total: 2)
+        )
+        try await store.store("list", generation: 0, value: body.cacheText, ttl: .seconds(60))
+        try await StockCache(redis: redis, prefix: "test:stock").seed([4: 3])
+
+        let found = try await store.lookup("list", stockPrefix: "test:stock")
+        #expect(found.value == body.cacheText)
+        #expect(found.counts == [4: 3])
+        #expect(try await store.lookup("list", stockPrefix: nil).counts == [:])
+        #expect(try await store.lookup("missing", stockPrefix: "test:stock").value == nil)
+        // A product that does not exist is kept as `none` and names no product.
+        try await store.store("product:5", generation: 0, value: "none", ttl: .seconds(60))
+        #expect(try await store.lookup("product:5", stockPrefix: "test:stock").counts == [:])
+        // A seed never overwrites a count that is there.
+        try await StockCache(redis: redis, prefix: "test:stock").seed([4: 100, 9: 1])
+        #expect(try await store.lookup("list", stockPrefix: "test:stock").counts == [4: 3, 9: 1])
+    }
+
     @Test func theMemoryCacheStaysBoundedByCountAndBySize() {
         let cache = MemoryCatalogCache(maxEntries: 10)
         for index in 0..<25 { cache.store("k\(index)", generation: 0, value: "v", ttl: .seconds(60)) }
@@ -113,7 +145,7 @@ import Testing
         let cache = CatalogCache(store: Broken(), ttl: .seconds(60), metrics: nil, logger: Self.logger)
         let loads = LoadCounter()
         for _ in 0..<2 {
-            let (value, fresh) = try await cache.value("k", as: Note.self) {
+            let (value, fresh, _) = try await cache.value("k", as: Note.self) {
                 await loads.add()
                 return Note("loaded")
             }
@@ -143,7 +175,7 @@ import Testing
         )
         let loads = LoadCounter()
         for round in 0..<3 {
-            let (read, fresh) = try await cache.value("list", as: CachedListBody.self) {
+            let (read, fresh, _) = try await cache.value("list", as: CachedListBody.self) {
                 await loads.add()
                 return body
             }

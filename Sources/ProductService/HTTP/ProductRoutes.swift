@@ -41,7 +41,7 @@ struct ProductRoutes: Sendable {
         let key =
             "list:\(filter.statuses.map(\.rawValue).joined(separator: ",")):\((request.uri.query ?? "").split(separator: "&").sorted().joined(separator: "&"))"
         var loaded: [Int64: Int] = [:]
-        let (cached, fresh) = try await read(key, as: CachedListBody.self) {
+        let (cached, fresh, counts) = try await read(key, as: CachedListBody.self) {
             let page = try await catalog.list(
                 query,
                 statuses: filter.statuses,
@@ -55,7 +55,7 @@ struct ProductRoutes: Sendable {
         }
         // Stock moves with every sale: it is never served from the cache, always read now
         // (a page just loaded read it with the products).
-        let available = fresh ? loaded : try await catalog.available(of: cached.template.productIDs)
+        let available = fresh ? loaded : try await liveStock(of: cached.template.productIDs, known: counts)
         var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         headers[.link] = cached.page.linkHeader(for: request.uri)
@@ -66,27 +66,28 @@ struct ProductRoutes: Sendable {
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let id = try context.parameters.resourceID("id")
         var loaded: [Int64: Int] = [:]
-        let (found, fresh) = try await read("product:\(id)", as: CachedProductBody?.self) {
+        let (found, fresh, counts) = try await read("product:\(id)", as: CachedProductBody?.self) {
             try await productBody(try await catalog.find(id: id), loaded: &loaded)
         }
-        return try await respond(with: found, stock: fresh ? loaded : nil, to: request, context: context)
+        return try await respond(with: found, stock: fresh ? loaded : counts, to: request, context: context)
     }
 
     @Sendable func showBySlug(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let raw = context.parameters.get("slug") ?? ""
         guard let slug = try? Slug(raw) else { throw APIError.validation("Must be 1 to 100 lower-case letters, digits and inner '-'", field: "slug") }
         var loaded: [Int64: Int] = [:]
-        let (found, fresh) = try await read("slug:\(slug.value)", as: CachedProductBody?.self) {
+        let (found, fresh, counts) = try await read("slug:\(slug.value)", as: CachedProductBody?.self) {
             try await productBody(try await catalog.find(slug: slug.value), loaded: &loaded)
         }
-        return try await respond(with: found, stock: fresh ? loaded : nil, to: request, context: context)
+        return try await respond(with: found, stock: fresh ? loaded : counts, to: request, context: context)
     }
 
     /// A product read: customers see active products only; `If-None-Match` answers 304.
-    /// `stock` is the count read with a product just loaded; without it the count is read now.
+    /// `stock` holds the counts already known (read with a product just loaded, or beside a
+    /// cached one); the rest is read now.
     private func respond(
         with found: CachedProductBody?,
-        stock: [Int64: Int]?,
+        stock: [Int64: Int],
         to request: Request,
         context: ShopRequestContext
     ) async throws -> Response {
@@ -97,8 +98,7 @@ struct ProductRoutes: Sendable {
         if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) {
             return Response(status: .notModified, headers: headers)
         }
-        var available = stock ?? [:]
-        if stock == nil { available = try await catalog.available(of: [found.id]) }
+        let available = try await liveStock(of: [found.id], known: stock)
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: found.template.filled(with: available)))
     }
@@ -138,14 +138,28 @@ struct ProductRoutes: Sendable {
     /// a change of the resource's encoding that the cache must learn about.
     struct TemplateMismatch: Error {}
 
+    /// The live stock of `productIDs`: what `known` holds (the counts in Redis, read with
+    /// the cache entry), the rest from the database, which then seeds those counts in Redis
+    /// for the next read.
+    private func liveStock(of productIDs: [Int64], known: [Int64: Int]) async throws -> [Int64: Int] {
+        let missing = productIDs.filter { known[$0] == nil }
+        guard !missing.isEmpty else { return known }
+        let read = try await catalog.available(of: missing)
+        if let counts = inventory.cache, cache?.stockPrefix != nil {
+            // Only where no count exists: one that does belongs to a reservation in flight.
+            try? await counts.seed(read)
+        }
+        return known.merging(read) { _, database in database }
+    }
+
     /// `load()`'s answer, through the cache when there is one; `fresh` when it was loaded
     /// now (so its stock is current).
     private func read<Value: CatalogCacheValue>(
         _ key: String,
         as type: Value.Type,
         load: () async throws -> Value
-    ) async throws -> (value: Value, fresh: Bool) {
-        guard let cache else { return (try await load(), true) }
+    ) async throws -> (value: Value, fresh: Bool, counts: [Int64: Int]) {
+        guard let cache else { return (try await load(), true, [:]) }
         return try await cache.value(key, as: type, load: load)
     }
 

@@ -17,6 +17,19 @@ protocol CatalogCacheStore: Sendable {
     func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws
     /// Starts a new generation.
     func invalidateAll() async throws
+    /// The entry under `key` and the live counts of the products it names, where the store
+    /// keeps them (see the extension).
+    func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int])
+}
+
+extension CatalogCacheStore {
+    /// The entry under `key` and, where it names products (its second line, as
+    /// ``StockTemplate`` writes it), their live counts under `stockPrefix`: a store that
+    /// keeps none answers none, and the caller reads them from the database.
+    func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int]) {
+        let (generation, value) = try await lookup(key)
+        return (generation, value, [:])
+    }
 }
 
 /// A cached value that can say roughly how much memory it holds.
@@ -136,6 +149,49 @@ struct RedisCatalogCache: CatalogCacheStore {
         return (parts.first?.string.flatMap { Int($0) } ?? 0, parts.dropFirst().first?.string)
     }
 
+    /// The generation, the entry, and the live stock counts of the products the entry names
+    /// (its second line), all in one round trip: a cache hit needs nothing else.
+    static let lookupWithStockScript = RedisScript(
+        """
+        local generation = redis.call('GET', KEYS[1]) or '0'
+        local value = redis.call('GET', ARGV[1] .. ':' .. generation .. ':' .. ARGV[2])
+        if not value then return {generation} end
+        local result = {generation, value}
+        local ids = string.match(value, '^[^\\n]*\\n([0-9,]+)\\n')
+        if ids and ARGV[3] ~= '' then
+            local keys = {}
+            for id in string.gmatch(ids, '[0-9]+') do table.insert(keys, ARGV[3] .. ':' .. id) end
+            local counts = redis.call('MGET', unpack(keys))
+            for i = 1, #keys do result[i + 2] = counts[i] or '' end
+        end
+        return result
+        """
+    )
+
+    func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int]) {
+        guard let stockPrefix else {
+            let (generation, value) = try await lookup(key)
+            return (generation, value, [:])
+        }
+        let reply = try await redis.evaluate(
+            Self.lookupWithStockScript,
+            keys: ["\(prefix):generation"],
+            arguments: [RESPArgument(prefix), RESPArgument(key), RESPArgument(stockPrefix)]
+        )
+        let parts = reply.array ?? []
+        let generation = parts.first?.string.flatMap { Int($0) } ?? 0
+        guard let value = parts.dropFirst().first?.string else { return (generation, nil, [:]) }
+        var counts: [Int64: Int] = [:]
+        if parts.count > 2, let newline = value.firstIndex(of: "\n") {
+            let rest = value[value.index(after: newline)...]
+            let ids = rest.prefix { $0 != "\n" }.split(separator: ",").compactMap { Int64($0) }
+            for (id, count) in zip(ids, parts.dropFirst(2)) {
+                if let count = count.string.flatMap({ Int($0) }) { counts[id] = count }
+            }
+        }
+        return (generation, value, counts)
+    }
+
     func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws {
         _ = try await redis.set("\(prefix):\(generation):\(key)", to: value, expiresIn: ttl)
     }
@@ -150,43 +206,47 @@ struct RedisCatalogCache: CatalogCacheStore {
 struct CatalogCache: Sendable {
     let store: any CatalogCacheStore
     let ttl: Duration
+    /// Where the live stock counts are kept beside the entries (Redis), read in the same
+    /// round trip as an entry; nil where there are none.
+    var stockPrefix: String? = nil
     let metrics: ShopMetrics?
     let logger: Logger
 
     /// The cached value under `key`, or `load()`'s, which is then kept; `fresh` says
-    /// which.
+    /// which. A hit from a shared cache comes with the live stock counts kept beside it,
+    /// for the products whose counts are there.
     func value<Value: CatalogCacheValue>(
         _ key: String,
         as type: Value.Type,
         load: () async throws -> Value
-    ) async throws -> (value: Value, fresh: Bool) {
+    ) async throws -> (value: Value, fresh: Bool, counts: [Int64: Int]) {
         if let memory = store as? MemoryCatalogCache {
             let found = memory.lookupValue(key)
             // Unwrapped first: a miss cast to an optional `Value` would be a cached nil.
             if let boxed = found.value, let value = boxed as? Value {
                 metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
-                return (value, false)
+                return (value, false, [:])
             }
             metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
             let value = try await load()
             memory.storeValue(key, generation: found.generation, value: value, ttl: ttl)
-            return (value, true)
+            return (value, true, [:])
         }
-        let found: (generation: Int, value: String?)
+        let found: (generation: Int, value: String?, counts: [Int64: Int])
         do {
-            found = try await store.lookup(key)
+            found = try await store.lookup(key, stockPrefix: stockPrefix)
         } catch {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "error")
-            return (try await load(), true)
+            return (try await load(), true, [:])
         }
         if let text = found.value, let value = Value(cacheText: text) {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
-            return (value, false)
+            return (value, false, found.counts)
         }
         metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
         let value = try await load()
         try? await store.store(key, generation: found.generation, value: value.cacheText, ttl: ttl)
-        return (value, true)
+        return (value, true, [:])
     }
 
     /// After a change of the catalog: every instance reads the database next.

@@ -13,7 +13,9 @@ struct StockCache: Sendable {
     let redis: RedisClient
     let prefix: String
 
-    init(redis: RedisClient, prefix: String = "shop:stock") {
+    static let defaultPrefix = "shop:stock"
+
+    init(redis: RedisClient, prefix: String = StockCache.defaultPrefix) {
         self.redis = redis
         self.prefix = prefix
     }
@@ -68,6 +70,13 @@ struct StockCache: Sendable {
     /// Sets a count from the database, unless one is there already (another instance won).
     func seed(_ productID: Int64, available: Int) async throws {
         _ = try await redis.set(key(productID), to: String(available), onlyIfAbsent: true)
+    }
+
+    /// Sets counts read from the database where none is there yet, in one round trip: a
+    /// read that found none leaves them for the next read (a reservation seeds its own).
+    func seed(_ levels: [Int64: Int]) async throws {
+        guard !levels.isEmpty else { return }
+        _ = try await redis.pipeline(levels.map { ["SET", RESPArgument(key($0.key)), RESPArgument(String($0.value)), "NX"] })
     }
 
     /// Overwrites a count with the database's (reconciliation).
