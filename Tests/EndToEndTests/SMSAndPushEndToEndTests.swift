@@ -192,7 +192,14 @@ import _CryptoExtras
                 try await providers.waitFor("the shipping push") {
                     providers.pushes().contains { ($0["notification"] as? [String: String])?["title"] == "On its way" }
                 }
+                try await providers.waitFor("both pushes to the phone") {
+                    providers.pushes().filter { ($0["token"] as? String) == "fcm-token-phone-0123456789" }.count >= 2
+                }
                 let delivered = providers.pushes().filter { ($0["token"] as? String) == "fcm-token-phone-0123456789" }
+                if delivered.count < 2 {
+                    let log = try await admin.request(.GET, "/api/v1/notifications?channel=push")
+                    Issue.record("the push log: \(String(decoding: log.body, as: UTF8.self))")
+                }
                 #expect(Set(delivered.compactMap { ($0["notification"] as? [String: String])?["title"] }) == ["Order confirmed", "On its way"])
                 #expect(delivered.allSatisfy { ($0["data"] as? [String: String])?["order_id"] == order })
                 #expect(providers.received.withLock { $0.filter { $0.path == "/token" }.count } == 1, "one access token for every push")

@@ -85,10 +85,10 @@ import Testing
         }
     }
 
-    @Test func formValuesArePercentEncodedWithSpacesAsPlus() {
+    @Test func formValuesArePercentEncoded() {
         let encoded = TwilioSMSSender.formEncoded("a b+c&d=e%f\r\nü🚚~*-._")
 
-        #expect(encoded == "a+b%2Bc%26d%3De%25f%0D%0A%C3%BC%F0%9F%9A%9A%7E*-._")
+        #expect(encoded == "a%20b%2Bc%26d%3De%25f%0D%0A%C3%BC%F0%9F%9A%9A~%2A-._")
     }
 
     // MARK: Twilio's answer

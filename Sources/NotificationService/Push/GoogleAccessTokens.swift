@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// OAuth 2.0 access tokens for a service account, from Google's token endpoint through the
 /// JWT bearer grant (RFC 7523), kept until ``refreshMargin`` before they expire.
@@ -114,12 +115,9 @@ actor GoogleAccessTokens {
         return shortened.isEmpty ? "" : " \(shortened)"
     }
 
-    /// What a form value keeps as is; everything else is percent-encoded.
-    private static let formValueCharacters = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
     /// `text` as a value of an `application/x-www-form-urlencoded` body.
     private static func formEncoded(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: formValueCharacters) ?? text
+        PercentEncoding.encoded(text)
     }
 
     /// A token endpoint's answer to a granted request.

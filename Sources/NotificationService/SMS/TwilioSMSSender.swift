@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Platform
 
 /// Sends text messages through Twilio's Messages API: one form-encoded POST per message to
 /// `/2010-04-01/Accounts/{AccountSid}/Messages.json`, with the account's Basic credentials.
@@ -196,22 +197,10 @@ struct TwilioSMSSender: SMSTransport {
 
     // MARK: Encoding and reading
 
-    /// `value` encoded for an `application/x-www-form-urlencoded` body: a space becomes `+`,
-    /// every UTF-8 byte other than a letter, a digit, `*`, `-`, `.` or `_` becomes `%XX`.
+    /// `value` encoded for an `application/x-www-form-urlencoded` body: every UTF-8 byte
+    /// outside RFC 3986's unreserved set as `%XX` (a space as `%20`, which a form decoder
+    /// reads as it reads `+`).
     static func formEncoded(_ value: String) -> String {
-        var encoded = ""
-        encoded.reserveCapacity(value.utf8.count)
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "*"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: " "):
-                encoded += "+"
-            default:
-                encoded += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0x0F, radix: 16, uppercase: true)
-            }
-        }
-        return encoded
+        PercentEncoding.encoded(value)
     }
 }
