@@ -149,6 +149,12 @@ import Testing
             try await cache.give([ReservationLine(productID: hot, quantity: 1)])
             try await cache.reset([(hot, 9, seen[0])])
             #expect(try await cache.available(hot) == 10, "not overwritten with the older figure")
+
+            // Units given back to a product without a count make none: a count of just those
+            // units would be read as its stock.
+            try await cache.give([ReservationLine(productID: others[1], quantity: 2), ReservationLine(productID: hot, quantity: 1)])
+            #expect(try await cache.available(others[1]) == nil)
+            #expect(try await cache.available(hot) == 11)
         }
     }
 

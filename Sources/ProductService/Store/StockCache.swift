@@ -62,9 +62,26 @@ struct StockCache: Sendable {
         }
     }
 
+    /// Adds units to counts that exist; a missing count stays missing (`INCRBY` alone would
+    /// create it holding just the units given back, which reads would then show as the
+    /// product's stock).
+    static let giveScript = RedisScript(
+        """
+        for i, key in ipairs(KEYS) do
+            if redis.call('EXISTS', key) == 1 then redis.call('INCRBY', key, ARGV[i]) end
+        end
+        return 1
+        """
+    )
+
     /// Gives units back (a release, an expiry, a reservation the database refused).
     func give(_ lines: [ReservationLine]) async throws {
-        _ = try await redis.pipeline(lines.map { ["INCRBY", RESPArgument(key($0.productID)), RESPArgument($0.quantity)] })
+        guard !lines.isEmpty else { return }
+        _ = try await redis.evaluate(
+            Self.giveScript,
+            keys: lines.map { key($0.productID) },
+            arguments: lines.map { RESPArgument($0.quantity) }
+        )
     }
 
     /// Sets a count from the database, unless one is there already (another instance won).
