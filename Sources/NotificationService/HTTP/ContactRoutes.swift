@@ -28,7 +28,7 @@ struct ContactRoutes: Sendable {
     /// themselves (404 otherwise). Changes to someone else's need an admin.
     private func user(_ context: ShopRequestContext, changing: Bool) throws -> Int64 {
         let principal = try context.requirePrincipal()
-        let userID = context.parameters.get("id") == "me" ? principal.userID : try context.parameters.resourceID("id")
+        let userID = try context.parameters.userID("id", caller: principal.userID)
         guard principal.role != .customer || principal.userID == userID else { throw APIError.notFound("User") }
         if changing, principal.userID != userID, principal.role != .admin {
             throw APIError(.forbidden, "Only the user or an admin can change where they are reached")

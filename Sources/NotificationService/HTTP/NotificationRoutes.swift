@@ -27,7 +27,7 @@ struct NotificationRoutes: Sendable {
     /// so a customer cannot learn which ids exist.
     @Sendable func forUser(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        let userID = context.parameters.get("id") == "me" ? principal.userID : try context.parameters.resourceID("id")
+        let userID = try context.parameters.userID("id", caller: principal.userID)
         guard principal.role != .customer || principal.userID == userID else { throw APIError.notFound("User") }
         let query = try ListQuery<NotificationSortField>.parse(
             request.uri,

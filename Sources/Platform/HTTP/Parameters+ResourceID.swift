@@ -9,4 +9,10 @@ extension Parameters {
         }
         return id
     }
+
+    /// The user the path parameter `name` names: `me` is the caller, anything else must be
+    /// a resource id.
+    public func userID(_ name: String, caller: Int64) throws(APIError) -> Int64 {
+        get(name) == "me" ? caller : try resourceID(name)
+    }
 }

@@ -99,7 +99,7 @@ struct UserRoutes: Sendable {
     /// allowed `action` on that user.
     private func target(_ context: ShopRequestContext, _ action: UserAccess.Action) throws -> (Principal, Int64) {
         let principal = try context.requirePrincipal()
-        let id = context.parameters.get("id") == "me" ? principal.userID : try context.parameters.resourceID("id")
+        let id = try context.parameters.userID("id", caller: principal.userID)
         try UserAccess.check(principal, action, target: id)
         return (principal, id)
     }
