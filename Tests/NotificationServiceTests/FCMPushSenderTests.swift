@@ -288,7 +288,9 @@ import _CryptoExtras
     @Test func fcmNotAnsweringIsATransientFailure() async throws {
         try await FakeGoogle.with { google, base in
             try await withSilentServer { port in
-                let sender = try Self.sender(base: "http://127.0.0.1:\(port)", tokenURI: base + "/token", timeout: .seconds(1))
+                // The token must come within the timeout for FCM's silence to be what fails, and a
+                // loaded machine took over a second for it: the timeout is generous.
+                let sender = try Self.sender(base: "http://127.0.0.1:\(port)", tokenURI: base + "/token", timeout: .seconds(5))
 
                 let failure = await Self.failure(sending: Self.message(), with: sender)
 
@@ -315,7 +317,8 @@ import _CryptoExtras
 
     @Test func aRefusedConnectionIsATransientFailure() async throws {
         try await FakeGoogle.with { _, base in
-            let sender = try Self.sender(base: "http://127.0.0.1:1", tokenURI: base + "/token", timeout: .seconds(1))
+            // Generous for the token, as above.
+            let sender = try Self.sender(base: "http://127.0.0.1:1", tokenURI: base + "/token", timeout: .seconds(5))
 
             let failure = await Self.failure(sending: Self.message(), with: sender)
 
