@@ -16,6 +16,11 @@ final class AsyncLock: Sendable {
         return try await body()
     }
 
+    /// How many wait for the lock now.
+    var waiting: Int {
+        state.withLock { $0.waiters.count }
+    }
+
     private func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state -> Bool in

@@ -1,5 +1,4 @@
 import PostgresNIO
-import SQLiteNIO
 
 /// Recognising database errors that carry meaning for the domain, on either engine.
 public enum DatabaseErrors {
@@ -8,8 +7,8 @@ public enum DatabaseErrors {
         switch error {
         case let error as PSQLError:
             return error.serverInfo?[.sqlState] == "23505"
-        case let error as SQLiteError:
-            return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed
+        case let error as SQLiteFailure:
+            return error.isUniqueViolation
         default:
             return false
         }
