@@ -323,6 +323,13 @@ public struct NotificationService: Sendable {
 
     /// Adds the delivery log (`/users/{id}/notifications`, `/notifications`), the one-click
     /// unsubscribe and `/webhook-endpoints` to the `/api/v1` group.
+    /// The public paths this service serves, as prefixes: the gateway sends every route
+    /// under them here (longer than Users' `/api/v1/users`, so they win under it).
+    public static let publicPathPrefixes = [
+        "/api/v1/users/{id}/devices", "/api/v1/users/{id}/notifications", "/api/v1/users/{id}/phone", "/api/v1/notifications",
+        "/api/v1/webhook-endpoints", "/api/v1/unsubscribe",
+    ]
+
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)
         NotificationRoutes(store: store, unsubscribeKey: SymmetricKey(data: settings.unsubscribeSecret), now: now).add(to: group)

@@ -95,6 +95,10 @@ public struct OrderService: Sendable {
     }
 
     /// Adds `/carts`, `/cart` and `/orders` to the `/api/v1` group.
+    /// The public paths this service serves, as prefixes: the gateway sends every route
+    /// under them here.
+    public static let publicPathPrefixes = ["/api/v1/cart", "/api/v1/carts", "/api/v1/orders", "/api/v1/reports"]
+
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let group = group.group().add(middleware: UpstreamErrorMiddleware())
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: database), now: now)

@@ -100,6 +100,14 @@ public struct PaymentService: Sendable {
     }
 
     /// Adds `/payments` (reads, capture, void, refunds) and the provider's webhook route.
+    /// The public paths this service serves, as prefixes: the gateway sends every route
+    /// under them here.
+    public static let publicPathPrefixes = ["/api/v1/payments"]
+
+    /// The provider's webhook, named after the provider chosen at start (the document
+    /// lists the test network's only): the gateway sends any provider's here.
+    public static let providerWebhookPath = "/api/v1/payments/webhooks/{provider}"
+
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let idempotency = IdempotencyMiddleware(store: IdempotencyStore(database: store.database), now: now)
         WebhookRoutes(payments: payments, now: now).add(to: group)

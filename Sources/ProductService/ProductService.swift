@@ -62,6 +62,10 @@ public struct ProductService: Sendable {
     }
 
     /// Adds the `/products` and `/categories` routes to the `/api/v1` group.
+    /// The public paths this service serves, as prefixes: the gateway sends every route
+    /// under them here (the images too).
+    public static let publicPathPrefixes = ["/api/v1/products", "/api/v1/categories", "/images"]
+
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         let database = inventoryStore.database
         let products = ProductRoutes(

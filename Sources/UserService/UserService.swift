@@ -50,6 +50,10 @@ public struct UserService: Sendable {
     }
 
     /// Adds the `/users` and `/auth` routes to the `/api/v1` group.
+    /// The public paths this service serves, as prefixes: the gateway sends every route
+    /// under them here (a longer prefix of another service wins).
+    public static let publicPathPrefixes = ["/api/v1/users", "/api/v1/auth", "/api/v1/audit-events"]
+
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
         AuthRoutes(accounts: accounts).add(to: group)

@@ -9,7 +9,8 @@ import Platform
 import ProductService
 import Redis
 
-/// The services this binary can run; `all` runs every one with the gateway in one process.
+/// The services this binary can run; `all` runs every one with the gateway in one process,
+/// `gateway` the edge alone, in front of the others in their own processes.
 enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case all
     case users
@@ -17,6 +18,14 @@ enum ServiceName: String, CaseIterable, ExpressibleByArgument, Sendable {
     case payments
     case orders
     case notifications
+    case gateway
+
+    /// The services the gateway sends requests to, with the variable that lists each one's
+    /// instances.
+    static let upstreams: [(service: ServiceName, variable: String)] = [
+        (.users, "USERS_URL"), (.products, "PRODUCTS_URL"), (.orders, "ORDERS_URL"), (.payments, "PAYMENTS_URL"),
+        (.notifications, "NOTIFICATIONS_URL"),
+    ]
 
     /// Whether this process runs the Users service.
     var runsUsers: Bool { self == .all || self == .users }
@@ -70,7 +79,14 @@ struct Settings: Sendable {
     /// Payments (with the service token), and Users' public API (with the caller's token).
     var productsInternalURL: String?
     var paymentsInternalURL: String?
-    var usersURL: String?
+    /// The public addresses of each service's instances (`USERS_URL`...), for the gateway;
+    /// Orders alone calls the first of Users'.
+    var upstreams: [ServiceName: [UpstreamAddress]] = [:]
+    var usersURL: String? { upstreams[.users]?.first?.description }
+    /// How long the gateway waits for an upstream's answer, and how often it asks every
+    /// instance's `/health/ready`.
+    var gatewayTimeout = Duration.seconds(30)
+    var gatewayHealthInterval = Duration.milliseconds(2000)
     /// Carts and checkout: the guest cart TTL, the stock hold, the recovery worker's lease.
     var orders = OrderService.Settings()
     /// E-mail, webhooks and the delivery log.
@@ -160,7 +176,20 @@ struct Settings: Sendable {
         }
         productsInternalURL = try env.parsed("PRODUCTS_INTERNAL_URL", httpURL)
         paymentsInternalURL = try env.parsed("PAYMENTS_INTERNAL_URL", httpURL)
-        usersURL = try env.parsed("USERS_URL", httpURL)
+        for (upstream, variable) in ServiceName.upstreams {
+            if let addresses = try env.parsed(variable, UpstreamAddress.list(parsing:)) {
+                upstreams[upstream] = addresses
+            } else if service == .gateway, serving {
+                throw ConfigurationError(
+                    variable: variable,
+                    reason: "is required with --service gateway: the public http://host:port of each \(upstream.rawValue) instance, comma-separated"
+                )
+            }
+        }
+        if let seconds = try env.int("GATEWAY_TIMEOUT_SECONDS", in: 1...3600) { gatewayTimeout = .seconds(seconds) }
+        if let milliseconds = try env.int("GATEWAY_HEALTH_INTERVAL_MS", in: 100...3_600_000) {
+            gatewayHealthInterval = .milliseconds(milliseconds)
+        }
         if service == .orders, serving {
             for (variable, value, what) in [
                 ("PRODUCTS_INTERNAL_URL", productsInternalURL, "the internal listener of Products"),
@@ -192,7 +221,7 @@ struct Settings: Sendable {
                 throw ConfigurationError(variable: "INTERNAL_API_TOKEN", reason: "must be at least 32 characters (openssl rand -hex 32)")
             }
             internalToken = token
-        } else if service == .products || service == .payments || service == .orders, serving {
+        } else if service == .products || service == .payments || service == .orders || service == .gateway, serving {
             throw ConfigurationError(
                 variable: "INTERNAL_API_TOKEN",
                 reason: "(or INTERNAL_API_TOKEN_FILE) is required when \(service.rawValue.capitalized) runs alone"
@@ -276,6 +305,9 @@ struct Settings: Sendable {
         if let failOpen = try env.bool("RATE_LIMIT_FAIL_OPEN") { guardConfiguration.failOpen = failOpen }
         if let proxies = env.list("TRUSTED_PROXIES") { guardConfiguration.trustedProxies = Set(proxies) }
         if let origins = env.list("CORS_ALLOWED_ORIGINS") { guardConfiguration.allowedOrigins = Set(origins) }
+        // A service alone may sit behind the gateway, which rate-limits for it; the gateway
+        // itself believes no such header.
+        if service != .all, service != .gateway { guardConfiguration.gatewayToken = internalToken }
     }
 
     /// `NAME`, or the contents of the file `NAME_FILE` names (for secrets mounted as files).

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import Gateway
@@ -46,6 +47,12 @@ struct ShopSystem: Sendable {
     let databases: [any Database]
     /// Pools that must run in the service group (PostgreSQL clients).
     let databaseServices: [any Service]
+    /// The gateway alone: the services it sends requests to, which serves each route, and
+    /// the proxy with its client.
+    let upstreams: [Upstream]
+    let routeTable: GatewayRouteTable?
+    let proxy: ReverseProxy?
+    let proxyClient: HTTPClient?
 
     /// Opens the databases the chosen mode needs (creating SQLite files as required).
     static func open(_ settings: Settings, logger: Logger) async throws -> ShopSystem {
@@ -195,6 +202,7 @@ struct ShopSystem: Sendable {
             for consumer in consumers { inProcess.subscribe(consumer) }
             bus = inProcess
         }
+        let gateway = try gatewayParts(settings, metrics: metrics)
         var consumerDatabases: [(service: String, database: any Database)] = []
         if let users { consumerDatabases.append(("users", users.database)) }
         if let orders { consumerDatabases.append(("orders", orders.database)) }
@@ -216,7 +224,11 @@ struct ShopSystem: Sendable {
             consumerDatabases: consumerDatabases,
             redisClients: redisClients,
             databases: databases,
-            databaseServices: services
+            databaseServices: services,
+            upstreams: gateway?.upstreams ?? [],
+            routeTable: gateway?.routeTable,
+            proxy: gateway?.proxy,
+            proxyClient: gateway?.client
         )
     }
 
@@ -333,22 +345,24 @@ struct ShopSystem: Sendable {
         let health =
             (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
             + (notifications?.healthChecks ?? [])
-        let router = Gateway.makeRouter(
-            health: health,
-            tokens: tokens,
-            sessionCutoffs: sessionCutoffs,
-            rateLimits: rateLimits,
-            configuration: settings.guardConfiguration,
-            metrics: metrics
-        ) { api in
-            users?.addRoutes(to: api)
-            products?.addRoutes(to: api)
-            payments?.addRoutes(to: api)
-            orders?.addRoutes(to: api)
-            notifications?.addRoutes(to: api)
-        } assets: { router in
-            products?.addPublicRoutes(to: router)
-        }
+        let router =
+            gatewayRouter()
+            ?? Gateway.makeRouter(
+                health: health,
+                tokens: tokens,
+                sessionCutoffs: sessionCutoffs,
+                rateLimits: rateLimits,
+                configuration: settings.guardConfiguration,
+                metrics: metrics
+            ) { api in
+                users?.addRoutes(to: api)
+                products?.addRoutes(to: api)
+                payments?.addRoutes(to: api)
+                orders?.addRoutes(to: api)
+                notifications?.addRoutes(to: api)
+            } assets: { router in
+                products?.addPublicRoutes(to: router)
+            }
         let host = settings.host
         // Workers that read the schema start once it is migrated.
         let migrated = StartGate()
@@ -356,7 +370,7 @@ struct ShopSystem: Sendable {
             router: router,
             server: server,
             configuration: serverConfiguration(host: host, port: settings.port, logger: logger),
-            services: databaseServices + workers(logger: logger).map(migrated.guarding),
+            services: databaseServices + workers(logger: logger).map(migrated.guarding) + upstreamHealthChecks(logger: logger),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
@@ -448,5 +462,6 @@ struct ShopSystem: Sendable {
             try? await database.close()
         }
         for client in redisClients { client.shutdown() }
+        try? await proxyClient?.shutdown()
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 public import Hummingbird
 import Logging
@@ -17,6 +18,11 @@ public struct GuardConfiguration: Sendable {
     public var trustedProxies: Set<String> = []
     /// Origins a browser may call the API from (CORS); empty: none.
     public var allowedOrigins: Set<String> = []
+    /// The internal API token, for a service behind the gateway: a request that shows it in
+    /// ``GatewayToken/header`` was counted by the gateway, so it is not counted again here,
+    /// and its client is the one the gateway names in `X-Forwarded-For`. Its bearer token
+    /// is verified all the same.
+    public var gatewayToken: String?
 
     public init() {}
 }
@@ -27,6 +33,9 @@ public struct GuardConfiguration: Sendable {
 ///
 /// An invalid token is refused even on routes open to anonymous callers: a client that
 /// sends credentials must send good ones.
+///
+/// Behind the gateway (``GuardConfiguration/gatewayToken``), requests the gateway vouches
+/// for are not rate limited again.
 public struct EdgeGuard: RouterMiddleware {
     public typealias Context = ShopRequestContext
 
@@ -38,6 +47,7 @@ public struct EdgeGuard: RouterMiddleware {
     let metrics: ShopMetrics?
     let now: @Sendable () -> Date
     private let warnings = WarningThrottle()
+    private let gatewayDigest: SHA256.Digest?
 
     public init(
         tokens: AccessTokens,
@@ -53,6 +63,7 @@ public struct EdgeGuard: RouterMiddleware {
         self.configuration = configuration
         self.metrics = metrics
         self.now = now
+        gatewayDigest = configuration.gatewayToken.map { SHA256.hash(data: Data($0.utf8)) }
     }
 
     public func handle(
@@ -65,10 +76,12 @@ public struct EdgeGuard: RouterMiddleware {
         let route = context.endpointPath ?? RoutePath.collapsed(request.uri.path)
         guard route.hasPrefix("/api/v1/") else { return try await next(request, context) }
         var context = context
+        let viaGateway = isFromGateway(request)
         context.clientAddress = ClientAddress.resolve(
             peer: context.remoteAddress?.ipAddress,
             forwardedFor: request.headers[values: .xForwardedFor],
-            trustedProxies: configuration.trustedProxies
+            trustedProxies: configuration.trustedProxies,
+            trustingPeer: viaGateway
         )
         var refusal: InvalidAccessToken?
         var verifiedToken: String?
@@ -86,8 +99,9 @@ public struct EdgeGuard: RouterMiddleware {
                 context.logger.debug("bearer token refused", metadata: ["reason": "\(error)"])
             }
         }
-        let decision = try await limit(request, route: route, context: context)
-        guard decision.allowed else {
+        // The gateway counted it already; counting it again would halve every limit.
+        let decision = viaGateway ? nil : try await limit(request, route: route, context: context)
+        if let decision, !decision.allowed {
             metrics?.rateLimited.increment()
             throw APIError(
                 .rateLimited,
@@ -97,7 +111,7 @@ public struct EdgeGuard: RouterMiddleware {
         }
         if let refusal {
             var error = refusal.apiError
-            error.headers.append(contentsOf: decision.headers)
+            if let decision { error.headers.append(contentsOf: decision.headers) }
             throw error
         }
         var response = try await RequestActor.$userID.withValue(context.principal?.userID) {
@@ -105,8 +119,14 @@ public struct EdgeGuard: RouterMiddleware {
                 try await next(request, context)
             }
         }
-        response.headers.append(contentsOf: decision.headers)
+        if let decision { response.headers.append(contentsOf: decision.headers) }
         return response
+    }
+
+    /// Whether the request shows the gateway's token (compared as digests, in constant time).
+    private func isFromGateway(_ request: Request) -> Bool {
+        guard let gatewayDigest, let presented = request.headers[GatewayToken.header] else { return false }
+        return SHA256.hash(data: Data(presented.utf8)) == gatewayDigest
     }
 
     /// Whether the sessions of `principal`'s user ended after its token was issued. A
@@ -201,10 +221,10 @@ final class WarningThrottle: Sendable {
 
 /// Where a request really comes from.
 enum ClientAddress {
-    /// The peer, unless it is a trusted proxy: then the nearest address in
-    /// `X-Forwarded-For` that is not a trusted proxy itself.
-    static func resolve(peer: String?, forwardedFor: [String], trustedProxies: Set<String>) -> String? {
-        guard let peer, trustedProxies.contains(peer) else { return peer }
+    /// The peer, unless it is a trusted proxy (or `trustingPeer`, the gateway): then the
+    /// nearest address in `X-Forwarded-For` that is not a trusted proxy itself.
+    static func resolve(peer: String?, forwardedFor: [String], trustedProxies: Set<String>, trustingPeer: Bool = false) -> String? {
+        guard trustingPeer || peer.map({ trustedProxies.contains($0) }) == true else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() where !hop.isEmpty && !trustedProxies.contains(hop) {
             return hop

@@ -82,6 +82,26 @@ public final class ShopMetrics: Sendable {
         )
     }
 
+    /// Sets `shop_gateway_upstream_healthy{upstream, upstream_instance}`: 1 while the
+    /// gateway sends requests to the instance, 0 while it passed no health check, is
+    /// ejected or its breaker is open. Both labels come from configuration.
+    public func recordUpstreamHealth(upstream: String, instance: String, healthy: Bool) {
+        registry.makeGauge(descriptor: Self.upstreamHealthy, labels: [("upstream", upstream), ("upstream_instance", instance)])
+            .set(to: healthy ? 1 : 0)
+    }
+
+    /// Counts one request the gateway sent again, to another instance of `upstream`.
+    public func recordGatewayRetry(upstream: String) {
+        registry.makeCounter(descriptor: Self.gatewayRetries, labels: [("upstream", upstream)]).increment()
+    }
+
+    static var upstreamHealthy: MetricNameDescriptor {
+        name("gateway_upstream_healthy", "", "Whether the gateway sends requests to an upstream instance: 1 yes, 0 no.")
+    }
+    static var gatewayRetries: MetricNameDescriptor {
+        name("gateway_retries", "total", "Requests the gateway sent again to another instance after a failure before any answer.")
+    }
+
     static func gaugeValue(of state: CircuitBreaker.State) -> Double {
         switch state {
         case .closed: 0

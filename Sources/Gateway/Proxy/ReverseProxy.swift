@@ -1,0 +1,194 @@
+public import AsyncHTTPClient
+import Foundation
+public import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+public import Platform
+import ServiceContract
+import Synchronization
+
+/// How the gateway calls its upstreams.
+public struct ProxyConfiguration: Sendable {
+    /// How long an upstream may take to answer a request (its head; the body may then
+    /// stream for as long as bytes keep coming).
+    public var timeout: Duration = .seconds(30)
+    /// How often every instance's `/health/ready` is asked.
+    public var healthInterval: Duration = .seconds(2)
+    /// The largest body of a request that is safe to repeat that is kept to send it again;
+    /// a larger one streams and is never sent twice.
+    public var retryBodyLimit = 1 << 20
+    /// The internal API token, shown to services in ``GatewayToken/header`` so their guards
+    /// leave rate limiting to the gateway.
+    public var token: String
+    /// Peers whose `X-Forwarded-Proto` is passed on (the guard's trusted proxies).
+    public var trustedProxies: Set<String> = []
+
+    public init(token: String) {
+        self.token = token
+    }
+}
+
+/// Sends a request that passed the edge to an instance of the service that owns its route,
+/// and streams the answer back.
+///
+/// A request safe to repeat (GET, HEAD, or any method with `Idempotency-Key`) whose body
+/// is small enough to keep is sent to another instance when one fails before answering
+/// (refused, timed out, reset), at most once per instance. Any other request is sent at
+/// most once. With no instance to send to: 503 `UPSTREAM_UNAVAILABLE` with `Retry-After`.
+public struct ReverseProxy: Sendable {
+    let client: HTTPClient
+    let configuration: ProxyConfiguration
+    let metrics: ShopMetrics?
+
+    public init(client: HTTPClient, configuration: ProxyConfiguration, metrics: ShopMetrics? = nil) {
+        self.client = client
+        self.configuration = configuration
+        self.metrics = metrics
+    }
+
+    /// The answer of one of `upstream`'s instances to `request`.
+    public func forward(_ request: Request, to upstream: Upstream, context: ShopRequestContext) async throws -> Response {
+        let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+        guard let probe = URL(string: "http://upstream" + target), probe.host == "upstream" else {
+            throw APIError.malformed("The request's path cannot be forwarded")
+        }
+        let headers = ForwardedHeaders.request(
+            request.headers,
+            context: context,
+            token: configuration.token,
+            trustedProxies: configuration.trustedProxies
+        )
+        let body = try await OutgoingBody(request, canRepeat: Self.isSafeToRepeat(request), limit: configuration.retryBodyLimit)
+        var sent = false
+        for instance in upstream.rotation() {
+            if sent {
+                guard body.canRepeat else { break }
+                metrics?.recordGatewayRetry(upstream: upstream.name)
+            }
+            var outgoing = HTTPClientRequest(url: instance.address.description + target)
+            outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
+            outgoing.headers = headers
+            outgoing.body = body.payload
+            do {
+                let response = try await instance.breaker.run(
+                    { try await client.execute(outgoing, timeout: TimeAmount(configuration.timeout), logger: context.logger) },
+                    isFailure: { _ in !body.clientFailed && !Task.isCancelled }
+                )
+                instance.answered()
+                return Self.response(response)
+            } catch is CircuitOpenError {
+                // Refused before anything was sent: no second sending.
+                continue
+            } catch {
+                if body.clientFailed || Task.isCancelled { throw error }
+                instance.failed()
+                sent = true
+                context.logger.warning(
+                    "upstream instance failed",
+                    metadata: ["upstream": "\(upstream.name)", "instance": "\(instance.address)", "error": "\(error)"]
+                )
+            }
+        }
+        throw APIError(
+            .upstreamUnavailable,
+            "The \(upstream.name) service is not answering; try again shortly",
+            headers: [.retryAfter: String(upstream.retryAfter(healthInterval: configuration.healthInterval))]
+        )
+    }
+
+    /// A client for upstreams: redirects and compression passed through untouched, a
+    /// refused connection reported at once (another instance is tried rather than this one
+    /// waited for), and room for many requests at a time. Its owner shuts it down.
+    public static func makeClient(timeout: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: TimeAmount(min(timeout, .seconds(5))), read: TimeAmount(timeout)),
+            decompression: .disabled
+        )
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// GET, HEAD, and any request carrying an idempotency key.
+    static func isSafeToRepeat(_ request: Request) -> Bool {
+        request.method == .get || request.method == .head || request.headers[.idempotencyKey] != nil
+    }
+
+    private static func response(_ upstream: HTTPClientResponse) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: Int(upstream.status.code), reasonPhrase: upstream.status.reasonPhrase),
+            headers: ForwardedHeaders.response(upstream.headers),
+            body: ResponseBody(asyncSequence: upstream.body)
+        )
+    }
+}
+
+/// The body sent upstream: kept in memory when the request may be sent again, streamed
+/// from the client otherwise.
+private struct OutgoingBody: Sendable {
+    let payload: HTTPClientRequest.Body?
+    let canRepeat: Bool
+    private let failure: ClientBodyFailure
+
+    /// Whether reading the client's body failed (it went away mid-upload): its fault, not
+    /// the upstream's.
+    var clientFailed: Bool { failure.happened }
+
+    init(_ request: Request, canRepeat: Bool, limit: Int) async throws {
+        failure = ClientBodyFailure()
+        let declared = request.headers[.contentLength].flatMap { Int64($0) }
+        let chunked = request.headers[.transferEncoding] != nil
+        guard declared != nil || chunked else {
+            payload = nil
+            self.canRepeat = canRepeat
+            return
+        }
+        if canRepeat, !chunked, let declared, declared <= limit {
+            do {
+                payload = .bytes(try await request.body.collect(upTo: limit))
+            } catch {
+                failure.record()
+                throw error
+            }
+            self.canRepeat = true
+            return
+        }
+        let length: HTTPClientRequest.Body.Length = declared.map { .known($0) } ?? .unknown
+        payload = .stream(WatchedBody(base: request.body, failure: failure), length: length)
+        self.canRepeat = false
+    }
+}
+
+/// Remembers that the client's body could not be read.
+private final class ClientBodyFailure: Sendable {
+    private let flag = Atomic(false)
+    var happened: Bool { flag.load(ordering: .relaxed) }
+    func record() { flag.store(true, ordering: .relaxed) }
+}
+
+/// The client's body as it arrives, noting a failure to read it.
+private struct WatchedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let failure: ClientBodyFailure
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let failure: ClientBodyFailure
+
+        mutating func next() async throws -> ByteBuffer? {
+            do {
+                return try await base.next()
+            } catch {
+                failure.record()
+                throw error
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), failure: failure)
+    }
+}

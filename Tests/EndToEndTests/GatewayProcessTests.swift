@@ -1,0 +1,67 @@
+import Foundation
+import Platform
+import TestSupport
+import Testing
+
+/// `shop serve --service gateway` in front of `shop serve --service users`, two real
+/// processes on PostgreSQL and one Redis: a customer registers and logs in through it.
+@Suite struct GatewayProcessTests {
+    typealias ShopProcess = ProcessTests.ShopProcess
+
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
+    func aCustomerRegistersAndLogsInThroughTheGateway() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        try await TestDatabases.withPostgresURL { usersDB in
+            let shared = [
+                "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
+                "RATE_LIMIT": "1000/60", "RATE_LIMIT_CREDENTIALS": "1000/60",
+            ]
+            let users = try ShopProcess(
+                ["serve", "--service", "users", "--port", "0"],
+                environment: shared.merging(["DATABASE_URL": CheckoutCrashTests.text(usersDB)]) { $1 }
+            )
+            let usersPort = try await users.port()
+            // The other services are not running: their addresses refuse connections.
+            var upstreams = ["USERS_URL": "http://127.0.0.1:\(usersPort)"]
+            for variable in ["PRODUCTS_URL", "ORDERS_URL", "PAYMENTS_URL", "NOTIFICATIONS_URL"] {
+                upstreams[variable] = "http://127.0.0.1:\(try freePort())"
+            }
+            let gateway = try ShopProcess(["serve", "--service", "gateway", "--port", "0"], environment: shared.merging(upstreams) { $1 })
+            let shop = RunningShop(port: try await gateway.port())
+
+            let id = try await shop.createUser("ada@example.com", name: "Ada")
+            let customer = shop.signedIn(as: try await shop.logIn("ada@example.com").access)
+            let me = try await customer.request(.GET, "/api/v1/users/me", headers: [("X-Request-ID", "req_through.gateway")])
+            #expect(me.status == 200)
+            #expect(me.json?["data"]?["id"]?.integer == id)
+            #expect(me.header("X-Request-ID") == "req_through.gateway")
+            let limit = try #require(me.header("RateLimit"))
+            #expect(limit.hasPrefix(#""default";r="#), "\(limit)")
+            let again = try await customer.request(.GET, "/api/v1/users/me")
+            let used = { (header: String?) in
+                header.flatMap { $0.split(separator: ";").first { $0.hasPrefix("r=") } }.flatMap { Int($0.dropFirst(2)) }
+            }
+            #expect(used(limit).map { $0 - 1 } == used(again.header("RateLimit")), "counted once, by the gateway")
+
+            let products = try await shop.request(.GET, "/api/v1/products")
+            #expect(products.status == 503)
+            #expect(products.json?["error"]?["code"]?.string == "UPSTREAM_UNAVAILABLE")
+            #expect(products.header("Retry-After") != nil)
+            #expect(try await shop.request(.GET, "/api/v1/nothing-here").status == 404)
+            #expect(try await shop.request(.GET, "/api/v1/openapi.json").status == 200)
+
+            let metrics = try await RunningShop(port: try await gateway.internalPort()).request(.GET, "/metrics")
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            #expect(
+                text.contains(#"shop_gateway_upstream_healthy{upstream="users",upstream_instance="http://127.0.0.1:\#(usersPort)"} 1"#),
+                "\(text)"
+            )
+
+            for process in [gateway, users] { kill(process.process.processIdentifier, SIGTERM) }
+            for process in [gateway, users] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
+        }
+    }
+}

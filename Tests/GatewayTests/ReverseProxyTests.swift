@@ -1,0 +1,218 @@
+import Crypto
+import Foundation
+import Gateway
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTP1
+import Platform
+import Testing
+
+/// The gateway in front of instances of a service: round-robin, ejection, retries, what
+/// crosses it and what does not.
+@Suite struct ReverseProxyTests {
+    @Test func requestsTakeTurnsOverTheInstances() async throws {
+        let (a, b) = (try FakeInstance(name: "a"), try FakeInstance(name: "b"))
+        try await a.start()
+        try await b.start()
+        try await GatewayHarness.with([a.address, b.address]) { gateway async throws in
+            for _ in 0..<10 {
+                #expect(try await gateway.request(.GET, "/api/v1/products").status == 200)
+            }
+        }
+        #expect(a.requests == 5)
+        #expect(b.requests == 5)
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func aRefusingInstanceIsEjectedAndAGetIsRetriedOnAnother() async throws {
+        let b = try FakeInstance(name: "b")
+        try await b.start()
+        let refusing = try GatewayHarness.refusingAddress()
+        try await GatewayHarness.with([refusing, b.address]) { gateway async throws in
+            let first = try await gateway.request(.GET, "/api/v1/products/7")
+            #expect(first.status == 200, "sent again to the other instance")
+            #expect(gateway.metric(#"shop_gateway_retries_total{upstream="shop"}"#) == 1)
+            #expect(gateway.metric(#"shop_gateway_upstream_healthy{upstream="shop",upstream_instance="\#(refusing)"}"#) == 0)
+            #expect(gateway.upstream.instances[0].isAvailable == false)
+            for _ in 0..<4 {
+                #expect(try await gateway.request(.GET, "/api/v1/products/7").status == 200)
+            }
+            #expect(gateway.metric(#"shop_gateway_retries_total{upstream="shop"}"#) == 1, "the ejected instance is not tried again")
+        }
+        #expect(b.requests == 5)
+        await b.stop()
+    }
+
+    @Test func aPostIsSentAgainOnlyWithAnIdempotencyKey() async throws {
+        let b = try FakeInstance(name: "b")
+        try await b.start()
+        try await GatewayHarness.with([try GatewayHarness.refusingAddress(), b.address]) { gateway async throws in
+            let refused = try await gateway.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Content-Type", "application/json")],
+                body: ByteBuffer(string: "{}")
+            )
+            #expect(refused.status == 503)
+            #expect(String(buffer: refused.body).contains(#""code":"UPSTREAM_UNAVAILABLE""#))
+            #expect(b.requests == 0, "never sent twice, not even once more elsewhere")
+        }
+        try await GatewayHarness.with([try GatewayHarness.refusingAddress(), b.address]) { gateway async throws in
+            let body = ByteBuffer(string: #"{"cart":1}"#)
+            let sent = try await gateway.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Content-Type", "application/json"), ("Idempotency-Key", "k-1")],
+                body: body
+            )
+            #expect(sent.status == 200)
+            #expect(String(buffer: sent.body) == Self.digest(body), "the kept body is sent whole")
+        }
+        #expect(b.requests == 1)
+        await b.stop()
+    }
+
+    @Test func withEveryInstanceDownTheAnswerIs503AtOnce() async throws {
+        let (a, b) = (try FakeInstance(name: "a"), try FakeInstance(name: "b"))
+        try await a.start()
+        try await b.start()
+        a.setReady(false)
+        b.setReady(false)
+        try await GatewayHarness.with([a.address, b.address]) { gateway async throws in
+            await gateway.checks.checkAll()
+            let answer = try await gateway.request(.GET, "/api/v1/products")
+            #expect(answer.status == 503)
+            let body = String(buffer: answer.body)
+            #expect(body.contains(#""code":"UPSTREAM_UNAVAILABLE""#))
+            #expect(body.contains(#""request_id":"#))
+            #expect(answer.headers.first(name: "X-Request-ID") != nil)
+            let retryAfter = try #require(answer.headers.first(name: "Retry-After").flatMap(Int.init))
+            #expect((1...30).contains(retryAfter))
+        }
+        #expect(a.requests == 0 && b.requests == 0, "no instance known down was tried")
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func anInstanceThatAnswersItsHealthCheckAgainRejoins() async throws {
+        let b = try FakeInstance(name: "b")
+        try await b.start()
+        let a = try FakeInstance(name: "a")
+        try await GatewayHarness.with([a.address, b.address]) { gateway async throws in
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 200)
+            #expect(gateway.upstream.instances[0].isAvailable == false, "ejected when refused")
+            await gateway.checks.checkAll()
+            #expect(gateway.upstream.instances[0].isAvailable == false, "still down")
+            try await a.start()
+            await gateway.checks.checkAll()
+            #expect(gateway.upstream.instances[0].isAvailable)
+            #expect(gateway.metric(#"shop_gateway_upstream_healthy{upstream="shop",upstream_instance="\#(a.address)"}"#) == 1)
+            for _ in 0..<4 {
+                #expect(try await gateway.request(.GET, "/api/v1/products").status == 200)
+            }
+        }
+        #expect(a.requests == 2, "back in its turn")
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func hopByHopHeadersStayAndTheGatewaysOwnAreSet() async throws {
+        let upstream = try FakeInstance(name: "a") { seen in
+            var response = FakeInstance.echo(seen)
+            response.headers[HTTPField.Name("Connection")!] = "X-Upstream-Hop"
+            response.headers[HTTPField.Name("X-Upstream-Hop")!] = "1"
+            response.headers[HTTPField.Name("Keep-Alive")!] = "timeout=5"
+            response.headers[HTTPField.Name("X-Request-ID")!] = "req_upstream"
+            return response
+        }
+        try await upstream.start()
+        try await GatewayHarness.with([upstream.address]) { gateway async throws in
+            let answer = try await gateway.request(
+                .GET,
+                "/api/v1/products",
+                headers: [
+                    ("Connection", "X-Custom-Hop"), ("X-Custom-Hop", "1"), ("Keep-Alive", "timeout=5"), ("Proxy-Authorization", "Basic eDp5"),
+                    ("X-Shop-Gateway", "forged"), ("X-Forwarded-For", "203.0.113.9"), ("X-Request-ID", "req_client.1"),
+                    ("X-Forwarded-Proto", "https"), ("Accept", "application/json"),
+                ]
+            )
+            #expect(answer.status == 200)
+            #expect(answer.headers.first(name: "X-Upstream-Hop") == nil)
+            #expect(answer.headers.first(name: "Keep-Alive") == nil)
+            #expect(answer.headers.first(name: "ETag") != nil, "end-to-end headers come back")
+            #expect(answer.headers.first(name: "X-Request-ID") == "req_client.1", "the edge's id, not the upstream's")
+            #expect(answer.headers.first(name: "X-Content-Type-Options") == "nosniff")
+            let seen = try #require(upstream.seen.first)
+            for name in ["X-Custom-Hop", "Keep-Alive", "Proxy-Authorization"] {
+                #expect(seen.headers[HTTPField.Name(name)!] == nil, "\(name) forwarded")
+            }
+            #expect(seen.headers[HTTPField.Name("Connection")!] != "X-Custom-Hop")
+            #expect(seen.headers[values: HTTPField.Name("X-Shop-Gateway")!] == [GatewayHarness.token], "a client's own is dropped")
+            #expect(seen.headers[HTTPField.Name("X-Request-ID")!] == "req_client.1")
+            #expect(seen.headers[HTTPField.Name("X-Forwarded-For")!] == "203.0.113.9, 127.0.0.1")
+            #expect(seen.headers[HTTPField.Name("X-Forwarded-Proto")!] == "http", "the client's claim is not believed")
+            #expect(seen.headers[.accept] == "application/json")
+        }
+        await upstream.stop()
+    }
+
+    @Test func aLargeBodyStreamsThroughBothWays() async throws {
+        let size = 8 << 20
+        var bytes = [UInt8](repeating: 0, count: size)
+        for index in bytes.indices { bytes[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 7) }
+        let payload = bytes
+        let upstream = try FakeInstance(name: "a") { seen in
+            Response(
+                status: .created,
+                headers: [HTTPField.Name("X-Body-Digest")!: seen.bodyDigest, .contentType: "application/octet-stream"],
+                body: .init(byteBuffer: ByteBuffer(bytes: payload.reversed()))
+            )
+        }
+        try await upstream.start()
+        try await GatewayHarness.with([upstream.address]) { gateway async throws in
+            let answer = try await gateway.request(
+                .POST,
+                "/api/v1/products/7/images",
+                headers: [("Content-Type", "image/png")],
+                body: ByteBuffer(bytes: payload)
+            )
+            #expect(answer.status == 201)
+            #expect(answer.headers.first(name: "X-Body-Digest") == Self.digest(ByteBuffer(bytes: payload)))
+            #expect(Self.digest(answer.body) == Self.digest(ByteBuffer(bytes: payload.reversed())))
+        }
+        #expect(upstream.seen.first?.bodyBytes == size)
+        await upstream.stop()
+    }
+
+    @Test func pathsAndQueriesPassThroughAsSent() async throws {
+        let upstream = try FakeInstance(name: "a")
+        try await upstream.start()
+        try await GatewayHarness.with([upstream.address]) { gateway async throws in
+            for target in [
+                "/api/v1/products?q=a%20b&x=1&x=2&empty=&plus=a+b&sym=%26%3D%3F",
+                "/api/v1/products/by-slug/caf%C3%A9-%2F-x",
+                "/api/v1/products/by-slug/a:b@c!$'()*+,;=~._-",
+                "//api/v1/users/",
+                "/api/v1//users/7/",
+            ] {
+                let answer = try await gateway.request(.GET, target)
+                #expect(answer.status == 200, "\(target)")
+                #expect(answer.headers.first(name: "X-Instance") == "GET \(target)")
+            }
+            let unknown = try await gateway.request(.GET, "/api/v1/nothing-here")
+            #expect(unknown.status == 404)
+            #expect(String(buffer: unknown.body).contains(#""code":"NOT_FOUND""#))
+            let wrongMethod = try await gateway.request(.PUT, "/api/v1/products")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.headers.first(name: "Allow") == "GET, POST")
+        }
+        #expect(upstream.requests == 5, "unknown routes and methods are answered at the edge")
+        await upstream.stop()
+    }
+
+    static func digest(_ buffer: ByteBuffer) -> String {
+        SHA256.hash(data: Data(buffer.readableBytesView)).map { String(format: "%02x", $0) }.joined()
+    }
+}
