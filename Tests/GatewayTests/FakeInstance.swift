@@ -29,6 +29,7 @@ final class FakeInstance: Sendable {
 
     private struct State {
         var ready = true
+        var stalled = false
         var seen: [Seen] = []
         var running: (group: ServiceGroup, task: Task<Void, any Error>)?
     }
@@ -45,6 +46,11 @@ final class FakeInstance: Sendable {
 
     func setReady(_ ready: Bool) {
         state.withLock { $0.ready = ready }
+    }
+
+    /// While stalled, requests other than health checks get no answer.
+    func stall(_ stalled: Bool) {
+        state.withLock { $0.stalled = stalled }
     }
 
     /// Answers with the instance's name, and what it saw as headers.
@@ -103,6 +109,9 @@ final class FakeInstance: Sendable {
         let digest = hash.finalize().map { String(format: "%02x", $0) }.joined()
         let seen = Seen(method: request.method.rawValue, uri: request.uri.string, headers: request.headers, bodyDigest: digest, bodyBytes: count)
         state.withLock { $0.seen.append(seen) }
+        while state.withLock({ $0.stalled }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         return answer(seen)
     }
 }

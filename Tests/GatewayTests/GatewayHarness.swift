@@ -32,6 +32,7 @@ struct GatewayHarness: Sendable {
         _ addresses: [String],
         configuration: GuardConfiguration = GatewayHarness.generousLimits,
         rateLimits: any RateLimitStore = InMemoryRateLimitStore(),
+        timeout: Duration = .seconds(30),
         _ body: (GatewayHarness) async throws -> Void
     ) async throws {
         let metrics = ShopMetrics()
@@ -41,8 +42,9 @@ struct GatewayHarness: Sendable {
             ejection: EjectionPolicy(first: .seconds(60), longest: .seconds(120)),
             metrics: metrics
         )
-        let client = ReverseProxy.makeClient(timeout: .seconds(30))
+        let client = ReverseProxy.makeClient(timeout: timeout)
         var proxy = ProxyConfiguration(token: token)
+        proxy.timeout = timeout
         proxy.healthInterval = .seconds(2)
         let table = try GatewayRouteTable(
             document: Gateway.openAPIDocument,

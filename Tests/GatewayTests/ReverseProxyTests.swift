@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
-import Gateway
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
 import Platform
 import Testing
+
+@testable import Gateway
 
 /// The gateway in front of instances of a service: round-robin, ejection, retries, what
 /// crosses it and what does not.
@@ -210,6 +211,37 @@ import Testing
         }
         #expect(upstream.requests == 5, "unknown routes and methods are answered at the edge")
         await upstream.stop()
+    }
+
+    @Test func anInstanceThatDoesNotAnswerInTimeIsSetAsideAndOnlySafeRequestsGoElsewhere() async throws {
+        let stuck = try FakeInstance(name: "stuck")
+        stuck.stall(true)
+        let b = try FakeInstance(name: "b")
+        try await stuck.start()
+        try await b.start()
+        try await GatewayHarness.with([stuck.address, b.address], timeout: .seconds(1)) { gateway async throws in
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 200, "sent again after the timeout")
+            #expect(gateway.upstream.instances[0].isAvailable == false)
+            #expect(gateway.metric(#"shop_circuit_breaker_state{breaker="shop@\#(stuck.address)"}"#) == 0, "one failure opens no breaker")
+        }
+        try await GatewayHarness.with([stuck.address, b.address], timeout: .seconds(1)) { gateway async throws in
+            let answer = try await gateway.request(
+                .POST,
+                "/api/v1/orders",
+                headers: [("Content-Type", "application/json")],
+                body: ByteBuffer(string: "{}")
+            )
+            #expect(answer.status == 503)
+        }
+        #expect(b.seen.map(\.method) == ["GET"], "the POST went to the stuck instance only")
+        stuck.stall(false)
+        await stuck.stop()
+        await b.stop()
+    }
+
+    @Test func anEjectionDoublesWhileFailuresGoOn() {
+        let policy = EjectionPolicy()
+        #expect((1...6).map { policy.duration(afterFailures: $0) } == [5, 10, 20, 30, 30, 30].map { Duration.seconds($0) })
     }
 
     static func digest(_ buffer: ByteBuffer) -> String {
