@@ -45,6 +45,7 @@ struct GatewayHarness: Sendable {
         let client = ReverseProxy.makeClient(timeout: timeout)
         var proxy = ProxyConfiguration(token: token)
         proxy.timeout = timeout
+        proxy.trustedProxies = configuration.trustedProxies
         proxy.healthInterval = .seconds(2)
         let table = try GatewayRouteTable(
             document: Gateway.openAPIDocument,

@@ -239,6 +239,40 @@ import Testing
         await b.stop()
     }
 
+    @Test func answersWithoutABodyPassThrough() async throws {
+        let upstream = try FakeInstance(name: "a") { seen in
+            seen.method == "DELETE"
+                ? Response(status: .noContent)
+                : Response(status: .notModified, headers: [.eTag: "\"v1\"", .cacheControl: "public, max-age=60"])
+        }
+        try await upstream.start()
+        try await GatewayHarness.with([upstream.address]) { gateway async throws in
+            let cached = try await gateway.request(.GET, "/api/v1/products/7", headers: [("If-None-Match", "\"v1\"")])
+            #expect(cached.status == 304)
+            #expect(cached.headers.first(name: "ETag") == "\"v1\"")
+            #expect(cached.body.readableBytes == 0)
+            let deleted = try await gateway.request(.DELETE, "/api/v1/users/7")
+            #expect(deleted.status == 204)
+            #expect(try await gateway.request(.GET, "/api/v1/products/7").status == 304, "the connection is still usable")
+        }
+        #expect(upstream.seen.first?.headers[.ifNoneMatch] == "\"v1\"")
+        await upstream.stop()
+    }
+
+    @Test func theSchemeIsTakenFromATrustedProxyOnly() async throws {
+        let upstream = try FakeInstance(name: "a")
+        try await upstream.start()
+        var configuration = GatewayHarness.generousLimits
+        configuration.trustedProxies = ["127.0.0.1"]
+        try await GatewayHarness.with([upstream.address], configuration: configuration) { gateway async throws in
+            _ = try await gateway.request(.GET, "/api/v1/products", headers: [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "203.0.113.9")])
+        }
+        let seen = try #require(upstream.seen.first)
+        #expect(seen.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https")
+        #expect(seen.headers[HTTPField.Name("X-Forwarded-For")!] == "203.0.113.9, 127.0.0.1")
+        await upstream.stop()
+    }
+
     @Test func anEjectionDoublesWhileFailuresGoOn() {
         let policy = EjectionPolicy()
         #expect((1...6).map { policy.duration(afterFailures: $0) } == [5, 10, 20, 30, 30, 30].map { Duration.seconds($0) })
