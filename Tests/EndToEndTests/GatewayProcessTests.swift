@@ -64,4 +64,44 @@ import Testing
             for process in [gateway, users] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
         }
     }
+
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
+    func readsGoOnWhenOneOfTwoInstancesIsKilled() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        try await TestDatabases.withPostgresURL { usersDB in
+            let shared = [
+                "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
+                "DATABASE_URL": CheckoutCrashTests.text(usersDB),
+            ]
+            let first = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: shared)
+            let firstPort = try await first.port()
+            let second = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: shared)
+            let secondPort = try await second.port()
+            var upstreams = ["USERS_URL": "http://127.0.0.1:\(firstPort),http://127.0.0.1:\(secondPort)"]
+            for variable in ["PRODUCTS_URL", "ORDERS_URL", "PAYMENTS_URL", "NOTIFICATIONS_URL"] {
+                upstreams[variable] = "http://127.0.0.1:\(try freePort())"
+            }
+            let gateway = try ShopProcess(["serve", "--service", "gateway", "--port", "0"], environment: shared.merging(upstreams) { $1 })
+            let shop = RunningShop(port: try await gateway.port())
+            _ = try await shop.createUser("grace@example.com", name: "Grace")
+            let customer = shop.signedIn(as: try await shop.logIn("grace@example.com").access)
+            for _ in 0..<4 { #expect(try await customer.request(.GET, "/api/v1/users/me").status == 200) }
+
+            kill(first.process.processIdentifier, SIGKILL)
+            for _ in 0..<10 {
+                let me = try await customer.request(.GET, "/api/v1/users/me")
+                #expect(me.status == 200, "\(String(decoding: me.body, as: UTF8.self))")
+            }
+            let metrics = try await RunningShop(port: try await gateway.internalPort()).request(.GET, "/metrics")
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            #expect(text.contains(#"shop_gateway_upstream_healthy{upstream="users",upstream_instance="http://127.0.0.1:\#(firstPort)"} 0"#))
+            #expect(text.contains(#"shop_gateway_upstream_healthy{upstream="users",upstream_instance="http://127.0.0.1:\#(secondPort)"} 1"#))
+
+            for process in [gateway, second] { kill(process.process.processIdentifier, SIGTERM) }
+            for process in [gateway, second] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
+        }
+    }
 }
