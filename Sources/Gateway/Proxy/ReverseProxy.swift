@@ -10,8 +10,8 @@ import Synchronization
 
 /// How the gateway calls its upstreams.
 public struct ProxyConfiguration: Sendable {
-    /// How long an upstream may take to answer a request (its head; the body may then
-    /// stream for as long as bytes keep coming).
+    /// How long an upstream may take to start answering a request, and then at most
+    /// between two parts of its body.
     public var timeout: Duration = .seconds(30)
     /// How often every instance's `/health/ready` is asked.
     public var healthInterval: Duration = .seconds(2)
@@ -78,7 +78,8 @@ public struct ReverseProxy: Sendable {
                 instance.answered()
                 return Self.response(response)
             } catch is CircuitOpenError {
-                // Refused before anything was sent: no second sending.
+                // Its breaker opened since the rotation was made, and nothing was sent: the
+                // next instance may take it, whatever the method.
                 continue
             } catch {
                 if body.clientFailed || Task.isCancelled { throw error }
