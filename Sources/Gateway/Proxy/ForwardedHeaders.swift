@@ -18,16 +18,21 @@ enum ForwardedHeaders {
         "proxy-authenticate", "proxy-authorization",
     ]
 
+    /// Never passed on from a client: the hop-by-hop fields and those the gateway sets.
+    static let setByTheGateway = hopByHop.union([
+        "host", "content-length", "expect", GatewayToken.header.canonicalName, "x-request-id", "x-forwarded-for", "x-forwarded-proto",
+    ])
+
     /// What goes upstream: the client's headers less hop-by-hop ones and those the gateway
     /// sets itself (`Host` and `Content-Length` come from the outgoing request), with the
     /// edge's request id, the client's address appended to `X-Forwarded-For`, the scheme
     /// the client used, and the gateway's token.
     static func request(_ incoming: HTTPFields, context: ShopRequestContext, token: String, trustedProxies: Set<String>) -> HTTPHeaders {
-        let dropped = droppedNames(incoming).union([
-            "host", "content-length", "expect", GatewayToken.header.canonicalName, "x-request-id", "x-forwarded-for", "x-forwarded-proto",
-        ])
+        let named = namedByConnection(incoming)
         var headers = HTTPHeaders()
-        for field in incoming where !dropped.contains(field.name.canonicalName) {
+        for field in incoming {
+            let name = field.name.canonicalName
+            guard !setByTheGateway.contains(name), !name.hasPrefix("proxy-"), !named.contains(name) else { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-ID", value: context.requestID)
@@ -44,27 +49,24 @@ enum ForwardedHeaders {
     /// What goes back to the client: the upstream's headers less hop-by-hop ones and the
     /// request id, which the edge sets.
     static func response(_ upstream: HTTPHeaders) -> HTTPFields {
-        let connection = upstream["connection"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        }
-        let dropped = hopByHop.union(connection).union(["x-request-id"])
+        let named = Set(upstream["connection"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
         var fields = HTTPFields()
         for (name, value) in upstream {
             let lowercased = name.lowercased()
-            guard !dropped.contains(lowercased), !lowercased.hasPrefix("proxy-"), let fieldName = HTTPField.Name(name) else { continue }
+            guard !hopByHop.contains(lowercased), lowercased != "x-request-id", !lowercased.hasPrefix("proxy-"), !named.contains(lowercased),
+                let fieldName = HTTPField.Name(name)
+            else { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }
         return fields
     }
 
-    /// The hop-by-hop fields of `fields`: the fixed ones, `Proxy-*`, and those its
-    /// `Connection` names.
-    private static func droppedNames(_ fields: HTTPFields) -> Set<String> {
-        var dropped = hopByHop
+    /// The fields a request's `Connection` header names (usually none).
+    private static func namedByConnection(_ fields: HTTPFields) -> Set<String> {
+        var named: Set<String> = []
         for value in fields[values: .connection] {
-            for token in value.split(separator: ",") { dropped.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
+            for token in value.split(separator: ",") { named.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
         }
-        for field in fields where field.name.canonicalName.hasPrefix("proxy-") { dropped.insert(field.name.canonicalName) }
-        return dropped
+        return named
     }
 }
