@@ -27,9 +27,11 @@ struct ServeCommand: AsyncParsableCommand {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "shop")
         try await ShopSystem.with(settings, logger: logger) { system in
+            // Last in the group, so a stop begins with it: readiness fails first.
+            let drain = ReadinessDrain(delay: settings.shutdownDrain, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: system.applications(logger: logger),
+                    services: system.applications(logger: logger, drain: drain) + [drain],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 ).withGrace(settings.shutdownGrace)

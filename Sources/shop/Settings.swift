@@ -104,6 +104,9 @@ struct Settings: Sendable {
     var logLevel = Logger.Level.info
     var logFormat = LogFormat.text
     var shutdownGrace = Duration.seconds(30)
+    /// How long `/health/ready` fails before the listeners close on a stop: none all-in-one
+    /// (nothing balances over it), 5 s for a service or gateway alone.
+    var shutdownDrain = Duration.zero
     var signingKeys: SigningKeySource?
     var tokenIssuer = "shop"
     var tokenAudience = "shop-api"
@@ -147,6 +150,14 @@ struct Settings: Sendable {
         if let level = try env.choice("LOG_LEVEL", as: Logger.Level.self) { self.logLevel = level }
         if let format = try env.choice("LOG_FORMAT", as: LogFormat.self) { self.logFormat = format }
         if let grace = try env.int("SHUTDOWN_GRACE_SECONDS", in: 1...3600) { self.shutdownGrace = .seconds(grace) }
+        if service != .all { shutdownDrain = .seconds(5) }
+        if let drain = try env.int("SHUTDOWN_DRAIN_SECONDS", in: 0...3599) { shutdownDrain = .seconds(drain) }
+        if shutdownDrain >= shutdownGrace {
+            throw ConfigurationError(
+                variable: "SHUTDOWN_DRAIN_SECONDS",
+                reason: "must be less than SHUTDOWN_GRACE_SECONDS (\(shutdownGrace.components.seconds)): the requests in flight need time after it"
+            )
+        }
         // One service alone takes DATABASE_URL; a service-specific URL wins in any mode.
         let parse = { (raw: String) throws(InvalidValue) -> DatabaseURL in try DatabaseURL(raw) }
         usersDatabaseURL = try env.parsed("USERS_DATABASE_URL", parse)

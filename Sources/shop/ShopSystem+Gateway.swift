@@ -54,14 +54,15 @@ extension ShopSystem {
     }
 
     /// The gateway alone: the edge, with every route sent to an instance of its service;
-    /// `nil` in other modes.
-    func gatewayRouter() -> Router<ShopRequestContext>? {
+    /// `nil` in other modes. Its readiness asks `health` (the drain on a stop), never its
+    /// upstreams: one service down must not take every gateway out of its balancer.
+    func gatewayRouter(health: [HealthCheck]) -> Router<ShopRequestContext>? {
         guard let routeTable, let proxy else { return nil }
         return Gateway.makeProxyRouter(
             table: routeTable,
             upstreams: Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, $0) }),
             proxy: proxy,
-            health: [],
+            health: health,
             tokens: tokens,
             sessionCutoffs: sessionCutoffs,
             rateLimits: rateLimits,

@@ -339,14 +339,15 @@ struct ShopSystem: Sendable {
     /// `onInternalRunning` the internal one.
     func applications(
         logger: Logger,
+        drain: ReadinessDrain? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
         onInternalRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> [any Service] {
         let health =
             (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
-            + (notifications?.healthChecks ?? [])
+            + (notifications?.healthChecks ?? []) + (drain.map { [$0.healthCheck] } ?? [])
         let router =
-            gatewayRouter()
+            gatewayRouter(health: health)
             ?? Gateway.makeRouter(
                 health: health,
                 tokens: tokens,

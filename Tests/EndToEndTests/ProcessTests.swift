@@ -148,6 +148,30 @@ import Testing
         #expect(try await restarted.waitForExit() == 0)
     }
 
+    /// A stop begins with readiness failing while the server still serves, so balancers
+    /// and the gateway take the instance out before its listeners close; then it exits.
+    @Test func aStopFailsReadinessFirstAndServesOnWhileItDrains() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"], environment: ["SHUTDOWN_DRAIN_SECONDS": "3"])
+        let running = RunningShop(port: try await shop.port())
+        #expect(try await running.request(.GET, "/health/ready").status == 200)
+
+        kill(shop.process.processIdentifier, SIGTERM)
+        try await shop.waitForLog("not ready any more")
+        let ready = try await running.request(.GET, "/health/ready")
+        #expect(ready.status == 503)
+        #expect(String(decoding: ready.body, as: UTF8.self).contains("drain"))
+        // Still serving everything else while it drains.
+        #expect(try await running.request(.GET, "/health/live").status == 200)
+        #expect(try await running.request(.GET, "/api/v1/products").status == 200)
+        #expect(try await shop.waitForExit() == 0)
+    }
+
+    @Test func aDrainAsLongAsTheGraceIsRefused() async throws {
+        let shop = try ShopProcess(["serve", "--port", "0"], environment: ["SHUTDOWN_DRAIN_SECONDS": "30", "SHUTDOWN_GRACE_SECONDS": "30"])
+        #expect(try await shop.waitForExit() != 0)
+        #expect(shop.log.contains("SHUTDOWN_DRAIN_SECONDS must be less than SHUTDOWN_GRACE_SECONDS"), "\(shop.log)")
+    }
+
     @Test func jsonLogsCarryTheRequestIdOnEveryLine() async throws {
         let shop = try ShopProcess(["serve", "--port", "0"], environment: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"])
         let running = RunningShop(port: try await shop.port())
