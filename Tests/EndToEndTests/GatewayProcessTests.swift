@@ -8,17 +8,23 @@ import Testing
 @Suite struct GatewayProcessTests {
     typealias ShopProcess = ProcessTests.ShopProcess
 
-    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
-    func aCustomerRegistersAndLogsInThroughTheGateway() async throws {
+    /// A private Redis, a signing key file and a PostgreSQL database for Users, and the
+    /// settings every process of a test shares.
+    private func withBackends(_ body: @Sendable (DatabaseURL, [String: String]) async throws -> Void) async throws {
         let redis = try RedisServer()
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
         _ = try SigningKeySet.loadOrCreate(path: keys)
         defer { try? FileManager.default.removeItem(atPath: keys) }
-        try await TestDatabases.withPostgresURL { usersDB in
-            let shared = [
-                "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
-                "RATE_LIMIT": "1000/60", "RATE_LIMIT_CREDENTIALS": "1000/60",
-            ]
+        let shared = [
+            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
+        ]
+        try await TestDatabases.withPostgresURL { try await body($0, shared) }
+    }
+
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
+    func aCustomerRegistersAndLogsInThroughTheGateway() async throws {
+        try await withBackends { usersDB, backends in
+            let shared = backends.merging(["RATE_LIMIT": "1000/60", "RATE_LIMIT_CREDENTIALS": "1000/60"]) { $1 }
             let users = try ShopProcess(
                 ["serve", "--service", "users", "--port", "0"],
                 environment: shared.merging(["DATABASE_URL": CheckoutCrashTests.text(usersDB)]) { $1 }
@@ -67,15 +73,8 @@ import Testing
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func readsGoOnWhenOneOfTwoInstancesIsKilled() async throws {
-        let redis = try RedisServer()
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        try await TestDatabases.withPostgresURL { usersDB in
-            let shared = [
-                "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
-                "DATABASE_URL": CheckoutCrashTests.text(usersDB),
-            ]
+        try await withBackends { usersDB, backends in
+            let shared = backends.merging(["DATABASE_URL": CheckoutCrashTests.text(usersDB)]) { $1 }
             let first = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: shared)
             let firstPort = try await first.port()
             let second = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: shared)

@@ -81,7 +81,7 @@ final class FakeInstance: Sendable {
         let task = Task { try await group.run() }
         state.withLock { $0.running = (group, task) }
         var iterator = ports.makeAsyncIterator()
-        guard await iterator.next() != nil else { throw ServerDidNotStart() }
+        guard await iterator.next() != nil else { throw RouterServer.DidNotStart() }
     }
 
     /// Stops gracefully; the port refuses connections afterwards.
@@ -115,6 +115,3 @@ final class FakeInstance: Sendable {
         return answer(seen)
     }
 }
-
-/// A test server never said which port it took.
-struct ServerDidNotStart: Error {}

@@ -75,33 +75,7 @@ struct GatewayHarness: Sendable {
 
     /// Serves `router` on a free loopback port for `body`, then stops gracefully.
     static func withServer(_ router: Router<ShopRequestContext>, _ body: (Int) async throws -> Void) async throws {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var logger = Logger(label: "gateway-test")
-        logger.logLevel = .critical
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
-            },
-            logger: logger
-        )
-        let group = ServiceGroup(services: [app], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw ServerDidNotStart() }
-            do {
-                try await body(port)
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
+        try await RouterServer.serve(router, body)
     }
 
     /// Calls the gateway and reads the whole answer.

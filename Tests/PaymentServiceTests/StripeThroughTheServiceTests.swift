@@ -55,22 +55,8 @@ import Testing
                     service.addInternalRoutes(to: router, token: Self.token)
                     service.addRoutes(to: router.group("/api/v1"))
                 }
-                let (ports, continuation) = AsyncStream<Int>.makeStream()
-                let app = Application(
-                    router: router,
-                    configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                    onServerRunning: { channel in
-                        continuation.yield(channel.localAddress?.port ?? 0)
-                        continuation.finish()
-                    },
-                    logger: logger
-                )
-                let services = ServiceGroup(services: [app], logger: logger)
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await services.run() }
-                    var iterator = ports.makeAsyncIterator()
-                    let base = "http://127.0.0.1:\(await iterator.next() ?? 0)"
-                    defer { Task { await services.triggerGracefulShutdown() } }
+                try await RouterServer.serve(router) { port in
+                    let base = "http://127.0.0.1:\(port)"
                     let auth = ("Authorization", "Bearer \(Self.token)")
                     func charge(_ order: String, _ method: String) -> String {
                         #"{"order_id":"\#(order)","customer_id":7,"amount":4200,"currency":"EUR","payment_method":\#(method)}"#
