@@ -34,9 +34,9 @@ extension Settings {
     /// `PUSH_API_URL`; `NOTIFICATIONS_PROVIDER_TIMEOUT_SECONDS` for both.
     mutating func readNotificationSettings(_ env: EnvironmentReader, serving: Bool) throws(ConfigurationError) {
         var settings = NotificationSettings()
-        settings.databaseURL = try env.parsed("NOTIFICATIONS_DATABASE_URL") { (raw: String) throws(InvalidValue) in try DatabaseURL(raw) }
+        settings.databaseURL = try Self.secretParsed("NOTIFICATIONS_DATABASE_URL", env) { (raw: String) throws(InvalidValue) in try DatabaseURL(raw) }
         if settings.databaseURL == nil, service == .notifications {
-            settings.databaseURL = try env.parsed("DATABASE_URL") { (raw: String) throws(InvalidValue) in try DatabaseURL(raw) }
+            settings.databaseURL = try Self.secretParsed("DATABASE_URL", env) { (raw: String) throws(InvalidValue) in try DatabaseURL(raw) }
         }
         if let from = env.string("MAIL_FROM") { settings.mailFrom = from }
         if let name = env.string("SHOP_NAME") { settings.shopName = name }

@@ -160,24 +160,24 @@ struct Settings: Sendable {
         }
         // One service alone takes DATABASE_URL; a service-specific URL wins in any mode.
         let parse = { (raw: String) throws(InvalidValue) -> DatabaseURL in try DatabaseURL(raw) }
-        usersDatabaseURL = try env.parsed("USERS_DATABASE_URL", parse)
+        usersDatabaseURL = try Self.secretParsed("USERS_DATABASE_URL", env, parse)
         if usersDatabaseURL == nil, service == .users {
-            usersDatabaseURL = try env.parsed("DATABASE_URL", parse)
+            usersDatabaseURL = try Self.secretParsed("DATABASE_URL", env, parse)
         }
-        productsDatabaseURL = try env.parsed("PRODUCTS_DATABASE_URL", parse)
+        productsDatabaseURL = try Self.secretParsed("PRODUCTS_DATABASE_URL", env, parse)
         if productsDatabaseURL == nil, service == .products {
-            productsDatabaseURL = try env.parsed("DATABASE_URL", parse)
+            productsDatabaseURL = try Self.secretParsed("DATABASE_URL", env, parse)
         }
-        paymentsDatabaseURL = try env.parsed("PAYMENTS_DATABASE_URL", parse)
+        paymentsDatabaseURL = try Self.secretParsed("PAYMENTS_DATABASE_URL", env, parse)
         if paymentsDatabaseURL == nil, service == .payments {
-            paymentsDatabaseURL = try env.parsed("DATABASE_URL", parse)
+            paymentsDatabaseURL = try Self.secretParsed("DATABASE_URL", env, parse)
         }
         try readPaymentSettings(env, serving: serving)
-        ordersDatabaseURL = try env.parsed("ORDERS_DATABASE_URL", parse)
+        ordersDatabaseURL = try Self.secretParsed("ORDERS_DATABASE_URL", env, parse)
         if ordersDatabaseURL == nil, service == .orders {
-            ordersDatabaseURL = try env.parsed("DATABASE_URL", parse)
+            ordersDatabaseURL = try Self.secretParsed("DATABASE_URL", env, parse)
         }
-        ordersReadDatabaseURL = try env.parsed("ORDERS_READ_DATABASE_URL", parse)
+        ordersReadDatabaseURL = try Self.secretParsed("ORDERS_READ_DATABASE_URL", env, parse)
         try readNotificationSettings(env, serving: serving)
         let httpURL = { (raw: String) throws(InvalidValue) -> String in
             guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil, url.query == nil else {
@@ -238,7 +238,7 @@ struct Settings: Sendable {
                 reason: "(or INTERNAL_API_TOKEN_FILE) is required when \(service.rawValue.capitalized) runs alone"
             )
         }
-        redisURL = try env.parsed("REDIS_URL") { (raw: String) throws(InvalidValue) in
+        redisURL = try Self.secretParsed("REDIS_URL", env) { (raw: String) throws(InvalidValue) in
             do { return try RedisURL(raw) } catch {
                 throw InvalidValue("must be redis://[user:password@]host[:port][/db], got '\(Self.withoutCredentials(raw))'")
             }
@@ -329,6 +329,21 @@ struct Settings: Sendable {
             throw ConfigurationError(variable: name + "_FILE", reason: "names a file that cannot be read: \(path)")
         }
         return contents.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A value that carries a password (a database or Redis URL), from `NAME` or the file
+    /// `NAME_FILE` names, as `parse` reads it; an error names the variable that held it.
+    static func secretParsed<Value>(
+        _ name: String,
+        _ env: EnvironmentReader,
+        _ parse: (String) throws(InvalidValue) -> Value
+    ) throws(ConfigurationError) -> Value? {
+        guard let raw = try secret(name, env) else { return nil }
+        do {
+            return try parse(raw)
+        } catch {
+            throw ConfigurationError(variable: env.string(name) == nil ? name + "_FILE" : name, reason: error.reason)
+        }
     }
 
     /// `url` with whatever stands between `//` and `@` masked: a URL with a password in it
