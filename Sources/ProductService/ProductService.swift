@@ -15,6 +15,7 @@ public struct ProductService: Sendable {
     let inventory: Inventory
     let images: ImageSettings
     let cache: CatalogCache?
+    let stock: StockSnapshot?
     let logger: Logger
     let now: @Sendable () -> Date
 
@@ -34,6 +35,16 @@ public struct ProductService: Sendable {
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) throws {
+        // All-in-one on SQLite this process is the only writer: stock read for a page can
+        // be kept until the next write (with Redis, the live counts come from there).
+        var database = database
+        if redis == nil, database.kind == .sqlite {
+            let counting = WriteCountingDatabase(database)
+            database = counting
+            self.stock = StockSnapshot(database: counting)
+        } else {
+            self.stock = nil
+        }
         self.inventoryStore = InventoryStore(database: database)
         self.inventory = Inventory(store: inventoryStore, cache: redis.map { StockCache(redis: $0) }, logger: logger)
         self.images =
@@ -74,6 +85,7 @@ public struct ProductService: Sendable {
             images: ImageStore(database: database),
             imageSettings: images,
             cache: cache,
+            stock: stock,
             now: now
         )
         let idempotency = IdempotencyMiddleware(

@@ -136,6 +136,12 @@ import Testing
             _ = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":7,"reason":"delivery"}"#)
             #expect(try await reader.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 7)
             #expect(try await reader.request(.GET, "/api/v1/products").json?["data"]?.array?.first?["available"]?.integer == 7)
+            // Read again (all-in-one the figure is now kept in memory), then changed: the
+            // next read has the change.
+            #expect(try await reader.request(.GET, "/api/v1/products").json?["data"]?.array?.first?["available"]?.integer == 7)
+            _ = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":-2,"reason":"broken"}"#)
+            #expect(try await reader.request(.GET, "/api/v1/products").json?["data"]?.array?.first?["available"]?.integer == 5)
+            #expect(try await reader.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 5)
             _ = try await admin.request(.POST, "/api/v1/products/\(id)/archive")
             #expect(try await reader.request(.GET, "/api/v1/products/\(id)").status == 404)
             #expect(try await listedNames(reader) == [])

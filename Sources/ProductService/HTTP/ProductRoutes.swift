@@ -11,6 +11,8 @@ struct ProductRoutes: Sendable {
     let imageSettings: ImageSettings
     /// Product reads and list pages between catalog changes; `nil` reads the database every time.
     let cache: CatalogCache?
+    /// Stock kept in memory until the next write, all-in-one on SQLite.
+    var stock: StockSnapshot? = nil
     let now: @Sendable () -> Date
 
     /// Shared caches may keep catalog reads for a minute; `If-None-Match` revalidates.
@@ -144,7 +146,13 @@ struct ProductRoutes: Sendable {
     private func liveStock(of productIDs: [Int64], known: [Int64: Int]) async throws -> [Int64: Int] {
         let missing = productIDs.filter { known[$0] == nil }
         guard !missing.isEmpty else { return known }
-        let read = try await catalog.available(of: missing)
+        let catalog = self.catalog
+        let read =
+            if let stock {
+                try await stock.available(of: missing) { try await catalog.available(of: $0) }
+            } else {
+                try await catalog.available(of: missing)
+            }
         if let counts = inventory.cache, cache?.stockPrefix != nil {
             // Only where no count exists: one that does belongs to a reservation in flight.
             try? await counts.seed(read)
