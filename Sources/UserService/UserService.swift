@@ -27,6 +27,9 @@ public struct UserService: Sendable {
         passwordHashQueue: Int = 64,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        // All-in-one on SQLite this process is the only writer: what is read can be kept
+        // until its next write.
+        let database = database.kind == .sqlite ? WriteCountingDatabase(database) : database
         let store = UserStore(database: database)
         self.accounts = Accounts(
             store: store,

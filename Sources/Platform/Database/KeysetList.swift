@@ -18,6 +18,9 @@ public struct KeysetList<Item: Sendable>: Sendable {
     public var decode: @Sendable (any SQLRow) throws -> Item
     /// The values of ``keyset`` for an item, for the cursor after it.
     public var cursorValues: @Sendable (Item) -> [Int64]
+    /// Where the total of pages is kept between writes, when the caller has such a place
+    /// for this filter.
+    public var keptTotal: KeptWhileUnwritten<Int>?
 
     public init(
         select: String,
@@ -47,11 +50,12 @@ public struct KeysetList<Item: Sendable>: Sendable {
     ) async throws -> ListPage<Item> {
         let direction = descending ? "DESC" : "ASC"
         let order = "ORDER BY " + keyset.map { "\($0) \(direction)" }.joined(separator: ", ")
-        let (select, count, filter, decode) = (self.select, self.count, self.filter, self.decode)
+        let (select, count, filter, decode, keptTotal) = (self.select, self.count, self.filter, self.decode, self.keptTotal)
         switch pagination {
         case .page(let number, let perPage):
             return try await read { sql in
-                let total = try await sql.raw("\(unsafeRaw: count) WHERE \(filter)").first(decodingColumn: "total", as: Int.self) ?? 0
+                let counted = { try await sql.raw("\(unsafeRaw: count) WHERE \(filter)").first(decodingColumn: "total", as: Int.self) ?? 0 }
+                let total = if let keptTotal { try await keptTotal.value(read: counted) } else { try await counted() }
                 let rows = try await sql.raw(
                     "\(unsafeRaw: select) WHERE \(filter) \(unsafeRaw: order) LIMIT \(bind: perPage) OFFSET \(bind: (number - 1) * perPage)"
                 ).all()

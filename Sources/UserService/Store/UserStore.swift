@@ -10,10 +10,14 @@ import UserAPI
 struct UserStore: Sendable {
     let database: any Database
     let outbox: EventOutbox
+    /// The number of users, kept between writes where this process is the database's only
+    /// writer (all-in-one on SQLite): the list's total without counting every row.
+    let keptCount: KeptWhileUnwritten<Int>?
 
     init(database: any Database) {
         self.database = database
         self.outbox = EventOutbox(database: database, source: "/users")
+        self.keptCount = (database as? WriteCountingDatabase).map { KeptWhileUnwritten(database: $0) }
     }
 
     private static let columns = "id, email, name, role, created_at, updated_at"
@@ -60,7 +64,7 @@ struct UserStore: Sendable {
             filter.appendInterpolation(unsafeRaw: " AND email_normalized = ")
             filter.appendInterpolation(bind: email.normalized)
         }
-        let list = KeysetList(
+        var list = KeysetList(
             select: "SELECT \(Self.columns) FROM users",
             count: "SELECT COUNT(*) AS total FROM users",
             filter: filter,
@@ -70,6 +74,7 @@ struct UserStore: Sendable {
             decode: Self.user(from:),
             cursorValues: { [$0.createdAt.microsecondsSince1970, $0.id] }
         )
+        if email == nil { list.keptTotal = keptCount }
         return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
