@@ -39,7 +39,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "ServiceContract", "Redis",
+                "ServiceContract", "Redis", "SQLiteOptions",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -60,6 +60,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
+        ),
+        // The SQLite connection settings only reachable through C (a variadic call).
+        .target(
+            name: "SQLiteOptions",
+            dependencies: [.product(name: "SQLiteNIO", package: "sqlite-nio")]
         ),
         .target(
             name: "Redis",

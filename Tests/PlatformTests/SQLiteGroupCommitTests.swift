@@ -172,4 +172,31 @@ private struct Refused: Error {}
             #expect(try await ids(in: database).count == count)
         }
     }
+
+    /// A kept statement runs with new values without being compiled again, even where a
+    /// plan could look at them (a partial index's column, a LIMIT): SQLite would otherwise
+    /// recompile it for each new value.
+    @Test func aKeptStatementIsNotCompiledAgainForNewValues() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let handle = try SQLiteHandle.open(path: directory.appendingPathComponent("plans.sqlite").path)
+        defer { handle.close() }
+        try handle.run("CREATE TABLE things (id INTEGER PRIMARY KEY, flag INTEGER NOT NULL, label TEXT NOT NULL)", [], { _ in })
+        try handle.run("CREATE INDEX things_flagged_idx ON things (label) WHERE flag = 1", [], { _ in })
+        for id in 0..<40 {
+            try handle.run("INSERT INTO things (id, flag, label) VALUES (?1, ?2, ?3)", [.integer(id), .integer(id % 2), .text("l\(id % 4)")], { _ in })
+        }
+        let before = handle.recompiled
+        var rows = 0
+        for round in 0..<20 {
+            try handle.run(
+                "SELECT id FROM things WHERE flag = ?1 AND label = ?2 ORDER BY id LIMIT ?3",
+                [.integer(round % 2), .text("l\(round % 4)"), .integer(round % 3 + 1)]
+            ) { _ in rows += 1 }
+        }
+        #expect(handle.recompiled == before)
+        // Each round's label has ten rows of its flag; the LIMIT keeps one to three.
+        #expect(rows == (0..<20).reduce(0) { $0 + $1 % 3 + 1 })
+    }
 }
