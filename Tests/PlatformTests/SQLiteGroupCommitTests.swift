@@ -185,7 +185,11 @@ private struct Refused: Error {}
         try handle.run("CREATE TABLE things (id INTEGER PRIMARY KEY, flag INTEGER NOT NULL, label TEXT NOT NULL)", [], { _ in })
         try handle.run("CREATE INDEX things_flagged_idx ON things (label) WHERE flag = 1", [], { _ in })
         for id in 0..<40 {
-            try handle.run("INSERT INTO things (id, flag, label) VALUES (?1, ?2, ?3)", [.integer(id), .integer(id % 2), .text("l\(id % 4)")], { _ in })
+            try handle.run(
+                "INSERT INTO things (id, flag, label) VALUES (?1, ?2, ?3)",
+                [.integer(id), .integer(id % 2), .text("l\(id % 4)")],
+                { _ in }
+            )
         }
         let before = handle.recompiled
         var rows = 0
