@@ -270,6 +270,46 @@ import Testing
         }
     }
 
+    /// In process, a consumer takes the events waiting for it in one transaction, each in
+    /// a savepoint: one that fails is undone alone, tried again by itself, and the rest follow
+    /// it in order.
+    @Test(arguments: kinds)
+    func eventsAreAppliedInOneTransactionAndOneThatFailsWaitsAlone(_ kind: DatabaseKind) async throws {
+        try await withOutbox(kind) { database, outbox in
+            try await emit(1...6, outbox)
+            let failures = Counter()
+            let counted = WriteCountingDatabase(database)
+            let bus = InProcessEventBus(logger: Self.logger, firstRetryDelay: .milliseconds(1))
+            bus.subscribe(
+                EventConsumer(name: "things.in-order", types: [Thing.type], database: counted, maxAttempts: 3) { event, sql in
+                    let thing = try event.decode(Thing.self)
+                    if thing.number == 3, failures.value.add(1, ordering: .relaxed).oldValue == 0 {
+                        // A write before the failure, which the failure must take back.
+                        try await sql.raw("INSERT INTO effects (event_id, number) VALUES ('undone', 0)").run()
+                        throw ThingRefused()
+                    }
+                    // Each effect notes how many came before it.
+                    let before = try await sql.raw("SELECT COUNT(*) AS n FROM effects").first(decodingColumn: "n", as: Int.self) ?? -1
+                    try await sql.raw("INSERT INTO effects (event_id, number) VALUES (\(bind: String(before)), \(bind: thing.number))").run()
+                }
+            )
+            try await OutboxRelay(outbox: outbox, bus: bus, logger: Self.logger).relayPending(now: Date())
+            let rows = try await database.read { sql in
+                try await sql.raw("SELECT event_id, number FROM effects ORDER BY number").all().map {
+                    "\(try $0.decode(column: "event_id", as: String.self)):\(try $0.decode(column: "number", as: Int.self))"
+                }
+            }
+            #expect(rows == ["0:1", "1:2", "2:3", "3:4", "4:5", "5:6"], "in order, each once, nothing of the failed try")
+            #expect(failures.value.load(ordering: .relaxed) == 2, "3 was tried twice: refused, then applied")
+            // 1 and 2 in one commit, 3 alone, then 4 to 6 in one.
+            #expect(counted.generation == 3)
+            let handled = try await database.read { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM processed_events WHERE consumer = 'things.in-order'").first(decodingColumn: "n", as: Int.self)
+            }
+            #expect(handled == 6)
+        }
+    }
+
     @Test(.enabled(if: TestDatabases.postgresAvailable))
     func twoRelaysOnOnePostgreSQLDatabaseNeverPublishARowTwice() async throws {
         try await withOutbox(.postgres) { database, outbox in

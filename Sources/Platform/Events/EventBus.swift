@@ -56,18 +56,69 @@ public enum Inbox {
     public static func handle(_ event: EventEnvelope, by consumer: EventConsumer, now: Date) async throws -> Bool {
         if let concerns = consumer.concerns, try await !concerns(event) { return false }
         return try await consumer.database.transaction { sql in
-            let fresh = try await sql.raw(
-                """
-                INSERT INTO processed_events (consumer, event_id, processed_at)
-                VALUES (\(bind: consumer.name), \(bind: event.id), \(bind: now.microsecondsSince1970))
-                ON CONFLICT (consumer, event_id) DO NOTHING
-                RETURNING event_id
-                """
-            ).first()
-            guard fresh != nil else { return false }
+            guard try await record(event, by: consumer, now: now, in: sql) else { return false }
             try await consumer.handler(event, sql)
             return true
         }
+    }
+
+    /// Handles `events` in order in one transaction, each in a savepoint of its own, so
+    /// that many events cost one commit. The first that fails is undone alone and ends the
+    /// batch: what came before it is kept, what comes after waits behind it, as it would
+    /// one event at a time. Answers, for each event handled, whether it ran (`false`: seen
+    /// before, or of no concern), and the failure that stopped the batch early.
+    /// - Throws: when the transaction as a whole fails, keeping none of them.
+    public static func handle(
+        _ events: ArraySlice<EventEnvelope>,
+        by consumer: EventConsumer,
+        now: Date
+    ) async throws -> (applied: [Bool], failure: (any Error)?) {
+        var concerned: [Bool] = []
+        var failure: (any Error)?
+        for event in events {
+            do {
+                concerned.append(try await consumer.concerns?(event) ?? true)
+            } catch {
+                failure = error
+                break
+            }
+        }
+        let asked = concerned
+        guard asked.contains(true) else { return (asked, failure) }
+        let (applied, stopped) = try await consumer.database.transaction { sql -> ([Bool], (any Error)?) in
+            var applied: [Bool] = []
+            for (event, concerns) in zip(events, asked) {
+                guard concerns else {
+                    applied.append(false)
+                    continue
+                }
+                try await sql.raw("SAVEPOINT inbox_event").run()
+                do {
+                    let fresh = try await record(event, by: consumer, now: now, in: sql)
+                    if fresh { try await consumer.handler(event, sql) }
+                    try await sql.raw("RELEASE SAVEPOINT inbox_event").run()
+                    applied.append(fresh)
+                } catch {
+                    try await sql.raw("ROLLBACK TO SAVEPOINT inbox_event").run()
+                    try await sql.raw("RELEASE SAVEPOINT inbox_event").run()
+                    return (applied, error)
+                }
+            }
+            return (applied, nil)
+        }
+        return (applied, stopped ?? failure)
+    }
+
+    /// Notes in `sql`'s transaction that `consumer` handled `event`: `false` when it had.
+    private static func record(_ event: EventEnvelope, by consumer: EventConsumer, now: Date, in sql: any SQLDatabase) async throws -> Bool {
+        try await sql.raw(
+            """
+            INSERT INTO processed_events (consumer, event_id, processed_at)
+            VALUES (\(bind: consumer.name), \(bind: event.id), \(bind: now.microsecondsSince1970))
+            ON CONFLICT (consumer, event_id) DO NOTHING
+            RETURNING event_id
+            """
+        ).first() != nil
     }
 
     /// Records that `consumer` gave up on `event` after `attempts`, with why.
@@ -115,19 +166,42 @@ public final class InProcessEventBus: EventBus {
         consumers.withLock { $0.append(consumer) }
     }
 
+    /// Each consumer, in turn, gets the events of its types in order, as many as apply
+    /// cleanly in one transaction (see ``Inbox``);
+    /// one that fails is retried alone with backoff, and the batch goes on after it.
     public func publish(_ events: [EventEnvelope]) async throws {
         let consumers = self.consumers.withLock { $0 }
-        for event in events {
-            for consumer in consumers where consumer.types.contains(event.type) {
-                try await deliver(event, to: consumer)
+        for consumer in consumers {
+            var waiting = events.filter { consumer.types.contains($0.type) }[...]
+            while let first = waiting.first {
+                let batch: (applied: [Bool], failure: (any Error)?)
+                do {
+                    batch = try await Inbox.handle(waiting, by: consumer, now: Date())
+                } catch {
+                    // Nothing of the batch was kept: its first event goes alone, from the start.
+                    try await deliver(first, to: consumer, failedOnce: nil)
+                    waiting = waiting.dropFirst()
+                    continue
+                }
+                for applied in batch.applied {
+                    metrics?.recordDelivery(consumer: consumer.name, outcome: applied ? "handled" : "duplicate")
+                }
+                waiting = waiting.dropFirst(batch.applied.count)
+                if let failure = batch.failure, let failed = waiting.first {
+                    try await deliver(failed, to: consumer, failedOnce: failure)
+                    waiting = waiting.dropFirst()
+                }
             }
         }
     }
 
-    private func deliver(_ event: EventEnvelope, to consumer: EventConsumer) async throws {
+    /// Hands `event` to `consumer` until it applies or its attempts run out; `failedOnce`
+    /// is the first attempt's failure when a batch already made it.
+    private func deliver(_ event: EventEnvelope, to consumer: EventConsumer, failedOnce: (any Error)?) async throws {
         var delay = firstRetryDelay
         for attempt in 1...consumer.maxAttempts {
             do {
+                if attempt == 1, let failedOnce { throw failedOnce }
                 let applied = try await Inbox.handle(event, by: consumer, now: Date())
                 metrics?.recordDelivery(consumer: consumer.name, outcome: applied ? "handled" : "duplicate")
                 return
