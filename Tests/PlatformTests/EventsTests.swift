@@ -304,7 +304,10 @@ import Testing
             // 1 and 2 in one commit, 3 alone, then 4 to 6 in one.
             #expect(counted.generation == 3)
             let handled = try await database.read { sql in
-                try await sql.raw("SELECT COUNT(*) AS n FROM processed_events WHERE consumer = 'things.in-order'").first(decodingColumn: "n", as: Int.self)
+                try await sql.raw("SELECT COUNT(*) AS n FROM processed_events WHERE consumer = 'things.in-order'").first(
+                    decodingColumn: "n",
+                    as: Int.self
+                )
             }
             #expect(handled == 6)
         }
