@@ -118,6 +118,21 @@ import Testing
 
     /// The envelope is written and read by hand: what `JSONSerialization` reads from it
     /// must be what was put in, whatever the strings hold, and it must read back equal.
+    /// Event ids are version 4 UUIDs of the RFC 9562 variant, and do not repeat.
+    @Test func eventIdsAreRandomUUIDs() throws {
+        var seen = Set<String>()
+        for _ in 0..<2_000 {
+            let id = try EventEnvelope(Thing(number: 1), source: "/things", time: Date(), requestID: nil).id
+            let uuid = try #require(UUID(uuidString: id))
+            #expect(uuid.uuidString.lowercased() == id)
+            let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 4)
+            #expect(bytes[8] >> 6 == 0b10)
+            seen.insert(id)
+        }
+        #expect(seen.count == 2_000)
+    }
+
     @Test func strangeStringsSurviveTheEnvelope() throws {
         let strange = "quote\" back\\ slash/ nl\n tab\t nul\u{0} bell\u{7} é 😀 \u{2028}"
         let event = EventEnvelope(

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// A folder that messages are written to when no provider is configured, one file each,
 /// named `<UTC timestamp>-<id>.<extension>` so they sort in the order they were written:
@@ -23,7 +24,7 @@ struct OutboxFolder: Sendable {
         let name = "\(Self.timestamp(Date()))-\(Self.sanitized(id)).\(fileExtension)"
         let destination = folder.appendingPathComponent(name)
         // The leading dot keeps the partial file out of a glob for *.eml.
-        let temporary = folder.appendingPathComponent(".\(name).\(UUID().uuidString).tmp")
+        let temporary = folder.appendingPathComponent(".\(name).\(UUID.random().uuidString).tmp")
         do {
             do {
                 try Self.create(temporary.path, contents)

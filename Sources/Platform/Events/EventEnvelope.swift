@@ -19,7 +19,7 @@ public struct EventEnvelope: Sendable, Hashable {
     public let actorID: Int64?
 
     public init(
-        id: String = UUID().uuidString.lowercased(),
+        id: String = UUID.random().uuidString.lowercased(),
         type: String,
         source: String,
         time: Date,
