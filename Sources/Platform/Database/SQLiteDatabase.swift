@@ -73,6 +73,9 @@ public final class SQLiteDatabase: Database {
         try handle.run("PRAGMA busy_timeout = 5000", [], { _ in })
         try handle.run("PRAGMA synchronous = FULL", [], { _ in })
         try handle.run("PRAGMA foreign_keys = ON", [], { _ in })
+        // The undo record of each savepoint (every member of a group commit has one) stays
+        // in memory: past 64 KiB SQLite would otherwise spill it into a new file in /var/tmp.
+        try handle.run("PRAGMA temp_store = MEMORY", [], { _ in })
         return handle
     }
 
