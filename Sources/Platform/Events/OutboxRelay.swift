@@ -13,6 +13,8 @@ import Synchronization
 /// the rows unsent and is retried with backoff. Sent rows are purged after `retention`.
 public final class OutboxRelay: Service, Sendable {
     let database: any Database
+    /// The outbox's name in metrics: its source without the slash, e.g. `orders`.
+    let name: String
     let bus: any EventBus
     let signal: RelaySignal
     let logger: Logger
@@ -32,6 +34,7 @@ public final class OutboxRelay: Service, Sendable {
     ) {
         self.metrics = metrics
         self.database = outbox.database
+        self.name = String(outbox.source.drop { $0 == "/" })
         self.signal = outbox.signal
         self.bus = bus
         self.logger = logger
@@ -53,8 +56,11 @@ public final class OutboxRelay: Service, Sendable {
                         metrics.eventsRelayed.increment(by: Int64(sent))
                         if ContinuousClock.now - lastLook > .seconds(5) {
                             let backlog = try await self.backlog(now: Date())
-                            metrics.outboxBacklog.set(Double(backlog.count))
-                            metrics.outboxLag.set(backlog.oldestAge.map { Double($0.components.seconds) } ?? 0)
+                            metrics.recordOutbox(
+                                self.name,
+                                backlog: backlog.count,
+                                lagSeconds: backlog.oldestAge.map { Double($0.components.seconds) } ?? 0
+                            )
                             lastLook = ContinuousClock.now
                         }
                     }

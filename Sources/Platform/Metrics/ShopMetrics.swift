@@ -15,10 +15,6 @@ public final class ShopMetrics: Sendable {
     public let eventsRelayed: Counter
     /// Relay passes that failed and will be retried.
     public let relayFailures: Counter
-    /// Unsent outbox rows, as of the relay's last look.
-    public let outboxBacklog: Gauge
-    /// Age in seconds of the oldest unsent outbox row (0 when none).
-    public let outboxLag: Gauge
 
     static let durationBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -36,8 +32,15 @@ public final class ShopMetrics: Sendable {
         relayFailures = registry.makeCounter(
             descriptor: Self.name("outbox_relay_failures", "total", "Relay passes that failed and are retried.")
         )
-        outboxBacklog = registry.makeGauge(descriptor: Self.name("outbox_backlog", "", "Unsent outbox rows."))
-        outboxLag = registry.makeGauge(descriptor: Self.name("outbox_lag", "seconds", "Age of the oldest unsent outbox row."))
+    }
+
+    /// What one outbox (`outbox`: its service's event source without the slash, e.g.
+    /// `orders`) holds unsent, as of its relay's last look: how many rows, and the age in
+    /// seconds of the oldest (0 when none). All-in-one runs five relays in one process,
+    /// so each has its own series.
+    public func recordOutbox(_ outbox: String, backlog: Int, lagSeconds: Double) {
+        registry.makeGauge(descriptor: Self.outboxBacklog, labels: [("outbox", outbox)]).set(Double(backlog))
+        registry.makeGauge(descriptor: Self.outboxLag, labels: [("outbox", outbox)]).set(lagSeconds)
     }
 
     /// Counts one answered request and its duration, by method, route and status.
@@ -169,6 +172,8 @@ public final class ShopMetrics: Sendable {
     static var circuitBreakerRejections: MetricNameDescriptor {
         name("circuit_breaker_rejections", "total", "Calls refused without being made because their circuit breaker was open.")
     }
+    static var outboxBacklog: MetricNameDescriptor { name("outbox_backlog", "", "Unsent outbox rows, by outbox.") }
+    static var outboxLag: MetricNameDescriptor { name("outbox_lag", "seconds", "Age of the oldest unsent outbox row, by outbox.") }
     static var deliveries: MetricNameDescriptor { name("event_deliveries", "total", "Event deliveries to consumers, by outcome.") }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
