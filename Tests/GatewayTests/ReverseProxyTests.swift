@@ -242,6 +242,36 @@ import Testing
         await b.stop()
     }
 
+    /// Five 503s in a row from one instance (its database is gone) set it aside; the
+    /// answers themselves reach the client as they were. A run broken by a good answer, or
+    /// made of 500s, sets nothing aside.
+    @Test func anInstanceAnsweringThatItCannotServeIsSetAside() async throws {
+        let sick = try FakeInstance(name: "sick") { seen in
+            seen.uri.hasSuffix("ok=1")
+                ? Response(status: .ok)
+                : Response(status: seen.uri.hasSuffix("bug=1") ? .internalServerError : .serviceUnavailable)
+        }
+        try await sick.start()
+        try await GatewayHarness.with([sick.address]) { gateway async throws in
+            for _ in 0..<4 { #expect(try await gateway.request(.GET, "/api/v1/products").status == 503) }
+            #expect(try await gateway.request(.GET, "/api/v1/products?ok=1").status == 200)
+            for _ in 0..<4 { #expect(try await gateway.request(.GET, "/api/v1/products").status == 503) }
+            for _ in 0..<8 { #expect(try await gateway.request(.GET, "/api/v1/products?bug=1").status == 500) }
+            #expect(gateway.upstream.instances[0].isAvailable, "four 503s, a 200, four more, then 500s")
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 503)
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 503)
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 503)
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 503)
+            #expect(try await gateway.request(.GET, "/api/v1/products").status == 503)
+            #expect(gateway.upstream.instances[0].isAvailable == false, "five in a row")
+            let refused = try await gateway.request(.GET, "/api/v1/products")
+            #expect(refused.status == 503)
+            #expect(String(buffer: refused.body).contains("UPSTREAM_UNAVAILABLE"), "answered by the gateway, not sent")
+        }
+        #expect(sick.requests == 22)
+        await sick.stop()
+    }
+
     @Test func answersWithoutABodyPassThrough() async throws {
         let upstream = try FakeInstance(name: "a") { seen in
             seen.method == "DELETE"

@@ -75,7 +75,7 @@ public struct ReverseProxy: Sendable {
                     { try await client.execute(outgoing, timeout: TimeAmount(configuration.timeout), logger: context.logger) },
                     isFailure: { _ in !body.clientFailed && !Task.isCancelled }
                 )
-                instance.answered()
+                instance.answered(status: Int(response.status.code))
                 return Self.response(response)
             } catch is CircuitOpenError {
                 // Its breaker opened since the rotation was made, and nothing was sent: the

@@ -5,8 +5,10 @@ import Synchronization
 ///
 /// An instance takes requests while it passed its last health check, is not ejected and
 /// its breaker is not open. A connection that fails or times out ejects it (for
-/// ``EjectionPolicy/first``, doubling while it keeps failing, up to ``EjectionPolicy/longest``);
-/// a health check it answers lets it back in; an answered request ends its run of failures.
+/// ``EjectionPolicy/first``, doubling while it keeps failing, up to ``EjectionPolicy/longest``),
+/// and so do ``gatewayErrorsToEject`` answers in a row that say the instance itself cannot
+/// serve (502, 503, 504: its database is gone, it is overloaded); a health check it answers
+/// lets it back in; any other answer ends its run of failures.
 public final class UpstreamInstance: Sendable {
     /// The service it belongs to (`users`), from configuration.
     public let upstream: String
@@ -23,7 +25,13 @@ public final class UpstreamInstance: Sendable {
         var passedHealthCheck = true
         var ejectedUntil: ContinuousClock.Instant?
         var failures = 0
+        /// 502, 503 and 504 answers in a row.
+        var gatewayErrors = 0
     }
+
+    /// How many 502, 503 or 504 answers in a row eject an instance. A 500 does not count:
+    /// it is more often one request's fault than the instance's.
+    static let gatewayErrorsToEject = 5
 
     init(
         upstream: String,
@@ -61,13 +69,26 @@ public final class UpstreamInstance: Sendable {
         }
     }
 
-    /// A request reached it and was answered.
-    func answered() {
-        let changed = state.withLock { state in
-            defer { state.failures = 0 }
-            return state.failures > 0
+    /// A request reached it and was answered with `status`.
+    func answered(status: Int) {
+        guard [502, 503, 504].contains(status) else {
+            let changed = state.withLock { state in
+                defer { (state.failures, state.gatewayErrors) = (0, 0) }
+                return state.failures > 0
+            }
+            if changed { onAvailability(isAvailable) }
+            return
         }
-        if changed { onAvailability(isAvailable) }
+        let now = now()
+        let ejected = state.withLock { state in
+            state.gatewayErrors += 1
+            guard state.gatewayErrors >= Self.gatewayErrorsToEject else { return false }
+            state.gatewayErrors = 0
+            state.failures += 1
+            state.ejectedUntil = now + ejection.duration(afterFailures: state.failures)
+            return true
+        }
+        if ejected { onAvailability(false) }
     }
 
     /// A connection to it failed or timed out: ejected for a while.
