@@ -28,6 +28,8 @@ import Testing
             #expect(text.contains(#"shop_http_requests_total{method="POST",route="/api/v1/auth/token",status="429"} 1"#))
             #expect(text.contains("shop_rate_limited_total 1"))
             #expect(text.contains(#"shop_http_request_duration_seconds_bucket{method="GET",route="/api/v1/users/{id}",le="+Inf"} 2"#))
+            // The alert rules' p95 threshold, 200 ms, is a bucket bound of its own.
+            #expect(text.contains(#"shop_http_request_duration_seconds_bucket{method="GET",route="/api/v1/users/{id}",le="0.2"} "#))
             #expect(text.contains(#"shop_event_deliveries_total{consumer="users.audit",outcome="handled"} 2"#), "the admin and Ada registered")
             #expect(text.contains("shop_outbox_relayed_total 2"))
             #expect(text.contains(#"shop_http_requests_total{method="GET",route="/api/v1/products/by-slug/{slug}",status="404"} 1"#), "\(text)")
