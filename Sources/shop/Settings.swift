@@ -314,7 +314,13 @@ struct Settings: Sendable {
             guardConfiguration.credentialPolicy = policy
         }
         if let failOpen = try env.bool("RATE_LIMIT_FAIL_OPEN") { guardConfiguration.failOpen = failOpen }
-        if let proxies = env.list("TRUSTED_PROXIES") { guardConfiguration.trustedProxies = Set(proxies) }
+        if let proxies = env.list("TRUSTED_PROXIES") {
+            do {
+                guardConfiguration.trustedProxies = try TrustedProxies(proxies)
+            } catch {
+                throw ConfigurationError(variable: "TRUSTED_PROXIES", reason: error.reason)
+            }
+        }
         if let origins = env.list("CORS_ALLOWED_ORIGINS") { guardConfiguration.allowedOrigins = Set(origins) }
         // A service alone may sit behind the gateway, which rate-limits for it; the gateway
         // itself believes no such header.

@@ -117,7 +117,7 @@ import Testing
     }
 
     @Test func theClientAddressComesFromForwardedForOnlyThroughATrustedProxy() {
-        let proxies: Set = ["10.0.0.1", "10.0.0.2"]
+        let proxies: TrustedProxies = ["10.0.0.1", "10.0.0.2"]
         #expect(ClientAddress.resolve(peer: "203.0.113.9", forwardedFor: ["1.1.1.1"], trustedProxies: proxies) == "203.0.113.9")
         #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["1.1.1.1, 198.51.100.7"], trustedProxies: proxies) == "198.51.100.7")
         #expect(ClientAddress.resolve(peer: "10.0.0.1", forwardedFor: ["198.51.100.7, 10.0.0.2"], trustedProxies: proxies) == "198.51.100.7")

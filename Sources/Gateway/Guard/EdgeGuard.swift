@@ -15,7 +15,7 @@ public struct GuardConfiguration: Sendable {
     /// or refuse them with `UPSTREAM_UNAVAILABLE`.
     public var failOpen = true
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
-    public var trustedProxies: Set<String> = []
+    public var trustedProxies: TrustedProxies = .none
     /// Origins a browser may call the API from (CORS); empty: none.
     public var allowedOrigins: Set<String> = []
     /// The internal API token, for a service behind the gateway: a request that shows it in
@@ -223,7 +223,7 @@ final class WarningThrottle: Sendable {
 enum ClientAddress {
     /// The peer, unless it is a trusted proxy (or `trustingPeer`, the gateway): then the
     /// nearest address in `X-Forwarded-For` that is not a trusted proxy itself.
-    static func resolve(peer: String?, forwardedFor: [String], trustedProxies: Set<String>, trustingPeer: Bool = false) -> String? {
+    static func resolve(peer: String?, forwardedFor: [String], trustedProxies: TrustedProxies, trustingPeer: Bool = false) -> String? {
         guard trustingPeer || peer.map({ trustedProxies.contains($0) }) == true else { return peer }
         let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
         for hop in hops.reversed() where !hop.isEmpty && !trustedProxies.contains(hop) {

@@ -6,9 +6,9 @@ public import Platform
 /// reached a trusted proxy over TLS.
 public struct SecurityHeadersMiddleware: RouterMiddleware {
     public typealias Context = ShopRequestContext
-    let trustedProxies: Set<String>
+    let trustedProxies: TrustedProxies
 
-    public init(trustedProxies: Set<String>) {
+    public init(trustedProxies: TrustedProxies) {
         self.trustedProxies = trustedProxies
     }
 

@@ -27,7 +27,7 @@ enum ForwardedHeaders {
     /// sets itself (`Host` and `Content-Length` come from the outgoing request), with the
     /// edge's request id, the client's address appended to `X-Forwarded-For`, the scheme
     /// the client used, and the gateway's token.
-    static func request(_ incoming: HTTPFields, context: ShopRequestContext, token: String, trustedProxies: Set<String>) -> HTTPHeaders {
+    static func request(_ incoming: HTTPFields, context: ShopRequestContext, token: String, trustedProxies: TrustedProxies) -> HTTPHeaders {
         let named = namedByConnection(incoming)
         var headers = HTTPHeaders()
         for field in incoming {

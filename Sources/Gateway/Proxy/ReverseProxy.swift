@@ -22,7 +22,7 @@ public struct ProxyConfiguration: Sendable {
     /// leave rate limiting to the gateway.
     public var token: String
     /// Peers whose `X-Forwarded-Proto` is passed on (the guard's trusted proxies).
-    public var trustedProxies: Set<String> = []
+    public var trustedProxies: TrustedProxies = .none
 
     public init(token: String) {
         self.token = token
