@@ -74,7 +74,9 @@ import Glibc
                     path,
                     headers: [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "GET")]
                 )
-                _ = try await admin.anonymous.request(.RAW(value: "BREW\(index)"), "/api/v1/users")
+                // The server answers a method it cannot parse and closes the connection; the
+                // client is told not to keep it, or a later request may find it reset (CI, once).
+                _ = try await admin.anonymous.request(.RAW(value: "BREW\(index)"), "/api/v1/users", headers: [("Connection", "close")])
             }
             let after = try await metricsLines(admin)
             let added = after.subtracting(before).filter { $0.hasPrefix("shop_http_request") }
