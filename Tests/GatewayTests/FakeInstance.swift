@@ -81,7 +81,7 @@ final class FakeInstance: Sendable {
         let task = Task { try await group.run() }
         state.withLock { $0.running = (group, task) }
         var iterator = ports.makeAsyncIterator()
-        guard await iterator.next() != nil else { throw RouterServer.DidNotStart() }
+        guard await iterator.next() != nil else { throw LocalHTTPServerDidNotStart() }
     }
 
     /// Stops gracefully; the port refuses connections afterwards.

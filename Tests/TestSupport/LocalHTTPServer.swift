@@ -3,25 +3,42 @@ import Logging
 import ServiceLifecycle
 
 /// Serves `handle` on a free loopback port for the duration of `body` (which gets the
-/// port), then stops gracefully, never by cancellation: a connection accepted while the
-/// server is cancelled trips an assertion in NIO's async channel.
+/// port), then stops gracefully.
 public func withLocalHTTPServer<Result: Sendable>(
     label: String,
     _ handle: @escaping @Sendable (Request) async throws -> Response,
     _ body: (Int) async throws -> Result
 ) async throws -> Result {
+    try await serveOnLoopback(
+        label: label,
+        { logger, onPort in
+            Application(
+                responder: CallbackResponder<BasicRequestContext> { request, _ in try await handle(request) },
+                configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { onPort($0.localAddress?.port ?? 0) },
+                logger: logger
+            )
+        },
+        body
+    )
+}
+
+/// Runs the application `makeApplication` builds (it must call `onPort` with the port it
+/// took once it listens) for the duration of `body`, then stops it gracefully, never by
+/// cancellation: a connection accepted while the server is cancelled trips an assertion
+/// in NIO's async channel. Also when `body` throws.
+func serveOnLoopback<Result: Sendable>(
+    label: String,
+    _ makeApplication: (_ logger: Logger, _ onPort: @escaping @Sendable (Int) -> Void) -> any Service,
+    _ body: (Int) async throws -> Result
+) async throws -> Result {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var logger = Logger(label: label)
     logger.logLevel = .critical
-    let app = Application(
-        responder: CallbackResponder<BasicRequestContext> { request, _ in try await handle(request) },
-        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in
-            continuation.yield(channel.localAddress?.port ?? 0)
-            continuation.finish()
-        },
-        logger: logger
-    )
+    let app = makeApplication(logger) { port in
+        continuation.yield(port)
+        continuation.finish()
+    }
     let services = ServiceGroup(services: [app], logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await services.run() }
@@ -42,4 +59,6 @@ public func withLocalHTTPServer<Result: Sendable>(
 }
 
 /// The local server never said which port it took.
-public struct LocalHTTPServerDidNotStart: Error {}
+public struct LocalHTTPServerDidNotStart: Error {
+    public init() {}
+}
