@@ -29,7 +29,9 @@ public struct TrustedProxies: Sendable, Hashable, ExpressibleByArrayLiteral {
             }
             var prefix = bytes.count * 8
             if parts.count == 2 {
-                guard let bits = Int(parts[1]), (0...bytes.count * 8).contains(bits), parts[1].allSatisfy(\.isASCII) else {
+                guard parts[1].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let bits = Int(parts[1]),
+                    (0...bytes.count * 8).contains(bits)
+                else {
                     throw InvalidValue("\"\(entry.prefix(100))\" has a prefix length out of range")
                 }
                 prefix = bits
