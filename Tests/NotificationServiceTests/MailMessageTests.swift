@@ -159,6 +159,24 @@ import Testing
         #expect(ParsedMail(rendered).parts.first?.text == "trailing space \nnul\u{0}tab\t\nend")
     }
 
+    /// Every spelling of a line break, long lines, and characters that need encoding at and
+    /// around the place a soft break falls: each body line fits in 76 characters, and the
+    /// text comes back with its breaks as LF.
+    @Test func quotedPrintableKeepsTheTextWhateverItsLineBreaks() throws {
+        var generator = WebhookRetryScheduleTests.SeededGenerator(state: 7)
+        let pieces = ["x", "ab", " ", "\t", "=", "é", "€", "\u{0}", "\r\n", "\r", "\n", String(repeating: "y", count: 74), "z "]
+        for _ in 0..<50 {
+            var text = ""
+            for _ in 0..<Int.random(in: 1...80, using: &generator) { text += pieces.randomElement(using: &generator)! }
+            let encoded = MIMEEncoding.quotedPrintable(text)
+
+            let lines = encoded.components(separatedBy: "\r\n")
+            #expect(lines.allSatisfy { $0.utf8.count <= 76 && $0.utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D && $0 != 0x0A } })
+            let expected = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+            #expect(ParsedMail(try Self.message(text: text).rendered()).parts.first?.text == expected, "\(text.debugDescription)")
+        }
+    }
+
     // MARK: Line discipline
 
     @Test func everyLineIsASCIIEndsInCRLFAndFitsIn78Characters() throws {

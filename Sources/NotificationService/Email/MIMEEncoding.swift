@@ -87,36 +87,58 @@ enum MIMEEncoding {
     ///
     /// The output never contains "=_", so a MIME boundary starting with it cannot occur in it.
     static func quotedPrintable(_ text: String) -> String {
-        var output = ""
-        output.reserveCapacity(text.utf8.count + text.utf8.count / 8)
-        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-        for (index, line) in normalized.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if index > 0 { output += "\r\n" }
-            output += quotedPrintableLine(Array(line.utf8))
+        let bytes = Array(text.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + bytes.count / 8)
+        var lineStart = 0
+        var index = 0
+        while true {
+            guard index < bytes.count else {
+                appendQuotedPrintableLine(bytes[lineStart...], to: &output)
+                break
+            }
+            let byte = bytes[index]
+            guard byte == 0x0A || byte == 0x0D else {
+                index += 1
+                continue
+            }
+            appendQuotedPrintableLine(bytes[lineStart..<index], to: &output)
+            output.append(0x0D)
+            output.append(0x0A)
+            // CRLF is one line break, as is a CR or an LF alone.
+            index += byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
+            lineStart = index
         }
-        return output
+        return String(decoding: output, as: UTF8.self)
     }
 
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
-    private static func quotedPrintableLine(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
+    private static func appendQuotedPrintableLine(_ line: ArraySlice<UInt8>, to output: inout [UInt8]) {
         var lineLength = 0
-        for (index, byte) in bytes.enumerated() {
-            let isLast = index == bytes.count - 1
+        for index in line.indices {
+            let byte = line[index]
+            let isLast = index == line.endIndex - 1
             // Spaces and tabs at the end of a line are removed by some transports: encode them.
             let literal = (byte >= 33 && byte <= 126 && byte != UInt8(ascii: "=")) || ((byte == 0x20 || byte == 0x09) && !isLast)
-            let token: [UInt8] = literal ? [byte] : [UInt8(ascii: "="), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+            let width = literal ? 1 : 3
             // 76 characters at most, including the "=" of a soft line break, unless this
-            // token ends the line and then needs no soft break after it.
+            // character ends the line and then needs no soft break after it.
             let room = isLast ? 76 : 75
-            if lineLength + token.count > room {
-                output += [UInt8(ascii: "="), 0x0D, 0x0A]
+            if lineLength + width > room {
+                output.append(UInt8(ascii: "="))
+                output.append(0x0D)
+                output.append(0x0A)
                 lineLength = 0
             }
-            output += token
-            lineLength += token.count
+            if literal {
+                output.append(byte)
+            } else {
+                output.append(UInt8(ascii: "="))
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0x0F)])
+            }
+            lineLength += width
         }
-        return String(decoding: output, as: UTF8.self)
     }
 }
