@@ -76,6 +76,11 @@ public final class SQLiteDatabase: Database {
         // The undo record of each savepoint (every member of a group commit has one) stays
         // in memory: past 64 KiB SQLite would otherwise spill it into a new file in /var/tmp.
         try handle.run("PRAGMA temp_store = MEMORY", [], { _ in })
+        // A checkpoint copies each page's latest version from the WAL into the file, once;
+        // the busy pages (the ends of tables and indexes) are written many times between
+        // two of them. Every 10,000 pages (40 MB) instead of 1,000 took a seventh of the
+        // page writes off a checkout.
+        try handle.run("PRAGMA wal_autocheckpoint = 10000", [], { _ in })
         return handle
     }
 
