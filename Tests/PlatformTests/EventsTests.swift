@@ -118,16 +118,26 @@ import Testing
 
     /// The envelope is written and read by hand: what `JSONSerialization` reads from it
     /// must be what was put in, whatever the strings hold, and it must read back equal.
-    /// Event ids are version 4 UUIDs of the RFC 9562 variant, and do not repeat.
-    @Test func eventIdsAreRandomUUIDs() throws {
+    /// Event ids are version 7 UUIDs of the RFC 9562 variant: the event's time in
+    /// milliseconds first, so later events sort after earlier ones, and they do not repeat.
+    @Test func eventIdsAreTimeOrderedUUIDs() throws {
         var seen = Set<String>()
-        for _ in 0..<2_000 {
-            let id = try EventEnvelope(Thing(number: 1), source: "/things", time: Date(), requestID: nil).id
+        let startMilliseconds: UInt64 = 1_780_000_000_123
+        var previous = ""
+        for step in 0..<2_000 {
+            let milliseconds = startMilliseconds + UInt64(step / 2)
+            // Half a millisecond in, so that no rounding of the Double moves it to the one before.
+            let time = Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000)
+            let id = try EventEnvelope(Thing(number: 1), source: "/things", time: time, requestID: nil).id
             let uuid = try #require(UUID(uuidString: id))
             #expect(uuid.uuidString.lowercased() == id)
             let bytes = withUnsafeBytes(of: uuid.uuid) { Array($0) }
-            #expect(bytes[6] >> 4 == 4)
+            #expect(bytes[6] >> 4 == 7)
             #expect(bytes[8] >> 6 == 0b10)
+            #expect(bytes[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == milliseconds)
+            // Two in the same millisecond may come in either order; a later millisecond sorts later.
+            if step % 2 == 0 { #expect(id > previous) }
+            previous = id
             seen.insert(id)
         }
         #expect(seen.count == 2_000)

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Platform
 
 /// The peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed: addresses and

@@ -183,7 +183,7 @@ struct NotificationStore: Sendable {
                 """
                 INSERT INTO notifications (id, event_id, event_type, kind, channel, target, user_id, order_id, locale, data, status,
                     next_attempt_at, created_at, updated_at)
-                VALUES (\(bind: RandomID.make("ntf")), \(bind: eventID), \(bind: eventType), \(bind: new.kind),
+                VALUES (\(bind: RandomID.timeOrdered("ntf")), \(bind: eventID), \(bind: eventType), \(bind: new.kind),
                     \(bind: new.channel.rawValue), \(bind: new.target), \(bind: new.userID), \(bind: new.orderID), \(bind: new.locale),
                     \(bind: new.data), 'queued', \(bind: micros), \(bind: micros), \(bind: micros))
                 ON CONFLICT (event_id, channel, target) DO NOTHING

@@ -36,9 +36,9 @@ enum CartRules {
     /// At most this many units of one product.
     static let maxQuantity = 99
 
-    /// A cart's id: `cart_` and 24 random hex digits.
+    /// A cart's id: `cart_` and 24 hex digits, later ones sorting after earlier ones.
     static func newID() -> String {
-        RandomID.make("cart")
+        RandomID.timeOrdered("cart")
     }
 
     static func isID(_ raw: String) -> Bool {

@@ -109,9 +109,9 @@ enum SagaStep: String, Sendable, Hashable {
 
 /// The rules of orders.
 enum OrderRules {
-    /// An order's id: `ord_` and 24 random hex digits.
+    /// An order's id: `ord_` and 24 hex digits, later ones sorting after earlier ones.
     static func newID() -> String {
-        RandomID.make("ord")
+        RandomID.timeOrdered("ord")
     }
 
     static func isID(_ raw: String) -> Bool {

@@ -80,8 +80,8 @@ enum PaymentRules {
         }
     }
 
-    /// The payment's id: `pay_` and 24 random hex digits.
-    static func newID(prefix: String = "pay") -> String { RandomID.make(prefix) }
+    /// The payment's id: `pay_` and 24 hex digits, later ones sorting after earlier ones.
+    static func newID(prefix: String = "pay") -> String { RandomID.timeOrdered(prefix) }
 
     /// An ISO 4217 code: three upper-case letters.
     static func isCurrency(_ code: String) -> Bool {

@@ -19,7 +19,7 @@ public struct EventEnvelope: Sendable, Hashable {
     public let actorID: Int64?
 
     public init(
-        id: String = UUID.random().uuidString.lowercased(),
+        id: String? = nil,
         type: String,
         source: String,
         time: Date,
@@ -27,7 +27,8 @@ public struct EventEnvelope: Sendable, Hashable {
         requestID: String?,
         actorID: Int64? = nil
     ) {
-        self.id = id
+        // Time-ordered, so the outbox and every consumer's record of it add at the end of an index.
+        self.id = id ?? UUID.timeOrdered(at: time).uuidString.lowercased()
         self.type = type
         self.source = source
         self.time = time
