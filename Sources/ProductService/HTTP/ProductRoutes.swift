@@ -111,8 +111,8 @@ struct ProductRoutes: Sendable {
         loaded = [product.id: available]
         var resource = try await resources([(product, available)])[0]
         resource.available = StockTemplate.placeholder
-        let encoded = try JSONResponse.makeEncoder().encode(Envelope(data: resource))
-        guard let template = StockTemplate(encoded: Array(encoded), productIDs: [product.id]) else { throw TemplateMismatch() }
+        let encoded = try ResponseJSONEncoder.encode(Envelope(data: resource))
+        guard let template = StockTemplate(encoded: encoded, productIDs: [product.id]) else { throw TemplateMismatch() }
         return CachedProductBody(template: template, id: product.id, version: product.version, active: product.status == .active)
     }
 
@@ -123,16 +123,15 @@ struct ProductRoutes: Sendable {
             resource.available = StockTemplate.placeholder
             return resource
         }
-        let encoder = JSONResponse.makeEncoder()
-        let encoded: Foundation.Data
+        let encoded: [UInt8]
         switch page {
         case .page(_, let number, let perPage, let total):
-            encoded = try encoder.encode(Envelope(data: items, meta: PageMeta(page: number, perPage: perPage, total: total)))
+            encoded = try ResponseJSONEncoder.encode(Envelope(data: items, meta: PageMeta(page: number, perPage: perPage, total: total)))
         case .cursor(_, let perPage, let next):
-            encoded = try encoder.encode(Envelope(data: items, meta: CursorMeta(perPage: perPage, nextCursor: next?.token)))
+            encoded = try ResponseJSONEncoder.encode(Envelope(data: items, meta: CursorMeta(perPage: perPage, nextCursor: next?.token)))
         }
         let ids = resources.map(\.id)
-        guard let template = StockTemplate(encoded: Array(encoded), productIDs: ids) else { throw TemplateMismatch() }
+        guard let template = StockTemplate(encoded: encoded, productIDs: ids) else { throw TemplateMismatch() }
         return CachedListBody(template: template, page: page.replacingItems(with: ids))
     }
 
