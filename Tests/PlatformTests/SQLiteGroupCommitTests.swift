@@ -98,6 +98,31 @@ private struct Refused: Error {}
         }
     }
 
+    /// Columns read as the type they are stored as take a shortcut past the decoder; the
+    /// answers must be the decoder's, and the other conversions still the decoder's own.
+    @Test func columnsDecodeAsTheyAreStoredAndAsTheDecoderConverts() async throws {
+        try await withDatabase { database, _ in
+            let row = try #require(
+                try await database.read {
+                    try await $0.raw("SELECT 42 AS number, 'text' AS word, NULL AS absent, 1 AS flag, 2.5 AS ratio").first()
+                }
+            )
+            #expect(try row.decode(column: "number", as: Int64.self) == 42)
+            #expect(try row.decode(column: "number", as: Int.self) == 42)
+            #expect(try row.decode(column: "number", as: Int64?.self) == 42)
+            #expect(try row.decode(column: "number", as: Int?.self) == 42)
+            #expect(try row.decode(column: "word", as: String.self) == "text")
+            #expect(try row.decode(column: "word", as: String?.self) == "text")
+            #expect(try row.decode(column: "absent", as: Int64?.self) == nil)
+            #expect(try row.decode(column: "absent", as: Int?.self) == nil)
+            #expect(try row.decode(column: "absent", as: String?.self) == nil)
+            #expect(try row.decode(column: "flag", as: Bool.self) == true)
+            #expect(try row.decode(column: "ratio", as: Double.self) == 2.5)
+            #expect(throws: (any Error).self) { try row.decode(column: "absent", as: Int64.self) }
+            #expect(throws: (any Error).self) { try row.decode(column: "word", as: Int64.self) }
+        }
+    }
+
     @Test func aTransactionAloneCommitsAtOnce() async throws {
         try await withDatabase { database, _ in
             let before = database.commits

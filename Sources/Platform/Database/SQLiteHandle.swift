@@ -241,7 +241,31 @@ struct SQLiteResultRow: SQLRow {
         guard let position = columns.positions[column] else {
             throw SQLiteFailure(code: SQLITE_MISUSE, message: "no column \(column) in the row")
         }
-        return try SQLiteDataDecoder().decode(D.self, from: values[position])
+        let value = values[position]
+        if let decoded = Self.plain(value, as: D.self) { return decoded }
+        return try SQLiteDataDecoder().decode(D.self, from: value)
+    }
+
+    /// The value as `D` when it is stored as that very type (or NULL for an optional), the
+    /// common case, without the decoder's protocol lookups; nil for the decoder to answer.
+    private static func plain<D>(_ value: SQLiteData, as type: D.Type) -> D? {
+        switch value {
+        case .integer(let number):
+            if D.self == Int64.self { return unsafeBitCast(Int64(number), to: D.self) }
+            if D.self == Int64?.self { return unsafeBitCast(Int64?.some(Int64(number)), to: D.self) }
+            if D.self == Int.self { return unsafeBitCast(Int(number), to: D.self) }
+            if D.self == Int?.self { return unsafeBitCast(Int?.some(Int(number)), to: D.self) }
+        case .text(let text):
+            if D.self == String.self { return unsafeBitCast(text, to: D.self) }
+            if D.self == String?.self { return unsafeBitCast(String?.some(text), to: D.self) }
+        case .null:
+            if D.self == Int64?.self { return unsafeBitCast(Int64?.none, to: D.self) }
+            if D.self == Int?.self { return unsafeBitCast(Int?.none, to: D.self) }
+            if D.self == String?.self { return unsafeBitCast(String?.none, to: D.self) }
+        default:
+            break
+        }
+        return nil
     }
 }
 
