@@ -112,7 +112,7 @@ import Testing
         }
     }
 
-    struct Address: Codable, Equatable {
+    struct Address: Codable, Hashable, Sendable {
         var line1: String
         var line2: String?
         var country: String
@@ -191,6 +191,43 @@ import Testing
         #expect(try ResponseJSONEncoder.encode(42) == Self.foundation(42))
         #expect(try ResponseJSONEncoder.encode([Int]()) == Self.foundation([Int]()))
         #expect(try ResponseJSONEncoder.encode([String: Int]()) == Self.foundation([String: Int]()))
+    }
+
+    /// JSON encoded once and put into a response as it is reads as if the value had been
+    /// encoded there; only this encoder writes it.
+    @Test func encodedJSONIsPutInAsItIs() throws {
+        let resources = [
+            Address(line1: "1 Load Street", line2: nil, country: "DE"), Address(line1: "x\"y", line2: "é/ü", country: "FR"),
+        ]
+        let encoded = try resources.map { try EncodedJSON(encoding: $0) }
+        let meta = PageMeta(page: 1, perPage: 20, total: 2)
+        #expect(try ResponseJSONEncoder.encode(Envelope(data: encoded, meta: meta)) == Self.foundation(Envelope(data: resources, meta: meta)))
+        #expect(try ResponseJSONEncoder.encode(Envelope(data: encoded[1])) == Self.foundation(Envelope(data: resources[1])))
+        #expect(throws: EncodingError.self) { try JSONResponse.makeEncoder().encode(encoded) }
+    }
+
+    /// Kept by the value itself: the same value is encoded once, a changed one anew, and
+    /// no more than the limit are kept.
+    @Test func theCacheEncodesEachValueOnceAndKeepsNoMoreThanItsLimit() throws {
+        let cache = EncodedJSONCache<Address>(limit: 3)
+        nonisolated(unsafe) var encodings = 0
+        func json(_ address: Address) throws -> EncodedJSON {
+            try cache.encoded(address) {
+                encodings += 1
+                return try EncodedJSON(encoding: $0)
+            }
+        }
+        var address = Address(line1: "1 Load Street", line2: nil, country: "DE")
+        let first = try json(address)
+        #expect(try json(address) == first)
+        #expect(encodings == 1)
+        address.line2 = "Floor 2"
+        let changed = try json(address)
+        #expect(encodings == 2)
+        #expect(changed != first)
+        #expect(changed.bytes == Array(try JSONResponse.makeEncoder().encode(address)))
+        for number in 0..<10 { _ = try json(Address(line1: "\(number)", line2: nil, country: "DE")) }
+        #expect(cache.count == 3)
     }
 
     @Test func numbersThatAreNotJSONAreRefused() {

@@ -227,10 +227,10 @@ public enum ListPage<Item: Sendable>: Sendable {
     public func response<Resource: Encodable & Sendable>(
         for uri: URI,
         headers: HTTPFields = [:],
-        _ transform: (Item) -> Resource
+        _ transform: (Item) throws -> Resource
     ) throws -> Response {
         var headers = headers
-        let data = items.map(transform)
+        let data = try items.map(transform)
         headers[.link] = linkHeader(for: uri)
         switch self {
         case .page(_, let number, let perPage, let total):

@@ -203,7 +203,9 @@ final class JSONNode {
     /// Writes `value` with `write` when it is one of the types JSON writes specially (as
     /// Foundation does); false for any other type.
     static func writeSpecial<Value: Encodable>(_ value: Value, _ write: ((inout [UInt8]) -> Void) -> Void) -> Bool {
-        if Value.self == Date.self, let date = value as? Date {
+        if Value.self == EncodedJSON.self, let json = value as? EncodedJSON {
+            write { $0.append(contentsOf: json.bytes) }
+        } else if Value.self == Date.self, let date = value as? Date {
             write { appendString(RFC3339.string(from: date), to: &$0) }
         } else if Value.self == Data.self, let data = value as? Data {
             write { appendString(data.base64EncodedString(), to: &$0) }

@@ -8,6 +8,8 @@ struct UserRoutes: Sendable {
     let accounts: Accounts
     let idempotency: IdempotencyStore
     let now: @Sendable () -> Date
+    /// Each user's JSON, by the user's every field: lists and reads send it as it is.
+    let encoded = EncodedJSONCache<User>(limit: 10_000)
 
     /// Personal data must not be kept by shared caches.
     static let privateHeaders: HTTPFields = [.cacheControl: "private, no-store"]
@@ -37,7 +39,11 @@ struct UserRoutes: Sendable {
         let email = validation.optional("email", query.filters["email"], EmailAddress.init(_:))
         try validation.check()
         let page = try await accounts.store.list(query, email: email)
-        return try page.response(for: request.uri, headers: Self.privateHeaders, UserResource.init)
+        return try page.response(for: request.uri, headers: Self.privateHeaders) { try json(of: $0) }
+    }
+
+    private func json(of user: User) throws -> EncodedJSON {
+        try encoded.encoded(user) { try EncodedJSON(encoding: UserResource($0)) }
     }
 
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
@@ -52,7 +58,7 @@ struct UserRoutes: Sendable {
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let (_, id) = try target(context, .read)
         guard let user = try await accounts.store.find(id: id) else { throw UserError.notFound(id: id) }
-        return try JSONResponse.success(UserResource(user), headers: Self.privateHeaders)
+        return try JSONResponse.success(try json(of: user), headers: Self.privateHeaders)
     }
 
     @Sendable func update(_ request: Request, context: ShopRequestContext) async throws -> Response {
