@@ -43,7 +43,9 @@ public struct EventEnvelope: Sendable, Hashable {
             type: Event.type,
             source: source,
             time: time,
-            data: try Self.encoder.encode(event),
+            // Keys sorted, slashes plain, as Foundation's encoder with those options writes
+            // them; a date in an event would be an RFC 3339 string (none carries one).
+            data: Data(try ResponseJSONEncoder.encode(event)),
             requestID: requestID,
             actorID: actorID
         )
@@ -107,12 +109,6 @@ public struct EventEnvelope: Sendable, Hashable {
             actorID: values["actorid"].flatMap { Int64(String(decoding: bytes[$0], as: UTF8.self)) }
         )
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }
 
 /// Why bytes could not be read as an event, or an event as the type asked for.
