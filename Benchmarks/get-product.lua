@@ -5,3 +5,8 @@ math.randomseed(os.time())
 request = function()
   return wrk.format("GET", "/api/v1/products/" .. math.random(1, ids))
 end
+-- PACE_MS: each connection waits that long before each request (see paced.lua).
+local pace = tonumber(os.getenv("PACE_MS") or "0")
+if pace > 0 then
+  delay = function() return pace end
+end
