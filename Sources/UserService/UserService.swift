@@ -27,9 +27,10 @@ public struct UserService: Sendable {
         passwordHashQueue: Int = 64,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        // All-in-one on SQLite this process is the only writer: what is read can be kept
-        // until its next write.
-        let database = database.kind == .sqlite ? WriteCountingDatabase(database) : database
+        // What is read can be kept until this process's next write: all-in-one on SQLite it
+        // is the only writer; on PostgreSQL other instances write too, and what is kept (the
+        // list's total) is then at most a second behind their writes.
+        let database = WriteCountingDatabase(database)
         let store = UserStore(database: database)
         self.accounts = Accounts(
             store: store,

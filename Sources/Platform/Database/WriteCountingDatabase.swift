@@ -4,8 +4,10 @@ import Synchronization
 /// A database that counts its write transactions as they end, so that what was read from
 /// it can be kept in memory for as long as the count has not moved.
 ///
-/// Only sound where this process is the database's only writer: the embedded SQLite file
-/// all-in-one. A reader takes ``generation`` before it reads and keeps its result under
+/// Exact where this process is the database's only writer (the embedded SQLite file
+/// all-in-one); where other processes write too, only this one's writes move the count,
+/// and what is kept must also age out (``KeptWhileUnwritten``'s `maximumAge`). A reader
+/// takes ``generation`` before it reads and keeps its result under
 /// that value: a write that commits during the read moves the count after its commit, so
 /// the result is never kept under a count that claims to be newer than the data.
 public final class WriteCountingDatabase: Database {

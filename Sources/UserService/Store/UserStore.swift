@@ -10,8 +10,9 @@ import UserAPI
 struct UserStore: Sendable {
     let database: any Database
     let outbox: EventOutbox
-    /// The number of users, kept between writes where this process is the database's only
-    /// writer (all-in-one on SQLite): the list's total without counting every row.
+    /// The number of users, kept between this process's writes and for at most a second
+    /// (for other instances' writes, on PostgreSQL): the list's total without counting
+    /// every row on every request, which at a million users would be most of its cost.
     let keptCount: KeptWhileUnwritten<Int>?
 
     init(database: any Database) {
