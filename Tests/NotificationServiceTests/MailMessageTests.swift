@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Platform
+import TestSupport
 import Testing
 
 @testable import NotificationService
@@ -163,7 +164,7 @@ import Testing
     /// around the place a soft break falls: each body line fits in 76 characters, and the
     /// text comes back with its breaks as LF.
     @Test func quotedPrintableKeepsTheTextWhateverItsLineBreaks() throws {
-        var generator = WebhookRetryScheduleTests.SeededGenerator(state: 7)
+        var generator = SplitMix64(seed: 7)
         let pieces = ["x", "ab", " ", "\t", "=", "é", "€", "\u{0}", "\r\n", "\r", "\n", String(repeating: "y", count: 74), "z "]
         for _ in 0..<50 {
             var text = ""

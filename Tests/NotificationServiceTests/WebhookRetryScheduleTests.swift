@@ -1,25 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import NotificationService
 
 @Suite struct WebhookRetryScheduleTests {
-    /// A deterministic generator (SplitMix64), so a failing case can be replayed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D4_9BB1_3311_13EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// The times of every attempt of one message, the first at `start`.
     static func attemptTimes(_ schedule: WebhookRetrySchedule, from start: Date, seed: UInt64) -> [Date] {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         var times = [start]
         while let next = schedule.nextAttempt(after: times.count, from: times[times.count - 1], random: &random) {
             times.append(next)
@@ -41,7 +29,7 @@ import Testing
 
     @Test func aMessageGetsMaxAttemptsAndNoneAfterTheLast() {
         let schedule = WebhookRetrySchedule()
-        var random = SeededGenerator(state: 7)
+        var random = SplitMix64(seed: 7)
 
         #expect(schedule.maxAttempts == 8)
         #expect(Self.attemptTimes(schedule, from: Self.start, seed: 7).count == 8)
@@ -61,7 +49,7 @@ import Testing
 
     @Test func everyJitteredWaitStaysWithinItsBounds() {
         let schedule = WebhookRetrySchedule(jitter: 0.2)
-        var random = SeededGenerator(state: 99)
+        var random = SplitMix64(seed: 99)
         var spread: [Int: (low: Double, high: Double)] = [:]
 
         for _ in 0..<2000 {

@@ -1,5 +1,6 @@
 import Foundation
 import Platform
+import TestSupport
 import Testing
 
 /// ``ResponseJSONEncoder`` must write what ``JSONResponse/makeEncoder()`` writes, byte for
@@ -90,19 +91,8 @@ import Testing
         }
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D4_9BB1_3311_13EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func randomValuesAreWrittenAsFoundationWritesThem() throws {
-        var generator = SplitMix(state: 20_261_207)
+        var generator = SplitMix64(seed: 20_261_207)
         for _ in 0..<3_000 {
             let tree = Self.randomTree(depth: 0, using: &generator)
             let ours = try ResponseJSONEncoder.encode(tree)
