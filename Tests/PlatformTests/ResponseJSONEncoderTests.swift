@@ -218,6 +218,26 @@ import Testing
         #expect(changed.bytes == Array(try JSONResponse.makeEncoder().encode(address)))
         for number in 0..<10 { _ = try json(Address(line1: "\(number)", line2: nil, country: "DE")) }
         #expect(cache.count == 3)
+        cache.removeAll()
+        #expect(cache.count == 0)
+        _ = try json(address)
+        #expect(encodings == 13)
+    }
+
+    /// Whatever is kept is dropped once it is older than the cache's age limit.
+    @Test func theCacheForgetsEverythingPastItsAge() async throws {
+        let cache = EncodedJSONCache<Address>(limit: 10, maximumAge: .milliseconds(50))
+        let address = Address(line1: "1 Load Street", line2: nil, country: "DE")
+        _ = try cache.encoded(address) { try EncodedJSON(encoding: $0) }
+        #expect(cache.count == 1)
+        try await Task.sleep(for: .milliseconds(120))
+        nonisolated(unsafe) var encoded = false
+        _ = try cache.encoded(address) {
+            encoded = true
+            return try EncodedJSON(encoding: $0)
+        }
+        #expect(encoded)
+        #expect(cache.count == 1)
     }
 
     @Test func numbersThatAreNotJSONAreRefused() {

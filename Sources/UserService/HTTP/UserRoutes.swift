@@ -73,6 +73,8 @@ struct UserRoutes: Sendable {
     @Sendable func delete(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let (_, id) = try target(context, .delete)
         try await accounts.delete(id: id)
+        // A deleted user is forgotten here too, at once (other instances within minutes).
+        encoded.removeAll()
         return JSONResponse.noContent()
     }
 
