@@ -66,7 +66,7 @@ public struct EventEnvelope: Sendable, Hashable {
         json.reserveCapacity(data.count + 256)
         func member(_ key: String, _ value: String) {
             json.append(contentsOf: "\"\(key)\":".utf8)
-            JSONObjectReader.appendString(value, to: &json)
+            JSONNode.appendString(value, to: &json)
             json.append(UInt8(ascii: ","))
         }
         if let actorID { json.append(contentsOf: "{\"actorid\":\(actorID),".utf8) } else { json.append(UInt8(ascii: "{")) }
@@ -80,7 +80,7 @@ public struct EventEnvelope: Sendable, Hashable {
         member("specversion", "1.0")
         member("time", RFC3339.string(from: time, milliseconds: true))
         json.append(contentsOf: #""type":"#.utf8)
-        JSONObjectReader.appendString(type, to: &json)
+        JSONNode.appendString(type, to: &json)
         json.append(UInt8(ascii: "}"))
         return Data(json)
     }

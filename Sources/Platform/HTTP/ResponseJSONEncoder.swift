@@ -143,6 +143,9 @@ final class JSONNode {
 
     // MARK: Scalars
 
+    /// `string` as a JSON string, quotes included, escaped as Foundation escapes it: `"` and
+    /// `\`, the short forms `\b \t \n \f \r`, other control characters as `\u00xx`;
+    /// `/` and everything else as it is. Events' envelopes are written with it too.
     static func appendString(_ string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var string = string
