@@ -26,21 +26,31 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     public static func start() async throws -> MotoServer {
-        let port = try freePort()
         guard let executable else { throw MissingBackend("moto_server is not on PATH (pip install 'moto[server]')") }
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
-        let process = try ChildProcess(executable, arguments: ["-H", "127.0.0.1", "-p", String(port)], environment: environment)
-        let base = "http://127.0.0.1:\(port)"
-        var up = false
-        for _ in 0..<200 where !up {
-            try await Task.sleep(for: .milliseconds(50))
-            up = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/moto-api/"), timeout: .seconds(1))) != nil
+        // A port taken between the look and the bind makes moto exit: try another. It is up
+        // when its own API answers 200 while it still runs (not another test's server).
+        for _ in 1...5 {
+            let port = try freePort()
+            let process = try ChildProcess(executable, arguments: ["-H", "127.0.0.1", "-p", String(port)], environment: environment)
+            let base = "http://127.0.0.1:\(port)"
+            var up = false
+            for _ in 0..<200 where !up && process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+                let answer = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/moto-api/"), timeout: .seconds(1))
+                up = answer?.status == .ok && process.isRunning
+            }
+            if up { return try await provision(base: base, port: port, process: process) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                throw MotoDidNotStart()
+            }
         }
-        guard up else {
-            kill(process.processIdentifier, SIGKILL)
-            throw MotoDidNotStart()
-        }
+        throw MotoDidNotStart()
+    }
+
+    private static func provision(base: String, port: Int, process: ChildProcess) async throws -> MotoServer {
         let user = "shop-tests"
         _ = try await iam(base, ["Action": "CreateUser", "UserName": user])
         let key = try await iam(base, ["Action": "CreateAccessKey", "UserName": user])

@@ -33,10 +33,11 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = directory.appendingPathComponent("receiver.py")
         try Data(program.utf8).write(to: script)
-        let port = try freePort()
+        // The receiver binds a port the kernel picks and names it in `ready`: a port looked
+        // up here first could be taken by another test's server before the bind.
         let process = try ChildProcess(
             python,
-            arguments: [script.path, String(port), directory.path, String(failFirst)],
+            arguments: [script.path, directory.path, String(failFirst)],
             environment: ProcessInfo.processInfo.environment,
             output: directory.appendingPathComponent("receiver.log").path
         )
@@ -44,7 +45,7 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
         for _ in 0..<600 where process.isRunning && !FileManager.default.fileExists(atPath: ready.path) {
             try await Task.sleep(for: .milliseconds(50))
         }
-        guard FileManager.default.fileExists(atPath: ready.path) else {
+        guard let text = try? String(contentsOf: ready, encoding: .utf8), let port = Int(text) else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             let log = (try? String(contentsOf: directory.appendingPathComponent("receiver.log"), encoding: .utf8)) ?? ""
             if process.terminationStatus == 3 { throw MissingBackend("python3 cannot import standardwebhooks (pip install standardwebhooks)") }
@@ -92,7 +93,7 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
         except ImportError:
             sys.exit(3)
 
-        port, folder, fail_first = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+        folder, fail_first = sys.argv[1], int(sys.argv[2])
         count = 0
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,8 +121,10 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
             def log_message(self, *args):
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        open(os.path.join(folder, "ready"), "w").close()
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        with open(os.path.join(folder, "ready.tmp"), "w") as f:
+            f.write(str(server.server_address[1]))
+        os.rename(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready"))
         server.serve_forever()
         """#
 }
