@@ -68,17 +68,19 @@ public struct InternalHTTPTransport: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response: HTTPClientResponse
-        let buffer: ByteBuffer
-        do {
-            response = try await httpClient.execute(request, timeout: timeout)
-            buffer = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw Down(reason: "\(error)")
+        return try await OutgoingCall.run(request) { request in
+            let response: HTTPClientResponse
+            let buffer: ByteBuffer
+            do {
+                response = try await httpClient.execute(request, timeout: timeout)
+                buffer = try await response.body.collect(upTo: 1 << 20)
+            } catch {
+                throw Down(reason: "\(error)")
+            }
+            let status = Int(response.status.code)
+            if status >= 500 { throw Down(reason: "status \(status)") }
+            return ((status, Data(buffer.readableBytesView)), status)
         }
-        let status = Int(response.status.code)
-        if status >= 500 { throw Down(reason: "status \(status)") }
-        return (status, Data(buffer.readableBytesView))
     }
 
     /// `id` made safe as one path segment.

@@ -22,7 +22,7 @@ public struct HTTPPaymentClient: PaymentClient {
     public init(
         baseURL: String,
         token: String,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = OutgoingCall.client,
         timeout: TimeAmount = .seconds(15),
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
         breaker: CircuitBreaker = CircuitBreaker(name: "payments")

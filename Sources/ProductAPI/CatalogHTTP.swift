@@ -19,7 +19,7 @@ public struct HTTPCatalogClient: CatalogClient {
     public init(
         baseURL: String,
         token: String,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = OutgoingCall.client,
         timeout: TimeAmount = .seconds(2),
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
         breaker: CircuitBreaker = CircuitBreaker(name: "products-catalog")

@@ -100,7 +100,7 @@ public struct HTTPInventoryClient: InventoryClient {
     public init(
         baseURL: String,
         token: String,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = OutgoingCall.client,
         timeout: TimeAmount = .seconds(2),
         requestID: @escaping @Sendable () -> String? = { RequestIdentifier.current },
         breaker: CircuitBreaker = CircuitBreaker(name: "products")

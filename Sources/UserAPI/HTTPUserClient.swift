@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 import Foundation
+import InternalHTTP
 import NIOCore
 import NIOHTTP1
 public import ServiceContract
@@ -30,7 +31,7 @@ public struct HTTPUserClient: UserClient {
     ///     `users`, that no metrics see (pass one made by `ShopMetrics.circuitBreaker`).
     public init(
         baseURL: String,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient = OutgoingCall.client,
         timeout: TimeAmount = .seconds(2),
         requestID: @escaping @Sendable () -> String? = { nil },
         bearerToken: @escaping @Sendable () -> String? = { nil },
@@ -64,14 +65,15 @@ public struct HTTPUserClient: UserClient {
         request.headers.add(name: "Accept", value: "application/json")
         if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }
         if let token = bearerToken() { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let response: HTTPClientResponse
-        let body: ByteBuffer
-        do {
-            response = try await httpClient.execute(request, timeout: timeout)
-            // A connection lost mid-body is the service not answering, like no answer at all.
-            body = try await response.body.collect(upTo: 1 << 20)
-        } catch {
-            throw UserClientError.unavailable("\(error)")
+        let (response, body) = try await OutgoingCall.run(request) { request in
+            do {
+                let response = try await httpClient.execute(request, timeout: timeout)
+                // A connection lost mid-body is the service not answering, like no answer at all.
+                let body = try await response.body.collect(upTo: 1 << 20)
+                return ((response, body), Int(response.status.code))
+            } catch {
+                throw UserClientError.unavailable("\(error)")
+            }
         }
         switch response.status.code {
         case 200:

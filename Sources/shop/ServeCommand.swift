@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hummingbird
 import Logging
 import Platform
@@ -24,14 +25,17 @@ struct ServeCommand: AsyncParsableCommand {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
             settings.port = port
         }
-        LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel)
+        let environment = ProcessInfo.processInfo.environment
+        LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel, metadataProvider: Telemetry.logMetadata(environment))
         let logger = Logger(label: "shop")
+        let name = settings.service == .all ? "shop" : "shop-\(settings.service.rawValue)"
+        let tracing = try Telemetry.bootstrapTracing(environment, service: name, logger: logger)
         try await ShopSystem.with(settings, logger: logger) { system in
             // Last in the group, so a stop begins with it: readiness fails first.
             let drain = ReadinessDrain(delay: settings.shutdownDrain, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: system.applications(logger: logger, drain: drain) + [drain],
+                    services: (tracing.map { [$0] } ?? []) + system.applications(logger: logger, drain: drain) + [drain],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 ).withGrace(settings.shutdownGrace)

@@ -110,6 +110,7 @@ import Testing
         #expect(json["time"] as? String == "2026-11-25T10:15:00.125Z")
         #expect(json["requestid"] as? String == "req-1")
         #expect((json["data"] as? [String: Any])?["number"] as? Int == 7)
+        #expect(json["traceparent"] == nil, "no span, no member")
         let back = try EventEnvelope(decoding: event.encoded())
         #expect(back == event)
         #expect(try back.decode(Thing.self) == Thing(number: 7))
@@ -152,12 +153,14 @@ import Testing
             time: Date(timeIntervalSince1970: 1_795_601_700.5),
             data: Data(#"{"text":"caf\u00e9 \ud83d\ude00","list":[1,-2.5e3,true,null,{"a":[]}]}"#.utf8),
             requestID: strange,
-            actorID: -42
+            actorID: -42,
+            traceparent: strange
         )
         let encoded = try event.encoded()
         let json = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         #expect(json["id"] as? String == strange)
         #expect(json["requestid"] as? String == strange)
+        #expect(json["traceparent"] as? String == strange)
         #expect(json["source"] as? String == "/things/\"x\"")
         #expect((json["actorid"] as? NSNumber)?.int64Value == -42)
         #expect(((json["data"] as? [String: Any])?["text"] as? String) == "café 😀")

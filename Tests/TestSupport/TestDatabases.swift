@@ -78,6 +78,17 @@ public enum TestDatabases {
         }
     }
 
+    /// `count` new databases at once, as one service per process needs them.
+    public static func withPostgresURLs<Result: Sendable>(
+        _ count: Int,
+        _ body: @Sendable ([DatabaseURL]) async throws -> Result
+    ) async throws -> Result {
+        guard count > 0 else { return try await body([]) }
+        return try await withPostgresURL { first in
+            try await withPostgresURLs(count - 1) { rest in try await body([first] + rest) }
+        }
+    }
+
     private static func adminQuery(_ url: DatabaseURL, _ sql: String) async throws {
         let admin = PostgresDatabase(url: url, maxConnections: 1, logger: logger)
         try await admin.withRunning {

@@ -1,12 +1,14 @@
 public import AsyncHTTPClient
 import Foundation
 public import Hummingbird
+import InternalHTTP
 import Logging
 import NIOCore
 import NIOHTTP1
 public import Platform
 import ServiceContract
 import Synchronization
+import Tracing
 
 /// How the gateway calls its upstreams.
 public struct ProxyConfiguration: Sendable {
@@ -71,10 +73,26 @@ public struct ReverseProxy: Sendable {
             outgoing.headers = headers
             outgoing.body = body.payload
             do {
-                let response = try await instance.breaker.run(
-                    { try await client.execute(outgoing, timeout: TimeAmount(configuration.timeout), logger: context.logger) },
-                    isFailure: { _ in !body.clientFailed && !Task.isCancelled }
-                )
+                let response = try await withSpan(request.method.rawValue, ofKind: .client) { span in
+                    span.attributes["http.request.method"] = request.method.rawValue
+                    span.attributes["server.address"] = instance.address.description
+                    span.attributes["shop.upstream"] = upstream.name
+                    // The upstream's parent is this attempt (a client's own `traceparent`
+                    // passes through untouched when tracing is off).
+                    OutgoingCall.propagate(into: &outgoing.headers)
+                    do {
+                        let response = try await instance.breaker.run(
+                            { try await client.execute(outgoing, timeout: TimeAmount(configuration.timeout), logger: context.logger) },
+                            isFailure: { _ in !body.clientFailed && !Task.isCancelled }
+                        )
+                        span.attributes["http.response.status_code"] = Int(response.status.code)
+                        if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
+                        return response
+                    } catch {
+                        span.setStatus(SpanStatus(code: .error))
+                        throw error
+                    }
+                }
                 instance.answered(status: Int(response.status.code))
                 return Self.response(response)
             } catch is CircuitOpenError {
@@ -109,7 +127,7 @@ public struct ReverseProxy: Sendable {
         )
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: OutgoingCall.untraced(configuration))
     }
 
     /// GET, HEAD, and any request carrying an idempotency key.

@@ -57,7 +57,7 @@ public enum Inbox {
         if let concerns = consumer.concerns, try await !concerns(event) { return false }
         return try await consumer.database.transaction { sql in
             guard try await record(event, by: consumer, now: now, in: sql) else { return false }
-            try await consumer.handler(event, sql)
+            try await apply(event, by: consumer, in: sql)
             return true
         }
     }
@@ -95,7 +95,7 @@ public enum Inbox {
                 try await sql.raw("SAVEPOINT inbox_event").run()
                 do {
                     let fresh = try await record(event, by: consumer, now: now, in: sql)
-                    if fresh { try await consumer.handler(event, sql) }
+                    if fresh { try await apply(event, by: consumer, in: sql) }
                     try await sql.raw("RELEASE SAVEPOINT inbox_event").run()
                     applied.append(fresh)
                 } catch {
@@ -107,6 +107,19 @@ public enum Inbox {
             return (applied, nil)
         }
         return (applied, stopped ?? failure)
+    }
+
+    /// Runs the consumer's handler in a span that continues the trace of the request
+    /// that wrote the event.
+    private static func apply(_ event: EventEnvelope, by consumer: EventConsumer, in sql: any SQLDatabase) async throws {
+        try await Traces.withSpan("\(event.type) process", continuing: event.traceparent, ofKind: .consumer) { span in
+            span.attributes["messaging.operation.type"] = "process"
+            span.attributes["messaging.destination.name"] = event.type
+            span.attributes["messaging.consumer.group.name"] = consumer.name
+            span.attributes["messaging.message.id"] = event.id
+            span.attributes["shop.request_id"] = event.requestID
+            try await consumer.handler(event, sql)
+        }
     }
 
     /// Notes in `sql`'s transaction that `consumer` handled `event`: `false` when it had.

@@ -17,6 +17,9 @@ public struct EventEnvelope: Sendable, Hashable {
     /// The user whose request caused it, when one was signed in (extension attribute
     /// `actorid`): an admin changing someone else's account names the admin here.
     public let actorID: Int64?
+    /// The span that wrote it, as W3C Trace Context (CloudEvents' distributed tracing
+    /// extension attribute `traceparent`): a consumer's span continues that trace.
+    public let traceparent: String?
 
     public init(
         id: String? = nil,
@@ -25,7 +28,8 @@ public struct EventEnvelope: Sendable, Hashable {
         time: Date,
         data: Data,
         requestID: String?,
-        actorID: Int64? = nil
+        actorID: Int64? = nil,
+        traceparent: String? = nil
     ) {
         // Time-ordered, so the outbox and every consumer's record of it add at the end of an index.
         self.id = id ?? UUID.timeOrdered(at: time).uuidString.lowercased()
@@ -35,10 +39,18 @@ public struct EventEnvelope: Sendable, Hashable {
         self.data = data
         self.requestID = requestID
         self.actorID = actorID
+        self.traceparent = traceparent
     }
 
     /// The envelope of a typed event.
-    public init<Event: DomainEvent>(_ event: Event, source: String, time: Date, requestID: String?, actorID: Int64? = nil) throws {
+    public init<Event: DomainEvent>(
+        _ event: Event,
+        source: String,
+        time: Date,
+        requestID: String?,
+        actorID: Int64? = nil,
+        traceparent: String? = nil
+    ) throws {
         self.init(
             type: Event.type,
             source: source,
@@ -47,7 +59,8 @@ public struct EventEnvelope: Sendable, Hashable {
             // them; a date in an event would be an RFC 3339 string (none carries one).
             data: Data(try ResponseJSONEncoder.encode(event)),
             requestID: requestID,
-            actorID: actorID
+            actorID: actorID,
+            traceparent: traceparent
         )
     }
 
@@ -79,6 +92,7 @@ public struct EventEnvelope: Sendable, Hashable {
         member("source", source)
         member("specversion", "1.0")
         member("time", RFC3339.string(from: time, milliseconds: true))
+        if let traceparent { member("traceparent", traceparent) }
         json.append(contentsOf: #""type":"#.utf8)
         JSONNode.appendString(type, to: &json)
         json.append(UInt8(ascii: "}"))
@@ -106,7 +120,8 @@ public struct EventEnvelope: Sendable, Hashable {
             time: time,
             data: Data(bytes[data]),
             requestID: text("requestid"),
-            actorID: values["actorid"].flatMap { Int64(String(decoding: bytes[$0], as: UTF8.self)) }
+            actorID: values["actorid"].flatMap { Int64(String(decoding: bytes[$0], as: UTF8.self)) },
+            traceparent: text("traceparent")
         )
     }
 }

@@ -168,14 +168,15 @@ public struct EventOutbox: Sendable {
     }
 
     /// Writes `event` into the outbox inside the caller's transaction, with the id of
-    /// the request being served and the user acting in it.
+    /// the request being served, the user acting in it and the current span.
     public func append<Event: DomainEvent>(_ event: Event, at time: Date, in sql: any SQLDatabase) async throws {
         let envelope = try EventEnvelope(
             event,
             source: source,
             time: time,
             requestID: RequestIdentifier.current,
-            actorID: RequestActor.userID
+            actorID: RequestActor.userID,
+            traceparent: Traces.currentTraceparent()
         )
         try await Outbox.append(envelope, in: sql)
     }

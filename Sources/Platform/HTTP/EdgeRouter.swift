@@ -26,6 +26,7 @@ public enum EdgeRouter {
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RequestTracingMiddleware())
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         for decorator in decorators { router.add(middleware: decorator) }
         router.add(middleware: ErrorMiddleware())
@@ -49,6 +50,7 @@ public enum EdgeRouter {
     ) -> Router<ShopRequestContext> {
         let router = Router(context: ShopRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RequestTracingMiddleware())
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
         addHealth(health, to: router)

@@ -12,14 +12,16 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
 /// Sets up the process-wide logging backend, once, at start.
 public enum LogSetup {
-    public static func bootstrap(format: LogFormat, level: Logger.Level) {
+    /// `metadataProvider` adds to every line what the task knows (the trace and span ids).
+    public static func bootstrap(format: LogFormat, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler
             switch format {
-            case .text: handler = StreamLogHandler.standardOutput(label: label)
+            case .text: handler = StreamLogHandler.standardOutput(label: label, metadataProvider: metadataProvider)
             case .json: handler = JSONLogHandler(label: label)
             }
             handler.logLevel = level
+            handler.metadataProvider = metadataProvider
             return handler
         }
     }
