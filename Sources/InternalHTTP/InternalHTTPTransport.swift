@@ -9,9 +9,11 @@ public import ServiceContract
 /// counts only what shows the service is down (no answer, a timeout, a 5xx).
 ///
 /// A client maps the answer (`status`, `body`) to its own types, and an unavailable
-/// service to its own error through `unavailable`.
+/// service to its own error through `unavailable`. With several instances (`baseURL`
+/// lists them, separated by commas) a call that one of them does not answer goes on to
+/// the next (``ServiceInstances``); the breaker counts the call, not each instance.
 public struct InternalHTTPTransport: Sendable {
-    let baseURL: String
+    let instances: ServiceInstances
     let token: String
     let httpClient: HTTPClient
     let timeout: TimeAmount
@@ -26,7 +28,7 @@ public struct InternalHTTPTransport: Sendable {
         requestID: @escaping @Sendable () -> String?,
         breaker: CircuitBreaker
     ) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.instances = ServiceInstances(baseURL)
         self.token = token
         self.httpClient = httpClient
         self.timeout = timeout
@@ -44,7 +46,14 @@ public struct InternalHTTPTransport: Sendable {
         unavailable: (String) -> any Error
     ) async throws -> (status: Int, body: Data) {
         do {
-            return try await breaker.run({ try await exchange(method, path, body: body, headers: headers) }, isFailure: { $0 is Down })
+            return try await breaker.run(
+                {
+                    try await instances.first(isDown: { $0 is Down }) { baseURL in
+                        try await exchange(baseURL, method, path, body: body, headers: headers)
+                    }
+                },
+                isFailure: { $0 is Down }
+            )
         } catch let down as Down {
             throw unavailable(down.reason)
         } catch let open as CircuitOpenError {
@@ -57,7 +66,13 @@ public struct InternalHTTPTransport: Sendable {
         let reason: String
     }
 
-    private func exchange(_ method: HTTPMethod, _ path: String, body: Data?, headers: [(String, String)]) async throws -> (status: Int, body: Data) {
+    private func exchange(
+        _ baseURL: String,
+        _ method: HTTPMethod,
+        _ path: String,
+        body: Data?,
+        headers: [(String, String)]
+    ) async throws -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")

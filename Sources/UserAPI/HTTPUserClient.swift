@@ -15,7 +15,7 @@ public import ServiceContract
 /// ``UserClientError/unavailable(_:)`` until a trial call succeeds. Any other answer
 /// (a user, none, a refusal) shows Users is up and does not count.
 public struct HTTPUserClient: UserClient {
-    let baseURL: String
+    let instances: ServiceInstances
     let httpClient: HTTPClient
     let timeout: TimeAmount
     let requestID: @Sendable () -> String?
@@ -24,7 +24,8 @@ public struct HTTPUserClient: UserClient {
     public let breaker: CircuitBreaker
 
     /// - Parameters:
-    ///   - baseURL: where the Users service (or the gateway) listens, e.g. `http://users:8080`.
+    ///   - baseURL: where the Users service (or the gateway) listens, e.g. `http://users:8080`;
+    ///     several instances separated by commas, called in turn.
     ///   - requestID: the id of the request being served, sent as `X-Request-ID`.
     ///   - bearerToken: the access token to call with (the caller's, passed along).
     ///   - breaker: shared by the copies of this client; by default one of its own, named
@@ -37,7 +38,7 @@ public struct HTTPUserClient: UserClient {
         bearerToken: @escaping @Sendable () -> String? = { nil },
         breaker: CircuitBreaker = CircuitBreaker(name: "users")
     ) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.instances = ServiceInstances(baseURL)
         self.httpClient = httpClient
         self.timeout = timeout
         self.requestID = requestID
@@ -47,7 +48,10 @@ public struct HTTPUserClient: UserClient {
 
     public func user(id: Int64) async throws -> UserResource? {
         do {
-            return try await breaker.run({ try await fetchUser(id: id) }, isFailure: Self.isUpstreamFailure)
+            return try await breaker.run(
+                { try await instances.first(isDown: Self.isUpstreamFailure) { try await fetchUser(id: id, from: $0) } },
+                isFailure: Self.isUpstreamFailure
+            )
         } catch let error as CircuitOpenError {
             throw UserClientError.unavailable("\(error)")
         }
@@ -60,7 +64,7 @@ public struct HTTPUserClient: UserClient {
         return false
     }
 
-    private func fetchUser(id: Int64) async throws -> UserResource? {
+    private func fetchUser(id: Int64, from baseURL: String) async throws -> UserResource? {
         var request = HTTPClientRequest(url: "\(baseURL)/api/v1/users/\(id)")
         request.headers.add(name: "Accept", value: "application/json")
         if let requestID = requestID() { request.headers.add(name: "X-Request-ID", value: requestID) }

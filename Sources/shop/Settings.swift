@@ -82,7 +82,8 @@ struct Settings: Sendable {
     /// The public addresses of each service's instances (`USERS_URL`...), for the gateway;
     /// Orders alone calls the first of Users'.
     var upstreams: [ServiceName: [UpstreamAddress]] = [:]
-    var usersURL: String? { upstreams[.users]?.first?.description }
+    /// Every instance of Users, comma-separated.
+    var usersURL: String? { upstreams[.users].map { $0.map(\.description).joined(separator: ",") } }
     /// How long the gateway waits for an upstream's answer, and how often it asks every
     /// instance's `/health/ready`.
     var gatewayTimeout = Duration.seconds(30)
@@ -185,8 +186,15 @@ struct Settings: Sendable {
             }
             return raw
         }
-        productsInternalURL = try env.parsed("PRODUCTS_INTERNAL_URL", httpURL)
-        paymentsInternalURL = try env.parsed("PAYMENTS_INTERNAL_URL", httpURL)
+        // Several instances, comma-separated, are called in turn (one that does not answer
+        // is passed over).
+        let httpURLs = { (raw: String) throws(InvalidValue) -> String in
+            let urls = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            for url in urls { _ = try httpURL(url) }
+            return urls.joined(separator: ",")
+        }
+        productsInternalURL = try env.parsed("PRODUCTS_INTERNAL_URL", httpURLs)
+        paymentsInternalURL = try env.parsed("PAYMENTS_INTERNAL_URL", httpURLs)
         for (upstream, variable) in ServiceName.upstreams {
             if let addresses = try env.parsed(variable, UpstreamAddress.list(parsing:)) {
                 upstreams[upstream] = addresses

@@ -57,11 +57,17 @@ import Testing
         #expect(refusal(["GATEWAY_HEALTH_INTERVAL_MS": "10"])?.hasPrefix("GATEWAY_HEALTH_INTERVAL_MS") == true)
     }
 
-    @Test func ordersAloneStillCallsTheFirstUsersAddress() throws {
+    @Test func ordersAloneCallsEveryInstanceItIsGiven() throws {
         var environment = Self.complete
-        environment["PRODUCTS_INTERNAL_URL"] = "http://products:9080"
+        environment["PRODUCTS_INTERNAL_URL"] = "http://products-1:9080, http://products-2:9080/"
         environment["PAYMENTS_INTERNAL_URL"] = "http://payments:9080"
         let settings = try Settings(environment: environment, service: .orders)
-        #expect(settings.usersURL == "http://users-1:8080")
+        #expect(settings.usersURL == "http://users-1:8080,http://users-2:8080")
+        #expect(settings.productsInternalURL == "http://products-1:9080,http://products-2:9080/")
+        #expect(settings.paymentsInternalURL == "http://payments:9080")
+        for wrong in ["http://products-1:9080,", "http://products-1:9080,ftp://products-2", "http://p:1?x=1,http://q:2"] {
+            environment["PRODUCTS_INTERNAL_URL"] = wrong
+            #expect(throws: ConfigurationError.self, "\(wrong)") { try Settings(environment: environment, service: .orders) }
+        }
     }
 }

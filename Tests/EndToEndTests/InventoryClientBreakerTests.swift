@@ -76,6 +76,38 @@ import Glibc
         #expect(server.requests == 6)
         #expect(client.breaker.state == .closed)
     }
+
+    /// Two instances, one gone: every call is answered by the other, the gone one is
+    /// tried once and then passed over, and the breaker never counts it.
+    @Test func aCallGoesOnToTheNextInstanceWhenOneDoesNotAnswer() async throws {
+        let server = try CannedHTTPServer(
+            status: "409 Conflict",
+            body: #"{"error":{"code":"OUT_OF_STOCK","message":"Not enough stock","field":"lines[0]"}}"#
+        )
+        defer { server.stop() }
+        let gone = "http://127.0.0.1:\(try CannedHTTPServer.closedPort())"
+        let metrics = ShopMetrics()
+        let client = client("\(gone),http://127.0.0.1:\(server.port)/", metrics: metrics, timeout: .milliseconds(500))
+        for attempt in 1...6 {
+            await #expect(throws: InventoryError.outOfStock(productID: 1), "attempt \(attempt)") {
+                try await client.reserve(id: "order-1", lines: Self.lines, expiresIn: .seconds(60))
+            }
+        }
+        #expect(server.requests == 6)
+        #expect(client.breaker.state == .closed)
+        #expect(!String(decoding: metrics.exposition(), as: UTF8.self).contains(#"shop_circuit_breaker_state{breaker="products"} 2"#))
+    }
+
+    /// Both gone: the call fails as one failure of the service, after trying each once.
+    @Test func aCallThatNoInstanceAnswersIsOneFailure() async throws {
+        let list = "http://127.0.0.1:\(try CannedHTTPServer.closedPort()),http://127.0.0.1:\(try CannedHTTPServer.closedPort())"
+        let client = client(list, metrics: ShopMetrics(), timeout: .milliseconds(300))
+        await #expect(throws: InventoryClientError.self) { try await client.commit(id: "order-1") }
+        await #expect(throws: InventoryClientError.self) { try await client.commit(id: "order-1") }
+        #expect(client.breaker.state == .closed, "two calls, two failures: under the threshold of three")
+        await #expect(throws: InventoryClientError.self) { try await client.commit(id: "order-1") }
+        #expect(client.breaker.state == .open)
+    }
 }
 
 /// An HTTP server on loopback that gives every request the same answer, then closes the

@@ -46,6 +46,27 @@ import Testing
         await b.stop()
     }
 
+    /// PUT and DELETE are idempotent in HTTP (and ours are: a PUT sets, a DELETE removes):
+    /// they go on to another instance like a GET; a PATCH, like a POST, is sent once.
+    @Test(arguments: [
+        (NIOHTTP1.HTTPMethod.PUT, "/api/v1/cart/lines/7", true), (.DELETE, "/api/v1/cart/lines/7", true), (.PATCH, "/api/v1/users/7", false),
+    ])
+    func idempotentMethodsGoOnToAnotherInstance(method: NIOHTTP1.HTTPMethod, path: String, repeated: Bool) async throws {
+        let b = try FakeInstance(name: "b")
+        try await b.start()
+        try await GatewayHarness.with([try GatewayHarness.refusingAddress(), b.address]) { gateway async throws in
+            let answer = try await gateway.request(
+                method,
+                path,
+                headers: [("Content-Type", "application/json")],
+                body: ByteBuffer(string: #"{"quantity":2}"#)
+            )
+            #expect(answer.status == (repeated ? 200 : 503), "\(method)")
+        }
+        #expect(b.requests == (repeated ? 1 : 0))
+        await b.stop()
+    }
+
     @Test func aPostIsSentAgainOnlyWithAnIdempotencyKey() async throws {
         let b = try FakeInstance(name: "b")
         try await b.start()

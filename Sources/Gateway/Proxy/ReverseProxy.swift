@@ -34,7 +34,7 @@ public struct ProxyConfiguration: Sendable {
 /// Sends a request that passed the edge to an instance of the service that owns its route,
 /// and streams the answer back.
 ///
-/// A request safe to repeat (GET, HEAD, or any method with `Idempotency-Key`) whose body
+/// A request safe to repeat (an idempotent method, or any with `Idempotency-Key`) whose body
 /// is small enough to keep is sent to another instance when one fails before answering
 /// (refused, timed out, reset), at most once per instance. Any other request is sent at
 /// most once. With no instance to send to: 503 `UPSTREAM_UNAVAILABLE` with `Retry-After`.
@@ -130,9 +130,14 @@ public struct ReverseProxy: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: OutgoingCall.untraced(configuration))
     }
 
-    /// GET, HEAD, and any request carrying an idempotency key.
+    /// The methods HTTP defines as idempotent (GET, HEAD, OPTIONS, PUT, DELETE: RFC 9110,
+    /// 9.2.2; our PUTs set a value, our DELETEs remove one), and any request carrying an
+    /// idempotency key. A POST or PATCH without one is never sent twice.
     static func isSafeToRepeat(_ request: Request) -> Bool {
-        request.method == .get || request.method == .head || request.headers[.idempotencyKey] != nil
+        switch request.method {
+        case .get, .head, .options, .put, .delete: true
+        default: request.headers[.idempotencyKey] != nil
+        }
     }
 
     private static func response(_ upstream: HTTPClientResponse) -> Response {
