@@ -30,7 +30,7 @@ extension Gateway {
                 for route in table.routes {
                     guard let upstream = upstreams[route.upstream] else { preconditionFailure("no upstream \(route.upstream) for \(route)") }
                     router.on(RouterPath(route.path), method: route.method) { request, context in
-                        try await proxy.forward(request, to: upstream, context: context)
+                        try await proxy.forward(request, to: upstream, route: route, context: context)
                     }
                 }
             }

@@ -86,7 +86,7 @@ struct Settings: Sendable {
     var usersURL: String? { upstreams[.users].map { $0.map(\.description).joined(separator: ",") } }
     /// How long the gateway waits for an upstream's answer, and how often it asks every
     /// instance's `/health/ready`.
-    var gatewayTimeout = Duration.seconds(30)
+    var gatewayTimeouts = RouteTimeouts()
     var gatewayHealthInterval = Duration.milliseconds(2000)
     /// Carts and checkout: the guest cart TTL, the stock hold, the recovery worker's lease.
     var orders = OrderService.Settings()
@@ -205,7 +205,11 @@ struct Settings: Sendable {
                 )
             }
         }
-        if let seconds = try env.int("GATEWAY_TIMEOUT_SECONDS", in: 1...3600) { gatewayTimeout = .seconds(seconds) }
+        if let seconds = try env.int("GATEWAY_TIMEOUT_SECONDS", in: 1...3600) { gatewayTimeouts.writes = .seconds(seconds) }
+        if let seconds = try env.int("GATEWAY_READ_TIMEOUT_SECONDS", in: 1...3600) { gatewayTimeouts.reads = .seconds(seconds) }
+        if let routes = try env.parsed("GATEWAY_ROUTE_TIMEOUTS", RouteTimeouts.parse) {
+            gatewayTimeouts.routes.merge(routes) { $1 }
+        }
         if let milliseconds = try env.int("GATEWAY_HEALTH_INTERVAL_MS", in: 100...3_600_000) {
             gatewayHealthInterval = .milliseconds(milliseconds)
         }

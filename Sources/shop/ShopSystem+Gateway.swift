@@ -27,10 +27,15 @@ extension ShopSystem {
             settings.upstreams[upstream.service].map { Upstream(name: upstream.service.rawValue, addresses: $0, metrics: metrics) }
         }
         var configuration = ProxyConfiguration(token: token)
-        configuration.timeout = settings.gatewayTimeout
+        configuration.timeouts = settings.gatewayTimeouts
+        do {
+            try settings.gatewayTimeouts.check(against: routeTable)
+        } catch {
+            throw ConfigurationError(variable: "GATEWAY_ROUTE_TIMEOUTS", reason: error.reason)
+        }
         configuration.healthInterval = settings.gatewayHealthInterval
         configuration.trustedProxies = settings.guardConfiguration.trustedProxies
-        let client = ReverseProxy.makeClient(timeout: settings.gatewayTimeout)
+        let client = ReverseProxy.makeClient(timeout: settings.gatewayTimeouts.longest)
         return (upstreams, routeTable, ReverseProxy(client: client, configuration: configuration, metrics: metrics), client)
     }
 

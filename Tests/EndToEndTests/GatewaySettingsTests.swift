@@ -30,7 +30,14 @@ import Testing
         #expect(settings.upstreams[.users]?.map(\.description) == ["http://users-1:8080", "http://users-2:8080"])
         #expect(settings.upstreams[.orders]?.map(\.description) == ["https://orders.internal:443"])
         #expect(settings.upstreams[.notifications]?.map(\.description) == ["http://[::1]:8080"])
-        #expect(settings.gatewayTimeout == .seconds(30))
+        #expect(settings.gatewayTimeouts == RouteTimeouts())
+        var environment = Self.complete
+        environment["GATEWAY_TIMEOUT_SECONDS"] = "20"
+        environment["GATEWAY_READ_TIMEOUT_SECONDS"] = "3"
+        environment["GATEWAY_ROUTE_TIMEOUTS"] = "POST /api/v1/orders=45"
+        let tuned = try Settings(environment: environment, service: .gateway).gatewayTimeouts
+        #expect(tuned.writes == .seconds(20) && tuned.reads == .seconds(3))
+        #expect(tuned.routes == RouteTimeouts.builtIn.merging(["POST /api/v1/orders": .seconds(45)]) { $1 })
         #expect(settings.gatewayHealthInterval == .milliseconds(2000))
         #expect(settings.guardConfiguration.gatewayToken == nil, "the gateway believes no gateway header")
         let users = try Settings(environment: Self.complete, service: .users)
@@ -54,6 +61,8 @@ import Testing
         #expect(withPassword?.hasPrefix("PRODUCTS_URL") == true)
         #expect(withPassword?.contains("hunter2") == false)
         #expect(refusal(["GATEWAY_TIMEOUT_SECONDS": "0"])?.hasPrefix("GATEWAY_TIMEOUT_SECONDS") == true)
+        #expect(refusal(["GATEWAY_READ_TIMEOUT_SECONDS": "-1"])?.hasPrefix("GATEWAY_READ_TIMEOUT_SECONDS") == true)
+        #expect(refusal(["GATEWAY_ROUTE_TIMEOUTS": "GET /api/v1/products"])?.hasPrefix("GATEWAY_ROUTE_TIMEOUTS") == true)
         #expect(refusal(["GATEWAY_HEALTH_INTERVAL_MS": "10"])?.hasPrefix("GATEWAY_HEALTH_INTERVAL_MS") == true)
     }
 

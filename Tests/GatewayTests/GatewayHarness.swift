@@ -33,6 +33,7 @@ struct GatewayHarness: Sendable {
         configuration: GuardConfiguration = GatewayHarness.generousLimits,
         rateLimits: any RateLimitStore = InMemoryRateLimitStore(),
         timeout: Duration = .seconds(30),
+        timeouts: RouteTimeouts? = nil,
         _ body: (GatewayHarness) async throws -> Void
     ) async throws {
         let metrics = ShopMetrics()
@@ -42,9 +43,10 @@ struct GatewayHarness: Sendable {
             ejection: EjectionPolicy(first: .seconds(60), longest: .seconds(120)),
             metrics: metrics
         )
-        let client = ReverseProxy.makeClient(timeout: timeout)
+        let timeouts = timeouts ?? .uniform(timeout)
+        let client = ReverseProxy.makeClient(timeout: timeouts.longest)
         var proxy = ProxyConfiguration(token: token)
-        proxy.timeout = timeout
+        proxy.timeouts = timeouts
         proxy.trustedProxies = configuration.trustedProxies
         proxy.healthInterval = .seconds(2)
         let table = try GatewayRouteTable(

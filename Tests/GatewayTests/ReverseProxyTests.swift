@@ -263,6 +263,42 @@ import Testing
         await b.stop()
     }
 
+    /// Each route waits as long as its own timeout says: a stuck instance costs a read of
+    /// the list one second here, whatever the other routes allow.
+    @Test func aRouteWaitsOnlyAsLongAsItsOwnTimeout() async throws {
+        let stuck = try FakeInstance(name: "stuck")
+        stuck.stall(true)
+        try await stuck.start()
+        let timeouts = RouteTimeouts(reads: .seconds(600), writes: .seconds(600), routes: ["GET /api/v1/products": .seconds(1)])
+        try await GatewayHarness.with([stuck.address], timeouts: timeouts) { gateway async throws in
+            let answer = try await gateway.request(.GET, "/api/v1/products")
+            #expect(answer.status == 503, "given up after its own second, not the default ten minutes")
+            #expect(String(buffer: answer.body).contains(#""code":"UPSTREAM_UNAVAILABLE""#))
+        }
+        stuck.stall(false)
+        await stuck.stop()
+    }
+
+    @Test func timeoutsGoByRouteThenByMethod() throws {
+        let table = try GatewayRouteTable(document: Gateway.openAPIDocument, owners: [.init(upstream: "shop", prefixes: ["/api/v1", "/images"])])
+        func route(_ method: HTTPRequest.Method, _ path: String) throws -> GatewayRouteTable.Route {
+            try #require(table.routes.first { $0.method == method && $0.path == path })
+        }
+        let timeouts = RouteTimeouts()
+        #expect(timeouts.timeout(for: try route(.get, "/api/v1/products")) == .seconds(10))
+        #expect(timeouts.timeout(for: try route(.post, "/api/v1/orders")) == .seconds(30))
+        #expect(timeouts.timeout(for: try route(.post, "/api/v1/products/{id}/images")) == .seconds(120))
+        #expect(timeouts.longest == .seconds(120))
+        try timeouts.check(against: table)
+
+        let parsed = try RouteTimeouts.parse("get /api/v1/products=5, POST /api/v1/orders=20")
+        #expect(parsed == ["GET /api/v1/products": .seconds(5), "POST /api/v1/orders": .seconds(20)])
+        for wrong in ["GET /api/v1/products", "GET=5", "/api/v1/products=5", "GET /api/v1/products=0", "GET /api/v1/products=x", "GET api=5"] {
+            #expect(throws: InvalidValue.self, "\(wrong)") { try RouteTimeouts.parse(wrong) }
+        }
+        #expect(throws: InvalidValue.self) { try RouteTimeouts(routes: ["GET /api/v1/nothing": .seconds(5)]).check(against: table) }
+    }
+
     /// Five 503s in a row from one instance (its database is gone) set it aside; the
     /// answers themselves reach the client as they were. A run broken by a good answer, or
     /// made of 500s, sets nothing aside.

@@ -12,9 +12,8 @@ import Tracing
 
 /// How the gateway calls its upstreams.
 public struct ProxyConfiguration: Sendable {
-    /// How long an upstream may take to start answering a request, and then at most
-    /// between two parts of its body.
-    public var timeout: Duration = .seconds(30)
+    /// How long an upstream may take to start answering a request, by route.
+    public var timeouts = RouteTimeouts()
     /// How often every instance's `/health/ready` is asked.
     public var healthInterval: Duration = .seconds(2)
     /// The largest body of a request that is safe to repeat that is kept to send it again;
@@ -49,8 +48,14 @@ public struct ReverseProxy: Sendable {
         self.metrics = metrics
     }
 
-    /// The answer of one of `upstream`'s instances to `request`.
-    public func forward(_ request: Request, to upstream: Upstream, context: ShopRequestContext) async throws -> Response {
+    /// The answer of one of `upstream`'s instances to `request`, which `route` matched.
+    public func forward(
+        _ request: Request,
+        to upstream: Upstream,
+        route: GatewayRouteTable.Route,
+        context: ShopRequestContext
+    ) async throws -> Response {
+        let timeout = TimeAmount(configuration.timeouts.timeout(for: route))
         let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
         guard let probe = URL(string: "http://upstream" + target), probe.host == "upstream" else {
             throw APIError.malformed("The request's path cannot be forwarded")
@@ -82,7 +87,7 @@ public struct ReverseProxy: Sendable {
                     OutgoingCall.propagate(into: &outgoing.headers)
                     do {
                         let response = try await instance.breaker.run(
-                            { try await client.execute(outgoing, timeout: TimeAmount(configuration.timeout), logger: context.logger) },
+                            { try await client.execute(outgoing, timeout: timeout, logger: context.logger) },
                             isFailure: { _ in !body.clientFailed && !Task.isCancelled }
                         )
                         span.attributes["http.response.status_code"] = Int(response.status.code)
@@ -119,6 +124,8 @@ public struct ReverseProxy: Sendable {
     /// A client for upstreams: redirects and compression passed through untouched, a
     /// refused connection reported at once (another instance is tried rather than this one
     /// waited for), and room for many requests at a time. Its owner shuts it down.
+    /// `timeout`: the longest any route waits (``RouteTimeouts/longest``), which bounds
+    /// the wait between two parts of a body too.
     public static func makeClient(timeout: Duration) -> HTTPClient {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
