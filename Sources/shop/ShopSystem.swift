@@ -346,6 +346,7 @@ struct ShopSystem: Sendable {
         let health =
             (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
             + (notifications?.healthChecks ?? []) + (drain.map { [$0.healthCheck] } ?? [])
+            + redisClients.prefix(1).map { HealthCheck.redis($0) }
         let router =
             gatewayRouter(health: health)
             ?? Gateway.makeRouter(

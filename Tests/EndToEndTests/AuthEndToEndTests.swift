@@ -269,7 +269,17 @@ import Testing
         let environment = ["REDIS_URL": "redis://127.0.0.1:\(redis.port)", "RATE_LIMIT_FAIL_OPEN": "\(failOpen)", "REDIS_TIMEOUT_MS": "500"]
         try await TestServer.with(environment: environment) { admin in
             #expect(try await admin.request(.GET, "/api/v1/users/me").status == 200)
+            let ready = try await admin.request(.GET, "/health/ready")
+            #expect(ready.status == 200)
+            #expect(ready.json?["data"]?["checks"]?.array?.contains { $0["name"]?.string == "redis" && $0["status"]?.string == "up" } == true)
             redis.stop()
+            // Redis is shared by every instance: its loss is shown, not made every instance's
+            // unreadiness.
+            let unreached = try await admin.request(.GET, "/health/ready")
+            #expect(unreached.status == 200, "\(String(decoding: unreached.body, as: UTF8.self))")
+            #expect(
+                unreached.json?["data"]?["checks"]?.array?.contains { $0["name"]?.string == "redis" && $0["status"]?.string == "down" } == true
+            )
             let during = try await admin.request(.GET, "/api/v1/users/me")
             #expect(try OpenAPIContractTests.problems(of: during, method: .GET, path: "/api/v1/users/me", limitStoreUp: false).isEmpty)
             if failOpen {

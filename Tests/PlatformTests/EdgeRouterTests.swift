@@ -126,4 +126,35 @@ private struct Echo: JSONRequestBody {
             }
         }
     }
+
+    /// A dependency that is not required (Redis, shared by every instance) failing leaves
+    /// the instance ready, shown as `down`; a required one failing makes it unready. Both
+    /// are in `shop_health_check_up`.
+    @Test func aDependencyThatIsNotRequiredIsReportedDownWithoutMakingTheInstanceUnready() async throws {
+        for databaseUp in [true, false] {
+            let metrics = ShopMetrics()
+            let health = [
+                HealthCheck("orders database") { if !databaseUp { throw Broken() } },
+                HealthCheck("redis", required: false) { throw Broken() },
+            ]
+            let router = EdgeRouter.make(health: health, metrics: metrics) { _ in }
+            try await Application(router: router).test(.router) { client in
+                try await client.execute(uri: "/health/ready", method: .get) { response in
+                    let body = String(buffer: response.body)
+                    if databaseUp {
+                        #expect(response.status == .ok)
+                        #expect(body.contains(#""checks":[{"name":"orders database","status":"up"},{"name":"redis","status":"down"}]"#), "\(body)")
+                        #expect(body.contains(#""status":"ready""#))
+                    } else {
+                        #expect(response.status == .serviceUnavailable)
+                        #expect(body.contains("orders database is not answering"), "\(body)")
+                        #expect(!body.contains("redis"), "only what makes it unready is named")
+                    }
+                }
+            }
+            let exposition = String(decoding: metrics.exposition(), as: UTF8.self)
+            #expect(exposition.contains(#"shop_health_check_up{check="redis"} 0"#), "\(exposition)")
+            #expect(exposition.contains(#"shop_health_check_up{check="orders database"} \#(databaseUp ? 1 : 0)"#), "\(exposition)")
+        }
+    }
 }

@@ -34,7 +34,7 @@ public enum EdgeRouter {
             for guardMiddleware in guards { router.add(middleware: guardMiddleware) }
             router.add(middleware: ErrorMiddleware())
         }
-        addHealth(health, to: router)
+        addHealth(health, metrics: metrics, to: router)
         assets(router)
         routes(router.group("/api/v1"))
         router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes))
@@ -53,7 +53,7 @@ public enum EdgeRouter {
         router.add(middleware: RequestTracingMiddleware())
         router.add(middleware: AccessLogMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware())
-        addHealth(health, to: router)
+        addHealth(health, metrics: metrics, to: router)
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -66,17 +66,18 @@ public enum EdgeRouter {
         return router
     }
 
-    private static func addHealth(_ health: [HealthCheck], to router: Router<ShopRequestContext>) {
+    private static func addHealth(_ health: [HealthCheck], metrics: ShopMetrics?, to router: Router<ShopRequestContext>) {
         router.get("/health/live") { _, _ in
             try JSONResponse.success(HealthReport(status: "live", checks: []), headers: [.cacheControl: "no-store"])
         }
         router.get("/health/ready") { _, _ in
             let results = await HealthCheck.run(health, timeout: .seconds(2))
-            let failed = results.filter { $0.1 != nil }
+            for (check, (_, error)) in zip(health, results) { metrics?.recordHealthCheck(check.name, up: error == nil) }
+            let failed = zip(health, results).filter { $0.0.required && $0.1.1 != nil }
             guard failed.isEmpty else {
-                throw APIError(failed.map { Problem(.upstreamUnavailable, "\($0.0) is not answering") })
+                throw APIError(failed.map { Problem(.upstreamUnavailable, "\($0.0.name) is not answering") })
             }
-            let checks = results.map { HealthStatus(name: $0.0, status: "up") }
+            let checks = results.map { HealthStatus(name: $0.0, status: $0.1 == nil ? "up" : "down") }
             return try JSONResponse.success(HealthReport(status: "ready", checks: checks), headers: [.cacheControl: "no-store"])
         }
     }

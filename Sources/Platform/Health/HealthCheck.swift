@@ -1,11 +1,18 @@
-/// Something `/health/ready` asks before it answers: a database, later Redis or an
-/// upstream service.
+public import Redis
+
+/// Something `/health/ready` asks before it answers: the service's database, Redis.
 public struct HealthCheck: Sendable {
     public let name: String
+    /// Whether the instance is unready while it fails. A shared dependency that every
+    /// instance uses the same way (Redis) is not: it failing would make every instance
+    /// unready at once, turning a degraded shop into one that answers nothing. It is shown
+    /// as `down` in the report and in `shop_health_check_up`, and alerted on.
+    public let required: Bool
     public let check: @Sendable () async throws -> Void
 
-    public init(_ name: String, check: @escaping @Sendable () async throws -> Void) {
+    public init(_ name: String, required: Bool = true, check: @escaping @Sendable () async throws -> Void) {
         self.name = name
+        self.required = required
         self.check = check
     }
 
@@ -13,11 +20,22 @@ public struct HealthCheck: Sendable {
     public static func database(_ name: String, _ database: any Database) -> HealthCheck {
         HealthCheck(name) { try await database.ping() }
     }
+
+    /// A check that Redis answers `PING`; not required (see ``required``).
+    public static func redis(_ client: RedisClient) -> HealthCheck {
+        HealthCheck("redis", required: false) {
+            guard case .simpleString("PONG") = try await client.send("PING") else { throw RedisDidNotAnswerPing() }
+        }
+    }
 }
+
+/// Redis answered `PING` with something else than `PONG`.
+struct RedisDidNotAnswerPing: Error {}
 
 /// The outcome of one check.
 public struct HealthStatus: Codable, Sendable, Hashable {
     public var name: String
+    /// `up`, or `down` for a check that is not required.
     public var status: String
 
     public init(name: String, status: String) {

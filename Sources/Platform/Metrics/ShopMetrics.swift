@@ -96,6 +96,16 @@ public final class ShopMetrics: Sendable {
             .set(to: healthy ? 1 : 0)
     }
 
+    /// Sets `shop_health_check_up{check}` to what the last `/health/ready` found: 1 the
+    /// check passed, 0 it failed. The names come from the code (`users database`, `redis`).
+    public func recordHealthCheck(_ check: String, up: Bool) {
+        registry.makeGauge(descriptor: Self.healthCheckUp, labels: [("check", check)]).set(to: up ? 1 : 0)
+    }
+
+    static var healthCheckUp: MetricNameDescriptor {
+        name("health_check_up", "", "What the last readiness check found of each dependency: 1 answering, 0 not.")
+    }
+
     /// Counts one request the gateway sent again, to another instance of `upstream`.
     public func recordGatewayRetry(upstream: String) {
         registry.makeCounter(descriptor: Self.gatewayRetries, labels: [("upstream", upstream)]).increment()
