@@ -27,7 +27,7 @@ public enum Gateway {
         mount: (RouterGroup<ShopRequestContext>) -> Void,
         assets: (Router<ShopRequestContext>) -> Void = { _ in }
     ) -> Router<ShopRequestContext> {
-        let jwks = tokens.keys.jwks
+        let keys = tokens.verification
         return EdgeRouter.make(
             health: health,
             metrics: metrics,
@@ -38,7 +38,7 @@ public enum Gateway {
             guards: [EdgeGuard(tokens: tokens, cutoffs: sessionCutoffs, store: rateLimits, configuration: configuration, metrics: metrics)],
             assets: { router in
                 router.get("/.well-known/jwks.json") { _, _ in
-                    try JSONResponse.encoded(jwks, status: .ok, headers: [.cacheControl: "public, max-age=300"])
+                    try JSONResponse.encoded(keys.jwks, status: .ok, headers: [.cacheControl: "public, max-age=300"])
                 }
                 assets(router)
             }

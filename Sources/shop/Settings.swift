@@ -109,6 +109,8 @@ struct Settings: Sendable {
     /// (nothing balances over it), 5 s for a service or gateway alone.
     var shutdownDrain = Duration.zero
     var signingKeys: SigningKeySource?
+    /// Where Users publishes its public keys, for a process that only verifies tokens.
+    var jwksURL: String?
     var tokenIssuer = "shop"
     var tokenAudience = "shop-api"
     var accessTokenLifetime = Duration.seconds(900)
@@ -263,15 +265,26 @@ struct Settings: Sendable {
             )
         }
 
+        jwksURL = try env.parsed("JWT_JWKS_URL") { (raw: String) throws(InvalidValue) -> String in
+            let urls = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            for url in urls {
+                guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil,
+                    parsed.query == nil, parsed.path.isEmpty || parsed.path == "/"
+                else { throw InvalidValue("must be the base URL of Users (or of every instance, comma-separated), such as http://users:8080") }
+            }
+            return urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.joined(separator: ",")
+        }
         if let pem = env.string("JWT_SIGNING_KEYS") {
             signingKeys = .pem(pem)
         } else if let path = env.string("JWT_SIGNING_KEYS_FILE") {
             signingKeys = .file(path)
-        } else if service != .all, serving {
+        } else if service != .all, serving, jwksURL == nil || service == .users {
             // Instances of one service must share keys; a key made here would be theirs alone.
             throw ConfigurationError(
                 variable: "JWT_SIGNING_KEYS_FILE",
-                reason: "(or JWT_SIGNING_KEYS) is required when one service runs alone"
+                reason: service == .users
+                    ? "(or JWT_SIGNING_KEYS) is required when Users runs alone: it signs access tokens"
+                    : "(or JWT_SIGNING_KEYS, or JWT_JWKS_URL to verify with Users' public keys only) is required when one service runs alone"
             )
         }
         if let milliseconds = try env.int("REDIS_TIMEOUT_MS", in: 10...60_000) { redisTimeout = .milliseconds(milliseconds) }

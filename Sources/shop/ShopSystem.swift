@@ -53,6 +53,8 @@ struct ShopSystem: Sendable {
     let routeTable: GatewayRouteTable?
     let proxy: ReverseProxy?
     let proxyClient: HTTPClient?
+    /// Reads Users' public keys, in a process that only verifies tokens.
+    let keyFetcher: JWKSFetcher?
 
     /// Opens the databases the chosen mode needs (creating SQLite files as required).
     static func open(_ settings: Settings, logger: Logger) async throws -> ShopSystem {
@@ -80,16 +82,32 @@ struct ShopSystem: Sendable {
             return sqlite
         }
         // A command that serves nothing signs nothing: a key of its own, never kept.
-        let keys =
-            settings.purpose == .maintenance && settings.signingKeys == nil
-            ? SigningKeySet([SigningKey(P256.Signing.PrivateKey())])
-            : try loadSigningKeys(settings.signingKeySource, logger: logger)
-        let tokens = AccessTokens(
-            keys: keys,
-            issuer: settings.tokenIssuer,
-            audience: settings.tokenAudience,
-            lifetime: settings.accessTokenLifetime
-        )
+        let tokens: AccessTokens
+        var keyFetcher: JWKSFetcher?
+        if settings.signingKeys == nil, settings.service != .all, settings.service != .users, let jwksURL = settings.jwksURL {
+            // Verifies only, with the keys Users publishes: this process can sign nothing.
+            let verification = VerificationKeys()
+            let fetcher = JWKSFetcher(urls: jwksURL, keys: verification, logger: logger)
+            await fetcher.fetchIfDue()
+            keyFetcher = fetcher
+            tokens = AccessTokens(
+                verifyingWith: verification,
+                issuer: settings.tokenIssuer,
+                audience: settings.tokenAudience,
+                lifetime: settings.accessTokenLifetime
+            )
+        } else {
+            let keys =
+                settings.purpose == .maintenance && settings.signingKeys == nil
+                ? SigningKeySet([SigningKey(P256.Signing.PrivateKey())])
+                : try loadSigningKeys(settings.signingKeySource, logger: logger)
+            tokens = AccessTokens(
+                keys: keys,
+                issuer: settings.tokenIssuer,
+                audience: settings.tokenAudience,
+                lifetime: settings.accessTokenLifetime
+            )
+        }
         let metrics = ShopMetrics()
         var stockRedis: RedisClient?
         var redisClients: [RedisClient] = []
@@ -228,7 +246,8 @@ struct ShopSystem: Sendable {
             upstreams: gateway?.upstreams ?? [],
             routeTable: gateway?.routeTable,
             proxy: gateway?.proxy,
-            proxyClient: gateway?.client
+            proxyClient: gateway?.client,
+            keyFetcher: keyFetcher
         )
     }
 
@@ -346,7 +365,7 @@ struct ShopSystem: Sendable {
         let health =
             (users?.healthChecks ?? []) + (products?.healthChecks ?? []) + (payments?.healthChecks ?? []) + (orders?.healthChecks ?? [])
             + (notifications?.healthChecks ?? []) + (drain.map { [$0.healthCheck] } ?? [])
-            + redisClients.prefix(1).map { HealthCheck.redis($0) }
+            + redisClients.prefix(1).map { HealthCheck.redis($0) } + (keyFetcher.map { [$0.healthCheck] } ?? [])
         let router =
             gatewayRouter(health: health)
             ?? Gateway.makeRouter(
@@ -372,7 +391,8 @@ struct ShopSystem: Sendable {
             router: router,
             server: server,
             configuration: serverConfiguration(host: host, port: settings.port, logger: logger),
-            services: databaseServices + workers(logger: logger).map(migrated.guarding) + upstreamHealthChecks(logger: logger),
+            services: databaseServices + workers(logger: logger).map(migrated.guarding) + upstreamHealthChecks(logger: logger)
+                + signingKeyRefresh(logger: logger),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("listening on http://\(host):\(port)", metadata: ["service": "\(settings.service.rawValue)"])
@@ -465,5 +485,13 @@ struct ShopSystem: Sendable {
         }
         for client in redisClients { client.shutdown() }
         try? await proxyClient?.shutdown()
+    }
+}
+
+extension ShopSystem {
+    /// In a process that only verifies tokens: Users' key set read again when due.
+    func signingKeyRefresh(logger: Logger) -> [any Service] {
+        guard let keyFetcher else { return [] }
+        return [PeriodicJob("signing keys", every: .seconds(1), logger: logger) { await keyFetcher.fetchIfDue() }]
     }
 }

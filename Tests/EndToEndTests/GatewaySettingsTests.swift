@@ -79,4 +79,22 @@ import Testing
             #expect(throws: ConfigurationError.self, "\(wrong)") { try Settings(environment: environment, service: .orders) }
         }
     }
+
+    /// Every process but Users may verify tokens with the keys Users publishes instead of
+    /// holding the signing keys; Users, which signs, may not.
+    @Test func aProcessThatOnlyVerifiesNeedsTheJWKSInsteadOfTheKeys() throws {
+        var environment = Self.complete
+        environment["JWT_SIGNING_KEYS"] = nil
+        environment["JWT_JWKS_URL"] = "http://users-1:8080, http://users-2:8080/"
+        for service in [ServiceName.gateway, .products] {
+            let settings = try Settings(environment: environment, service: service)
+            #expect(settings.jwksURL == "http://users-1:8080,http://users-2:8080", "\(service)")
+            #expect(settings.signingKeys == nil)
+        }
+        #expect(refusal(["JWT_SIGNING_KEYS": nil, "JWT_JWKS_URL": "http://users:8080"], service: .users)?.contains("JWT_SIGNING_KEYS_FILE") == true)
+        #expect(refusal(["JWT_SIGNING_KEYS": nil])?.contains("JWT_JWKS_URL") == true, "the error names the other way")
+        for wrong in ["users:8080", "http://users:8080/.well-known/jwks.json", "ftp://users", "http://users:8080,", "http://u:1?x=1"] {
+            #expect(refusal(["JWT_SIGNING_KEYS": nil, "JWT_JWKS_URL": wrong])?.hasPrefix("JWT_JWKS_URL") == true, "\(wrong)")
+        }
+    }
 }

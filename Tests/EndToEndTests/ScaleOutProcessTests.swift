@@ -46,11 +46,19 @@ import Testing
             )
             #expect(try await setup.waitForExit() == 0, "\(setup.log)")
 
-            // Two of each; Orders calls both instances of Products, Payments and Users.
+            // Two of each; Orders calls both instances of Products, Payments and Users. Only
+            // Users holds the signing keys: every other process verifies tokens with the
+            // public keys Users publishes (and reads them from the survivor after the kill).
             var instances: [String: [ShopProcess]] = [:]
-            for service in ["users", "products", "payments", "notifications"] {
+            instances["users"] = try (0..<2).map { _ in
+                try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment("users"))
+            }
+            var usersURLs: [String] = []
+            for process in instances["users"]! { usersURLs.append("http://127.0.0.1:\(try await process.port())") }
+            let verifyOnly = ["JWT_SIGNING_KEYS_FILE": "", "JWT_JWKS_URL": usersURLs.joined(separator: ",")]
+            for service in ["products", "payments", "notifications"] {
                 instances[service] = try (0..<2).map { _ in
-                    try ShopProcess(["serve", "--service", service, "--port", "0"], environment: environment(service))
+                    try ShopProcess(["serve", "--service", service, "--port", "0"], environment: environment(service, verifyOnly))
                 }
             }
             func list(_ service: String, internalListener: Bool = false) async throws -> String {
@@ -63,18 +71,21 @@ import Testing
             }
             let ordersEnvironment = environment(
                 "orders",
-                [
+                verifyOnly.merging([
                     "PRODUCTS_INTERNAL_URL": try await list("products", internalListener: true),
                     "PAYMENTS_INTERNAL_URL": try await list("payments", internalListener: true),
                     "USERS_URL": try await list("users"),
-                ]
+                ]) { $1 }
             )
             instances["orders"] = try (0..<2).map { _ in
                 try ShopProcess(["serve", "--service", "orders", "--port", "0"], environment: ordersEnvironment)
             }
             var upstreams: [String: String] = [:]
             for service in Self.services { upstreams["\(service.uppercased())_URL"] = try await list(service) }
-            let gateway = try ShopProcess(["serve", "--service", "gateway", "--port", "0"], environment: shared.merging(upstreams) { $1 })
+            let gateway = try ShopProcess(
+                ["serve", "--service", "gateway", "--port", "0"],
+                environment: shared.merging(upstreams) { $1 }.merging(verifyOnly) { $1 }
+            )
             let shop = RunningShop(port: try await gateway.port())
             let admin = shop.signedIn(as: try await shop.logIn("root@example.com").access)
             var created: [Int64] = []

@@ -51,7 +51,7 @@ import Testing
             }
             try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
                 let jwks = try JSONDecoder().decode(JSONWebKeySet.self, from: Data(buffer: response.body))
-                #expect(jwks == GuardTests.tokens.keys.jwks)
+                #expect(jwks == GuardTests.tokens.verification.jwks)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Platform
+import Synchronization
 import Testing
 
 /// Access tokens: what is issued verifies, and every way of forging one fails.
@@ -95,8 +96,8 @@ import Testing
         let rotated = AccessTokens(keys: SigningKeySet([SigningKey(P256.Signing.PrivateKey()), keys.current]))
         #expect(try rotated.verify(old, now: Self.now).userID == 3)
         let fresh = try rotated.issue(userID: 4, role: .customer, now: Self.now).token
-        #expect(try parts(fresh).header["kid"] as? String == rotated.keys.current.id)
-        #expect(rotated.keys.current.id != keys.current.id)
+        #expect(try parts(fresh).header["kid"] as? String == rotated.keys?.current.id)
+        #expect(rotated.keys?.current.id != keys.current.id)
     }
 
     @Test func theKeySetReadsEveryPEMBlockAndPublishesTheirPublicHalves() throws {
@@ -122,5 +123,44 @@ import Testing
         #expect(throws: APIError.authenticationRequired) { try AccessPolicy.authenticated.check(nil) }
         #expect(try AccessPolicy.roles(.staff, .admin).check(staff) == staff)
         #expect(throws: APIError(.forbidden, "Your role may not do this")) { try AccessPolicy.roles(.staff, .admin).check(customer) }
+    }
+
+    /// A process that only verifies holds the issuer's public keys, read from its JWKS: what
+    /// the issuer signs verifies there, a key rotated in is asked for, and a set that is not
+    /// ES256 public keys is refused without losing the keys in use.
+    @Test func aVerifierWithTheIssuersKeySetAcceptsItsTokensAndCanIssueNone() throws {
+        let verification = VerificationKeys()
+        let verifier = AccessTokens(verifyingWith: verification)
+        let issued = try tokens.issue(userID: 7, role: .customer, now: Self.now)
+        #expect(throws: InvalidAccessToken.unknownKey) { try verifier.verify(issued.token, now: Self.now) }
+        #expect(throws: CannotIssue.self) { try verifier.issue(userID: 7, role: .admin, now: Self.now) }
+
+        let jwks = try JSONDecoder().decode(JSONWebKeySet.self, from: try JSONEncoder().encode(keys.jwks))
+        try verification.replace(with: jwks)
+        #expect(try verifier.verify(issued.token, now: Self.now).userID == 7)
+        #expect(verification.jwks == keys.jwks)
+
+        // Rotation: the issuer signs with a new key first; the verifier hears of its kid.
+        let rotated = SigningKeySet([SigningKey(P256.Signing.PrivateKey())] + keys.keys)
+        let fromRotated = try AccessTokens(keys: rotated).issue(userID: 8, role: .customer, now: Self.now)
+        let asked = Mutex<[String]>([])
+        verification.whenUnknown { kid in asked.withLock { $0.append(kid) } }
+        #expect(throws: InvalidAccessToken.unknownKey) { try verifier.verify(fromRotated.token, now: Self.now) }
+        #expect(asked.withLock { $0 } == [rotated.current.id])
+        try verification.replace(with: rotated.jwks)
+        #expect(try verifier.verify(fromRotated.token, now: Self.now).userID == 8)
+
+        var wrong = rotated.jwks
+        wrong.keys[0].crv = "P-384"
+        var short = rotated.jwks
+        short.keys[0].x = Base64URL.encode(Data(repeating: 1, count: 31))
+        var offCurve = rotated.jwks
+        offCurve.keys[0].y = Base64URL.encode(Data(repeating: 1, count: 32))
+        var hmac = rotated.jwks
+        hmac.keys[0].alg = "HS256"
+        for set in [wrong, short, offCurve, hmac, JSONWebKeySet(keys: [])] {
+            #expect(throws: InvalidValue.self) { try verification.replace(with: set) }
+        }
+        #expect(try verifier.verify(fromRotated.token, now: Self.now).userID == 8, "a refused set keeps the keys in use")
     }
 }

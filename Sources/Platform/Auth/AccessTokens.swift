@@ -11,7 +11,10 @@ public struct AccessTokens: Sendable {
     /// The only `alg` accepted: pinned, so `none` and HMAC-confusion tokens fail.
     public static let algorithm = "ES256"
 
-    public let keys: SigningKeySet
+    /// The keys it signs with; `nil` in a process that only verifies.
+    public let keys: SigningKeySet?
+    /// The keys it verifies with.
+    public let verification: VerificationKeys
     /// `iss`: who issues the tokens.
     public let issuer: String
     /// `aud`: who the tokens are for.
@@ -23,6 +26,7 @@ public struct AccessTokens: Sendable {
     /// Tokens already verified, so a client's every request does not pay for ECDSA again.
     private let verified = VerifiedTokenCache(capacity: 10_000)
 
+    /// Issues with `keys` (the first signs) and verifies with their public halves.
     public init(
         keys: SigningKeySet,
         issuer: String = "shop",
@@ -30,7 +34,30 @@ public struct AccessTokens: Sendable {
         lifetime: Duration = .seconds(900),
         leeway: Duration = .seconds(30)
     ) {
-        self.keys = keys
+        self.init(signing: keys, verification: VerificationKeys(keys), issuer: issuer, audience: audience, lifetime: lifetime, leeway: leeway)
+    }
+
+    /// Only verifies, with `verification` (a key set fetched from the issuer's JWKS).
+    public init(
+        verifyingWith verification: VerificationKeys,
+        issuer: String = "shop",
+        audience: String = "shop-api",
+        lifetime: Duration = .seconds(900),
+        leeway: Duration = .seconds(30)
+    ) {
+        self.init(signing: nil, verification: verification, issuer: issuer, audience: audience, lifetime: lifetime, leeway: leeway)
+    }
+
+    private init(
+        signing: SigningKeySet?,
+        verification: VerificationKeys,
+        issuer: String,
+        audience: String,
+        lifetime: Duration,
+        leeway: Duration
+    ) {
+        self.keys = signing
+        self.verification = verification
         self.issuer = issuer
         self.audience = audience
         self.lifetime = lifetime
@@ -39,6 +66,7 @@ public struct AccessTokens: Sendable {
 
     /// A signed access token for `userID` acting as `role`, valid from `now` for ``lifetime``.
     public func issue(userID: Int64, role: Role, now: Date) throws -> IssuedAccessToken {
+        guard let keys else { throw CannotIssue() }
         // `iat` stays whole seconds, as every verifier expects; `iat_ms` tells a token
         // issued just after a user's sessions ended from one issued just before.
         let issuedMillis = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
@@ -88,9 +116,9 @@ public struct AccessTokens: Sendable {
         let decoder = JSONDecoder()
         guard let header = try? decoder.decode(Header.self, from: headerBytes) else { throw .malformed }
         guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
-        guard let kid = header.kid, let key = keys.keys.first(where: { $0.id == kid }) else { throw .unknownKey }
+        guard let kid = header.kid, let key = verification.key(id: kid) else { throw .unknownKey }
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-            key.publicKey.isValidSignature(signature, for: Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
+            key.isValidSignature(signature, for: Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
         else { throw .badSignature }
         guard let claims = try? decoder.decode(AccessTokenClaims.self, from: claimBytes),
             let userID = Int64(claims.sub), userID > 0,
@@ -115,6 +143,11 @@ public struct AccessTokens: Sendable {
 }
 
 /// The registered and private claims of an access token.
+/// A process that only verifies tokens was asked to issue one.
+public struct CannotIssue: Error, CustomStringConvertible {
+    public var description: String { "this process holds no signing key: only Users issues access tokens" }
+}
+
 public struct AccessTokenClaims: Sendable, Codable, Hashable {
     public var sub: String
     public var role: String

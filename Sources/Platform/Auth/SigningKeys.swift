@@ -107,6 +107,10 @@ public struct SigningKeySet: Sendable {
 /// A JSON Web Key Set.
 public struct JSONWebKeySet: Sendable, Codable, Hashable {
     public var keys: [JSONWebKey]
+
+    public init(keys: [JSONWebKey]) {
+        self.keys = keys
+    }
 }
 
 /// A public EC key as a JSON Web Key.
