@@ -64,6 +64,9 @@ final class StubPayments: PaymentClient, Sendable {
         case unavailable
         /// Waits for ``answerCharge()``, then succeeds.
         case held
+        /// The charge's key is still claimed by a call at another instance (one that died
+        /// while charging): 409, the outcome unknown.
+        case claimedElsewhere
     }
 
     struct State {
@@ -93,6 +96,8 @@ final class StubPayments: PaymentClient, Sendable {
             throw PaymentError.declined(code: "card_declined", message: "Declined", paymentID: "pay_declined")
         case .unavailable:
             throw PaymentError.unavailable("no answer in time")
+        case .claimedElsewhere:
+            throw PaymentError.conflict("A request with this Idempotency-Key is still being processed; retry later")
         case .held:
             await withCheckedContinuation { continuation in state.withLock { $0.pending = continuation } }
             return record(payment, status: .succeeded)
@@ -267,6 +272,27 @@ final class ManualClock: Sendable {
                     database: database
                 )
             )
+        }
+    }
+
+    /// A charge sent on to another Payments instance while the first (which died) still
+    /// claims its key: the order waits on the payment instead of being refused, and is
+    /// confirmed once the charge the dead instance made is found.
+    @Test(arguments: kinds)
+    func aChargeWhoseKeyIsStillClaimedElsewhereIsWaitedOn(_ kind: DatabaseKind) async throws {
+        try await with(kind) { world in
+            world.payments.script(.claimedElsewhere)
+            let placed = try await world.place(try await world.cart())
+            #expect(placed.status == .pending)
+            #expect(placed.step == .charge)
+            #expect(world.inventory.available[1] == 3, "held while the outcome is unknown")
+            world.payments.settle(orderID: placed.id, amount: 2000)
+            world.later()
+            try await world.recover()
+            let order = try await world.order(placed.id)
+            #expect(order.status == .confirmed)
+            #expect(order.stockCommitted)
+            #expect(world.inventory.available[1] == 3, "the two units are the order's")
         }
     }
 

@@ -167,6 +167,11 @@ struct Checkout: Sendable {
         } catch PaymentError.unavailable {
             // The outcome is unknown: Payments settles it, the worker follows it up.
             return try await waitOnPayment(order.id, payment: nil)
+        } catch PaymentError.conflict {
+            // The charge's key is held by a call still at Payments (one that reached an
+            // instance which then died, and was sent on to another): its outcome is unknown
+            // too, and the worker asks Payments for it, as when no answer came.
+            return try await waitOnPayment(order.id, payment: nil)
         }
         return try await settle(order, with: payment)
     }
