@@ -90,8 +90,9 @@ import Testing
             }
             let spans = try await receiver.wait { spans in
                 guard let root = checkoutRoot(spans) else { return false }
-                let services = Set(spans.filter { $0.traceID == root.traceID }.map(\.service))
-                return services.isSuperset(of: ["shop-gateway", "shop-orders", "shop-products", "shop-payments", "shop-notifications"])
+                let trace = spans.filter { $0.traceID == root.traceID }
+                return Set(trace.map(\.service)).isSuperset(of: ["shop-gateway", "shop-orders", "shop-products", "shop-payments"])
+                    && trace.contains { $0.service == "shop-notifications" && $0.name == "order.confirmed process" }
             }
             let root = try #require(checkoutRoot(spans), "services sent \(Set(spans.map(\.service)))")
             let trace = spans.filter { $0.traceID == root.traceID }

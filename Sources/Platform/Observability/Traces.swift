@@ -95,7 +95,13 @@ struct DictionaryInjector: Injector, Extractor {
 public struct RequestTracingMiddleware: RouterMiddleware {
     public typealias Context = ShopRequestContext
 
-    public init() {}
+    /// Whether a tracer was installed when the router was made (`shop serve` installs it
+    /// before): without one, requests pass straight through, paying for no span.
+    let enabled: Bool
+
+    public init() {
+        enabled = !(InstrumentationSystem.tracer is NoOpTracer)
+    }
 
     public func handle(
         _ request: Request,
@@ -103,7 +109,7 @@ public struct RequestTracingMiddleware: RouterMiddleware {
         next: (Request, ShopRequestContext) async throws -> Response
     ) async throws -> Response {
         let path = request.uri.path
-        if path.hasPrefix("/health/") || path == "/metrics" { return try await next(request, context) }
+        guard enabled, !path.hasPrefix("/health/"), path != "/metrics" else { return try await next(request, context) }
         let method = request.method.rawValue
         let span = startSpan(method, context: Traces.context(extractedFrom: request.headers), ofKind: .server)
         defer { span.end() }
