@@ -11,14 +11,7 @@ import Testing
     /// A private Redis, a signing key file and a PostgreSQL database for Users, and the
     /// settings every process of a test shares.
     private func withBackends(_ body: @Sendable (DatabaseURL, [String: String]) async throws -> Void) async throws {
-        let redis = try RedisServer()
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        let shared = [
-            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
-        ]
-        try await TestDatabases.withPostgresURL { try await body($0, shared) }
+        try await ProcessBackends.with(databases: 1) { shared, databases in try await body(databases[0], shared) }
     }
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))

@@ -11,54 +11,41 @@ import Testing
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func ordersAloneSellExactlyTheStockThroughProductsAndPaymentsInOtherProcesses() async throws {
-        let redis = try RedisServer()
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        try await TestDatabases.withPostgresURL { usersDB in
-            try await TestDatabases.withPostgresURL { productsDB in
-                try await TestDatabases.withPostgresURL { paymentsDB in
-                    try await TestDatabases.withPostgresURL { ordersDB in
-                        let shared = [
-                            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)",
-                            "INTERNAL_API_TOKEN": TestServer.internalToken,
-                        ]
-                        func environment(_ database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
-                            shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
-                        }
-                        let setup = try ShopProcess(
-                            ["users", "create-admin", "--email", "root@example.com"],
-                            environment: environment(
-                                usersDB,
-                                ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(usersDB)]
-                            )
-                        )
-                        #expect(try await setup.waitForExit() == 0, "\(setup.log)")
-                        let users = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment(usersDB))
-                        let products = try ShopProcess(["serve", "--service", "products", "--port", "0"], environment: environment(productsDB))
-                        let payments = try ShopProcess(["serve", "--service", "payments", "--port", "0"], environment: environment(paymentsDB))
-                        let usersPort = try await users.port()
-                        let orders = try ShopProcess(
-                            ["serve", "--service", "orders", "--port", "0"],
-                            environment: environment(
-                                ordersDB,
-                                [
-                                    "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
-                                    "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
-                                    "USERS_URL": "http://127.0.0.1:\(usersPort)",
-                                ]
-                            )
-                        )
-                        let token = try await RunningShop(port: usersPort).logIn("root@example.com").access
-                        let catalog = RunningShop(port: try await products.port(), token: token)
-                        let shop = RunningShop(port: try await orders.port(), token: token)
-                        let payer = RunningShop(port: try await payments.port(), token: token)
-                        try await Self.sellTheLastFifty(shop: shop, catalog: catalog, payments: payer, ownEmail: "root@example.com")
-                        for process in [orders, payments, products, users] { kill(process.process.processIdentifier, SIGTERM) }
-                        for process in [orders, payments, products, users] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
-                    }
-                }
+        try await ProcessBackends.with(databases: 4) { shared, databases in
+            let (usersDB, productsDB, paymentsDB, ordersDB) = (databases[0], databases[1], databases[2], databases[3])
+            func environment(_ database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
+                shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
             }
+            let setup = try ShopProcess(
+                ["users", "create-admin", "--email", "root@example.com"],
+                environment: environment(
+                    usersDB,
+                    ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(usersDB)]
+                )
+            )
+            #expect(try await setup.waitForExit() == 0, "\(setup.log)")
+            let users = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment(usersDB))
+            let products = try ShopProcess(["serve", "--service", "products", "--port", "0"], environment: environment(productsDB))
+            let payments = try ShopProcess(["serve", "--service", "payments", "--port", "0"], environment: environment(paymentsDB))
+            let usersPort = try await users.port()
+            let orders = try ShopProcess(
+                ["serve", "--service", "orders", "--port", "0"],
+                environment: environment(
+                    ordersDB,
+                    [
+                        "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
+                        "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
+                        "USERS_URL": "http://127.0.0.1:\(usersPort)",
+                    ]
+                )
+            )
+            let token = try await RunningShop(port: usersPort).logIn("root@example.com").access
+            let catalog = RunningShop(port: try await products.port(), token: token)
+            let shop = RunningShop(port: try await orders.port(), token: token)
+            let payer = RunningShop(port: try await payments.port(), token: token)
+            try await Self.sellTheLastFifty(shop: shop, catalog: catalog, payments: payer, ownEmail: "root@example.com")
+            for process in [orders, payments, products, users] { kill(process.process.processIdentifier, SIGTERM) }
+            for process in [orders, payments, products, users] { #expect(try await process.waitForExit() == 0, "\(process.log)") }
         }
     }
 

@@ -21,18 +21,13 @@ import Testing
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func aStorefrontLoadLosesNothingWhileOneInstanceOfEachServiceIsKilled() async throws {
-        let redis = try RedisServer()
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        let shared = [
-            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
-            "NOTIFICATIONS_SECRET": String(repeating: "s", count: 40), "NOTIFICATIONS_POLL_MS": "100",
-            // A killed Orders' checkouts are taken over after their lease.
-            "PAYMENT_PROVIDER_TIMEOUT_MS": "1000", "ORDERS_LEASE_SECONDS": "4",
-            "GATEWAY_HEALTH_INTERVAL_MS": "250", "SHUTDOWN_DRAIN_SECONDS": "0",
-        ]
-        try await TestDatabases.withPostgresURLs(Self.services.count) { urls in
+        try await ProcessBackends.with(databases: Self.services.count) { backends, urls in
+            let shared = backends.merging([
+                "NOTIFICATIONS_SECRET": String(repeating: "s", count: 40), "NOTIFICATIONS_POLL_MS": "100",
+                // A killed Orders' checkouts are taken over after their lease.
+                "PAYMENT_PROVIDER_TIMEOUT_MS": "1000", "ORDERS_LEASE_SECONDS": "4",
+                "GATEWAY_HEALTH_INTERVAL_MS": "250", "SHUTDOWN_DRAIN_SECONDS": "0",
+            ]) { $1 }
             let database = Dictionary(uniqueKeysWithValues: zip(Self.services, urls))
             func environment(_ service: String, _ more: [String: String] = [:]) -> [String: String] {
                 shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database[service]!)]) { $1 }.merging(more) { $1 }

@@ -12,18 +12,13 @@ import Testing
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func aCheckoutThroughTheGatewayIsOneConnectedTraceAndItsIDIsInTheLogs() async throws {
-        let redis = try RedisServer()
         let receiver = try await OTLPReceiver.start()
         defer { receiver.stop() }
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        let shared = [
-            "JWT_SIGNING_KEYS_FILE": keys, "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "INTERNAL_API_TOKEN": TestServer.internalToken,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100",
-            "LOG_FORMAT": "json",
-        ]
-        try await TestDatabases.withPostgresURLs(5) { databases in
+        try await ProcessBackends.with(databases: 5) { backends, databases in
+            let shared = backends.merging([
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_BSP_SCHEDULE_DELAY": "100",
+                "LOG_FORMAT": "json",
+            ]) { $1 }
             func environment(_ database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
                 shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
             }

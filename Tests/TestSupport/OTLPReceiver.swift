@@ -23,42 +23,20 @@ public final class OTLPReceiver: @unchecked Sendable {
         }
     }
 
-    public let port: Int
-    private let directory: URL
-    private let process: ChildProcess
+    private let server: PythonServer
 
-    private init(port: Int, directory: URL, process: ChildProcess) {
-        self.port = port
-        self.directory = directory
-        self.process = process
-    }
+    public var port: Int { server.port }
+    private var directory: URL { server.directory }
 
     /// The base URL to give as `OTEL_EXPORTER_OTLP_ENDPOINT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
 
+    private init(server: PythonServer) {
+        self.server = server
+    }
+
     public static func start() async throws -> OTLPReceiver {
-        guard let python = Backends.executable("python3") else { throw MissingBackend("python3 is not on PATH") }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = directory.appendingPathComponent("receiver.py")
-        try Data(program.utf8).write(to: script)
-        // It binds a port the kernel picks and names it in `ready`.
-        let process = try ChildProcess(
-            python,
-            arguments: [script.path, directory.path],
-            environment: ProcessInfo.processInfo.environment,
-            output: directory.appendingPathComponent("receiver.log").path
-        )
-        let ready = directory.appendingPathComponent("ready")
-        for _ in 0..<600 where process.isRunning && !FileManager.default.fileExists(atPath: ready.path) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard let text = try? String(contentsOf: ready, encoding: .utf8), let port = Int(text) else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            let log = (try? String(contentsOf: directory.appendingPathComponent("receiver.log"), encoding: .utf8)) ?? ""
-            throw MissingBackend("the OTLP receiver did not start: \(log)")
-        }
-        return OTLPReceiver(port: port, directory: directory, process: process)
+        OTLPReceiver(server: try await PythonServer.start("otlp", program: program))
     }
 
     /// Every span received so far.
@@ -111,7 +89,7 @@ public final class OTLPReceiver: @unchecked Sendable {
     }
 
     public func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        server.stop()
     }
 
     deinit {
@@ -145,9 +123,5 @@ public final class OTLPReceiver: @unchecked Sendable {
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        with open(os.path.join(folder, "ready.tmp"), "w") as f:
-            f.write(str(server.server_address[1]))
-        os.rename(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready"))
-        server.serve_forever()
-        """#
+        """# + "\n" + PythonServer.serveAndReport
 }

@@ -14,44 +14,27 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
         public let status: Int
     }
 
-    public let port: Int
-    private let directory: URL
-    private let process: ChildProcess
+    private let server: PythonServer
 
-    private init(port: Int, directory: URL, process: ChildProcess) {
-        self.port = port
-        self.directory = directory
-        self.process = process
+    public var port: Int { server.port }
+    private var directory: URL { server.directory }
+
+    private init(server: PythonServer) {
+        self.server = server
     }
 
     public var url: String { "http://127.0.0.1:\(port)/hooks" }
 
     /// Starts the receiver; it verifies with `secret` once ``use(secret:)`` gives it one.
     public static func start(failFirst: Int = 0) async throws -> StandardWebhooksReceiver {
-        guard let python = Backends.executable("python3") else { throw MissingBackend("python3 is not on PATH") }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("webhooks-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let script = directory.appendingPathComponent("receiver.py")
-        try Data(program.utf8).write(to: script)
-        // The receiver binds a port the kernel picks and names it in `ready`: a port looked
-        // up here first could be taken by another test's server before the bind.
-        let process = try ChildProcess(
-            python,
-            arguments: [script.path, directory.path, String(failFirst)],
-            environment: ProcessInfo.processInfo.environment,
-            output: directory.appendingPathComponent("receiver.log").path
+        StandardWebhooksReceiver(
+            server: try await PythonServer.start(
+                "webhooks",
+                program: program,
+                arguments: [String(failFirst)],
+                missingModule: "standardwebhooks (pip install standardwebhooks)"
+            )
         )
-        let ready = directory.appendingPathComponent("ready")
-        for _ in 0..<600 where process.isRunning && !FileManager.default.fileExists(atPath: ready.path) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard let text = try? String(contentsOf: ready, encoding: .utf8), let port = Int(text) else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            let log = (try? String(contentsOf: directory.appendingPathComponent("receiver.log"), encoding: .utf8)) ?? ""
-            if process.terminationStatus == 3 { throw MissingBackend("python3 cannot import standardwebhooks (pip install standardwebhooks)") }
-            throw MissingBackend("the webhook receiver did not start: \(log)")
-        }
-        return StandardWebhooksReceiver(port: port, directory: directory, process: process)
     }
 
     /// The endpoint's secret (`whsec_...`), as registration showed it once.
@@ -77,7 +60,7 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
     }
 
     public func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        server.stop()
     }
 
     deinit {
@@ -122,9 +105,5 @@ public final class StandardWebhooksReceiver: @unchecked Sendable {
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        with open(os.path.join(folder, "ready.tmp"), "w") as f:
-            f.write(str(server.server_address[1]))
-        os.rename(os.path.join(folder, "ready.tmp"), os.path.join(folder, "ready"))
-        server.serve_forever()
-        """#
+        """# + "\n" + PythonServer.serveAndReport
 }
