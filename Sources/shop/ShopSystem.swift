@@ -263,7 +263,15 @@ struct ShopSystem: Sendable {
         if let products, let payments {
             return (products.catalogClient, products.inventoryClient, payments.client, users?.client)
         }
-        guard let token = settings.internalToken, let productsURL = settings.productsInternalURL, let paymentsURL = settings.paymentsInternalURL
+        let configured = settings.internalToken.flatMap { token in
+            settings.productsInternalURL.flatMap { products in settings.paymentsInternalURL.map { (token, products, $0) } }
+        }
+        // A maintenance command (`migrate`, `seed`) builds Orders but never calls the other
+        // services: it is not asked where they are, and its clients name hosts that cannot
+        // resolve (RFC 6761), so a call made by mistake fails as the service unavailable.
+        guard
+            let (token, productsURL, paymentsURL) = configured
+                ?? (settings.purpose == .maintenance ? ("", "http://products.invalid", "http://payments.invalid") : nil)
         else {
             throw ConfigurationError(variable: "PRODUCTS_INTERNAL_URL", reason: "and PAYMENTS_INTERNAL_URL and INTERNAL_API_TOKEN are required")
         }

@@ -49,6 +49,17 @@ import Testing
         }
     }
 
+    /// Migrating Orders' database needs that database and nothing else: not where the
+    /// services it calls when serving are.
+    @Test(.enabled(if: TestDatabases.postgresAvailable))
+    func ordersMigrateWithNothingButTheirDatabase() async throws {
+        try await TestDatabases.withPostgresURL { url in
+            let migrate = try ShopProcess(["migrate", "--service", "orders"], environment: ["DATABASE_URL": CheckoutCrashTests.text(url)])
+            #expect(try await migrate.waitForExit() == 0, "\(migrate.log)")
+            #expect(migrate.log.contains("migrations applied"), "\(migrate.log)")
+        }
+    }
+
     /// The signed-in caller of `shop` buys one of 51 units (their address from Users), then
     /// 200 guests race for the other 50: exactly 50 more are sold and charged, 150 refused
     /// with nothing charged. `catalog` and `payments` are where Products and Payments answer.
