@@ -117,7 +117,8 @@ import Testing
             print(
                 "scale-out: \(counts.requests) requests, \(counts.checkouts) checkouts answered \(counts.checkoutStatuses), failed: \(counts.failures)"
             )
-            #expect(counts.requests >= 300, "the load ran")
+            // About 900 on a quiet 2-core machine, 400 under CI; a slower one still sends some.
+            #expect(counts.requests >= 100, "the load ran")
             #expect(counts.failures.count * 1000 < counts.requests, "fewer than 0.1% failed: \(counts.failures)")
 
             // The books, once the survivors have finished what the killed ones left.
