@@ -265,15 +265,8 @@ struct Settings: Sendable {
             )
         }
 
-        jwksURL = try env.parsed("JWT_JWKS_URL") { (raw: String) throws(InvalidValue) -> String in
-            let urls = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            for url in urls {
-                guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil,
-                    parsed.query == nil, parsed.path.isEmpty || parsed.path == "/"
-                else { throw InvalidValue("must be the base URL of Users (or of every instance, comma-separated), such as http://users:8080") }
-            }
-            return urls.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.joined(separator: ",")
-        }
+        // Users' instances, as USERS_URL names them.
+        jwksURL = try env.parsed("JWT_JWKS_URL", UpstreamAddress.list(parsing:)).map { $0.map(\.description).joined(separator: ",") }
         if let pem = env.string("JWT_SIGNING_KEYS") {
             signingKeys = .pem(pem)
         } else if let path = env.string("JWT_SIGNING_KEYS_FILE") {

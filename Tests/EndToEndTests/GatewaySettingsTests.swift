@@ -93,7 +93,9 @@ import Testing
         }
         #expect(refusal(["JWT_SIGNING_KEYS": nil, "JWT_JWKS_URL": "http://users:8080"], service: .users)?.contains("JWT_SIGNING_KEYS_FILE") == true)
         #expect(refusal(["JWT_SIGNING_KEYS": nil])?.contains("JWT_JWKS_URL") == true, "the error names the other way")
-        for wrong in ["users:8080", "http://users:8080/.well-known/jwks.json", "ftp://users", "http://users:8080,", "http://u:1?x=1"] {
+        for wrong in [
+            "users:8080", "http://users:8080/.well-known/jwks.json", "ftp://users", " , ", "http://u:1?x=1", "http://admin:secret@users:8080",
+        ] {
             #expect(refusal(["JWT_SIGNING_KEYS": nil, "JWT_JWKS_URL": wrong])?.hasPrefix("JWT_JWKS_URL") == true, "\(wrong)")
         }
     }

@@ -68,6 +68,18 @@ import Testing
             let admin = shop.signedIn(as: try await shop.logIn("root@example.com").access)
             let lamp = try await OrdersEndToEndTests.product(admin, "traced-lamp", price: 4500, stock: 3)
             let guest = shop.anonymous
+            // What a hostile client sends as trace context is taken, or not, without a word
+            // in any log (the tracer logs what it cannot read).
+            for headers in [
+                [("traceparent", "00-zz" + String(repeating: "0", count: 50))],
+                [("traceparent", String(repeating: "x", count: 4_000))],
+                [
+                    ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+                    ("tracestate", "=,,==junk,@@@=" + String(repeating: "v", count: 200)),
+                ],
+            ] {
+                #expect(try await guest.request(.GET, "/api/v1/products", headers: headers).status == 200)
+            }
             let token = try #require(try await guest.request(.POST, "/api/v1/carts").json?["data"]?["cart_token"]?.string)
             let line = try await guest.request(.PUT, "/api/v1/cart/lines/\(lamp)", headers: [("X-Cart-Token", token)], json: #"{"quantity":1}"#)
             #expect(line.status == 200)
@@ -128,6 +140,7 @@ import Testing
             // What a request carried besides its trace context never reaches a log: the
             // tracer is given the trace headers alone, and logs those it cannot read.
             for process in all {
+                #expect(!process.log.contains("extract"), "\(process.log)")
                 #expect(!process.log.contains(TestServer.internalToken), "\(process.log)")
                 #expect(!process.log.contains(token), "the cart's secret")
             }

@@ -31,36 +31,32 @@ public enum Traces {
         ofKind kind: SpanKind,
         _ work: (any Span) async throws -> Result
     ) async throws -> Result {
-        try await Tracing.withSpan(name, context: context(continuing: traceparent, tracestate: nil), ofKind: kind) { span in
-            try await work(span)
-        }
+        try await Tracing.withSpan(name, context: context(continuing: traceparent), ofKind: kind) { span in try await work(span) }
     }
 
     /// The parent a request names in its headers, on top of the current context. Only a
-    /// single well-formed `traceparent` counts: anything else starts a new trace, and the
-    /// other headers never reach the tracer (which logs what it cannot read).
+    /// single well-formed `traceparent` counts: anything else starts a new trace. Nothing
+    /// else reaches the tracer, which logs what it cannot read: `tracestate` (vendors'
+    /// entries, which we have no use for) is dropped, so that junk in it cannot fill the
+    /// logs, and no other header (tokens) can land there.
     static func context(extractedFrom fields: HTTPFields) -> ServiceContext {
-        func single(_ name: HTTPField.Name) -> String? {
-            let values = fields[values: name]
-            return values.count == 1 ? values[0] : nil
-        }
-        return context(continuing: single(traceparentField), tracestate: single(tracestateField))
+        let values = fields[values: traceparentField]
+        return context(continuing: values.count == 1 ? values[0] : nil)
     }
 
-    static func context(continuing traceparent: String?, tracestate: String?) -> ServiceContext {
+    static func context(continuing traceparent: String?) -> ServiceContext {
         var context = ServiceContext.current ?? .topLevel
         guard let traceparent, isWellFormed(traceparent: traceparent) else { return context }
-        var carrier = ["traceparent": traceparent]
-        if let tracestate, tracestate.utf8.count <= 512 { carrier["tracestate"] = tracestate }
-        InstrumentationSystem.instrument.extract(carrier, into: &context, using: DictionaryInjector())
+        InstrumentationSystem.instrument.extract(["traceparent": traceparent], into: &context, using: DictionaryInjector())
         return context
     }
 
     /// W3C Trace Context's `traceparent`, version 00: `00-<32 hex>-<16 hex>-<2 hex>`, ids
     /// not all zeros, lowercase.
     static func isWellFormed(traceparent: String) -> Bool {
+        guard traceparent.utf8.count == 55 else { return false }
         let bytes = Array(traceparent.utf8)
-        guard bytes.count == 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-") else {
+        guard bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-") else {
             return false
         }
         let isHex = { (byte: UInt8) in
@@ -72,7 +68,6 @@ public enum Traces {
     }
 
     static let traceparentField = HTTPField.Name("traceparent")!
-    static let tracestateField = HTTPField.Name("tracestate")!
 }
 
 struct DictionaryInjector: Injector, Extractor {
