@@ -69,6 +69,17 @@ public struct HTTPPaymentClient: PaymentClient {
         return try Self.decode(PaymentResource.self, status: status, data: data, accepting: [200, 202])
     }
 
+    public func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource? {
+        let (status, data) = try await call(
+            .POST,
+            "/internal/v1/payments/by-order/\(InternalHTTPTransport.escaped(orderID))/close",
+            body: try JSONEncoder().encode(closure),
+            key: nil
+        )
+        if status == 204 { return nil }
+        return try Self.decode(PaymentResource.self, status: status, data: data, accepting: [200])
+    }
+
     private func call(_ method: HTTPMethod, _ path: String, body: Data?, key: String?) async throws -> (status: Int, body: Data) {
         try await transport.send(method, path, body: body, headers: key.map { [("Idempotency-Key", $0)] } ?? []) { PaymentError.unavailable($0) }
     }

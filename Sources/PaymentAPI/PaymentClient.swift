@@ -14,6 +14,11 @@ public protocol PaymentClient: Sendable {
     func refund(orderID: String, amount: Int64?, reason: String, idempotencyKey: String) async throws -> RefundResource
     /// Voids an authorization that was not captured (nothing is taken).
     func cancel(orderID: String) async throws -> PaymentResource
+    /// Closes an order that has no payment to every charge, so that one still on its way
+    /// (sent by a request that outlived its lease) is refused when it arrives, and nothing
+    /// is ever taken for an order that was given up. `nil` when the order is closed (now or
+    /// by an earlier call); the order's payment when it has one, which stands.
+    func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource?
 }
 
 /// Why a payment call was refused.

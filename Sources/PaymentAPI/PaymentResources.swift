@@ -319,6 +319,25 @@ public struct NewPayment: JSONRequestBody, Encodable, Hashable {
     }
 }
 
+/// What Orders says of an order it gives up on before its charge is known: the amount and
+/// currency the payment's record will carry, though nothing is ever taken.
+public struct ChargeClosure: JSONRequestBody, Encodable, Hashable {
+    public var customerID: Int64?
+    public var amount: Int64?
+    public var currency: String?
+
+    public init(customerID: Int64?, amount: Int64, currency: String) {
+        self.customerID = customerID
+        self.amount = amount
+        self.currency = currency
+    }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case amount, currency
+        case customerID = "customer_id"
+    }
+}
+
 /// The body of a refund request.
 public struct RefundRequest: JSONRequestBody, Encodable, Hashable {
     /// Minor units; everything still refundable when left out.

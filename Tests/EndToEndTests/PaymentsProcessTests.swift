@@ -56,6 +56,17 @@ import Testing
                 _ = try await client.createPayment(Self.charge("order-2", number: "4000000000000002"), idempotencyKey: "checkout-2")
             }
 
+            // An order that Orders gave up on before its charge arrived, closed over the
+            // internal API: the late charge is refused, and closing a paid order answers its payment.
+            #expect(try await client.closeToCharges(orderID: "order-given-up", ChargeClosure(customerID: 7, amount: 2500, currency: "EUR")) == nil)
+            await #expect(throws: PaymentError.conflict("Order order-given-up was closed before its charge arrived; nothing was charged")) {
+                _ = try await client.createPayment(Self.charge("order-given-up", number: "4242424242424242"), idempotencyKey: "checkout-given-up")
+            }
+            #expect(try await client.closeToCharges(orderID: "order-1", ChargeClosure(customerID: 7, amount: 2500, currency: "EUR"))?.id == paid.id)
+            await #expect(throws: PaymentError.invalid(field: "amount", message: "Must be from 1 to 100000000 minor units")) {
+                _ = try await client.closeToCharges(orderID: "order-x", ChargeClosure(customerID: 7, amount: 0, currency: "EUR"))
+            }
+
             // A charge in flight when the process dies.
             let first = client
             let inFlight = Task { try await first.createPayment(Self.charge("order-3", number: "4000000000000119"), idempotencyKey: "checkout-3") }

@@ -62,7 +62,8 @@ final class StubPayments: PaymentClient, Sendable {
         case decline
         /// No answer: the caller times out; the payment may appear later (``settle()``).
         case unavailable
-        /// Waits for ``answerCharge()``, then succeeds.
+        /// Still on its way to Payments until ``answerCharge()``: then refused if the order
+        /// was closed to charges meanwhile, as Payments refuses it, and succeeds if not.
         case held
         /// The charge's key is still claimed by a call at another instance (one that died
         /// while charging): 409, the outcome unknown.
@@ -77,6 +78,8 @@ final class StubPayments: PaymentClient, Sendable {
         var refundKeys: [String] = []
         var pending: CheckedContinuation<Void, Never>?
         var charges = 0
+        /// Orders closed to charges with no payment.
+        var closed: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -100,6 +103,9 @@ final class StubPayments: PaymentClient, Sendable {
             throw PaymentError.conflict("A request with this Idempotency-Key is still being processed; retry later")
         case .held:
             await withCheckedContinuation { continuation in state.withLock { $0.pending = continuation } }
+            if state.withLock({ $0.closed.contains(payment.orderID ?? "") }) {
+                throw PaymentError.conflict("Order \(payment.orderID ?? "") was closed before its charge arrived; nothing was charged")
+            }
             return record(payment, status: .succeeded)
         }
     }
@@ -184,6 +190,14 @@ final class StubPayments: PaymentClient, Sendable {
     func cancel(orderID: String) async throws -> PaymentResource {
         throw PaymentError.conflict("nothing to cancel")
     }
+
+    func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource? {
+        if let payment = try await payment(orderID: orderID) { return payment }
+        state.withLock { _ = $0.closed.insert(orderID) }
+        return nil
+    }
+
+    var closed: Set<String> { state.withLock { $0.closed } }
 
     var refundKeys: [String] { state.withLock { $0.refundKeys } }
     var charges: Int { state.withLock { $0.charges } }
@@ -296,22 +310,42 @@ final class ManualClock: Sendable {
         }
     }
 
+    /// No answer from Payments, and none recorded there when the lease ends: the worker
+    /// closes the order to charges before it gives the stock back.
     @Test(arguments: kinds)
-    func aChargeThatSettlesAfterCheckoutGaveUpIsRefunded(_ kind: DatabaseKind) async throws {
+    func anOrderWithNoPaymentWhenItsLeaseEndsIsClosedToChargesThenCancelled(_ kind: DatabaseKind) async throws {
         try await with(kind) { world in
             world.payments.script(.unavailable)
             let placed = try await world.place(try await world.cart())
             #expect(placed.status == .pending)
             #expect(placed.step == .charge)
             #expect(world.inventory.available[1] == 3, "held while the outcome is unknown")
-            // The lease runs out with no payment recorded: nothing was charged, the stock goes back.
             try await world.recover()
             #expect(try await world.order(placed.id).status == .pending, "not before the lease ends")
+            #expect(world.payments.closed.isEmpty)
             world.later()
             try await world.recover()
-            var order = try await world.order(placed.id)
+            let order = try await world.order(placed.id)
             #expect(order.status == .cancelled)
+            #expect(order.step == .done)
+            #expect(world.payments.closed == [placed.id])
             #expect(world.inventory.available[1] == 5)
+        }
+    }
+
+    /// A declined charge that the provider settles after all (reported by the reconciler or
+    /// a webhook, announced with `payment.completed`) after the order ended: refunded, once.
+    @Test(arguments: kinds)
+    func aChargeThatSettlesAfterCheckoutGaveUpIsRefunded(_ kind: DatabaseKind) async throws {
+        try await with(kind) { world in
+            world.payments.script(.decline)
+            let cart = try await world.cart()
+            await #expect(throws: OrderError.self) { try await world.place(cart) }
+            let id = try #require(try await world.orderIDs().first)
+            var order = try await world.order(id)
+            #expect(order.status == .paymentFailed)
+            #expect(world.inventory.available[1] == 5)
+            let placed = order
             // Then the provider settles the charge after all, and says so.
             world.payments.settle(orderID: placed.id, amount: 2000)
             let completed = try EventEnvelope(
@@ -335,7 +369,7 @@ final class ManualClock: Sendable {
             #expect(try await !Inbox.handle(completed, by: consumer, now: Date()), "a duplicate is not applied twice")
             try await world.recover()
             order = try await world.order(placed.id)
-            #expect(order.status == .cancelled)
+            #expect(order.status == .paymentFailed)
             #expect(order.step == .done)
             #expect(order.amountRefunded == 2000)
             #expect(world.payments.refunded == 2000, "every cent of the late charge went back, once")
@@ -345,24 +379,28 @@ final class ManualClock: Sendable {
         }
     }
 
+    /// The request stalls past its lease with its charge still on the way to Payments: the
+    /// worker closes the order to charges and gives up, and the charge, when it arrives, is
+    /// refused. Nothing is taken, so nothing has to be refunded.
     @Test(arguments: kinds)
-    func aChargeAnsweredAfterTheWorkerGaveUpIsRefundedByTheRequest(_ kind: DatabaseKind) async throws {
+    func aChargeArrivingAfterTheWorkerGaveUpIsRefusedAndNothingIsTaken(_ kind: DatabaseKind) async throws {
         try await with(kind) { world in
             world.payments.script(.held)
             let cart = try await world.cart()
             let request = Task { try await world.place(cart) }
             while !world.payments.isHoldingACharge { try await Task.sleep(for: .milliseconds(5)) }
-            // The request stalls past its lease; the worker finds no payment and gives up.
             world.later()
             try await world.recover()
             let id = try #require(try await world.orderIDs().first)
             #expect(try await world.order(id).status == .cancelled)
-            // The charge answers after all: the request sends the money back.
+            #expect(world.payments.closed == [id])
             world.payments.answerCharge()
             let ended = try await request.value
             #expect(ended.status == .cancelled)
-            #expect(ended.amountRefunded == 2000)
-            #expect(world.payments.refunded == 2000)
+            #expect(ended.step == .done)
+            #expect(ended.amountRefunded == 0)
+            #expect(try await world.payments.payment(orderID: id) == nil, "nothing was charged")
+            #expect(world.payments.refundKeys.isEmpty)
             #expect(world.inventory.available[1] == 5)
         }
     }

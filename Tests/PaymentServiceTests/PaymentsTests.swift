@@ -204,6 +204,65 @@ import Testing
         }
     }
 
+    /// Orders closes an order it gives up on before its charge is known: a charge that
+    /// arrives afterwards is refused before the provider is asked, and a charge and a
+    /// closure that race end one way or the other, never both.
+    @Test(arguments: kinds)
+    func anOrderClosedToChargesRefusesEveryLaterCharge(_ kind: DatabaseKind) async throws {
+        try await with(kind) { harness in
+            func close(_ order: String) async throws -> Payment? {
+                try await harness.store.close(
+                    PaymentStore.Closure(orderID: order, customerID: 7, amount: 1000, currency: "EUR", provider: "test"),
+                    at: Date()
+                )
+            }
+            #expect(try await close("order-c1") == nil)
+            #expect(try await close("order-c1") == nil, "closing twice is the same closure")
+            await #expect(throws: PaymentError.conflict("Order order-c1 was closed before its charge arrived; nothing was charged")) {
+                _ = try await harness.charge("order-c1")
+            }
+            await #expect(throws: PaymentError.self) { _ = try await harness.charge("order-c1", key: "another-key") }
+            let closure = try #require(try await harness.store.payment(orderID: "order-c1"))
+            #expect(closure.status == .canceled)
+            #expect(closure.isClosure)
+            #expect(closure.failure?.code == "order_closed")
+            #expect(closure.amountCaptured == 0)
+            try await harness.checkBooks(closure.id)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents") == 0, "the provider was never asked")
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM outbox") == 0)
+            #expect(try await harness.store.unsettled(before: Date().addingTimeInterval(60), now: Date()).isEmpty, "nothing for the reconciler")
+
+            // A paid order stays paid: the closure answers its payment.
+            let paid = try await harness.charge("order-c2")
+            #expect(try await close("order-c2")?.id == paid.id)
+            #expect(try await harness.store.payment(orderID: "order-c2")?.status == .succeeded)
+
+            // Charges and closures racing for the same orders.
+            let outcomes = try await withThrowingTaskGroup(of: (charged: Bool, closed: Bool).self) { group in
+                for round in 0..<12 {
+                    let order = "order-race-\(round)"
+                    group.addTask {
+                        async let charge: Bool = {
+                            do {
+                                return try await harness.charge(order).status == .succeeded
+                            } catch PaymentError.conflict(_) {
+                                return false
+                            }
+                        }()
+                        async let closed = close(order) == nil
+                        return (try await charge, try await closed)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.count == 12)
+            #expect(outcomes.allSatisfy { $0.charged != $0.closed }, "\(outcomes)")
+            let charged = outcomes.filter(\.charged).count
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM test_network_intents") == charged + 1)
+            #expect(try await harness.count("SELECT COUNT(*) AS n FROM payments WHERE order_id LIKE 'order-race-%'") == 12)
+        }
+    }
+
     /// The acceptance test of the issue: refunds racing each other never exceed the capture.
     @Test(arguments: kinds)
     func manyConcurrentRefundsNeverExceedWhatWasCaptured(_ kind: DatabaseKind) async throws {

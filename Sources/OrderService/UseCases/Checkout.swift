@@ -179,8 +179,8 @@ struct Checkout: Sendable {
     /// Moves a `charge` step on from what Payments says of the order's payment.
     private func settle(_ charged: Order, with payment: PaymentResource?) async throws -> Order {
         guard let payment else {
-            // No payment was ever recorded: the request died before its charge reached
-            // Payments, and the card died with it. Nothing was charged; give the stock back.
+            // No payment was ever recorded, and the order is closed to charges: nothing was
+            // or will be charged; give the stock back.
             let order = try await store.update(charged.id, at: now()) { order in
                 guard order.step == .charge else { return nil }
                 order.step = .release
@@ -237,9 +237,17 @@ struct Checkout: Sendable {
                 return order
             case .charge:
                 // Only a request holds the card: the worker follows a charge up, never makes
-                // one. A request that died before its charge reached Payments left nothing to
-                // follow: the stock goes back.
-                let payment = try await payments.payment(orderID: order.id)
+                // one. With no payment at Payments, the request died before its charge got
+                // there, or its charge is still on the way (the request outlived its lease):
+                // the order is closed to charges first, so that one is refused when it
+                // arrives, and then the stock goes back. Nothing is taken, nothing refunded.
+                var payment = try await payments.payment(orderID: order.id)
+                if payment == nil {
+                    payment = try await payments.closeToCharges(
+                        orderID: order.id,
+                        ChargeClosure(customerID: order.customerID, amount: order.total, currency: order.currency)
+                    )
+                }
                 if let payment, payment.status == .requiresAction || payment.status == .processing {
                     return try await waitOnPayment(order.id, payment: payment)
                 }

@@ -45,6 +45,10 @@ struct Payment: Sendable, Hashable {
     func captureKey(_ amount: Int64) -> String { "\(attemptKey)-capture-\(amount)" }
     var cancelKey: String { "\(attemptKey)-cancel" }
 
+    /// The record of an order closed before any charge reached it (``PaymentStore/close(_:at:)``):
+    /// no attempt, nothing sent to a provider, and every later charge for the order refused.
+    var isClosure: Bool { attempt == 0 }
+
     /// What can still be refunded.
     var refundable: Int64 { amountCaptured - amountRefunded - refundPending }
 

@@ -16,6 +16,7 @@ struct InternalPaymentRoutes: Sendable {
         payments.get("by-order/{order_id}", use: show)
         payments.post("by-order/{order_id}/refunds", use: refund)
         payments.post("by-order/{order_id}/cancel", use: cancel)
+        payments.post("by-order/{order_id}/close", use: close)
     }
 
     static let noStore: HTTPFields = [.cacheControl: "no-store"]
@@ -44,6 +45,14 @@ struct InternalPaymentRoutes: Sendable {
 
     @Sendable func cancel(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let payment = try await client.cancel(orderID: try Self.orderID(context))
+        return try JSONResponse.success(payment, headers: Self.noStore)
+    }
+
+    @Sendable func close(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        let body = try await JSONBody.decode(ChargeClosure.self, from: request)
+        guard let payment = try await client.closeToCharges(orderID: try Self.orderID(context), body) else {
+            return Response(status: .noContent, headers: Self.noStore)
+        }
         return try JSONResponse.success(payment, headers: Self.noStore)
     }
 
@@ -96,5 +105,16 @@ struct LocalPaymentClient: PaymentClient {
     func cancel(orderID: String) async throws -> PaymentResource {
         guard let payment = try await payments.store.payment(orderID: orderID) else { throw PaymentError.notFound("Payment of order \(orderID)") }
         return try await payments.store.resource(of: try await payments.cancel(payment.id))
+    }
+
+    func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource? {
+        let checked: PaymentStore.Closure
+        do {
+            checked = try Payments.validated(closure, orderID: orderID, provider: payments.provider.name)
+        } catch let error as APIError {
+            throw PaymentError.invalid(field: error.main.field ?? "closure", message: error.main.message)
+        }
+        guard let payment = try await payments.store.close(checked, at: Date()) else { return nil }
+        return try await payments.store.resource(of: payment)
     }
 }

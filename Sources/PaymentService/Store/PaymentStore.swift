@@ -94,6 +94,9 @@ struct PaymentStore: Sendable {
                 try await Self.transition(payment.id, from: nil, to: .processing, cause: "charge requested", at: micros, in: sql)
                 return .call(payment)
             }
+            guard !payment.isClosure else {
+                throw PaymentError.conflict("Order \(request.orderID) was closed before its charge arrived; nothing was charged")
+            }
             if let fingerprint = try await sql.raw(
                 """
                 SELECT fingerprint FROM payment_attempts
@@ -143,6 +146,49 @@ struct PaymentStore: Sendable {
             try await Self.recordAttempt(payment, request: request, at: micros, in: sql)
             try await Self.transition(payment.id, from: before, to: .processing, cause: "another card", at: micros, in: sql)
             return .call(payment)
+        }
+    }
+
+    /// An order to close to charges, as Orders describes it.
+    struct Closure: Sendable {
+        var orderID: String
+        var customerID: Int64?
+        var amount: Int64
+        var currency: String
+        var provider: String
+    }
+
+    /// Records a `canceled` payment with no attempt for an order that has none, so every
+    /// later charge for it is refused (``Payment/isClosure``): the one-payment-per-order
+    /// index makes the closure and a charge arriving at the same moment exclude each other.
+    /// `nil` when the order is closed, now or before; its payment when it has a real one.
+    func close(_ closure: Closure, at now: Date) async throws -> Payment? {
+        do {
+            return try await closeOnce(closure, at: now)
+        } catch  where DatabaseErrors.isUniqueViolation(error) {
+            // A charge (or another closure) for the order landed first: read what it wrote.
+            return try await closeOnce(closure, at: now)
+        }
+    }
+
+    private func closeOnce(_ closure: Closure, at now: Date) async throws -> Payment? {
+        let micros = now.microsecondsSince1970
+        return try await database.transaction { sql -> Payment? in
+            if let payment = try await Self.payment(orderID: closure.orderID, locked: true, in: sql) {
+                return payment.isClosure ? nil : payment
+            }
+            let id = PaymentRules.newID()
+            try await sql.raw(
+                """
+                INSERT INTO payments (id, order_id, customer_id, status, amount, currency, capture_method, provider, attempt,
+                    failure_code, failure_message, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: closure.orderID), \(bind: closure.customerID), 'canceled', \(bind: closure.amount),
+                    \(bind: closure.currency), 'automatic', \(bind: closure.provider), 0, 'order_closed',
+                    'The order was closed before a charge reached it; nothing was charged', \(bind: micros), \(bind: micros))
+                """
+            ).run()
+            try await Self.transition(id, from: nil, to: .canceled, cause: "order closed before any charge", at: micros, in: sql)
+            return nil
         }
     }
 

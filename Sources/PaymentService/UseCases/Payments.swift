@@ -44,18 +44,9 @@ struct Payments: Sendable {
             guard PaymentRules.isKey(id) else { throw InvalidValue("Must be 1 to 128 visible ASCII characters") }
             return id
         }
-        let amount = validation.required("amount", body.amount) { (amount: Int64) throws(InvalidValue) in
-            guard (1...PaymentRules.maxAmount).contains(amount) else { throw InvalidValue("Must be from 1 to \(PaymentRules.maxAmount) minor units") }
-            return amount
-        }
-        let currency = validation.required("currency", body.currency) { (code: String) throws(InvalidValue) in
-            guard PaymentRules.isCurrency(code) else { throw InvalidValue("Must be an ISO 4217 code such as EUR") }
-            return code
-        }
-        let customer = validation.optional("customer_id", body.customerID) { (id: Int64) throws(InvalidValue) in
-            guard id > 0 else { throw InvalidValue("Must be a user id") }
-            return id
-        }
+        let amount = validation.required("amount", body.amount, Self.checkedAmount)
+        let currency = validation.required("currency", body.currency, Self.checkedCurrency)
+        let customer = validation.optional("customer_id", body.customerID, Self.checkedCustomer)
         let method = validation.required("payment_method", body.paymentMethod)
         let (order, value, code, method2) = try validation.check(orderID, amount, currency, method)
         let customerID = customer
@@ -74,6 +65,31 @@ struct Payments: Sendable {
             method: method2,
             card: card
         )
+    }
+
+    private static func checkedAmount(_ amount: Int64) throws(InvalidValue) -> Int64 {
+        guard (1...PaymentRules.maxAmount).contains(amount) else { throw InvalidValue("Must be from 1 to \(PaymentRules.maxAmount) minor units") }
+        return amount
+    }
+
+    private static func checkedCurrency(_ code: String) throws(InvalidValue) -> String {
+        guard PaymentRules.isCurrency(code) else { throw InvalidValue("Must be an ISO 4217 code such as EUR") }
+        return code
+    }
+
+    private static func checkedCustomer(_ id: Int64) throws(InvalidValue) -> Int64 {
+        guard id > 0 else { throw InvalidValue("Must be a user id") }
+        return id
+    }
+
+    /// Checks a ``ChargeClosure`` field by field.
+    static func validated(_ body: ChargeClosure, orderID: String, provider: String) throws -> PaymentStore.Closure {
+        var validation = Validation()
+        let amount = validation.required("amount", body.amount, Self.checkedAmount)
+        let currency = validation.required("currency", body.currency, Self.checkedCurrency)
+        let customer = validation.optional("customer_id", body.customerID, Self.checkedCustomer)
+        let (value, code) = try validation.check(amount, currency)
+        return PaymentStore.Closure(orderID: orderID, customerID: customer, amount: value, currency: code, provider: provider)
     }
 
     /// Charges the order once, whatever is retried; answers the payment as it stands
