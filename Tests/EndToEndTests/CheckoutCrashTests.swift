@@ -76,6 +76,15 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         let id = try #require(order?["id"]?.string, "\(restarted.log)")
+        // The client retries with its key. The dead process still claims it (for a minute),
+        // yet the retry is answered the order that attempt placed, as it stands, never 409
+        // "still being processed" and never a second checkout of the cart.
+        let retried = try await admin.request(
+            .POST,
+            "/api/v1/orders",
+            headers: [("Idempotency-Key", "crash")],
+            json: OrdersEndToEndTests.checkout(card: "pm_card_visa")
+        )
         let payment = try await admin.request(.GET, "/api/v1/payments?order_id=\(id)").json?["data"]?.array?.first
         let available = try await OrdersEndToEndTests.available(admin, lamp)
         switch expected {
@@ -86,6 +95,8 @@ import Testing
             #expect(payment?["failure"]?["code"]?.string == "order_closed")
             #expect(payment?["amount_captured"]?.integer == 0)
             #expect(available == 5, "every unit came back")
+            #expect(retried.status == 409)
+            #expect(retried.json?["error"]?["message"]?.string?.hasPrefix("Order \(id) was cancelled") == true, "\(retried.json as Any)")
             // The cart can be changed and checked out again.
             #expect(try await admin.request(.PUT, "/api/v1/cart/lines/\(lamp)", json: #"{"quantity":1}"#).status == 200)
         case .confirmed:
@@ -93,6 +104,9 @@ import Testing
             #expect(payment?["status"]?.string == "succeeded")
             #expect(payment?["amount_captured"]?.integer == 5000, "taken once, in full")
             #expect(available == 3, "the two units are the order's")
+            #expect(retried.status == 201)
+            #expect(retried.json?["data"]?["id"]?.string == id)
+            #expect(retried.json?["data"]?["status"]?.string == "confirmed")
             #expect(try await admin.request(.GET, "/api/v1/cart").json?["data"]?["lines"]?.array?.isEmpty == true, "the cart was sold")
         }
         // One order, whatever the retries.

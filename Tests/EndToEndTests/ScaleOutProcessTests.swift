@@ -115,7 +115,7 @@ import Testing
 
             let counts = tally.counts
             print(
-                "scale-out: \(counts.requests) requests, \(counts.checkouts) checkouts answered \(counts.checkoutStatuses), failed: \(counts.failures)"
+                "scale-out: \(counts.requests) requests, \(counts.checkouts) checkouts answered \(counts.checkoutStatuses) \(counts.conflicts), failed: \(counts.failures)"
             )
             // About 900 on a quiet 2-core machine, 400 under CI; a slower one still sends some.
             #expect(counts.requests >= 100, "the load ran")
@@ -156,6 +156,8 @@ import Testing
             var requests = 0
             var checkouts = 0
             var checkoutStatuses: [Int: Int] = [:]
+            /// What each 409 to a checkout said.
+            var conflicts: [String] = []
             var failures: [String] = []
         }
 
@@ -168,6 +170,7 @@ import Testing
                 if what == "checkout", let result {
                     counts.checkouts += 1
                     counts.checkoutStatuses[result.status, default: 0] += 1
+                    if result.status == 409 { counts.conflicts.append(result.json?["error"]?["message"]?.string ?? "?") }
                 }
                 guard let result else {
                     counts.failures.append("\(what): no answer")
@@ -212,9 +215,11 @@ import Testing
             expected: [200]
         )
         guard line?.status == 200 else { return }
-        // 201 confirmed, 202 waiting on the payment's outcome; 409 when the gateway sent it
-        // again to the other instance while the killed one's claim of the key still stood
-        // (the order it placed is finished by the survivor, and counted in the books).
+        // 201 confirmed, 202 waiting on the payment's outcome (also the answer when the
+        // gateway sent it again to the other instance after the killed one had placed the
+        // order: the survivor answers that order as it stands, and finishes it); 409 when it
+        // came there before the order was written, while the killed one's claim of the key
+        // still stood.
         _ = await send(
             "checkout",
             .POST,

@@ -15,8 +15,10 @@ struct OrderRoutes: Sendable {
     static let privateCache: HTTPFields = [.cacheControl: "private, no-store"]
 
     func add(to group: RouterGroup<ShopRequestContext>) {
-        // Every POST here replays its first answer to a retry with the same key.
-        let orders = group.group("orders").add(middleware: idempotency)
+        // Every POST here replays its first answer to a retry with the same key. A retry of
+        // a checkout whose first attempt is unfinished (still running, or its process died
+        // holding the key) is answered the order that attempt placed, as it stands.
+        let orders = group.group("orders").add(middleware: idempotency.answeringUnfinished(with: placedOrder))
         orders.post(use: create)
         orders.get("{id}", use: show)
         orders.restricted(to: .authenticated).get(use: list)
@@ -50,21 +52,69 @@ struct OrderRoutes: Sendable {
             return method
         }
         let (shipping, paying) = try validation.check(address, method)
+        let placing = Self.requestKey(request, context: context)
+        // A retry that took over a key whose first attempt died after placing its order
+        // answers that order; it never checks the cart out again.
+        if let placing, let placed = try await checkout.store.order(placedBy: placing) {
+            return try await outcome(placed, request: request)
+        }
         let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
-        let details = Checkout.Details(customerID: principal?.userID, email: email, locale: locale ?? "en", address: shipping, paymentMethod: paying)
-        let order = try await checkout.place(cart, details)
+        let details = Checkout.Details(
+            customerID: principal?.userID,
+            email: email,
+            locale: locale ?? "en",
+            address: shipping,
+            paymentMethod: paying,
+            request: placing
+        )
+        let order: Order
+        do {
+            order = try await checkout.place(cart, details)
+        } catch  where Self.mayBeARace(error) {
+            // The same request placed its order meanwhile, from another instance (its key,
+            // or the cart it is checking out, is taken): that order is the answer.
+            guard let placing, let placed = try await checkout.store.order(placedBy: placing) else { throw error }
+            return try await outcome(placed, request: request)
+        }
+        return try await outcome(order, request: request)
+    }
+
+    /// The answer to a checkout: 201 confirmed, 202 waiting on the payment, or the error
+    /// that ended it.
+    private func outcome(_ order: Order, request: Request) async throws -> Response {
         switch order.status {
         case .confirmed:
             return try await answer(order, status: .created, request: request)
         case .paymentFailed:
             let failure = order.paymentFailure ?? PaymentFailure(code: "payment_failed", message: "The payment was not completed")
             throw OrderError.declined(orderID: order.id, code: failure.code, message: failure.message)
+        case .cancelled where !order.shortLines.isEmpty:
+            throw OrderError.outOfStock(orderID: order.id, lines: order.shortLines)
         case .cancelled:
             throw OrderError.checkoutEnded(orderID: order.id, reason: order.stepReason ?? "checkout ended without a sale")
         default:
             // Waiting on the payment (3-D Secure, or an answer Payments does not have yet).
             return try await answer(order, status: .accepted, request: request)
         }
+    }
+
+    /// Whether a checkout's failure may be a second attempt of one request losing to its
+    /// first: the key's unique index, or the cart being checked out already.
+    private static func mayBeARace(_ error: any Error) -> Bool {
+        if case OrderError.checkoutInProgress = error { return true }
+        return DatabaseErrors.isUniqueViolation(error)
+    }
+
+    /// The order a checkout request placed, for a retry while that request's key is still
+    /// claimed: `nil` (so `CONFLICT`) until the order is written.
+    @Sendable func placedOrder(_ request: Request, context: ShopRequestContext, scope: String, key: String) async throws -> Response? {
+        guard let placed = try await checkout.store.order(placedBy: CheckoutRequestKey(scope: scope, key: key)) else { return nil }
+        return try await outcome(placed, request: request)
+    }
+
+    /// The scope and key a checkout is kept under, as the idempotency middleware scopes them.
+    static func requestKey(_ request: Request, context: ShopRequestContext) -> CheckoutRequestKey? {
+        request.headers[.idempotencyKey].map { CheckoutRequestKey(scope: IdempotencyMiddleware.scope(of: request, context: context), key: $0) }
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {

@@ -27,6 +27,13 @@ struct OrderEffects: Sendable {
     var cart: CartAction? = nil
 }
 
+/// The checkout request that placed an order: its idempotency scope (the caller, the
+/// method and the path) and its `Idempotency-Key`.
+struct CheckoutRequestKey: Sendable, Hashable {
+    var scope: String
+    var key: String
+}
+
 /// Orders, their lines and history in SQL: one implementation for SQLite and PostgreSQL.
 /// Every change locks the order's row, checks where it stands and writes the row, its
 /// history, its event and its cart in one transaction.
@@ -43,7 +50,7 @@ struct OrderStore: Sendable {
     /// as being checked out, all at once.
     /// - Throws: ``OrderError/checkoutInProgress(orderID:)`` when the cart is already being
     ///   checked out; ``CartError/notFound`` when it is no longer open.
-    func place(_ order: Order, actorID: Int64?, at now: Date) async throws {
+    func place(_ order: Order, actorID: Int64?, request: CheckoutRequestKey?, at now: Date) async throws {
         let micros = now.microsecondsSince1970
         try await database.transaction { sql in
             let taken = try await sql.raw(
@@ -67,11 +74,11 @@ struct OrderStore: Sendable {
             try await sql.raw(
                 """
                 INSERT INTO orders (id, status, step, customer_id, cart_id, email, locale, currency, subtotal, total, item_count,
-                    shipping_address, lease_until, created_at, updated_at)
+                    shipping_address, lease_until, request_scope, request_key, created_at, updated_at)
                 VALUES (\(bind: order.id), \(bind: order.status.rawValue), \(bind: order.step.rawValue), \(bind: order.customerID),
                     \(bind: order.cartID), \(bind: order.email), \(bind: order.locale), \(bind: order.currency), \(bind: order.subtotal),
                     \(bind: order.total), \(bind: order.itemCount), \(bind: try Self.json(order.shippingAddress)),
-                    \(bind: order.leaseUntil.microsecondsSince1970), \(bind: micros), \(bind: micros))
+                    \(bind: order.leaseUntil.microsecondsSince1970), \(bind: request?.scope), \(bind: request?.key), \(bind: micros), \(bind: micros))
                 """
             ).run()
             for (position, line) in order.lines.enumerated() {
@@ -157,6 +164,18 @@ struct OrderStore: Sendable {
 
     func order(id: String) async throws -> Order? {
         try await database.read { sql in try await Self.order(id, locked: false, in: sql) }
+    }
+
+    /// The order a checkout request placed, found by its scope and `Idempotency-Key`.
+    func order(placedBy request: CheckoutRequestKey) async throws -> Order? {
+        try await database.read { sql in
+            guard
+                let id = try await sql.raw(
+                    "SELECT id FROM orders WHERE request_scope = \(bind: request.scope) AND request_key = \(bind: request.key)"
+                ).first(decodingColumn: "id", as: String.self)
+            else { return nil }
+            return try await Self.order(id, locked: false, in: sql)
+        }
     }
 
     func history(of id: String) async throws -> [OrderTransition] {

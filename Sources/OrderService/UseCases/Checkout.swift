@@ -27,6 +27,8 @@ struct Checkout: Sendable {
         var locale: String
         var address: ShippingAddress
         var paymentMethod: PaymentMethodBody
+        /// The request placing the order, kept on it so that a retry finds it.
+        var request: CheckoutRequestKey? = nil
     }
 
     /// Turns `cart` into an order and runs checkout to its end, or as far as it can go now
@@ -98,7 +100,7 @@ struct Checkout: Sendable {
             createdAt: started,
             updatedAt: started
         )
-        try await store.place(order, actorID: details.customerID, at: started)
+        try await store.place(order, actorID: details.customerID, request: details.request, at: started)
         FailPoint.hit("checkout.after-order")
         return try await run(order, paying: details.paymentMethod)
     }

@@ -18,6 +18,14 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     /// than JSON's).
     let maxBodyBytes: Int
 
+    /// What a route answers a retry with while its key is still claimed by the first
+    /// request (on this instance or another, alive or dead): the state of what that request
+    /// made, found by the request's scope and key, or `nil` for the default `CONFLICT`.
+    public typealias UnfinishedAnswer =
+        @Sendable (_ request: Request, _ context: ShopRequestContext, _ scope: String, _ key: String) async throws ->
+        Response?
+    var unfinished: UnfinishedAnswer?
+
     public static let maxKeyLength = 255
     /// Set on a replayed response.
     public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -27,6 +35,22 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         self.store = store
         self.maxBodyBytes = maxBodyBytes
         self.now = now
+    }
+
+    /// This middleware, answering a retry whose key is still claimed with `answer` when it
+    /// finds something (an order the first request wrote, say) instead of `CONFLICT`.
+    public func answeringUnfinished(with answer: @escaping UnfinishedAnswer) -> Self {
+        var copy = self
+        copy.unfinished = answer
+        return copy
+    }
+
+    /// The scope a key belongs to: the caller (a user, or an anonymous client's address),
+    /// the method and the path as the router reads it. Two callers choosing the same key
+    /// never meet, and another spelling of the same path is the same request.
+    public static func scope(of request: Request, context: ShopRequestContext) -> String {
+        let caller = context.principal.map { "user:\($0.userID)" } ?? "ip:\(context.clientAddress ?? "unknown")"
+        return "\(caller) \(request.method.rawValue) \(RoutePath.collapsed(request.uri.path))"
     }
 
     public func handle(
@@ -47,11 +71,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.payloadTooLarge, "The request body is larger than \(maxBodyBytes) bytes")
         }
-        // Keys are the caller's own: two users, or two anonymous clients, choosing the
-        // same key never meet. The path as the router reads it, so another spelling of
-        // the same path is the same request.
-        let caller = context.principal.map { "user:\($0.userID)" } ?? "ip:\(context.clientAddress ?? "unknown")"
-        let scope = "\(caller) \(request.method.rawValue) \(RoutePath.collapsed(request.uri.path))"
+        let scope = Self.scope(of: request, context: context)
         let fingerprint = Self.fingerprint(scope: scope, contentType: request.headers[.contentType], body: body)
 
         switch try await store.claim(scope: scope, key: key, fingerprint: fingerprint, now: now()) {
@@ -69,6 +89,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         case .mismatch:
             throw APIError(.conflict, "This Idempotency-Key was used with a different request", field: "Idempotency-Key")
         case .inProgress:
+            if let unfinished, let answer = try await unfinished(request, context, scope, key) { return answer }
             throw APIError(.conflict, "A request with this Idempotency-Key is still being processed; retry later", field: "Idempotency-Key")
         case .claimed:
             let response: Response
