@@ -21,6 +21,15 @@ public protocol PaymentClient: Sendable {
     func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource?
 }
 
+extension PaymentResource {
+    /// The failure code of a closure (``PaymentClient/closeToCharges(orderID:_:)``).
+    public static let closureCode = "order_closed"
+
+    /// Whether this is the record of an order closed to charges before any reached it:
+    /// `canceled`, nothing sent to a provider, nothing taken.
+    public var isClosure: Bool { status == .canceled && failure?.code == Self.closureCode && amountCaptured == 0 }
+}
+
 /// Why a payment call was refused.
 public enum PaymentError: Error, Sendable, Hashable {
     /// The provider refused the card; `code` is its decline code (`card_declined`,

@@ -117,6 +117,68 @@ import Testing
         }
     }
 
+    /// Retries of a checkout whose first attempt's claim of its key was abandoned (its process
+    /// died before answering; the claim is rewritten here as such a death leaves it): the
+    /// order that attempt placed is the answer, the cart is never checked out again, and
+    /// another body under the key is refused. Two guests behind one address who choose the
+    /// same key and body never see each other's order.
+    @Test func retriesFindTheirOrderAndOnlyTheirs() async throws {
+        try await TestServer.with { admin in
+            let kettle = try await Self.product(admin, "kettle-r", price: 3900, stock: 9)
+            let (_, customer) = try await admin.customer("retry@example.com")
+            #expect(try await customer.request(.PUT, "/api/v1/cart/lines/\(kettle)", json: #"{"quantity":2}"#).status == 200)
+            let key = [("Idempotency-Key", "retry-1")]
+            let body = Self.checkout(card: "pm_card_visa")
+            let placed = try await customer.request(.POST, "/api/v1/orders", headers: key, json: body)
+            #expect(placed.status == 201)
+            let id = try #require(placed.json?["data"]?["id"]?.string)
+
+            let directory = try #require(admin.dataDirectory)
+            let orders = try await SQLiteDatabase.open(path: directory + "/orders.sqlite", readers: 1, logger: TestDatabases.logger)
+            func abandonClaims() async throws {
+                try await orders.transaction { sql in
+                    try await sql.raw(
+                        "UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL, created_at = created_at - 120000000"
+                    ).run()
+                }
+            }
+            try await abandonClaims()
+            let retried = try await customer.request(.POST, "/api/v1/orders", headers: key, json: body)
+            #expect(retried.status == 201, "\(String(decoding: retried.body, as: UTF8.self))")
+            #expect(retried.json?["data"]?["id"]?.string == id)
+            #expect(retried.header("Idempotent-Replayed") == nil, "answered from the order, not a stored answer")
+            try await abandonClaims()
+            let other = try await customer.request(.POST, "/api/v1/orders", headers: key, json: Self.checkout(card: "pm_card_mastercard"))
+            #expect(other.status == 409)
+            #expect(other.json?["error"]?["field"]?.string == "Idempotency-Key")
+            #expect(try await customer.request(.GET, "/api/v1/orders").json?["meta"]?["total"]?.integer == 1)
+            #expect(try await Self.available(admin, kettle) == 7, "sold once")
+            try await orders.close()
+
+            // Two guests, one address, the same key and body.
+            var guests: [(token: String, order: String)] = []
+            for _ in 0..<2 {
+                let made = try await admin.anonymous.request(.POST, "/api/v1/carts")
+                let token = try #require(made.json?["data"]?["cart_token"]?.string)
+                let cart = [("X-Cart-Token", token)]
+                #expect(
+                    try await admin.anonymous.request(.PUT, "/api/v1/cart/lines/\(kettle)", headers: cart, json: #"{"quantity":1}"#).status == 200
+                )
+                let order = try await admin.anonymous.request(
+                    .POST,
+                    "/api/v1/orders",
+                    headers: cart + [("Idempotency-Key", "guest-order")],
+                    json: Self.checkout(card: "pm_card_visa", email: "guest@example.com")
+                )
+                #expect(order.status == 201, "\(String(decoding: order.body, as: UTF8.self))")
+                #expect(order.header("Idempotent-Replayed") == nil)
+                guests.append((token, try #require(order.json?["data"]?["id"]?.string)))
+            }
+            #expect(guests[0].order != guests[1].order, "each guest placed their own order")
+            #expect(try await Self.available(admin, kettle) == 5)
+        }
+    }
+
     @Test(arguments: TestDatabases.kinds())
     func aDeclineAndAShortageChargeNothingAndGiveTheStockBack(_ engine: DatabaseKind) async throws {
         try await TestServer.withEveryDatabase(on: engine) { admin in

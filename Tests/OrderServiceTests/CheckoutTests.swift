@@ -103,7 +103,7 @@ final class StubPayments: PaymentClient, Sendable {
             throw PaymentError.conflict("A request with this Idempotency-Key is still being processed; retry later")
         case .held:
             await withCheckedContinuation { continuation in state.withLock { $0.pending = continuation } }
-            if state.withLock({ $0.closed.contains(payment.orderID ?? "") }) {
+            if state.withLock({ $0.payment?.orderID == payment.orderID && $0.payment?.isClosure == true }) {
                 throw PaymentError.conflict("Order \(payment.orderID ?? "") was closed before its charge arrived; nothing was charged")
             }
             return record(payment, status: .succeeded)
@@ -129,7 +129,7 @@ final class StubPayments: PaymentClient, Sendable {
         )
     }
 
-    private func record(_ new: NewPayment, status: PaymentStatus) -> PaymentResource {
+    private func record(_ new: NewPayment, status: PaymentStatus, failure: PaymentFailure? = nil) -> PaymentResource {
         let amount = new.amount ?? 0
         let resource = PaymentResource(
             id: "pay_\(new.orderID ?? "")",
@@ -144,7 +144,7 @@ final class StubPayments: PaymentClient, Sendable {
             amountRefunded: 0,
             provider: "stub",
             card: nil,
-            failure: status == .failed ? PaymentFailure(code: "card_declined", message: "Declined") : nil,
+            failure: failure ?? (status == .failed ? PaymentFailure(code: "card_declined", message: "Declined") : nil),
             nextActionURL: nil,
             authorizationExpiresAt: nil,
             refunds: [],
@@ -191,9 +191,22 @@ final class StubPayments: PaymentClient, Sendable {
         throw PaymentError.conflict("nothing to cancel")
     }
 
+    /// As Payments closes an order: a `canceled` record in place of a payment, which a
+    /// later charge finds.
     func closeToCharges(orderID: String, _ closure: ChargeClosure) async throws -> PaymentResource? {
-        if let payment = try await payment(orderID: orderID) { return payment }
+        if let payment = try await payment(orderID: orderID) { return payment.isClosure ? nil : payment }
         state.withLock { _ = $0.closed.insert(orderID) }
+        _ = record(
+            NewPayment(
+                orderID: orderID,
+                customerID: closure.customerID,
+                amount: closure.amount ?? 0,
+                currency: closure.currency ?? "EUR",
+                paymentMethod: PaymentMethodBody(token: "none")
+            ),
+            status: .canceled,
+            failure: PaymentFailure(code: PaymentResource.closureCode, message: "Closed")
+        )
         return nil
     }
 
@@ -333,6 +346,30 @@ final class ManualClock: Sendable {
         }
     }
 
+    /// An earlier pass of the worker closed the order and died before moving it on: the
+    /// next pass finds the closure and ends the order as interrupted, not as declined.
+    @Test(arguments: kinds)
+    func anOrderClosedByAnEarlierPassIsCancelledNotDeclined(_ kind: DatabaseKind) async throws {
+        try await with(kind) { world in
+            world.payments.script(.unavailable)
+            let placed = try await world.place(try await world.cart())
+            #expect(placed.status == .pending)
+            let closed = try await world.payments.closeToCharges(
+                orderID: placed.id,
+                ChargeClosure(customerID: 7, amount: placed.total, currency: placed.currency)
+            )
+            #expect(closed == nil)
+            world.later()
+            try await world.recover()
+            let order = try await world.order(placed.id)
+            #expect(order.status == .cancelled)
+            #expect(order.paymentFailure == nil)
+            #expect(order.paymentID == nil)
+            #expect(order.stepReason == "checkout was interrupted before payment; nothing was charged")
+            #expect(world.inventory.available[1] == 5)
+        }
+    }
+
     /// A declined charge that the provider settles after all (reported by the reconciler or
     /// a webhook, announced with `payment.completed`) after the order ended: refunded, once.
     @Test(arguments: kinds)
@@ -399,7 +436,7 @@ final class ManualClock: Sendable {
             #expect(ended.status == .cancelled)
             #expect(ended.step == .done)
             #expect(ended.amountRefunded == 0)
-            #expect(try await world.payments.payment(orderID: id) == nil, "nothing was charged")
+            #expect(try await world.payments.payment(orderID: id)?.isClosure == true, "nothing was charged")
             #expect(world.payments.refundKeys.isEmpty)
             #expect(world.inventory.available[1] == 5)
         }

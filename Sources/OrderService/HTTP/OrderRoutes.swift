@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import OrderAPI
@@ -18,8 +19,8 @@ struct OrderRoutes: Sendable {
         // Every POST here replays its first answer to a retry with the same key. A retry of
         // a checkout whose first attempt is unfinished (still running, or its process died
         // holding the key) is answered the order that attempt placed, as it stands.
-        let orders = group.group("orders").add(middleware: idempotency.answeringUnfinished(with: placedOrder))
-        orders.post(use: create)
+        group.group("orders").add(middleware: idempotency.answeringUnfinished(with: unfinishedCheckout)).post(use: create)
+        let orders = group.group("orders").add(middleware: idempotency)
         orders.get("{id}", use: show)
         orders.restricted(to: .authenticated).get(use: list)
         orders.restricted(to: .authenticated).post("{id}/cancel", use: cancel)
@@ -32,7 +33,7 @@ struct OrderRoutes: Sendable {
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         // Required: a retry after a timeout must find the first attempt's order, never
         // place (and charge) a second one.
-        guard request.headers[.idempotencyKey] != nil else {
+        guard let key = request.headers[.idempotencyKey] else {
             throw APIError.validation("Is required: an order is never placed without one", field: "Idempotency-Key")
         }
         let body = try await JSONBody.decode(CheckoutRequest.self, from: request)
@@ -52,28 +53,26 @@ struct OrderRoutes: Sendable {
             return method
         }
         let (shipping, paying) = try validation.check(address, method)
-        let placing = Self.requestKey(request, context: context)
+        let placing = try await Self.requestKey(request, context: context, key: key)
         // A retry that took over a key whose first attempt died after placing its order
         // answers that order; it never checks the cart out again.
-        if let placing, let placed = try await checkout.store.order(placedBy: placing) {
-            return try await outcome(placed, request: request)
-        }
-        let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
-        let details = Checkout.Details(
-            customerID: principal?.userID,
-            email: email,
-            locale: locale ?? "en",
-            address: shipping,
-            paymentMethod: paying,
-            request: placing
-        )
+        if let placed = try await order(placedBy: placing, request: request) { return try await outcome(placed, request: request) }
         let order: Order
         do {
+            let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
+            let details = Checkout.Details(
+                customerID: principal?.userID,
+                email: email,
+                locale: locale ?? "en",
+                address: shipping,
+                paymentMethod: paying,
+                request: placing
+            )
             order = try await checkout.place(cart, details)
         } catch  where Self.mayBeARace(error) {
-            // The same request placed its order meanwhile, from another instance (its key,
-            // or the cart it is checking out, is taken): that order is the answer.
-            guard let placing, let placed = try await checkout.store.order(placedBy: placing) else { throw error }
+            // The first attempt of this request placed its order meanwhile (its key, or the
+            // cart, is taken; the cart was sold): that order is the answer.
+            guard let placed = try await self.order(placedBy: placing, request: request) else { throw error }
             return try await outcome(placed, request: request)
         }
         return try await outcome(order, request: request)
@@ -83,7 +82,8 @@ struct OrderRoutes: Sendable {
     /// that ended it.
     private func outcome(_ order: Order, request: Request) async throws -> Response {
         switch order.status {
-        case .confirmed:
+        case .confirmed, .shipped, .delivered, .refunded, .partiallyRefunded:
+            // Sold (and perhaps more since, when a retry finds it later).
             return try await answer(order, status: .created, request: request)
         case .paymentFailed:
             let failure = order.paymentFailure ?? PaymentFailure(code: "payment_failed", message: "The payment was not completed")
@@ -99,22 +99,54 @@ struct OrderRoutes: Sendable {
     }
 
     /// Whether a checkout's failure may be a second attempt of one request losing to its
-    /// first: the key's unique index, or the cart being checked out already.
+    /// first: the key's unique index taken, the cart being checked out, changed, emptied or
+    /// closed by the sale. All are thrown before this attempt writes an order.
     private static func mayBeARace(_ error: any Error) -> Bool {
-        if case OrderError.checkoutInProgress = error { return true }
-        return DatabaseErrors.isUniqueViolation(error)
+        switch error {
+        case OrderError.checkoutInProgress, OrderError.emptyCart, OrderError.cartChanged, CartError.notFound: true
+        default: DatabaseErrors.isUniqueViolation(error)
+        }
     }
 
-    /// The order a checkout request placed, for a retry while that request's key is still
-    /// claimed: `nil` (so `CONFLICT`) until the order is written.
-    @Sendable func placedOrder(_ request: Request, context: ShopRequestContext, scope: String, key: String) async throws -> Response? {
-        guard let placed = try await checkout.store.order(placedBy: CheckoutRequestKey(scope: scope, key: key)) else { return nil }
+    /// The answer to a retry of a checkout while its first attempt's claim of the key stands:
+    /// the order that attempt placed, as it stands; `nil` (so `CONFLICT`) until it is written.
+    @Sendable func unfinishedCheckout(_ request: Request, context: ShopRequestContext, scope: String, key: String) async throws -> Response? {
+        guard let placed = try await order(placedBy: try await Self.requestKey(request, context: context, key: key), request: request) else {
+            return nil
+        }
         return try await outcome(placed, request: request)
     }
 
-    /// The scope and key a checkout is kept under, as the idempotency middleware scopes them.
-    static func requestKey(_ request: Request, context: ShopRequestContext) -> CheckoutRequestKey? {
-        request.headers[.idempotencyKey].map { CheckoutRequestKey(scope: IdempotencyMiddleware.scope(of: request, context: context), key: $0) }
+    /// The order placed by an earlier attempt of this request, when the caller may see it:
+    /// a customer's own, or a guest's whose cart token they hold. Another body under the same
+    /// key is a conflict, as the idempotency middleware answers it.
+    private func order(placedBy placing: CheckoutRequestKey?, request: Request) async throws -> Order? {
+        guard let placing, let (placed, fingerprint) = try await checkout.store.order(placedBy: placing, at: checkout.now()) else { return nil }
+        if placed.customerID == nil {
+            guard let presented = try CartRoutes.presentedToken(request), let token = CartToken(presented: presented),
+                token.cartID == placed.cartID, try await checkout.carts.store.holds(token)
+            else { return nil }
+        }
+        guard fingerprint == placing.fingerprint else {
+            throw APIError(.conflict, "This Idempotency-Key was used with a different request", field: "Idempotency-Key")
+        }
+        return placed
+    }
+
+    /// The checkout request as its order keeps it: the caller (a customer, or a guest's
+    /// cart: never an address), the key, and a fingerprint of the body.
+    static func requestKey(_ request: Request, context: ShopRequestContext, key: String) async throws -> CheckoutRequestKey? {
+        let caller: String
+        if let principal = context.principal {
+            caller = "customer:\(principal.userID)"
+        } else if let presented = try CartRoutes.presentedToken(request), let token = CartToken(presented: presented) {
+            caller = "cart:\(token.cartID)"
+        } else {
+            return nil
+        }
+        // Read already (by the idempotency middleware, and to decode it), so at most the limit.
+        let body = try await request.body.collect(upTo: JSONBody.maxBytes)
+        return CheckoutRequestKey(scope: caller, key: key, fingerprint: Hexadecimal.encode(SHA256.hash(data: body.readableBytesView)))
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {

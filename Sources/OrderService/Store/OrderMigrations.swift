@@ -136,10 +136,11 @@ enum OrderMigrations {
             try await sql.raw("CREATE INDEX reports_queue_idx ON reports (created_at) WHERE status IN ('queued', 'running')").run()
         },
         Migration(6, "the checkout request an order was placed by") { sql in
-            // The scope and Idempotency-Key of the checkout: a retry finds the order its
-            // first attempt placed, whatever became of that attempt's claim of the key.
+            // The caller, Idempotency-Key and body fingerprint of the checkout: a retry finds
+            // the order its first attempt placed, whatever became of that attempt's claim.
             try await sql.raw("ALTER TABLE orders ADD COLUMN request_scope TEXT").run()
             try await sql.raw("ALTER TABLE orders ADD COLUMN request_key TEXT").run()
+            try await sql.raw("ALTER TABLE orders ADD COLUMN request_fingerprint TEXT").run()
             try await sql.raw("CREATE UNIQUE INDEX orders_request_key ON orders (request_scope, request_key)").run()
         },
     ]

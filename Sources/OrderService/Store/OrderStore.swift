@@ -27,11 +27,16 @@ struct OrderEffects: Sendable {
     var cart: CartAction? = nil
 }
 
-/// The checkout request that placed an order: its idempotency scope (the caller, the
-/// method and the path) and its `Idempotency-Key`.
+/// The checkout request that placed an order: who asked (`customer:<id>`, or a guest's
+/// `cart:<id>`), its `Idempotency-Key`, and a fingerprint of its body.
 struct CheckoutRequestKey: Sendable, Hashable {
     var scope: String
     var key: String
+    var fingerprint: String
+
+    /// How long a key finds its order, as long as the idempotency middleware replays an
+    /// answer (`API.md`: 24 h); after it, the key may place another order.
+    static let retention: TimeInterval = 24 * 3600
 }
 
 /// Orders, their lines and history in SQL: one implementation for SQLite and PostgreSQL.
@@ -51,6 +56,30 @@ struct OrderStore: Sendable {
     /// - Throws: ``OrderError/checkoutInProgress(orderID:)`` when the cart is already being
     ///   checked out; ``CartError/notFound`` when it is no longer open.
     func place(_ order: Order, actorID: Int64?, request: CheckoutRequestKey?, at now: Date) async throws {
+        do {
+            try await placeOnce(order, actorID: actorID, request: request, at: now)
+        } catch  where DatabaseErrors.isUniqueViolation(error) {
+            // The key's order may be one past retention, which lets the key go; if not, the
+            // key is taken, and the error stands.
+            guard let request, try await forgetExpired(request, at: now) else { throw error }
+            try await placeOnce(order, actorID: actorID, request: request, at: now)
+        }
+    }
+
+    private func forgetExpired(_ request: CheckoutRequestKey, at now: Date) async throws -> Bool {
+        let before = now.addingTimeInterval(-CheckoutRequestKey.retention).microsecondsSince1970
+        return try await database.transaction { sql in
+            try await sql.raw(
+                """
+                UPDATE orders SET request_scope = NULL, request_key = NULL, request_fingerprint = NULL
+                WHERE request_scope = \(bind: request.scope) AND request_key = \(bind: request.key) AND created_at < \(bind: before)
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    private func placeOnce(_ order: Order, actorID: Int64?, request: CheckoutRequestKey?, at now: Date) async throws {
         let micros = now.microsecondsSince1970
         try await database.transaction { sql in
             let taken = try await sql.raw(
@@ -74,11 +103,12 @@ struct OrderStore: Sendable {
             try await sql.raw(
                 """
                 INSERT INTO orders (id, status, step, customer_id, cart_id, email, locale, currency, subtotal, total, item_count,
-                    shipping_address, lease_until, request_scope, request_key, created_at, updated_at)
+                    shipping_address, lease_until, request_scope, request_key, request_fingerprint, created_at, updated_at)
                 VALUES (\(bind: order.id), \(bind: order.status.rawValue), \(bind: order.step.rawValue), \(bind: order.customerID),
                     \(bind: order.cartID), \(bind: order.email), \(bind: order.locale), \(bind: order.currency), \(bind: order.subtotal),
                     \(bind: order.total), \(bind: order.itemCount), \(bind: try Self.json(order.shippingAddress)),
-                    \(bind: order.leaseUntil.microsecondsSince1970), \(bind: request?.scope), \(bind: request?.key), \(bind: micros), \(bind: micros))
+                    \(bind: order.leaseUntil.microsecondsSince1970), \(bind: request?.scope), \(bind: request?.key), \(bind: request?.fingerprint),
+                    \(bind: micros), \(bind: micros))
                 """
             ).run()
             for (position, line) in order.lines.enumerated() {
@@ -166,15 +196,21 @@ struct OrderStore: Sendable {
         try await database.read { sql in try await Self.order(id, locked: false, in: sql) }
     }
 
-    /// The order a checkout request placed, found by its scope and `Idempotency-Key`.
-    func order(placedBy request: CheckoutRequestKey) async throws -> Order? {
-        try await database.read { sql in
+    /// The order placed under the request's caller and `Idempotency-Key` within the
+    /// retention, and the fingerprint of the body that placed it.
+    func order(placedBy request: CheckoutRequestKey, at now: Date) async throws -> (order: Order, fingerprint: String)? {
+        let since = now.addingTimeInterval(-CheckoutRequestKey.retention).microsecondsSince1970
+        return try await database.read { sql in
             guard
-                let id = try await sql.raw(
-                    "SELECT id FROM orders WHERE request_scope = \(bind: request.scope) AND request_key = \(bind: request.key)"
-                ).first(decodingColumn: "id", as: String.self)
+                let row = try await sql.raw(
+                    """
+                    SELECT id, request_fingerprint FROM orders
+                    WHERE request_scope = \(bind: request.scope) AND request_key = \(bind: request.key) AND created_at >= \(bind: since)
+                    """
+                ).first(),
+                let order = try await Self.order(try row.decode(column: "id", as: String.self), locked: false, in: sql)
             else { return nil }
-            return try await Self.order(id, locked: false, in: sql)
+            return (order, try row.decode(column: "request_fingerprint", as: String?.self) ?? "")
         }
     }
 

@@ -183,7 +183,7 @@ struct PaymentStore: Sendable {
                 INSERT INTO payments (id, order_id, customer_id, status, amount, currency, capture_method, provider, attempt,
                     failure_code, failure_message, created_at, updated_at)
                 VALUES (\(bind: id), \(bind: closure.orderID), \(bind: closure.customerID), 'canceled', \(bind: closure.amount),
-                    \(bind: closure.currency), 'automatic', \(bind: closure.provider), 0, 'order_closed',
+                    \(bind: closure.currency), 'automatic', \(bind: closure.provider), 0, \(bind: PaymentResource.closureCode),
                     'The order was closed before a charge reached it; nothing was charged', \(bind: micros), \(bind: micros))
                 """
             ).run()

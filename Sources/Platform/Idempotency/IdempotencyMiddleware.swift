@@ -45,11 +45,15 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         return copy
     }
 
-    /// The scope a key belongs to: the caller (a user, or an anonymous client's address),
-    /// the method and the path as the router reads it. Two callers choosing the same key
-    /// never meet, and another spelling of the same path is the same request.
+    /// The scope a key belongs to: the caller (a user, or an anonymous client's address and
+    /// the digest of its guest cart token, so guests behind one address never meet), the
+    /// method and the path as the router reads it. Two callers choosing the same key never
+    /// meet, and another spelling of the same path is the same request.
     public static func scope(of request: Request, context: ShopRequestContext) -> String {
-        let caller = context.principal.map { "user:\($0.userID)" } ?? "ip:\(context.clientAddress ?? "unknown")"
+        var caller = context.principal.map { "user:\($0.userID)" } ?? "ip:\(context.clientAddress ?? "unknown")"
+        if context.principal == nil, let token = request.headers[.xCartToken] {
+            caller += " cart:" + Hexadecimal.encode(SHA256.hash(data: Data(token.utf8)).prefix(16))
+        }
         return "\(caller) \(request.method.rawValue) \(RoutePath.collapsed(request.uri.path))"
     }
 
