@@ -56,7 +56,10 @@ public struct ProductService: Sendable {
             let store: any CatalogCacheStore = redis.map { RedisCatalogCache(redis: $0) } ?? MemoryCatalogCache()
             var cache = CatalogCache(store: store, ttl: cacheTTL, metrics: metrics, logger: logger)
             // With Redis, a hit reads the live counts in the same round trip as the entry.
-            if redis != nil { cache.stockPrefix = StockCache.defaultPrefix }
+            if redis != nil {
+                cache.stockPrefix = StockCache.defaultPrefix
+                cache.near = NearCatalogCache()
+            }
             self.cache = cache
         } else {
             self.cache = nil

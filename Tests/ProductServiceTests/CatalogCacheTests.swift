@@ -90,6 +90,70 @@ import Testing
         #expect(try await store.lookup("list", stockPrefix: "test:stock").counts == [4: 3, 9: 1])
     }
 
+    /// Two instances, each with its near cache, on one Redis: a hit uses the decoded value
+    /// only while its generation is current (asked in the round trip that brings the live
+    /// counts), so a change made through the other instance is seen on the very next read,
+    /// and a count changed anywhere is live on every read.
+    @Test(arguments: kinds.filter { $0 == .redis })
+    func aNearCacheIsUsedOnlyWhileItsGenerationIsCurrent(_ kind: Kind) async throws {
+        let server = try RedisServer()
+        let redis = RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+            logger: Self.logger
+        )
+        defer { redis.shutdown() }
+        func instance() -> CatalogCache {
+            var cache = CatalogCache(
+                store: RedisCatalogCache(redis: redis, prefix: "test:catalog"),
+                ttl: .seconds(60),
+                metrics: nil,
+                logger: Self.logger
+            )
+            cache.stockPrefix = "test:stock"
+            cache.near = NearCatalogCache()
+            return cache
+        }
+        let (one, two) = (instance(), instance())
+        let stock = StockCache(redis: redis, prefix: "test:stock")
+        try await stock.seed([4: 3, 9: 1])
+        func page(_ marker: String) throws -> CachedListBody {
+            let encoded = Array(#"{"data":[{"available":-7346193861550411337},{"available":-7346193861550411337}],"m":"\#(marker)"}"#.utf8)
+            return CachedListBody(
+                template: try #require(StockTemplate(encoded: encoded, productIDs: [4, 9])),
+                page: .page(items: [4, 9], number: 1, perPage: 20, total: 2)
+            )
+        }
+        let loads = LoadCounter()
+        func read(_ cache: CatalogCache, _ marker: String) async throws -> (CachedListBody, Bool, [Int64: Int]) {
+            try await cache.value("list", as: CachedListBody.self) {
+                await loads.add()
+                return try page(marker)
+            }
+        }
+        var (value, fresh, _) = try await read(one, "first")
+        let first = try page("first").template
+        let second = try page("second").template
+        #expect(fresh && value.template == first)
+        #expect(one.near?.usage.entries == 1)
+        (value, fresh, _) = try await read(two, "unused")
+        #expect(!fresh && value.template == first, "the other instance reads the shared entry")
+        var counts: [Int64: Int]
+        (value, fresh, counts) = try await read(one, "unused")
+        #expect(!fresh && counts == [4: 3, 9: 1], "a near hit with the live counts")
+        // A sale anywhere: the next near hit shows it.
+        _ = try await redis.increment("test:stock:4", by: -2)
+        (_, _, counts) = try await read(one, "unused")
+        #expect(counts == [4: 1, 9: 1])
+        // A change through the other instance: the near entry is not used again.
+        await two.invalidate()
+        (value, fresh, _) = try await read(one, "second")
+        #expect(fresh && value.template == second, "read from the database after the change")
+        #expect(await loads.count == 2)
+        (value, fresh, _) = try await read(one, "unused")
+        #expect(!fresh && value.template == second)
+        #expect(await loads.count == 2)
+    }
+
     @Test func theMemoryCacheStaysBoundedByCountAndBySize() {
         let cache = MemoryCatalogCache(maxEntries: 10)
         for index in 0..<25 { cache.store("k\(index)", generation: 0, value: "v", ttl: .seconds(60)) }
@@ -128,6 +192,7 @@ import Testing
     struct Note: CatalogCacheValue, Equatable {
         var text: String
         var cacheText: String { "note:" + text }
+        var productIDs: [Int64] { [] }
         init(_ text: String) { self.text = text }
         init?(cacheText: String) {
             guard cacheText.hasPrefix("note:") else { return nil }

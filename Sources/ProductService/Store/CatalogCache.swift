@@ -20,6 +20,9 @@ protocol CatalogCacheStore: Sendable {
     /// The entry under `key` and the live counts of the products it names, where the store
     /// keeps them (see the extension).
     func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int])
+    /// The current generation and, when it is `generation`, the live counts of `productIDs`
+    /// under `stockPrefix`, in one round trip; nil where the store keeps no counts.
+    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])?
 }
 
 extension CatalogCacheStore {
@@ -30,6 +33,10 @@ extension CatalogCacheStore {
         let (generation, value) = try await lookup(key)
         return (generation, value, [:])
     }
+
+    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
+        nil
+    }
 }
 
 /// A cached value that can say roughly how much memory it holds.
@@ -37,34 +44,75 @@ protocol CacheWeighable {
     var approximateBytes: Int { get }
 }
 
+/// Entries bounded by count and by an estimate of their size, each until its expiry: past
+/// either bound, arbitrary entries (the dictionary's order) go until a tenth of each bound
+/// is free. A value over a tenth of the size bound is not kept.
+struct KeptEntries<Tag: Sendable>: Sendable {
+    struct Entry: Sendable {
+        let value: any Sendable
+        let tag: Tag
+        let bytes: Int
+        let expires: ContinuousClock.Instant
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+    private(set) var bytes = 0
+    let maxEntries: Int
+    let maxBytes: Int
+
+    init(maxEntries: Int, maxBytes: Int) {
+        self.maxEntries = maxEntries
+        self.maxBytes = maxBytes
+    }
+
+    /// The entry under `key` unless it has expired (then it goes).
+    mutating func entry(_ key: String, now: ContinuousClock.Instant) -> Entry? {
+        guard let entry = entries[key] else { return nil }
+        guard entry.expires > now else {
+            remove(key)
+            return nil
+        }
+        return entry
+    }
+
+    mutating func keep(_ key: String, value: any Sendable, tag: Tag, ttl: Duration) {
+        let bytes = key.utf8.count + ((value as? any CacheWeighable)?.approximateBytes ?? (value as? String)?.utf8.count ?? 256)
+        guard bytes <= maxBytes / 10 else { return }
+        remove(key)
+        if entries.count >= maxEntries || self.bytes + bytes > maxBytes {
+            for evicted in entries.keys {
+                guard entries.count > maxEntries * 9 / 10 || self.bytes + bytes > maxBytes * 9 / 10 else { break }
+                remove(evicted)
+            }
+        }
+        entries[key] = Entry(value: value, tag: tag, bytes: bytes, expires: ContinuousClock.now + ttl)
+        self.bytes += bytes
+    }
+
+    mutating func remove(_ key: String) {
+        if let entry = entries.removeValue(forKey: key) { bytes -= entry.bytes }
+    }
+
+    mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        bytes = 0
+    }
+}
+
 /// The embedded cache: the current generation's entries, bounded by count and by an
 /// estimate of their size (a query string per key, so many distinct large pages must not
 /// grow it without limit). It keeps values as they are (no encoding), so a hit costs a
 /// lookup.
 final class MemoryCatalogCache: CatalogCacheStore {
-    private struct Entry {
-        let value: any Sendable
-        let bytes: Int
-        let expires: ContinuousClock.Instant
-    }
-
     private struct State {
         var generation = 0
-        var entries: [String: Entry] = [:]
-        var bytes = 0
-
-        mutating func remove(_ key: String) {
-            if let entry = entries.removeValue(forKey: key) { bytes -= entry.bytes }
-        }
+        var kept: KeptEntries<Void>
     }
 
-    private let state = Mutex(State())
-    let maxEntries: Int
-    let maxBytes: Int
+    private let state: Mutex<State>
 
     init(maxEntries: Int = 10_000, maxBytes: Int = 64 << 20) {
-        self.maxEntries = maxEntries
-        self.maxBytes = maxBytes
+        state = Mutex(State(kept: KeptEntries(maxEntries: maxEntries, maxBytes: maxBytes)))
     }
 
     func lookup(_ key: String) -> (generation: Int, value: String?) {
@@ -78,45 +126,54 @@ final class MemoryCatalogCache: CatalogCacheStore {
 
     func lookupValue(_ key: String) -> (generation: Int, value: (any Sendable)?) {
         let now = ContinuousClock.now
-        return state.withLock { state in
-            guard let entry = state.entries[key] else { return (state.generation, nil) }
-            guard entry.expires > now else {
-                state.remove(key)
-                return (state.generation, nil)
-            }
-            return (state.generation, entry.value)
-        }
+        return state.withLock { state in (state.generation, state.kept.entry(key, now: now)?.value) }
     }
 
     func storeValue(_ key: String, generation: Int, value: any Sendable, ttl: Duration) {
-        let expires = ContinuousClock.now + ttl
-        let bytes = key.utf8.count + ((value as? any CacheWeighable)?.approximateBytes ?? (value as? String)?.utf8.count ?? 256)
-        guard bytes <= maxBytes / 10 else { return }
         state.withLock { state in
             guard generation == state.generation else { return }
-            state.remove(key)
-            if state.entries.count >= maxEntries || state.bytes + bytes > maxBytes {
-                // Random entries go (the dictionary's order) until a tenth of each bound is free.
-                for evicted in state.entries.keys {
-                    guard state.entries.count > maxEntries * 9 / 10 || state.bytes + bytes > maxBytes * 9 / 10 else { break }
-                    state.remove(evicted)
-                }
-            }
-            state.entries[key] = Entry(value: value, bytes: bytes, expires: expires)
-            state.bytes += bytes
+            state.kept.keep(key, value: value, tag: (), ttl: ttl)
         }
     }
 
     /// Entries and their estimated bytes, for tests and metrics.
-    var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.bytes) } }
+    var usage: (entries: Int, bytes: Int) { state.withLock { ($0.kept.entries.count, $0.kept.bytes) } }
 
     func invalidateAll() {
         state.withLock { state in
             state.generation += 1
-            state.entries.removeAll(keepingCapacity: true)
-            state.bytes = 0
+            state.kept.removeAll()
         }
     }
+}
+
+/// What this process keeps of a shared cache's entries: each value as it was decoded, with
+/// the generation it was read under and the products whose counts it needs. An entry is
+/// only used after the shared cache says (in the round trip that brings the counts) that
+/// its generation is still the current one, so it is exactly as fresh as the shared entry,
+/// and a hit neither carries the entry over the network nor decodes it.
+final class NearCatalogCache: Sendable {
+    struct Tag: Sendable {
+        var generation: Int
+        var productIDs: [Int64]
+    }
+
+    private let state: Mutex<KeptEntries<Tag>>
+
+    init(maxEntries: Int = 10_000, maxBytes: Int = 64 << 20) {
+        state = Mutex(KeptEntries(maxEntries: maxEntries, maxBytes: maxBytes))
+    }
+
+    func entry(_ key: String) -> KeptEntries<Tag>.Entry? {
+        let now = ContinuousClock.now
+        return state.withLock { $0.entry(key, now: now) }
+    }
+
+    func keep(_ key: String, value: any CatalogCacheValue, generation: Int, ttl: Duration) {
+        state.withLock { $0.keep(key, value: value, tag: Tag(generation: generation, productIDs: value.productIDs), ttl: ttl) }
+    }
+
+    var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.bytes) } }
 }
 
 /// The shared cache: `<prefix>:generation` counts generations, entries are
@@ -192,6 +249,35 @@ struct RedisCatalogCache: CatalogCacheStore {
         return (generation, value, counts)
     }
 
+    /// The generation and, when it is the one asked about, the counts of the products asked
+    /// about: what a near cache's entry needs to be used.
+    static let countsScript = RedisScript(
+        """
+        local generation = redis.call('GET', KEYS[1]) or '0'
+        if generation ~= ARGV[1] or #ARGV < 3 then return {generation} end
+        local keys = {}
+        for i = 3, #ARGV do table.insert(keys, ARGV[2] .. ':' .. ARGV[i]) end
+        local counts = redis.call('MGET', unpack(keys))
+        local result = {generation}
+        for i = 1, #keys do result[i + 1] = counts[i] or '' end
+        return result
+        """
+    )
+
+    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
+        var arguments = [RESPArgument(String(generation)), RESPArgument(stockPrefix)]
+        arguments.reserveCapacity(productIDs.count + 2)
+        for id in productIDs { arguments.append(RESPArgument(String(id))) }
+        let reply = try await redis.evaluate(Self.countsScript, keys: ["\(prefix):generation"], arguments: arguments)
+        let parts = reply.array ?? []
+        let current = parts.first?.string.flatMap { Int($0) } ?? 0
+        var counts: [Int64: Int] = [:]
+        for (id, count) in zip(productIDs, parts.dropFirst()) {
+            if let count = count.string.flatMap({ Int($0) }) { counts[id] = count }
+        }
+        return (current, counts)
+    }
+
     func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws {
         _ = try await redis.set("\(prefix):\(generation):\(key)", to: value, expiresIn: ttl)
     }
@@ -209,6 +295,9 @@ struct CatalogCache: Sendable {
     /// Where the live stock counts are kept beside the entries (Redis), read in the same
     /// round trip as an entry; nil where there are none.
     var stockPrefix: String? = nil
+    /// The entries this process decoded, used while their generation is current (with a
+    /// shared cache that keeps counts).
+    var near: NearCatalogCache? = nil
     let metrics: ShopMetrics?
     let logger: Logger
 
@@ -232,6 +321,13 @@ struct CatalogCache: Sendable {
             memory.storeValue(key, generation: found.generation, value: value, ttl: ttl)
             return (value, true, [:])
         }
+        if let near, let stockPrefix, let kept = near.entry(key), let value = kept.value as? Value,
+            let answer = try? await store.counts(of: kept.tag.productIDs, at: kept.tag.generation, stockPrefix: stockPrefix),
+            answer.generation == kept.tag.generation
+        {
+            metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
+            return (value, false, answer.counts)
+        }
         let found: (generation: Int, value: String?, counts: [Int64: Int])
         do {
             found = try await store.lookup(key, stockPrefix: stockPrefix)
@@ -241,11 +337,13 @@ struct CatalogCache: Sendable {
         }
         if let text = found.value, let value = Value(cacheText: text) {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
+            near?.keep(key, value: value, generation: found.generation, ttl: ttl)
             return (value, false, found.counts)
         }
         metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
         let value = try await load()
         try? await store.store(key, generation: found.generation, value: value.cacheText, ttl: ttl)
+        near?.keep(key, value: value, generation: found.generation, ttl: ttl)
         return (value, true, [:])
     }
 

@@ -6,6 +6,8 @@ import ProductAPI
 protocol CatalogCacheValue: Sendable {
     var cacheText: String { get }
     init?(cacheText: String)
+    /// The products whose live counts an answer of this value shows.
+    var productIDs: [Int64] { get }
 }
 
 /// A product read as the cache keeps it: the answer's bytes with a hole for its stock, and
@@ -35,6 +37,7 @@ struct CachedProductBody: CatalogCacheValue, CacheWeighable {
     }
 
     var approximateBytes: Int { template.bytes + 64 }
+    var productIDs: [Int64] { template.productIDs }
 }
 
 /// A list page as the cache keeps it: the answer's bytes with a hole per product, and where
@@ -79,12 +82,14 @@ struct CachedListBody: CatalogCacheValue, CacheWeighable {
     }
 
     var approximateBytes: Int { template.bytes + 64 }
+    var productIDs: [Int64] { template.productIDs }
 }
 
 extension Optional: CatalogCacheValue where Wrapped: CatalogCacheValue {
     /// A product that does not exist is kept too (as `none`), so a flood of reads of one
     /// missing id does not reach the database each time.
     var cacheText: String { self?.cacheText ?? "none" }
+    var productIDs: [Int64] { self?.productIDs ?? [] }
 
     init?(cacheText: String) {
         if cacheText == "none" {
