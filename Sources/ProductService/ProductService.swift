@@ -58,7 +58,7 @@ public struct ProductService: Sendable {
             // With Redis, a hit reads the live counts in the same round trip as the entry.
             if redis != nil {
                 cache.stockPrefix = StockCache.defaultPrefix
-                cache.near = NearCatalogCache()
+                cache.near = NearCatalogCache(maxEntries: 50_000)
             }
             self.cache = cache
         } else {
