@@ -353,10 +353,23 @@ struct ShopSystem: Sendable {
     /// Runs `body` with the PostgreSQL pools running (for commands that are not servers).
     func withDatabases<Result: Sendable>(_ body: @Sendable @escaping () async throws -> Result) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
+            // The body waits until every pool's task is on its way into `run()`, so its first
+            // query does not find a pool not yet running (PostgresNIO warns about that).
+            let (started, signal) = AsyncStream<Void>.makeStream()
             for service in databaseServices {
-                group.addTask { try await service.run() }
+                group.addTask {
+                    signal.yield()
+                    try await service.run()
+                }
             }
             defer { group.cancelAll() }
+            var waiting = databaseServices.count
+            if waiting > 0 {
+                for await _ in started {
+                    waiting -= 1
+                    if waiting == 0 { break }
+                }
+            }
             return try await body()
         }
     }

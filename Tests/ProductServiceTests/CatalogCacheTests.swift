@@ -21,16 +21,20 @@ import Testing
         RedisServer.available ? Kind.allCases : Backends.skipping("redis-server", in: "the Redis cases of \(#fileID)", [.memory])
     }
 
+    static func client(of server: RedisServer) -> RedisClient {
+        RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+            logger: logger
+        )
+    }
+
     private func withStore(_ kind: Kind, _ body: (any CatalogCacheStore) async throws -> Void) async throws {
         switch kind {
         case .memory:
             try await body(MemoryCatalogCache())
         case .redis:
             let server = try RedisServer()
-            let redis = RedisClient(
-                .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
-                logger: Self.logger
-            )
+            let redis = Self.client(of: server)
             defer { redis.shutdown() }
             try await body(RedisCatalogCache(redis: redis, prefix: "test:catalog"))
         }
@@ -63,10 +67,7 @@ import Testing
     @Test(arguments: kinds.filter { $0 == .redis })
     func aHitOnRedisBringsTheLiveCountsOfItsProducts(_ kind: Kind) async throws {
         let server = try RedisServer()
-        let redis = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
-            logger: Self.logger
-        )
+        let redis = Self.client(of: server)
         defer { redis.shutdown() }
         let store = RedisCatalogCache(redis: redis, prefix: "test:catalog")
         let encoded = Array(#"{"data":[{"available":-7346193861550411337},{"available":-7346193861550411337}]}"#.utf8)
@@ -97,10 +98,7 @@ import Testing
     @Test(arguments: kinds.filter { $0 == .redis })
     func aNearCacheIsUsedOnlyWhileItsGenerationIsCurrent(_ kind: Kind) async throws {
         let server = try RedisServer()
-        let redis = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
-            logger: Self.logger
-        )
+        let redis = Self.client(of: server)
         defer { redis.shutdown() }
         func instance() -> CatalogCache {
             var cache = CatalogCache(

@@ -37,8 +37,15 @@ public final class PostgresDatabase: Database, Service {
     /// Runs the pool for the duration of `body`.
     public func withRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
+            // The body waits until the pool's task is on its way into `run()`, so its first
+            // query does not find the pool not yet running (the client warns about it).
+            let (started, signal) = AsyncStream<Void>.makeStream()
+            group.addTask {
+                signal.finish()
+                await self.client.run()
+            }
             defer { group.cancelAll() }
+            for await _ in started {}
             return try await body()
         }
     }
