@@ -59,7 +59,9 @@ public struct UserService: Sendable {
     public static let publicPathPrefixes = ["/api/v1/users", "/api/v1/auth", "/api/v1/audit-events"]
 
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
-        UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now).add(to: group)
+        var routes = UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now)
+        if let counted = store.database as? WriteCountingDatabase, counted.kind == .sqlite { routes.keptPages = KeptAnswers(database: counted) }
+        routes.add(to: group)
         AuthRoutes(accounts: accounts).add(to: group)
         AuditRoutes(log: AuditLog(database: store.database)).add(to: group)
     }

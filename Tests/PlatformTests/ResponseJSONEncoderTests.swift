@@ -65,7 +65,7 @@ import Testing
         case 1: return .integer(Int64.random(in: Int64.min...Int64.max, using: &generator))
         case 2: return .unsigned(UInt64.random(in: 0...UInt64.max, using: &generator))
         case 3:
-            let specials: [Double] = [0, -0.0, 1, 100, 0.1, 1e-7, 1e21, 123_456_789.125, 5e-324, 1.7976931348623157e308, -2.5]
+            let specials: [Double] = [0, -0.0, 1, 100, 0.1, 1e-7, 1e21, 123_456_789.125, Double.leastNonzeroMagnitude, 1.7976931348623157e308, -2.5]
             return .double(
                 Bool.random(using: &generator) ? specials.randomElement(using: &generator)! : Double.random(in: -1e6...1e6, using: &generator)
             )

@@ -10,6 +10,9 @@ struct UserRoutes: Sendable {
     let now: @Sendable () -> Date
     /// Each user's JSON, by the user's every field: lists and reads send it as it is.
     let encoded = EncodedJSONCache<User>(limit: 10_000)
+    /// Whole list pages, while no write has ended since (the embedded database, where this
+    /// process is its only writer; nil on PostgreSQL, where other instances write).
+    var keptPages: KeptAnswers? = nil
 
     /// Personal data must not be kept by shared caches.
     static let privateHeaders: HTTPFields = [.cacheControl: "private, no-store"]
@@ -30,6 +33,12 @@ struct UserRoutes: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: ShopRequestContext) async throws -> Response {
+        guard let keptPages else { return try await listAnswer(request) }
+        // By the path and query as sent: another spelling of the same query is kept apart.
+        return try await keptPages.response(for: "\(request.uri.path)?\(request.uri.query ?? "")") { try await listAnswer(request) }
+    }
+
+    private func listAnswer(_ request: Request) async throws -> Response {
         let query = try ListQuery<UserSortField>.parse(
             request.uri,
             filters: ["email"],
@@ -75,6 +84,7 @@ struct UserRoutes: Sendable {
         try await accounts.delete(id: id)
         // A deleted user is forgotten here too, at once (other instances within minutes).
         encoded.removeAll()
+        keptPages?.removeAll()
         return JSONResponse.noContent()
     }
 
