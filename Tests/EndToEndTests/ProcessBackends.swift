@@ -1,6 +1,7 @@
 import Foundation
 import Platform
 import TestSupport
+import Testing
 
 /// What a test of several `shop serve` processes shares: a private Redis, a signing key
 /// file, new PostgreSQL databases, and the environment that names the first two with the
@@ -16,5 +17,24 @@ enum ProcessBackends {
         ]
         defer { redis.stop() }
         try await TestDatabases.withPostgresURLs(count) { try await body(shared, $0) }
+    }
+
+    /// One service's environment: the shared one, its own database, and `more`.
+    static func environment(_ shared: [String: String], database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
+        shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
+    }
+
+    /// Makes `root@example.com` an admin in Users' database, as an operator does before the
+    /// first start.
+    static func createAdmin(_ shared: [String: String], usersDatabase: DatabaseURL) async throws {
+        let setup = try ProcessTests.ShopProcess(
+            ["users", "create-admin", "--email", "root@example.com"],
+            environment: environment(
+                shared,
+                database: usersDatabase,
+                ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(usersDatabase)]
+            )
+        )
+        #expect(try await setup.waitForExit() == 0, "\(setup.log)")
     }
 }

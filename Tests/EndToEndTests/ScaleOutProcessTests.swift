@@ -30,16 +30,9 @@ import Testing
             ]) { $1 }
             let database = Dictionary(uniqueKeysWithValues: zip(Self.services, urls))
             func environment(_ service: String, _ more: [String: String] = [:]) -> [String: String] {
-                shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database[service]!)]) { $1 }.merging(more) { $1 }
+                ProcessBackends.environment(shared, database: database[service]!, more)
             }
-            let setup = try ShopProcess(
-                ["users", "create-admin", "--email", "root@example.com"],
-                environment: environment(
-                    "users",
-                    ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(database["users"]!)]
-                )
-            )
-            #expect(try await setup.waitForExit() == 0, "\(setup.log)")
+            try await ProcessBackends.createAdmin(shared, usersDatabase: database["users"]!)
 
             // Two of each; Orders calls both instances of Products, Payments and Users. Only
             // Users holds the signing keys: every other process verifies tokens with the

@@ -20,17 +20,10 @@ import Testing
                 "LOG_FORMAT": "json",
             ]) { $1 }
             func environment(_ database: DatabaseURL, _ more: [String: String] = [:]) -> [String: String] {
-                shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
+                ProcessBackends.environment(shared, database: database, more)
             }
             let (usersDB, productsDB, paymentsDB, ordersDB, notificationsDB) = (databases[0], databases[1], databases[2], databases[3], databases[4])
-            let setup = try ShopProcess(
-                ["users", "create-admin", "--email", "root@example.com"],
-                environment: environment(
-                    usersDB,
-                    ["SHOP_ADMIN_PASSWORD": RunningShop.password, "USERS_DATABASE_URL": CheckoutCrashTests.text(usersDB)]
-                )
-            )
-            #expect(try await setup.waitForExit() == 0, "\(setup.log)")
+            try await ProcessBackends.createAdmin(shared, usersDatabase: usersDB)
             let users = try ShopProcess(["serve", "--service", "users", "--port", "0"], environment: environment(usersDB))
             let products = try ShopProcess(["serve", "--service", "products", "--port", "0"], environment: environment(productsDB))
             let payments = try ShopProcess(["serve", "--service", "payments", "--port", "0"], environment: environment(paymentsDB))
