@@ -23,14 +23,7 @@ import Testing
             let usersPort = try await users.port()
             let orders = try ShopProcess(
                 ["serve", "--service", "orders", "--port", "0"],
-                environment: environment(
-                    ordersDB,
-                    [
-                        "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
-                        "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
-                        "USERS_URL": "http://127.0.0.1:\(usersPort)",
-                    ]
-                )
+                environment: environment(ordersDB, try await ProcessBackends.ordersUpstreams(users: users, products: products, payments: payments))
             )
             let token = try await RunningShop(port: usersPort).logIn("root@example.com").access
             let catalog = RunningShop(port: try await products.port(), token: token)

@@ -24,6 +24,22 @@ enum ProcessBackends {
         shared.merging(["DATABASE_URL": CheckoutCrashTests.text(database)]) { $1 }.merging(more) { $1 }
     }
 
+    /// Where an Orders process finds the others: Products' and Payments' internal listeners,
+    /// Users' public one.
+    static func ordersUpstreams(
+        users: ProcessTests.ShopProcess,
+        products: ProcessTests.ShopProcess,
+        payments: ProcessTests.ShopProcess
+    )
+        async throws -> [String: String]
+    {
+        [
+            "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
+            "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
+            "USERS_URL": "http://127.0.0.1:\(try await users.port())",
+        ]
+    }
+
     /// Makes `root@example.com` an admin in Users' database, as an operator does before the
     /// first start.
     static func createAdmin(_ shared: [String: String], usersDatabase: DatabaseURL) async throws {

@@ -37,14 +37,7 @@ import Testing
             let usersURL = "http://127.0.0.1:\(try await users.port())"
             let orders = try ShopProcess(
                 ["serve", "--service", "orders", "--port", "0"],
-                environment: environment(
-                    ordersDB,
-                    [
-                        "PRODUCTS_INTERNAL_URL": "http://127.0.0.1:\(try await products.internalPort())",
-                        "PAYMENTS_INTERNAL_URL": "http://127.0.0.1:\(try await payments.internalPort())",
-                        "USERS_URL": usersURL,
-                    ]
-                )
+                environment: environment(ordersDB, try await ProcessBackends.ordersUpstreams(users: users, products: products, payments: payments))
             )
             let gateway = try ShopProcess(
                 ["serve", "--service", "gateway", "--port", "0"],
