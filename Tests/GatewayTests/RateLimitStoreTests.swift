@@ -86,6 +86,124 @@ import Testing
         #expect(try await a.hit("user:1", policy: Self.policy, now: Date()).used == 3)
     }
 
+    /// Calls of the counting script Redis has run so far.
+    private func scriptCalls(_ client: RedisClient) async throws -> Int {
+        let info = try await client.send("INFO", "commandstats").string ?? ""
+        guard let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("cmdstat_evalsha:") }),
+            let calls = line.split(separator: ",").first?.split(separator: "=").last
+        else { return 0 }
+        return Int(calls) ?? 0
+    }
+
+    private func redisClient(_ server: RedisServer) -> RedisClient {
+        RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+            logger: Logger(label: "test")
+        )
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func aLargeLimitIsLeasedInFewRoundTripsAndCountedExactly() async throws {
+        let server = try RedisServer()
+        let client = redisClient(server)
+        defer { client.shutdown() }
+        let store = RedisRateLimitStore(redis: client, prefix: "test")
+        let policy = RateLimitPolicy(name: "default", limit: 100, window: .seconds(60))
+        var used: [Int] = []
+        for _ in 0..<100 { used.append(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used) }
+        // One instance counts exactly as if it asked Redis every time.
+        #expect(used == Array(1...100))
+        let calls = try await scriptCalls(client)
+        #expect(calls < 40, "100 requests took \(calls) round trips")
+        // A spent window is refused from memory: a flood costs Redis nothing.
+        for _ in 0..<50 { #expect(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used > 100) }
+        #expect(try await scriptCalls(client) == calls)
+        // Redis holds what was granted, never more than the limit plus the refusal that found it spent.
+        let stored = try await client.send("GET", "test:default:ip:1.2.3.4").string.flatMap { Int($0) } ?? 0
+        #expect((100...101).contains(stored))
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func instancesLeasingOneCallerNeverAdmitMoreThanItsLimit() async throws {
+        let server = try RedisServer()
+        let clients = [redisClient(server), redisClient(server), redisClient(server)]
+        defer { for client in clients { client.shutdown() } }
+        let stores = clients.map { RedisRateLimitStore(redis: $0, prefix: "test") }
+        let policy = RateLimitPolicy(name: "default", limit: 500, window: .seconds(60))
+        // Three instances, four callers' worth of concurrent requests each, 1,200 in all.
+        let admitted = try await withThrowingTaskGroup(of: Int.self) { group in
+            for store in stores {
+                for _ in 0..<4 {
+                    group.addTask {
+                        var admitted = 0
+                        for _ in 0..<100 where try await store.hit("user:7", policy: policy, now: Date()).used <= policy.limit {
+                            admitted += 1
+                        }
+                        return admitted
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        // Redis granted exactly the limit between the instances: what they admitted and what
+        // they still hold (leases that came back after their callers had been refused) add up
+        // to it, so nothing was admitted past it and no lease was lost.
+        let unspent = stores.reduce(0) { $0 + $1.unspent("user:7", policy: policy) }
+        let stored = try await clients[0].send("GET", "test:default:user:7").string ?? "-"
+        #expect(admitted + unspent == 500, "admitted \(admitted), unspent \(unspent), stored in Redis \(stored)")
+        #expect(admitted > 400)
+        #expect(try await scriptCalls(clients[0]) < 400)
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func oneInstanceAdmitsExactlyTheLimitToABurst() async throws {
+        let server = try RedisServer()
+        let client = redisClient(server)
+        defer { client.shutdown() }
+        let store = RedisRateLimitStore(redis: client, prefix: "test")
+        let policy = RateLimitPolicy(name: "default", limit: 50, window: .seconds(60))
+        // 120 at once: each lease one of them takes serves the others waiting on it, so none
+        // is refused while a lease this instance took still has room.
+        let used = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<120 { group.addTask { try await store.hit("ip:9.9.9.9", policy: policy, now: Date()).used } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(used.filter { $0 <= 50 }.sorted() == Array(1...50))
+        #expect(store.unspent("ip:9.9.9.9", policy: policy) == 0)
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func aLeaseEndsWithItsWindow() async throws {
+        let server = try RedisServer()
+        let client = redisClient(server)
+        defer { client.shutdown() }
+        let store = RedisRateLimitStore(redis: client, prefix: "test")
+        let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(2))
+        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
+        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 2)
+        try await Task.sleep(for: .milliseconds(2300))
+        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func pastItsBoundNewCallersAreCountedInRedisOneByOne() async throws {
+        let server = try RedisServer()
+        let client = redisClient(server)
+        defer { client.shutdown() }
+        let store = RedisRateLimitStore(redis: client, prefix: "test", maxKept: 2)
+        let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(60))
+        func stored(_ subject: String) async throws -> Int {
+            try await client.send("GET", .init("test:default:\(subject)")).string.flatMap { Int($0) } ?? 0
+        }
+        for subject in ["ip:a", "ip:b", "ip:c"] {
+            for _ in 0..<5 { _ = try await store.hit(subject, policy: policy, now: Date()) }
+        }
+        // The first two hold a lease; the third, past the bound, asked for each request alone.
+        #expect(try await stored("ip:a") > 5)
+        #expect(try await stored("ip:b") > 5)
+        #expect(try await stored("ip:c") == 5)
+    }
+
     @Test(.enabled(if: RedisServer.available))
     func aStoppedRedisFailsTheCallInsteadOfHangingIt() async throws {
         let server = try RedisServer()
