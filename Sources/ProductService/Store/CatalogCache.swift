@@ -20,8 +20,9 @@ protocol CatalogCacheStore: Sendable {
     /// The entry under `key` and the live counts of the products it names, where the store
     /// keeps them (see the extension).
     func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int])
-    /// The current generation and, when it is `generation`, the live counts of `productIDs`
-    /// under `stockPrefix`, in one round trip; nil where the store keeps no counts.
+    /// The current generation and the live counts of `productIDs` under `stockPrefix`, in one
+    /// round trip (shared with other hits asking at the same time); nil where the store keeps
+    /// no counts. The caller uses its entry only when `generation` is still current.
     func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])?
 }
 
@@ -181,6 +182,8 @@ final class NearCatalogCache: Sendable {
 struct RedisCatalogCache: CatalogCacheStore {
     let redis: RedisClient
     let prefix: String
+    /// Near-cache hits' rounds, by stock prefix (one in practice).
+    private let countsRounds = CountsRounds.ByPrefix()
 
     init(redis: RedisClient, prefix: String = "shop:catalog") {
         self.redis = redis
@@ -249,14 +252,14 @@ struct RedisCatalogCache: CatalogCacheStore {
         return (generation, value, counts)
     }
 
-    /// The generation and, when it is the one asked about, the counts of the products asked
-    /// about: what a near cache's entry needs to be used.
+    /// The generation and the counts of the products asked about: what near-cache entries
+    /// need to be used. One call answers every hit of a round (``CountsRounds``).
     static let countsScript = RedisScript(
         """
         local generation = redis.call('GET', KEYS[1]) or '0'
-        if generation ~= ARGV[1] or #ARGV < 3 then return {generation} end
+        if #ARGV < 2 then return {generation} end
         local keys = {}
-        for i = 3, #ARGV do table.insert(keys, ARGV[2] .. ':' .. ARGV[i]) end
+        for i = 2, #ARGV do table.insert(keys, ARGV[1] .. ':' .. ARGV[i]) end
         local counts = redis.call('MGET', unpack(keys))
         local result = {generation}
         for i = 1, #keys do result[i + 1] = counts[i] or '' end
@@ -265,10 +268,20 @@ struct RedisCatalogCache: CatalogCacheStore {
     )
 
     func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
-        var arguments = [RESPArgument(String(generation)), RESPArgument(stockPrefix)]
-        arguments.reserveCapacity(productIDs.count + 2)
+        try await rounds(stockPrefix).counts(of: productIDs)
+    }
+
+    /// One round's question: the generation and the counts of `productIDs`.
+    private static func askCounts(
+        _ redis: RedisClient,
+        prefix: String,
+        stockPrefix: String,
+        _ productIDs: [Int64]
+    ) async throws -> CountsRounds.Answer {
+        var arguments = [RESPArgument(stockPrefix)]
+        arguments.reserveCapacity(productIDs.count + 1)
         for id in productIDs { arguments.append(RESPArgument(String(id))) }
-        let reply = try await redis.evaluate(Self.countsScript, keys: ["\(prefix):generation"], arguments: arguments)
+        let reply = try await redis.evaluate(countsScript, keys: ["\(prefix):generation"], arguments: arguments)
         let parts = reply.array ?? []
         let current = parts.first?.string.flatMap { Int($0) } ?? 0
         var counts: [Int64: Int] = [:]
@@ -276,6 +289,16 @@ struct RedisCatalogCache: CatalogCacheStore {
             if let count = count.string.flatMap({ Int($0) }) { counts[id] = count }
         }
         return (current, counts)
+    }
+
+    private func rounds(_ stockPrefix: String) -> CountsRounds {
+        countsRounds.rounds.withLock { rounds in
+            if let existing = rounds[stockPrefix] { return existing }
+            let (redis, prefix) = (self.redis, self.prefix)
+            let made = CountsRounds { try await Self.askCounts(redis, prefix: prefix, stockPrefix: stockPrefix, $0) }
+            rounds[stockPrefix] = made
+            return made
+        }
     }
 
     func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws {

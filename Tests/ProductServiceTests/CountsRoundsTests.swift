@@ -1,0 +1,82 @@
+import Synchronization
+import Testing
+
+@testable import ProductService
+
+/// Near-cache hits ask Redis together, and never with a question asked before they came.
+@Suite struct CountsRoundsTests {
+    /// What the fake Redis saw: each round's products, and how many hits had arrived when it
+    /// was sent.
+    final class Log: Sendable {
+        let arrived = Atomic<Int>(0)
+        let rounds = Mutex<[(products: Set<Int64>, arrivedBefore: Int)]>([])
+    }
+
+    @Test func hitsThatArriveDuringARoundShareTheNextAndEachGetsItsOwnCounts() async throws {
+        let log = Log()
+        let rounds = CountsRounds { products in
+            let arrived = log.arrived.load(ordering: .sequentiallyConsistent)
+            log.rounds.withLock { $0.append((Set(products), arrived)) }
+            try await Task.sleep(for: .milliseconds(5))
+            // Each product's count is its id times ten, the generation the round's number.
+            let number = log.rounds.withLock { $0.count }
+            return (number, Dictionary(uniqueKeysWithValues: products.map { ($0, Int($0) * 10) }))
+        }
+        let answers = try await withThrowingTaskGroup(of: (Int, [Int64], Int, [Int64: Int]).self) { group in
+            for hit in 0..<200 {
+                group.addTask {
+                    let products: [Int64] = [Int64(hit), Int64(hit + 1000)]
+                    let order = log.arrived.add(1, ordering: .sequentiallyConsistent).newValue
+                    let answer = try await rounds.counts(of: products)
+                    return (order, products, answer.generation, answer.counts)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let seen = log.rounds.withLock { $0 }
+        #expect(answers.count == 200)
+        #expect(seen.count < 200, "200 hits took \(seen.count) rounds")
+        for (order, products, round, counts) in answers {
+            // Its own products, counted.
+            for product in products { #expect(counts[product] == Int(product) * 10) }
+            // Answered by a round that asked about its products and was sent after it arrived.
+            let sent = seen[round - 1]
+            #expect(sent.products.isSuperset(of: products))
+            #expect(sent.arrivedBefore >= order, "hit \(order) answered by a round sent when \(sent.arrivedBefore) had arrived")
+        }
+    }
+
+    @Test func aFailedRoundFailsItsHitsAndTheNextRoundIsAskedAgain() async throws {
+        struct Down: Error {}
+        let calls = Atomic<Int>(0)
+        let rounds = CountsRounds { products in
+            let call = calls.add(1, ordering: .sequentiallyConsistent).newValue
+            try await Task.sleep(for: .milliseconds(5))
+            if call == 1 { throw Down() }
+            return (7, Dictionary(uniqueKeysWithValues: products.map { ($0, 1) }))
+        }
+        await #expect(throws: Down.self) { try await rounds.counts(of: [1]) }
+        let answer = try await rounds.counts(of: [2])
+        #expect(answer.generation == 7 && answer.counts == [2: 1])
+    }
+
+    @Test func oneRoundAsksAboutABoundedNumberOfProducts() async throws {
+        let largest = Atomic<Int>(0)
+        let rounds = CountsRounds(maxProducts: 50) { products in
+            _ = largest.max(products.count, ordering: .sequentiallyConsistent)
+            try await Task.sleep(for: .milliseconds(2))
+            return (1, Dictionary(uniqueKeysWithValues: products.map { ($0, 0) }))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for hit in 0..<100 {
+                group.addTask {
+                    let products = (0..<20).map { Int64(hit * 100 + $0) }
+                    let answer = try await rounds.counts(of: products)
+                    #expect(Set(answer.counts.keys).isSuperset(of: products))
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(largest.load(ordering: .sequentiallyConsistent) <= 50)
+    }
+}
