@@ -35,6 +35,89 @@ import Testing
         }
     }
 
+    /// Reads by id at once, on PostgreSQL in shared queries: each gets its own user (none for a
+    /// deleted or unknown id), and a change is read by the next read after it.
+    @Test(arguments: kinds)
+    func concurrentReadsByIDEachGetTheirOwnUserAndTheLatest(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            var created: [Int64] = []
+            for index in 0..<30 {
+                created.append(try await store.create(try newUser("reader\(index)@example.com"), passwordHash: nil, at: Self.t0).id)
+            }
+            let ids = created
+            try await store.delete(id: ids[0], at: Self.t0)
+            let answers = try await withThrowingTaskGroup(of: (Int64, String?).self) { group in
+                for read in 0..<300 {
+                    let id = read % 40 == 39 ? 999_999 : ids[read % 30]
+                    group.addTask { (id, try await store.find(id: id)?.email.value) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.count == 300)
+            for (id, email) in answers {
+                if id == ids[0] || id == 999_999 {
+                    #expect(email == nil, "user \(id)")
+                } else {
+                    #expect(email == "reader\(ids.firstIndex(of: id)!)@example.com")
+                }
+            }
+            if kind == .postgres { #expect(store.byID != nil, "PostgreSQL reads by id in rounds") }
+            // Reads keep the rounds busy while one user is renamed again and again: each read
+            // after a rename shows it.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { for _ in 0..<40 { _ = try await store.find(id: ids[2]) } }
+                }
+                for round in 1...10 {
+                    _ = try await store.update(id: ids[1], with: UserChanges(name: try PersonName("Name \(round)")), at: Self.t0)
+                    #expect(try await store.find(id: ids[1])?.name.value == "Name \(round)")
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
+    /// Pages read at once (on PostgreSQL sharing readings of the same page) are each the
+    /// page asked for, and a user registered before a read is on it.
+    @Test(arguments: kinds)
+    func concurrentPageReadsEachGetTheirPageAndTheLatest(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            for index in 0..<12 { _ = try await store.create(try newUser("page\(index)@example.com"), passwordHash: nil, at: Self.t0) }
+            let sort = SortOrder<UserSortField>(.createdAt)
+            let pages = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
+                for read in 0..<120 {
+                    let number = read % 3 + 1
+                    group.addTask {
+                        let page = try await store.list(ListQuery(pagination: .page(number: number, perPage: 5), sort: sort), email: nil)
+                        return (number, page.items.map(\.email.value))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for (number, emails) in pages {
+                #expect(emails == (0..<12).map { "page\($0)@example.com" }.dropFirst((number - 1) * 5).prefix(5).map { $0 })
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        for _ in 0..<30 { _ = try await store.list(ListQuery(pagination: .page(number: 1, perPage: 20), sort: sort), email: nil) }
+                    }
+                }
+                for added in 12..<17 {
+                    _ = try await store.create(
+                        try newUser("page\(added)@example.com"),
+                        passwordHash: nil,
+                        at: Self.t0.addingTimeInterval(Double(added))
+                    )
+                    let page = try await store.list(ListQuery(pagination: .page(number: 1, perPage: 20), sort: sort), email: nil)
+                    #expect(page.items.last?.email.value == "page\(added)@example.com")
+                    #expect(page.items.count == added + 1)
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test(arguments: kinds)
     func aDuplicateEmailInAnyCaseIsRefused(_ kind: DatabaseKind) async throws {
         try await withStore(kind) { store in

@@ -53,11 +53,27 @@ public final class InMemorySessionCutoffs: SessionCutoffs {
 
 /// Cutoffs in Redis, shared by every process of the shop (`REDIS_URL`): a key per user
 /// that expires when no token issued before it can be alive.
+///
+/// Every request asks (a cutoff must hold on every instance from the moment it is set),
+/// but requests asking at the same time share one `MGET` (``ReadRounds``): each round is
+/// sent after its requests arrived, so none misses a cutoff set before it.
 public struct RedisSessionCutoffs: SessionCutoffs {
     let redis: RedisClient
+    private let rounds: ReadRounds<Int64, [Int64: Int64]>
 
     public init(redis: RedisClient) {
         self.redis = redis
+        self.rounds = ReadRounds { userIDs in
+            let values = try await redis.send([RESPArgument("MGET")] + userIDs.map { RESPArgument(Self.key($0)) }).array ?? []
+            // An answer that is not one value per key is no answer: the guard fails as it
+            // does when Redis cannot be reached, never open.
+            guard values.count == userIDs.count else { throw SessionCutoffsError.unexpectedReply }
+            var cutoffs: [Int64: Int64] = [:]
+            for (userID, value) in zip(userIDs, values) {
+                if let cutoff = value.string.flatMap({ Int64($0) }) { cutoffs[userID] = cutoff }
+            }
+            return cutoffs
+        }
     }
 
     static func key(_ userID: Int64) -> String { "shop:session-cutoff:\(userID)" }
@@ -84,6 +100,10 @@ public struct RedisSessionCutoffs: SessionCutoffs {
     }
 
     public func cutoff(of userID: Int64) async throws -> Int64? {
-        try await redis.send(["GET", RESPArgument(Self.key(userID))]).string.flatMap { Int64($0) }
+        try await rounds.read([userID])[userID]
     }
+}
+
+enum SessionCutoffsError: Error {
+    case unexpectedReply
 }

@@ -81,7 +81,7 @@ public struct Cursor: Sendable, Hashable {
 /// A parsed list request: pagination, sort, and the filters the endpoint documents.
 ///
 /// Any other query parameter is rejected, so a typo cannot pass silently.
-public struct ListQuery<Field: SortField>: Sendable {
+public struct ListQuery<Field: SortField>: Sendable, Hashable {
     public var pagination: Pagination
     public var sort: SortOrder<Field>
     public var filters: [String: String]

@@ -183,7 +183,7 @@ struct RedisCatalogCache: CatalogCacheStore {
     let redis: RedisClient
     let prefix: String
     /// Near-cache hits' rounds, by stock prefix (one in practice).
-    private let countsRounds = CountsRounds.ByPrefix()
+    private let countsRounds = RoundsByPrefix()
 
     init(redis: RedisClient, prefix: String = "shop:catalog") {
         self.redis = redis
@@ -253,7 +253,7 @@ struct RedisCatalogCache: CatalogCacheStore {
     }
 
     /// The generation and the counts of the products asked about: what near-cache entries
-    /// need to be used. One call answers every hit of a round (``CountsRounds``).
+    /// need to be used. One call answers every hit of a round (``ReadRounds``).
     static let countsScript = RedisScript(
         """
         local generation = redis.call('GET', KEYS[1]) or '0'
@@ -268,7 +268,7 @@ struct RedisCatalogCache: CatalogCacheStore {
     )
 
     func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
-        try await rounds(stockPrefix).counts(of: productIDs)
+        try await rounds(stockPrefix).read(productIDs)
     }
 
     /// One round's question: the generation and the counts of `productIDs`.
@@ -277,7 +277,7 @@ struct RedisCatalogCache: CatalogCacheStore {
         prefix: String,
         stockPrefix: String,
         _ productIDs: [Int64]
-    ) async throws -> CountsRounds.Answer {
+    ) async throws -> CountsAnswer {
         var arguments = [RESPArgument(stockPrefix)]
         arguments.reserveCapacity(productIDs.count + 1)
         for id in productIDs { arguments.append(RESPArgument(String(id))) }
@@ -291,11 +291,18 @@ struct RedisCatalogCache: CatalogCacheStore {
         return (current, counts)
     }
 
-    private func rounds(_ stockPrefix: String) -> CountsRounds {
+    typealias CountsAnswer = (generation: Int, counts: [Int64: Int])
+
+    /// Rounds kept by the stock prefix they ask about (one in practice).
+    final class RoundsByPrefix: Sendable {
+        let rounds = Mutex<[String: ReadRounds<Int64, CountsAnswer>]>([:])
+    }
+
+    private func rounds(_ stockPrefix: String) -> ReadRounds<Int64, CountsAnswer> {
         countsRounds.rounds.withLock { rounds in
             if let existing = rounds[stockPrefix] { return existing }
             let (redis, prefix) = (self.redis, self.prefix)
-            let made = CountsRounds { try await Self.askCounts(redis, prefix: prefix, stockPrefix: stockPrefix, $0) }
+            let made = ReadRounds<Int64, CountsAnswer> { try await Self.askCounts(redis, prefix: prefix, stockPrefix: stockPrefix, $0) }
             rounds[stockPrefix] = made
             return made
         }

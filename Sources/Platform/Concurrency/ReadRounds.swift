@@ -1,47 +1,42 @@
 import Synchronization
 
-/// Near-cache hits' questions to Redis, asked together: while one round trip for live
-/// counts is under way, the hits that arrive wait and go in the next one, all their
-/// products in one call. A hit alone is asked at once, as before; under load one round
-/// trip answers many. Every round is sent after each of its hits arrived, so each sees
-/// every change made before it was asked: a stock change is still on the very next read.
-final class CountsRounds: Sendable {
-    typealias Answer = (generation: Int, counts: [Int64: Int])
-
-    /// Asks for the generation and the counts of these products, in one round trip.
-    let ask: @Sendable ([Int64]) async throws -> Answer
-    /// The most products one round asks about; hits past it wait for the round after.
-    let maxProducts: Int
+/// Reads of a shared store asked together: while one round trip is under way, the reads
+/// that arrive wait and go in the next one, all their keys in one call. A read alone is
+/// asked at once; under load one round trip answers many. Every round is sent after each
+/// of its reads arrived, so each sees every change made before it was asked, exactly as
+/// if it had asked alone: this saves round trips, never freshness.
+///
+/// Each read gets its round's whole answer and takes its own keys from it.
+public final class ReadRounds<Key: Hashable & Sendable, Answer: Sendable>: Sendable {
+    /// Asks the store about these keys (no duplicates), in one round trip.
+    let ask: @Sendable ([Key]) async throws -> Answer
+    /// The most keys one round asks about; reads past it wait for the round after.
+    let maxKeys: Int
     private let state = Mutex(State())
 
-    private struct Waiting {
-        let productIDs: [Int64]
+    private struct Waiting: Sendable {
+        let keys: [Key]
         let turn: CheckedContinuation<Turn, Never>
     }
 
-    private struct State {
-        /// A round is under way; hits that arrive now wait for the next.
+    private struct State: Sendable {
+        /// A round is under way; reads that arrive now wait for the next.
         var asking = false
         var next: [Waiting] = []
     }
 
-    private enum Turn {
+    private enum Turn: Sendable {
         case answered(Result<Answer, any Error>)
-        /// This hit sends the next round, for itself and these.
+        /// This read sends the next round, for itself and these.
         case lead([Waiting])
     }
 
-    /// Rounds kept by what they ask about.
-    final class ByPrefix: Sendable {
-        let rounds = Mutex<[String: CountsRounds]>([:])
-    }
-
-    init(maxProducts: Int = 2_000, ask: @escaping @Sendable ([Int64]) async throws -> Answer) {
-        self.maxProducts = maxProducts
+    public init(maxKeys: Int = 2_000, ask: @escaping @Sendable ([Key]) async throws -> Answer) {
+        self.maxKeys = max(1, maxKeys)
         self.ask = ask
     }
 
-    func counts(of productIDs: [Int64]) async throws -> Answer {
+    public func read(_ keys: [Key]) async throws -> Answer {
         let alone = state.withLock { state in
             if state.asking { return false }
             state.asking = true
@@ -55,7 +50,7 @@ final class CountsRounds: Sendable {
                         state.asking = true
                         return true
                     }
-                    state.next.append(Waiting(productIDs: productIDs, turn: turn))
+                    state.next.append(Waiting(keys: keys, turn: turn))
                     return false
                 }
                 if leads { turn.resume(returning: .lead([])) }
@@ -65,8 +60,8 @@ final class CountsRounds: Sendable {
             case .lead(let waiting): others = waiting
             }
         }
-        var asked = Set(productIDs)
-        for waiting in others { asked.formUnion(waiting.productIDs) }
+        var asked = Set(keys)
+        for waiting in others { asked.formUnion(waiting.keys) }
         let result: Result<Answer, any Error>
         do {
             result = .success(try await ask(Array(asked)))
@@ -78,7 +73,7 @@ final class CountsRounds: Sendable {
         return try result.get()
     }
 
-    /// Starts the next round with the hits that waited for it (as many as one round takes),
+    /// Starts the next round with the reads that waited for it (as many as one round takes),
     /// or ends the rounds.
     private func handOver() {
         let round: [Waiting] = state.withLock { state in
@@ -86,11 +81,11 @@ final class CountsRounds: Sendable {
                 state.asking = false
                 return []
             }
-            var products = 0
+            var keys = 0
             var count = 0
             for waiting in state.next {
-                if count > 0, products + waiting.productIDs.count > maxProducts { break }
-                products += waiting.productIDs.count
+                if count > 0, keys + waiting.keys.count > maxKeys { break }
+                keys += waiting.keys.count
                 count += 1
             }
             let round = Array(state.next.prefix(count))

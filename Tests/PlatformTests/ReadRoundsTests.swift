@@ -1,10 +1,9 @@
+import Platform
 import Synchronization
 import Testing
 
-@testable import ProductService
-
-/// Near-cache hits ask Redis together, and never with a question asked before they came.
-@Suite struct CountsRoundsTests {
+/// Reads asked together, never in a round sent before they came.
+@Suite struct ReadRoundsTests {
     /// What the fake Redis saw: each round's products, and how many hits had arrived when it
     /// was sent.
     final class Log: Sendable {
@@ -14,7 +13,7 @@ import Testing
 
     @Test func hitsThatArriveDuringARoundShareTheNextAndEachGetsItsOwnCounts() async throws {
         let log = Log()
-        let rounds = CountsRounds { products in
+        let rounds = ReadRounds<Int64, (generation: Int, counts: [Int64: Int])> { products in
             let arrived = log.arrived.load(ordering: .sequentiallyConsistent)
             log.rounds.withLock { $0.append((Set(products), arrived)) }
             try await Task.sleep(for: .milliseconds(5))
@@ -27,7 +26,7 @@ import Testing
                 group.addTask {
                     let products: [Int64] = [Int64(hit), Int64(hit + 1000)]
                     let order = log.arrived.add(1, ordering: .sequentiallyConsistent).newValue
-                    let answer = try await rounds.counts(of: products)
+                    let answer = try await rounds.read(products)
                     return (order, products, answer.generation, answer.counts)
                 }
             }
@@ -49,20 +48,20 @@ import Testing
     @Test func aFailedRoundFailsItsHitsAndTheNextRoundIsAskedAgain() async throws {
         struct Down: Error {}
         let calls = Atomic<Int>(0)
-        let rounds = CountsRounds { products in
+        let rounds = ReadRounds<Int64, (generation: Int, counts: [Int64: Int])> { products in
             let call = calls.add(1, ordering: .sequentiallyConsistent).newValue
             try await Task.sleep(for: .milliseconds(5))
             if call == 1 { throw Down() }
             return (7, Dictionary(uniqueKeysWithValues: products.map { ($0, 1) }))
         }
-        await #expect(throws: Down.self) { try await rounds.counts(of: [1]) }
-        let answer = try await rounds.counts(of: [2])
+        await #expect(throws: Down.self) { try await rounds.read([1]) }
+        let answer = try await rounds.read([2])
         #expect(answer.generation == 7 && answer.counts == [2: 1])
     }
 
     @Test func oneRoundAsksAboutABoundedNumberOfProducts() async throws {
         let largest = Atomic<Int>(0)
-        let rounds = CountsRounds(maxProducts: 50) { products in
+        let rounds = ReadRounds<Int64, (generation: Int, counts: [Int64: Int])>(maxKeys: 50) { products in
             _ = largest.max(products.count, ordering: .sequentiallyConsistent)
             try await Task.sleep(for: .milliseconds(2))
             return (1, Dictionary(uniqueKeysWithValues: products.map { ($0, 0) }))
@@ -71,7 +70,7 @@ import Testing
             for hit in 0..<100 {
                 group.addTask {
                     let products = (0..<20).map { Int64(hit * 100 + $0) }
-                    let answer = try await rounds.counts(of: products)
+                    let answer = try await rounds.read(products)
                     #expect(Set(answer.counts.keys).isSuperset(of: products))
                 }
             }
