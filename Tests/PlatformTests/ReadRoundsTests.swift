@@ -78,4 +78,36 @@ import Testing
         }
         #expect(largest.load(ordering: .sequentiallyConsistent) <= 50)
     }
+
+    /// A read cancelled while it asks for others (its client went away) does not fail them:
+    /// one of them asks again.
+    @Test func aCancelledLeaderHandsItsRoundOn() async throws {
+        let calls = Atomic<Int>(0)
+        let (started, signal) = AsyncStream<Int>.makeStream()
+        let rounds = ReadRounds<Int64, [Int64: Int]> { keys in
+            let call = calls.add(1, ordering: .sequentiallyConsistent).newValue
+            signal.yield(call)
+            // The first round takes a while, so that the others queue behind it; the second,
+            // led by the first of them, waits until its read is cancelled.
+            if call == 1 { try await Task.sleep(for: .milliseconds(300)) }
+            if call == 2 { try await Task.sleep(for: .seconds(30)) }
+            return Dictionary(uniqueKeysWithValues: keys.map { ($0, Int($0)) })
+        }
+        var calling = started.makeAsyncIterator()
+        let first = Task { try await rounds.read([1]) }
+        #expect(await calling.next() == 1)
+        let second = Task { try await rounds.read([2]) }
+        try await Task.sleep(for: .milliseconds(50))
+        let rest = (3...6).map { key in Task { try await rounds.read([Int64(key)]) } }
+        #expect(try await first.value == [1: 1])
+        // The second read leads the next round, for itself and the rest; it is cancelled.
+        #expect(await calling.next() == 2)
+        second.cancel()
+        await #expect(throws: CancellationError.self) { try await second.value }
+        for (offset, read) in rest.enumerated() {
+            let key = Int64(offset + 3)
+            #expect(try await read.value[key] == Int(key))
+        }
+        #expect(calls.load(ordering: .sequentiallyConsistent) == 3)
+    }
 }

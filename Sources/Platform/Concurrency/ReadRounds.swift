@@ -66,6 +66,12 @@ public final class ReadRounds<Key: Hashable & Sendable, Answer: Sendable>: Senda
         do {
             result = .success(try await ask(Array(asked)))
         } catch {
+            // This read was cancelled (its client went away): the others did not ask for
+            // that, so the first of them asks again for the rest.
+            if Task.isCancelled, let first = others.first {
+                first.turn.resume(returning: .lead(Array(others.dropFirst())))
+                throw error
+            }
             result = .failure(error)
         }
         for waiting in others { waiting.turn.resume(returning: .answered(result)) }
