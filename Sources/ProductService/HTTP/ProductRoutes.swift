@@ -61,6 +61,11 @@ struct ProductRoutes: Sendable {
         var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
         headers[.link] = cached.page.linkHeader(for: request.uri)
+        // The ETag from the page's digest and its counts: the same as one made from the
+        // bytes would be in effect (it changes with either), without hashing the page.
+        let etag = cached.template.etag(with: available)
+        headers[.eTag] = etag
+        if IfNoneMatch.matches(request.headers[.ifNoneMatch], etag) { return Response(status: .notModified, headers: headers) }
         headers[.contentType] = "application/json; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: cached.template.filled(with: available)))
     }

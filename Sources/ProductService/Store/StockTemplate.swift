@@ -1,4 +1,6 @@
+import Crypto
 import NIOCore
+import Platform
 
 /// An encoded answer with a hole where each product's live stock goes.
 ///
@@ -38,6 +40,27 @@ struct StockTemplate: Sendable, Hashable {
         guard pieces.count == productIDs.count + 1 else { return nil }
         self.pieces = pieces
         self.productIDs = productIDs
+        var hasher = SHA256()
+        for (index, piece) in pieces.enumerated() {
+            hasher.update(data: piece)
+            if index < productIDs.count { hasher.update(data: Self.marker) }
+        }
+        self.digest = Array(hasher.finalize())
+    }
+
+    /// A SHA-256 of the answer with its placeholders, made once: with the counts, what the
+    /// answer's `ETag` is made from, so a hit hashes a few numbers instead of the whole page.
+    let digest: [UInt8]
+
+    /// A strong `ETag` of ``filled(with:)``'s answer: it changes with the page and with any
+    /// of its counts, and is the same on every instance for the same answer.
+    func etag(with available: [Int64: Int]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: digest)
+        var counts = ""
+        for id in productIDs { counts += "\(available[id] ?? 0)," }
+        hasher.update(data: Array(counts.utf8))
+        return "\"" + Hexadecimal.encode(hasher.finalize().prefix(16)) + "\""
     }
 
     /// The answer with each product's count (0 for one without a level).
