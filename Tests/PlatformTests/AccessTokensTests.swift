@@ -63,6 +63,23 @@ import Testing
         #expect(throws: InvalidAccessToken.malformed) { try tokens.verify(String(token.dropLast(token.count / 2)), now: Self.now) }
     }
 
+    /// A token that says it has expired is refused before its signature is checked: a flood
+    /// of old or forged-and-old tokens buys no ECDSA verification. Anything not expired is
+    /// believed only with a good signature.
+    @Test func anExpiredClaimIsRefusedBeforeTheSignatureIsChecked() throws {
+        let token = try tokens.issue(userID: 7, role: .customer, now: Self.now).token
+        var (_, claims, signature) = try parts(token)
+        claims["role"] = "admin"
+        let pieces = token.split(separator: ".")
+        let forged = String(pieces[0] + "." + Base64URL.encode(try JSONSerialization.data(withJSONObject: claims)) + "." + signature)
+        #expect(throws: InvalidAccessToken.expired) { try tokens.verify(forged, now: Self.now.addingTimeInterval(3600)) }
+        #expect(throws: InvalidAccessToken.badSignature) { try tokens.verify(forged, now: Self.now) }
+        // Claims that say they are not yet valid are believed only once the signature holds.
+        claims["iat"] = (claims["iat"] as? Int ?? 0) + 7200
+        let early = String(pieces[0] + "." + Base64URL.encode(try JSONSerialization.data(withJSONObject: claims)) + "." + signature)
+        #expect(throws: InvalidAccessToken.badSignature) { try tokens.verify(early, now: Self.now) }
+    }
+
     @Test func algNoneAndHMACConfusionAreRefused() throws {
         let (header, claims, _) = try parts(try tokens.issue(userID: 7, role: .admin, now: Self.now).token)
         var none = header

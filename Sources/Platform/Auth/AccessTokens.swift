@@ -117,16 +117,20 @@ public struct AccessTokens: Sendable {
         guard let header = try? decoder.decode(Header.self, from: headerBytes) else { throw .malformed }
         guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
         guard let kid = header.kid, let key = verification.key(id: kid) else { throw .unknownKey }
-        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-            key.isValidSignature(signature, for: Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
-        else { throw .badSignature }
         guard let claims = try? decoder.decode(AccessTokenClaims.self, from: claimBytes),
             let userID = Int64(claims.sub), userID > 0,
             let role = Role(rawValue: claims.role)
         else { throw .malformed }
+        // Expiry before the signature: a token that says it has expired is refused whether
+        // or not it is genuine, and refusing it costs no ECDSA verification (the dearest
+        // step, which a flood of old tokens would otherwise buy one of per request). Nothing
+        // else is believed before the signature is checked.
         let seconds = now.timeIntervalSince1970
         let skew = Double(leeway.components.seconds)
         guard Double(claims.exp) + skew > seconds else { throw .expired }
+        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
+            key.isValidSignature(signature, for: Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
+        else { throw .badSignature }
         guard Double(claims.iat) - skew <= seconds else { throw .notYetValid }
         guard claims.iss == issuer else { throw .wrongIssuer }
         guard claims.aud == audience else { throw .wrongAudience }
