@@ -146,10 +146,15 @@ final class CannedHTTPServer: Sendable {
         Thread { [self] in serve() }.start()
     }
 
-    /// A loopback port nothing listens on.
+    /// Sockets kept bound, never listening, until the test process ends (see `closedPort`).
+    private static let heldPorts = Mutex<[Int32]>([])
+
+    /// A loopback port nothing listens on, and nothing can: the socket that took it stays
+    /// bound without listening, so a connection is refused, and no server another test
+    /// starts meanwhile is given the same port. (Closing it at once let a busy suite hand
+    /// the port to some other test's server, whose answer then counted as one.)
     static func closedPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -158,7 +163,11 @@ final class CannedHTTPServer: Sendable {
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        guard bound else {
+            close(fd)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        heldPorts.withLock { $0.append(fd) }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
