@@ -102,25 +102,34 @@ import Testing
         )
     }
 
-    @Test(.enabled(if: RedisServer.available))
-    func aLargeLimitIsLeasedInFewRoundTripsAndCountedExactly() async throws {
+    /// A leasing store on a Redis server of its own, and the client under it.
+    private func withLeasingStore(
+        maxKept: Int = 100_000,
+        _ body: (RedisRateLimitStore, RedisClient) async throws -> Void
+    ) async throws {
         let server = try RedisServer()
         let client = redisClient(server)
         defer { client.shutdown() }
-        let store = RedisRateLimitStore(redis: client, prefix: "test")
-        let policy = RateLimitPolicy(name: "default", limit: 100, window: .seconds(60))
-        var used: [Int] = []
-        for _ in 0..<100 { used.append(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used) }
-        // One instance counts exactly as if it asked Redis every time.
-        #expect(used == Array(1...100))
-        let calls = try await scriptCalls(client)
-        #expect(calls < 40, "100 requests took \(calls) round trips")
-        // A spent window is refused from memory: a flood costs Redis nothing.
-        for _ in 0..<50 { #expect(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used > 100) }
-        #expect(try await scriptCalls(client) == calls)
-        // Redis holds what was granted, never more than the limit plus the refusal that found it spent.
-        let stored = try await client.send("GET", "test:default:ip:1.2.3.4").string.flatMap { Int($0) } ?? 0
-        #expect((100...101).contains(stored))
+        try await body(RedisRateLimitStore(redis: client, prefix: "test", maxKept: maxKept), client)
+    }
+
+    @Test(.enabled(if: RedisServer.available))
+    func aLargeLimitIsLeasedInFewRoundTripsAndCountedExactly() async throws {
+        try await withLeasingStore { store, client in
+            let policy = RateLimitPolicy(name: "default", limit: 100, window: .seconds(60))
+            var used: [Int] = []
+            for _ in 0..<100 { used.append(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used) }
+            // One instance counts exactly as if it asked Redis every time.
+            #expect(used == Array(1...100))
+            let calls = try await scriptCalls(client)
+            #expect(calls < 40, "100 requests took \(calls) round trips")
+            // A spent window is refused from memory: a flood costs Redis nothing.
+            for _ in 0..<50 { #expect(try await store.hit("ip:1.2.3.4", policy: policy, now: Date()).used > 100) }
+            #expect(try await scriptCalls(client) == calls)
+            // Redis holds what was granted, never more than the limit plus the refusal that found it spent.
+            let stored = try await client.send("GET", "test:default:ip:1.2.3.4").string.flatMap { Int($0) } ?? 0
+            #expect((100...101).contains(stored))
+        }
     }
 
     @Test(.enabled(if: RedisServer.available))
@@ -157,51 +166,45 @@ import Testing
 
     @Test(.enabled(if: RedisServer.available))
     func oneInstanceAdmitsExactlyTheLimitToABurst() async throws {
-        let server = try RedisServer()
-        let client = redisClient(server)
-        defer { client.shutdown() }
-        let store = RedisRateLimitStore(redis: client, prefix: "test")
-        let policy = RateLimitPolicy(name: "default", limit: 50, window: .seconds(60))
-        // 120 at once: each lease one of them takes serves the others waiting on it, so none
-        // is refused while a lease this instance took still has room.
-        let used = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<120 { group.addTask { try await store.hit("ip:9.9.9.9", policy: policy, now: Date()).used } }
-            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        try await withLeasingStore { store, client in
+            let policy = RateLimitPolicy(name: "default", limit: 50, window: .seconds(60))
+            // 120 at once: each lease one of them takes serves the others waiting on it, so none
+            // is refused while a lease this instance took still has room.
+            let used = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<120 { group.addTask { try await store.hit("ip:9.9.9.9", policy: policy, now: Date()).used } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(used.filter { $0 <= 50 }.sorted() == Array(1...50))
+            #expect(store.unspent("ip:9.9.9.9", policy: policy) == 0)
         }
-        #expect(used.filter { $0 <= 50 }.sorted() == Array(1...50))
-        #expect(store.unspent("ip:9.9.9.9", policy: policy) == 0)
     }
 
     @Test(.enabled(if: RedisServer.available))
     func aLeaseEndsWithItsWindow() async throws {
-        let server = try RedisServer()
-        let client = redisClient(server)
-        defer { client.shutdown() }
-        let store = RedisRateLimitStore(redis: client, prefix: "test")
-        let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(2))
-        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
-        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 2)
-        try await Task.sleep(for: .milliseconds(2300))
-        #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
+        try await withLeasingStore { store, client in
+            let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(2))
+            #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
+            #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 2)
+            try await Task.sleep(for: .milliseconds(2300))
+            #expect(try await store.hit("user:3", policy: policy, now: Date()).used == 1)
+        }
     }
 
     @Test(.enabled(if: RedisServer.available))
     func pastItsBoundNewCallersAreCountedInRedisOneByOne() async throws {
-        let server = try RedisServer()
-        let client = redisClient(server)
-        defer { client.shutdown() }
-        let store = RedisRateLimitStore(redis: client, prefix: "test", maxKept: 2)
-        let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(60))
-        func stored(_ subject: String) async throws -> Int {
-            try await client.send("GET", .init("test:default:\(subject)")).string.flatMap { Int($0) } ?? 0
+        try await withLeasingStore(maxKept: 2) { store, client in
+            let policy = RateLimitPolicy(name: "default", limit: 1000, window: .seconds(60))
+            func stored(_ subject: String) async throws -> Int {
+                try await client.send("GET", .init("test:default:\(subject)")).string.flatMap { Int($0) } ?? 0
+            }
+            for subject in ["ip:a", "ip:b", "ip:c"] {
+                for _ in 0..<5 { _ = try await store.hit(subject, policy: policy, now: Date()) }
+            }
+            // The first two hold a lease; the third, past the bound, asked for each request alone.
+            #expect(try await stored("ip:a") > 5)
+            #expect(try await stored("ip:b") > 5)
+            #expect(try await stored("ip:c") == 5)
         }
-        for subject in ["ip:a", "ip:b", "ip:c"] {
-            for _ in 0..<5 { _ = try await store.hit(subject, policy: policy, now: Date()) }
-        }
-        // The first two hold a lease; the third, past the bound, asked for each request alone.
-        #expect(try await stored("ip:a") > 5)
-        #expect(try await stored("ip:b") > 5)
-        #expect(try await stored("ip:c") == 5)
     }
 
     @Test(.enabled(if: RedisServer.available))
