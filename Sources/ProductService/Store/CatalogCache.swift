@@ -22,8 +22,9 @@ protocol CatalogCacheStore: Sendable {
     func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int])
     /// The current generation and the live counts of `productIDs` under `stockPrefix`, in one
     /// round trip (shared with other hits asking at the same time); nil where the store keeps
-    /// no counts. The caller uses its entry only when `generation` is still current.
-    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])?
+    /// no counts. The caller uses its entry only when the generation it was read under is
+    /// still the current one.
+    func counts(of productIDs: [Int64], stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])?
 }
 
 extension CatalogCacheStore {
@@ -35,7 +36,7 @@ extension CatalogCacheStore {
         return (generation, value, [:])
     }
 
-    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
+    func counts(of productIDs: [Int64], stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
         nil
     }
 }
@@ -267,7 +268,7 @@ struct RedisCatalogCache: CatalogCacheStore {
         """
     )
 
-    func counts(of productIDs: [Int64], at generation: Int, stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
+    func counts(of productIDs: [Int64], stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
         try await rounds(stockPrefix).read(productIDs)
     }
 
@@ -352,7 +353,7 @@ struct CatalogCache: Sendable {
             return (value, true, [:])
         }
         if let near, let stockPrefix, let kept = near.entry(key), let value = kept.value as? Value,
-            let answer = try? await store.counts(of: kept.tag.productIDs, at: kept.tag.generation, stockPrefix: stockPrefix),
+            let answer = try? await store.counts(of: kept.tag.productIDs, stockPrefix: stockPrefix),
             answer.generation == kept.tag.generation
         {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
