@@ -1,5 +1,6 @@
--- A guest's whole checkout, three requests: POST /api/v1/carts, PUT the line of product
--- PRODUCT, POST /api/v1/orders (a card that succeeds, a new Idempotency-Key). Each wrk
+-- A guest's whole checkout, two requests: POST /api/v1/carts with its line of product
+-- PRODUCT, then POST /api/v1/orders (a card that succeeds, a new Idempotency-Key); with
+-- SEPARATE_LINE=1, three: an empty cart, then PUT the line, then the order. Each wrk
 -- thread runs many checkouts at once as a little state machine: a response moves its cart
 -- to the next step, and request() sends the most advanced step waiting (orders first, then
 -- lines, then new carts). Each confirmed order's time from its cart's request (found by
@@ -17,6 +18,8 @@ local function now_ms()
 end
 
 local product = os.getenv("PRODUCT")
+local separate_line = os.getenv("SEPARATE_LINE") == "1"
+local new_cart = separate_line and "" or string.format('{"lines":[{"product_id":%s,"quantity":1}]}', product)
 local run = (os.getenv("RUN") or "bench") .. "-" .. os.time()
 local threads = 0
 setup = function(thread)
@@ -52,7 +55,8 @@ request = function()
       { ["Content-Type"] = "application/json", ["X-Cart-Token"] = token }, '{"quantity":1}')
   end
   table.insert(pending_carts, now_ms())
-  return wrk.format("POST", "/api/v1/carts")
+  if separate_line then return wrk.format("POST", "/api/v1/carts") end
+  return wrk.format("POST", "/api/v1/carts", { ["Content-Type"] = "application/json" }, new_cart)
 end
 
 response = function(status, headers, body)
@@ -61,7 +65,7 @@ response = function(status, headers, body)
     local cart = token:match("^([^.]+)")
     started[cart] = table.remove(pending_carts, 1) or now_ms()
     token_of[cart] = token
-    table.insert(lines, token)
+    table.insert(separate_line and lines or orders, token)
     return
   end
   if body:find('"checkout_ready"', 1, true) then

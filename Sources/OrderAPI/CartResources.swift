@@ -133,3 +133,38 @@ public struct CartLineRequest: JSONRequestBody, Encodable, Hashable {
         case quantity
     }
 }
+
+/// The optional body of `POST /api/v1/carts`: the new cart's first lines, so that a
+/// storefront's first "add to cart" is one request, not two.
+public struct NewCartRequest: JSONRequestBody, Encodable, Hashable {
+    public var lines: [NewCartLine]?
+
+    public init(lines: [NewCartLine]) { self.lines = lines }
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case lines
+    }
+}
+
+/// One line of ``NewCartRequest``.
+public struct NewCartLine: Codable, Sendable, Hashable {
+    public var productID: Int64
+    public var quantity: Int
+
+    public init(productID: Int64, quantity: Int) {
+        self.productID = productID
+        self.quantity = quantity
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case productID = "product_id"
+        case quantity
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        productID = try container.decode(Int64.self, forKey: .productID)
+        quantity = try container.decode(Int.self, forKey: .quantity)
+    }
+}

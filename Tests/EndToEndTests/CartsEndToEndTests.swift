@@ -63,3 +63,83 @@ import Testing
         }
     }
 }
+
+/// `POST /api/v1/carts` with its first lines: one request for a first "add to cart".
+@Suite struct NewCartWithLinesEndToEndTests {
+    @Test func aNewCartHoldsTheLinesItWasMadeWithOrRefusesThemAll() async throws {
+        try await TestServer.with { admin in
+            func product(_ sku: String, currency: String = "EUR", stock: Int) async throws -> Int64 {
+                let created = try await admin.request(
+                    .POST,
+                    "/api/v1/products",
+                    json: #"{"sku":"\#(sku)","name":"\#(sku) name","price":{"amount":500,"currency":"\#(currency)"},"status":"active"}"#
+                )
+                let id = try #require(created.json?["data"]?["id"]?.integer)
+                _ = try await admin.request(.POST, "/api/v1/products/\(id)/inventory/adjustments", json: #"{"change":\#(stock),"reason":"delivery"}"#)
+                return id
+            }
+            let kettle = try await product("kettle-9", stock: 2)
+            let mug = try await product("mug-9", stock: 10)
+            let dollars = try await product("mug-usd-9", currency: "USD", stock: 10)
+            let guest = admin.anonymous
+
+            // In the order given; a product given twice keeps its first place and its last
+            // quantity; more than is in stock is kept and flagged.
+            let made = try await guest.request(
+                .POST,
+                "/api/v1/carts",
+                json:
+                    #"{"lines":[{"product_id":\#(kettle),"quantity":1},{"product_id":\#(mug),"quantity":2},{"product_id":\#(kettle),"quantity":3}]}"#
+            )
+            #expect(made.status == 201)
+            let lines = made.json?["data"]?["lines"]?.array ?? []
+            #expect(lines.map { $0["product_id"]?.integer } == [kettle, mug])
+            #expect(lines.map { $0["quantity"]?.integer } == [3, 2])
+            #expect(lines.first?["problem"]?.string == "insufficient_stock")
+            #expect(made.json?["data"]?["subtotal"]?["amount"]?.integer == 2500)
+            let token = try #require(made.json?["data"]?["cart_token"]?.string)
+            let read = try await guest.request(.GET, "/api/v1/cart", headers: [("X-Cart-Token", token)])
+            #expect(read.json?["data"]?["lines"] == made.json?["data"]?["lines"])
+
+            // An empty body, or no lines, is an empty cart, as before.
+            let empty = try await guest.request(.POST, "/api/v1/carts", json: #"{"lines":[]}"#)
+            #expect(empty.status == 201)
+            #expect(empty.json?["data"]?["lines"]?.array?.isEmpty == true)
+
+            // Refused whole: nothing is made for any of these.
+            let unknown = try await guest.request(
+                .POST,
+                "/api/v1/carts",
+                json: #"{"lines":[{"product_id":\#(mug),"quantity":1},{"product_id":987654,"quantity":1}]}"#
+            )
+            #expect(unknown.status == 404)
+            let mixed = try await guest.request(
+                .POST,
+                "/api/v1/carts",
+                json: #"{"lines":[{"product_id":\#(mug),"quantity":1},{"product_id":\#(dollars),"quantity":1}]}"#
+            )
+            #expect(mixed.status == 409)
+            _ = try await admin.request(.POST, "/api/v1/products/\(kettle)/archive")
+            #expect(try await guest.request(.POST, "/api/v1/carts", json: #"{"lines":[{"product_id":\#(kettle),"quantity":1}]}"#).status == 409)
+
+            let invalid = try await guest.request(
+                .POST,
+                "/api/v1/carts",
+                json: #"{"lines":[{"product_id":0,"quantity":1},{"product_id":\#(mug),"quantity":100}]}"#
+            )
+            #expect(invalid.status == 422)
+            let fields = Set((invalid.json?["errors"]?.array ?? []).compactMap { $0["field"]?.string })
+            #expect(fields == ["lines[0].product_id", "lines[1].quantity"])
+            let tooMany = (1...51).map { #"{"product_id":\#($0),"quantity":1}"# }.joined(separator: ",")
+            let crowded = try await guest.request(.POST, "/api/v1/carts", json: #"{"lines":[\#(tooMany)]}"#)
+            #expect(crowded.status == 422)
+            #expect(crowded.json?["errors"]?.array?.first?["field"]?.string == "lines")
+            let stray = try await guest.request(.POST, "/api/v1/carts", json: #"{"lines":[{"product_id":\#(mug),"quantity":1,"colour":"red"}]}"#)
+            #expect(stray.status == 422)
+            #expect(stray.json?["errors"]?.array?.first?["field"]?.string == "lines[0].colour")
+            #expect(try await guest.request(.POST, "/api/v1/carts", json: "[1,2]").status == 400)
+            let huge = String(repeating: " ", count: 17 * 1024)
+            #expect(try await guest.request(.POST, "/api/v1/carts", json: "{\(huge)}").status == 413)
+        }
+    }
+}

@@ -332,6 +332,17 @@ import Testing
             let guestCart = try await check(as: anonymous, .POST, "/api/v1/carts")
             let cartToken = try #require(guestCart.json?["data"]?["cart_token"]?.string)
             _ = try await check(as: forged, .POST, "/api/v1/carts")
+            _ = try await check(as: anonymous, .POST, "/api/v1/carts", json: #"{"lines":[{"product_id":\#(mug),"quantity":1}]}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/carts", json: #"{"lines":[{"product_id":424242,"quantity":1}]}"#)
+            _ = try await check(
+                as: anonymous,
+                .POST,
+                "/api/v1/carts",
+                json: #"{"lines":[{"product_id":\#(mug),"quantity":1},{"product_id":\#(dollarMug),"quantity":1}]}"#
+            )
+            _ = try await check(as: anonymous, .POST, "/api/v1/carts", json: #"{"lines":[{"product_id":\#(mug),"quantity":0}]}"#)
+            _ = try await check(as: anonymous, .POST, "/api/v1/carts", json: "{")
+            _ = try await check(as: anonymous, .POST, "/api/v1/carts", json: oversize)
             let guest = [("X-Cart-Token", cartToken)]
             _ = try await check(as: anonymous, .GET, "/api/v1/cart", headers: guest)
             _ = try await check(as: anonymous, .GET, "/api/v1/cart")

@@ -335,6 +335,11 @@ def before_call(context, case, kwargs):
         if path in ("/api/v1/categories", "/api/v1/categories/{id}") and "parent_id" in body:
             # Never under itself, never deeper than 8: a move the tree can take.
             body["parent_id"] = _parent_for(params.get("id"), body["parent_id"])
+        if method == "POST" and path == "/api/v1/carts" and isinstance(body.get("lines"), list):
+            # A new cart's lines name products that exist, as a storefront's would.
+            for line in body["lines"]:
+                if isinstance(line, dict) and "product_id" in line:
+                    line["product_id"] = _pick(PRODUCT_IDS, line["product_id"])
         if method == "POST" and path == "/api/v1/orders" and isinstance(body.get("payment_method"), dict):
             # A payment method the test network takes, in the shape generated: any other
             # token or card number is declined or refused.

@@ -7,8 +7,9 @@ import SQLKit
 struct CartStore: Sendable {
     let database: any Database
 
-    /// A new guest cart; answers it with its token, which only this answer carries.
-    func createGuest(at now: Date) async throws -> (Cart, CartToken) {
+    /// A new guest cart holding `lines` (checked by the caller), written in one transaction;
+    /// answers it with its token, which only this answer carries.
+    func createGuest(lines: [Cart.Line] = [], at now: Date) async throws -> (Cart, CartToken) {
         let id = CartRules.newID()
         let token = CartToken.make(for: id)
         let micros = now.microsecondsSince1970
@@ -19,8 +20,17 @@ struct CartStore: Sendable {
                 VALUES (\(bind: id), NULL, \(bind: token.hash), 'open', \(bind: micros), \(bind: micros))
                 """
             ).run()
+            // A microsecond apart, so the lines read back in the order they were given.
+            for (index, line) in lines.enumerated() {
+                try await sql.raw(
+                    """
+                    INSERT INTO cart_lines (cart_id, product_id, quantity, added_at)
+                    VALUES (\(bind: id), \(bind: line.productID), \(bind: line.quantity), \(bind: micros + Int64(index)))
+                    """
+                ).run()
+            }
         }
-        return (Cart(id: id, customerID: nil, state: .open, lines: [], updatedAt: now), token)
+        return (Cart(id: id, customerID: nil, state: .open, lines: lines, updatedAt: now), token)
     }
 
     /// The open guest cart `token` opens; `nil` for a wrong, merged or unknown one.

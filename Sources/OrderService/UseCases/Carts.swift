@@ -10,8 +10,10 @@ struct Carts: Sendable {
     let now: @Sendable () -> Date
 
     /// `cart` with every line's current product, price and availability, and its totals.
-    func resource(_ cart: Cart, token: CartToken? = nil) async throws -> CartResource {
-        let products = try await catalog.products(ids: cart.lines.map(\.productID))
+    /// `known`: the cart's products as just read, instead of asking the catalog again.
+    func resource(_ cart: Cart, token: CartToken? = nil, known: [CatalogProduct]? = nil) async throws -> CartResource {
+        var products = known ?? []
+        if known == nil { products = try await catalog.products(ids: cart.lines.map(\.productID)) }
         let byID = Dictionary(products.map { ($0.id, $0) }) { first, _ in first }
         var lines: [CartLineResource] = []
         var subtotal: Amount?
@@ -55,6 +57,28 @@ struct Carts: Sendable {
             cartToken: token?.value,
             updatedAt: cart.updatedAt
         )
+    }
+
+    /// A new guest cart holding `lines` (valid in shape, each product once). Every product
+    /// must exist and be for sale, all in one currency, as ``setLine(_:productID:quantity:)``
+    /// asks of each; more than is available is kept and flagged. Answers the products read.
+    func createGuest(lines: [Cart.Line]) async throws -> (cart: Cart, token: CartToken, products: [CatalogProduct]) {
+        var products: [CatalogProduct] = []
+        if !lines.isEmpty {
+            products = try await catalog.products(ids: lines.map(\.productID))
+            let byID = Dictionary(products.map { ($0.id, $0) }) { first, _ in first }
+            var currency: String?
+            for line in lines {
+                guard let product = byID[line.productID] else { throw CartError.unknownProduct(line.productID) }
+                guard product.status == .active else { throw CartError.notForSale(line.productID) }
+                if let currency, currency != product.currency {
+                    throw CartError.otherCurrency(product: line.productID, currency: product.currency, cart: currency)
+                }
+                currency = product.currency
+            }
+        }
+        let (cart, token) = try await store.createGuest(lines: lines, at: now())
+        return (cart, token, products)
     }
 
     /// Sets how many units of `productID` the cart holds. The product must exist and be

@@ -29,6 +29,29 @@ public enum JSONBody {
         return try decode(type, from: Data(buffer: buffer))
     }
 
+    /// Decodes the body of `request` as `Body` when it has one; `nil` for an empty body, for
+    /// a route whose body is optional.
+    public static func decodeIfPresent<Body: JSONRequestBody>(
+        _ type: Body.Type,
+        from request: Request,
+        limit: Int = maxBytes
+    ) async throws -> Body? {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        guard let contentType = request.headers[.contentType], isJSON(contentType) else {
+            throw APIError.malformed("Content-Type must be application/json")
+        }
+        return try decode(type, from: Data(buffer: buffer))
+    }
+
     /// Decodes `data` as `Body`, or throws the documented ``APIError``.
     public static func decode<Body: JSONRequestBody>(_ type: Body.Type, from data: Data) throws -> Body {
         guard !data.isEmpty else {
