@@ -59,21 +59,16 @@ public enum JSONBody {
         }
         let decoder = JSONDecoder()
         decoder.userInfo[RequestBodyDecoding.strictKey] = true
-        let keys: [String]
         do {
-            keys = try decoder.decode(TopLevelKeys.self, from: data).keys
-        } catch DecodingError.typeMismatch {
+            return try decoder.decode(StrictBody<Body>.self, from: data).body
+        } catch let unknown as UnknownMembers {
+            throw APIError(unknown.names.map { Problem(.validationError, "Unknown field", field: $0) })
+        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
             throw APIError.malformed("The request body must be a JSON object")
-        } catch {
+        } catch DecodingError.valueNotFound(_, let context) where context.codingPath.isEmpty {
+            throw APIError.malformed("The request body must be a JSON object")
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
             throw APIError.malformed("The request body is not valid JSON")
-        }
-        let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
-        let unknown = keys.filter { !known.contains($0) }.sorted()
-        if !unknown.isEmpty {
-            throw APIError(unknown.map { Problem(.validationError, "Unknown field", field: $0) })
-        }
-        do {
-            return try decoder.decode(Body.self, from: data)
         } catch let error as DecodingError {
             throw apiError(for: error)
         }
@@ -124,9 +119,17 @@ public enum JSONBody {
     }
 }
 
-/// Reads only the names of a JSON object's members.
-private struct TopLevelKeys: Decodable {
-    let keys: [String]
+/// A request body read in one pass: the names of its members checked first (every unknown
+/// one is reported), then the body decoded from the same parse.
+private struct StrictBody<Body: JSONRequestBody>: Decodable {
+    let body: Body
+
+    init(from decoder: any Decoder) throws {
+        let known = Set(Body.CodingKeys.allCases.map(\.stringValue))
+        let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !known.contains($0) }
+        if !unknown.isEmpty { throw UnknownMembers(names: unknown.sorted()) }
+        body = try Body(from: decoder)
+    }
 
     struct AnyKey: CodingKey {
         let stringValue: String
@@ -134,8 +137,9 @@ private struct TopLevelKeys: Decodable {
         init(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
     }
+}
 
-    init(from decoder: any Decoder) throws {
-        keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
-    }
+/// Members of a request body's top level that its type does not name.
+private struct UnknownMembers: Error {
+    let names: [String]
 }
