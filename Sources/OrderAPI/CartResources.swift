@@ -144,6 +144,12 @@ public struct NewCartRequest: JSONRequestBody, Encodable, Hashable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case lines
     }
+
+    /// `lines` may be left out, never `null`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        lines = container.contains(.lines) ? try container.decode([NewCartLine].self, forKey: .lines) : nil
+    }
 }
 
 /// One line of ``NewCartRequest``.
