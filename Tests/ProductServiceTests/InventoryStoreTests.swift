@@ -1,10 +1,10 @@
 import Foundation
-import Platform
 import ProductAPI
 import SQLKit
 import TestSupport
 import Testing
 
+@testable import Platform
 @testable import ProductService
 
 /// Stock and reservations against real SQLite and PostgreSQL.
@@ -259,6 +259,35 @@ import Testing
             }
             // 7 → 6 → 5 → 4 (crosses under 5) → 3.
             #expect(try await lowStockEvents(store) == [InventoryLowStock(productID: id, available: 4, threshold: 5)])
+        }
+    }
+
+    /// The relay is woken by a transaction that wrote an event, and by no other.
+    @Test(arguments: kinds)
+    func onlyAChangeThatWroteAnEventWakesTheRelay(_ kind: DatabaseKind) async throws {
+        try await withStore(kind) { store in
+            let id = try await product(store, "W", stock: 7, threshold: 5)
+            #expect(store.outbox.signal.isPending == false, "a delivery above the threshold writes no event")
+            func reserve(_ reservation: String) async throws {
+                _ = try await store.reserve(
+                    id: reservation,
+                    lines: [ReservationLine(productID: id, quantity: 1)],
+                    expiresAt: Self.t0.addingTimeInterval(60),
+                    at: Self.t0
+                )
+            }
+            try await reserve("w1")
+            _ = try await store.commit(id: "w1", at: Self.t0)
+            try await reserve("w2")
+            _ = try await store.release(id: "w2", at: Self.t0)
+            _ = try await store.restock(id: "w1", at: Self.t0)
+            #expect(store.outbox.signal.isPending == false, "7 → 6 and back: no event, no wake-up")
+            try await reserve("w3")
+            try await reserve("w4")
+            #expect(store.outbox.signal.isPending == false, "6 → 5: still at the threshold")
+            try await reserve("w5")
+            #expect(store.outbox.signal.isPending == true, "5 → 4 crosses under it: the relay is woken")
+            #expect(try await lowStockEvents(store).count == 1)
         }
     }
 

@@ -196,6 +196,9 @@ final class RelaySignal: Sendable {
 
     private let state = Mutex(State())
 
+    /// Whether a wake-up waits for the relay (for tests).
+    var isPending: Bool { state.withLock { $0.pending } }
+
     func notify() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {

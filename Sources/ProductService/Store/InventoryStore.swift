@@ -44,7 +44,7 @@ struct InventoryStore: Sendable {
     /// Changes the units on hand by `change` (a delivery, a count, a write-off), with the
     /// reason in the ledger. Refused when it would leave fewer units than are reserved.
     func adjust(productID: Int64, by change: Int, reason: String, at now: Date) async throws -> StockLevel {
-        let level = try await database.transaction { sql -> StockLevel in
+        let (level, announced) = try await database.transaction { sql -> (StockLevel, Bool) in
             guard let before = try await Self.level(productID, in: sql) else { throw InventoryError.unknownProduct(productID: productID) }
             guard before.onHand + change >= before.reserved else {
                 throw InventoryError.conflict("Only \(before.onHand - before.reserved) units are not reserved")
@@ -54,10 +54,9 @@ struct InventoryStore: Sendable {
             ).run()
             try await Self.record(productID, onHand: change, reserved: 0, reason: "adjustment: \(reason)", reference: nil, at: now, in: sql)
             let after = StockLevel(onHand: before.onHand + change, reserved: before.reserved)
-            try await lowStockIfCrossed(productID, before: before.available, after: after.available, at: now, in: sql)
-            return after
+            return (after, try await lowStockIfCrossed(productID, before: before.available, after: after.available, at: now, in: sql))
         }
-        outbox.committed()
+        if announced { outbox.committed() }
         return level
     }
 
@@ -70,11 +69,12 @@ struct InventoryStore: Sendable {
     func reserveOnce(id: String, lines: [ReservationLine], expiresAt: Date, at now: Date) async throws -> (reservation: Reservation, created: Bool) {
         let lines = try ReservationRules.validated(lines)
         let micros = now.microsecondsSince1970
-        let reservation = try await database.transaction { sql -> (Reservation, Bool) in
+        let (reservation, created, announced) = try await database.transaction { sql -> (Reservation, Bool, Bool) in
             if let existing = try await Self.reservation(id, in: sql) {
                 guard existing.lines == lines else { throw InventoryError.conflict("Reservation \(id) exists with other lines") }
-                return (existing, false)
+                return (existing, false, false)
             }
+            var announced = false
             for line in lines {
                 guard
                     let status = try await sql.raw("SELECT status FROM products WHERE id = \(bind: line.productID)")
@@ -92,7 +92,9 @@ struct InventoryStore: Sendable {
                     throw InventoryError.outOfStock(productID: line.productID)
                 }
                 try await Self.record(line.productID, onHand: 0, reserved: line.quantity, reason: "reserve", reference: id, at: now, in: sql)
-                try await lowStockIfCrossed(line.productID, before: available + line.quantity, after: available, at: now, in: sql)
+                if try await lowStockIfCrossed(line.productID, before: available + line.quantity, after: available, at: now, in: sql) {
+                    announced = true
+                }
             }
             try await sql.raw(
                 """
@@ -108,10 +110,12 @@ struct InventoryStore: Sendable {
                     """
                 ).run()
             }
-            return (Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt), true)
+            return (Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt), true, announced)
         }
-        outbox.committed()
-        return reservation
+        // The relay is woken only for a transaction that wrote an event: a wake-up for
+        // nothing was a read of the outbox per checkout step.
+        if announced { outbox.committed() }
+        return (reservation, created)
     }
 
     /// The reservation with `id`, if any.
@@ -163,7 +167,6 @@ struct InventoryStore: Sendable {
             reservation.state = .returned
             return reservation
         }
-        outbox.committed()
         return reservation
     }
 
@@ -247,17 +250,19 @@ struct InventoryStore: Sendable {
             reservation.state = state
             return reservation
         }
-        outbox.committed()
         return reservation
     }
 
-    private func lowStockIfCrossed(_ productID: Int64, before: Int, after: Int, at now: Date, in sql: any SQLDatabase) async throws {
+    /// Writes `inventory.low_stock` when the change crosses the product's threshold; whether
+    /// it did.
+    private func lowStockIfCrossed(_ productID: Int64, before: Int, after: Int, at now: Date, in sql: any SQLDatabase) async throws -> Bool {
         guard
             let threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
                 .first(decodingColumn: "low_stock_threshold", as: Int.self),
             ReservationRules.crossesLowStock(before: before, after: after, threshold: threshold)
-        else { return }
+        else { return false }
         try await outbox.append(InventoryLowStock(productID: productID, available: after, threshold: threshold), at: now, in: sql)
+        return true
     }
 
     private static func level(_ productID: Int64, in sql: any SQLDatabase) async throws -> StockLevel? {
