@@ -14,19 +14,8 @@ public enum JSONBody {
         from request: Request,
         limit: Int = maxBytes
     ) async throws -> Body {
-        guard let contentType = request.headers[.contentType], isJSON(contentType) else {
-            throw APIError.malformed("Content-Type must be application/json")
-        }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
-        }
-        return try decode(type, from: Data(buffer: buffer))
+        try checkJSON(request)
+        return try decode(type, from: Data(buffer: try await collect(request, limit: limit)))
     }
 
     /// Decodes the body of `request` as `Body` when it has one; `nil` for an empty body, for
@@ -36,20 +25,28 @@ public enum JSONBody {
         from request: Request,
         limit: Int = maxBytes
     ) async throws -> Body? {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
-        }
+        let buffer = try await collect(request, limit: limit)
         guard buffer.readableBytes > 0 else { return nil }
+        try checkJSON(request)
+        return try decode(type, from: Data(buffer: buffer))
+    }
+
+    private static func checkJSON(_ request: Request) throws {
         guard let contentType = request.headers[.contentType], isJSON(contentType) else {
             throw APIError.malformed("Content-Type must be application/json")
         }
-        return try decode(type, from: Data(buffer: buffer))
+    }
+
+    /// The body, refused past `limit` bytes.
+    private static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError(.payloadTooLarge, "The request body is larger than \(limit) bytes")
+        }
     }
 
     /// Decodes `data` as `Body`, or throws the documented ``APIError``.
