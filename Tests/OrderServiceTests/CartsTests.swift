@@ -134,3 +134,20 @@ final class StubCatalog: CatalogClient, Sendable {
         }
     }
 }
+
+/// The rule for a new cart's lines, without I/O.
+@Suite struct CartFirstLinesTests {
+    @Test func aProductGivenTwiceKeepsItsFirstPlaceAndItsLastQuantity() {
+        let given = [
+            Cart.Line(productID: 7, quantity: 1), Cart.Line(productID: 3, quantity: 2),
+            Cart.Line(productID: 7, quantity: 5), Cart.Line(productID: 9, quantity: 1), Cart.Line(productID: 3, quantity: 4),
+        ]
+        #expect(
+            CartRules.firstLines(given) == [
+                Cart.Line(productID: 7, quantity: 5), Cart.Line(productID: 3, quantity: 4), Cart.Line(productID: 9, quantity: 1),
+            ]
+        )
+        #expect(CartRules.firstLines([]) == [])
+        #expect(CartRules.firstLines([Cart.Line(productID: 1, quantity: 99)]) == [Cart.Line(productID: 1, quantity: 99)])
+    }
+}

@@ -44,6 +44,20 @@ enum CartRules {
     static func isID(_ raw: String) -> Bool {
         RandomID.isValid(raw, prefix: "cart")
     }
+
+    /// A new cart's lines as given, set in order as one `PUT` each would set them: a
+    /// product given twice keeps its first place and its last quantity.
+    static func firstLines(_ given: [Cart.Line]) -> [Cart.Line] {
+        var lines: [Cart.Line] = []
+        for line in given {
+            if let earlier = lines.firstIndex(where: { $0.productID == line.productID }) {
+                lines[earlier].quantity = line.quantity
+            } else {
+                lines.append(line)
+            }
+        }
+        return lines
+    }
 }
 
 /// A guest cart's secret, `X-Cart-Token: <cart id>.<256 random bits, base64url>`: the id

@@ -33,15 +33,13 @@ struct CartRoutes: Sendable {
     /// Room for a full cart's lines, and no more.
     static let maxNewCartBytes = 16 * 1024
 
-    /// The lines of a new cart, each in range. They are set in order, as one
-    /// `PUT /api/v1/cart/lines/{product_id}` each would set them: a product given twice keeps
-    /// its first place and its last quantity.
+    /// The lines of a new cart, each in range (``CartRules/firstLines(_:)`` says what a
+    /// product given twice becomes).
     static func checked(_ lines: [NewCartLine]) throws(APIError) -> [Cart.Line] {
         guard lines.count <= CartRules.maxLines else {
             throw .validation("A cart holds at most \(CartRules.maxLines) products", field: "lines")
         }
         var problems: [Problem] = []
-        var checked: [Cart.Line] = []
         for (index, line) in lines.enumerated() {
             if line.productID < 1 {
                 problems.append(Problem(.validationError, "Must be a product's id", field: "lines[\(index)].product_id"))
@@ -49,14 +47,9 @@ struct CartRoutes: Sendable {
             if !(1...CartRules.maxQuantity).contains(line.quantity) {
                 problems.append(Problem(.validationError, "Must be from 1 to \(CartRules.maxQuantity)", field: "lines[\(index)].quantity"))
             }
-            if let earlier = checked.firstIndex(where: { $0.productID == line.productID }) {
-                checked[earlier].quantity = line.quantity
-            } else {
-                checked.append(Cart.Line(productID: line.productID, quantity: line.quantity))
-            }
         }
         guard problems.isEmpty else { throw APIError(problems) }
-        return checked
+        return CartRules.firstLines(lines.map { Cart.Line(productID: $0.productID, quantity: $0.quantity) })
     }
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
