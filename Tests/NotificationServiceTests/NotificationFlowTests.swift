@@ -256,6 +256,47 @@ import UserAPI
         }
     }
 
+    /// A payment's events go to webhooks only: with no endpoint for them, nothing is written.
+    @Test(arguments: kinds)
+    func anEventOnlyWebhooksTakeIsHandledOnlyWhenAnEndpointSubscribes(kind: DatabaseKind) async throws {
+        try await NotificationHarness.with(kind) { harness in
+            func completed(_ orderID: String) -> PaymentCompleted {
+                PaymentCompleted(
+                    PaymentEventData(
+                        paymentID: "pay_\(orderID)",
+                        orderID: orderID,
+                        customerID: 7,
+                        amount: 2000,
+                        currency: "EUR",
+                        status: .succeeded,
+                        amountCaptured: 2000
+                    )
+                )
+            }
+            func inbox() async throws -> Int {
+                try await harness.database.read { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM processed_events").first(decodingColumn: "n", as: Int.self) ?? 0
+                }
+            }
+            let before = try await inbox()
+            try await harness.deliver(completed("ord_000000000000000000000051"))
+            #expect(try await inbox() == before, "no endpoint takes payment.completed: nothing is recorded")
+            _ = try await harness.endpoints.create(
+                url: "https://erp.example.com/payments",
+                description: "ERP",
+                eventTypes: ["payment.completed"],
+                secret: WebhookSignature.generateSecret(),
+                at: Date()
+            )
+            let event = try await harness.deliver(completed("ord_000000000000000000000052"))
+            #expect(try await inbox() == before + 1)
+            try await harness.deliver(completed("ord_000000000000000000000052"), id: event.id)
+            #expect(try await inbox() == before + 1, "handled once")
+            let webhooks = try await harness.all().filter { $0.channel == .webhook }
+            #expect(webhooks.map(\.kind) == ["payment.completed"])
+        }
+    }
+
     @Test(arguments: kinds)
     func anUnsubscribeLinkTurnsOrderMailOffWithoutALogin(kind: DatabaseKind) async throws {
         try await NotificationHarness.with(kind) { harness in

@@ -39,7 +39,15 @@ struct NotificationConsumer: Sendable {
             name: "notifications",
             types: Self.personTypes.union(WebhookEndpoint.eventTypes),
             database: database,
-            maxAttempts: 8
+            maxAttempts: 8,
+            // An event that only webhooks take (a payment's, say) concerns Notifications when
+            // an enabled endpoint subscribes to it; otherwise it is acknowledged after a read,
+            // with nothing written. An endpoint takes the events handled after it was made,
+            // as before.
+            concerns: { [endpoints] event in
+                if Self.personTypes.contains(event.type) { return true }
+                return try await endpoints.hasSubscribers(of: event.type)
+            }
         ) { event, sql in
             try await handle(event, in: sql)
         }

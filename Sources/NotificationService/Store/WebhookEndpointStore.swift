@@ -52,6 +52,11 @@ struct WebhookEndpointStore: Sendable {
         return try await list.fetch(query.pagination) { try await database.read($0) }
     }
 
+    /// Whether an enabled endpoint subscribed to `type`.
+    func hasSubscribers(of type: String) async throws -> Bool {
+        try await database.read { sql in try await !subscribers(of: type, in: sql).isEmpty }
+    }
+
     /// The enabled endpoints that subscribed to `type`, inside the caller's transaction.
     func subscribers(of type: String, in sql: any SQLDatabase) async throws -> [WebhookEndpoint] {
         try await sql.raw("SELECT * FROM webhook_endpoints WHERE enabled = \(bind: true) ORDER BY seq").all()
