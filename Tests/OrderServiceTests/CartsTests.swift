@@ -135,8 +135,8 @@ final class StubCatalog: CatalogClient, Sendable {
     }
 }
 
-/// The rule for a new cart's lines, without I/O.
-@Suite struct CartFirstLinesTests {
+/// The rules of carts' lines, without I/O.
+@Suite struct CartRulesTests {
     @Test func aProductGivenTwiceKeepsItsFirstPlaceAndItsLastQuantity() {
         let given = [
             Cart.Line(productID: 7, quantity: 1), Cart.Line(productID: 3, quantity: 2),
@@ -149,5 +149,16 @@ final class StubCatalog: CatalogClient, Sendable {
         )
         #expect(CartRules.firstLines([]) == [])
         #expect(CartRules.firstLines([Cart.Line(productID: 1, quantity: 99)]) == [Cart.Line(productID: 1, quantity: 99)])
+    }
+
+    @Test func aProductGoesIntoACartWhenItExistsIsForSaleAndInTheCartsCurrency() throws {
+        let mug = CatalogProduct(id: 4, sku: "mug", name: "Mug", price: 900, currency: "EUR", status: .active, available: 3)
+        #expect(try CartRules.sellable(4, mug, cartCurrency: nil) == mug)
+        #expect(try CartRules.sellable(4, mug, cartCurrency: "EUR") == mug)
+        #expect(throws: CartError.unknownProduct(4)) { try CartRules.sellable(4, nil, cartCurrency: "EUR") }
+        var archived = mug
+        archived.status = .archived
+        #expect(throws: CartError.notForSale(4)) { try CartRules.sellable(4, archived, cartCurrency: "USD") }
+        #expect(throws: CartError.otherCurrency(product: 4, currency: "EUR", cart: "USD")) { try CartRules.sellable(4, mug, cartCurrency: "USD") }
     }
 }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import OrderAPI
 import Platform
+import ProductAPI
 import ServiceContract
 
 /// A cart as the service keeps it: lines of product ids and quantities, never prices.
@@ -43,6 +44,18 @@ enum CartRules {
 
     static func isID(_ raw: String) -> Bool {
         RandomID.isValid(raw, prefix: "cart")
+    }
+
+    /// `product` (what the catalog found for `productID`) when it may go into a cart whose
+    /// other products are priced in `cartCurrency` (`nil`: none yet): it exists, is for
+    /// sale, and is in that currency.
+    static func sellable(_ productID: Int64, _ product: CatalogProduct?, cartCurrency: String?) throws(CartError) -> CatalogProduct {
+        guard let product else { throw .unknownProduct(productID) }
+        guard product.status == .active else { throw .notForSale(productID) }
+        if let cartCurrency, cartCurrency != product.currency {
+            throw .otherCurrency(product: productID, currency: product.currency, cart: cartCurrency)
+        }
+        return product
     }
 
     /// A new cart's lines as given, set in order as one `PUT` each would set them: a

@@ -12,8 +12,8 @@ struct Carts: Sendable {
     /// `cart` with every line's current product, price and availability, and its totals.
     /// `known`: the cart's products as just read, instead of asking the catalog again.
     func resource(_ cart: Cart, token: CartToken? = nil, known: [CatalogProduct]? = nil) async throws -> CartResource {
-        var products = known ?? []
-        if known == nil { products = try await catalog.products(ids: cart.lines.map(\.productID)) }
+        let products: [CatalogProduct]
+        if let known { products = known } else { products = try await catalog.products(ids: cart.lines.map(\.productID)) }
         let byID = Dictionary(products.map { ($0.id, $0) }) { first, _ in first }
         var lines: [CartLineResource] = []
         var subtotal: Amount?
@@ -69,12 +69,7 @@ struct Carts: Sendable {
             let byID = Dictionary(products.map { ($0.id, $0) }) { first, _ in first }
             var currency: String?
             for line in lines {
-                guard let product = byID[line.productID] else { throw CartError.unknownProduct(line.productID) }
-                guard product.status == .active else { throw CartError.notForSale(line.productID) }
-                if let currency, currency != product.currency {
-                    throw CartError.otherCurrency(product: line.productID, currency: product.currency, cart: currency)
-                }
-                currency = product.currency
+                currency = try CartRules.sellable(line.productID, byID[line.productID], cartCurrency: currency).currency
             }
         }
         let (cart, token) = try await store.createGuest(lines: lines, at: now())
@@ -84,12 +79,11 @@ struct Carts: Sendable {
     /// Sets how many units of `productID` the cart holds. The product must exist and be
     /// for sale, in the cart's currency; more than is available is kept and flagged.
     func setLine(_ cart: Cart, productID: Int64, quantity: Int) async throws -> Cart {
-        guard let product = try await catalog.products(ids: [productID]).first else { throw CartError.unknownProduct(productID) }
-        guard product.status == .active else { throw CartError.notForSale(productID) }
-        let others = cart.lines.map(\.productID).filter { $0 != productID }
-        if let first = others.first, let existing = try await catalog.products(ids: [first]).first, existing.currency != product.currency {
-            throw CartError.otherCurrency(product: productID, currency: product.currency, cart: existing.currency)
-        }
+        // The product, and one other of the cart's for its currency, in one read.
+        let other = cart.lines.map(\.productID).first { $0 != productID }
+        let found = try await catalog.products(ids: [productID] + (other.map { [$0] } ?? []))
+        let byID = Dictionary(found.map { ($0.id, $0) }) { first, _ in first }
+        _ = try CartRules.sellable(productID, byID[productID], cartCurrency: other.flatMap { byID[$0]?.currency })
         return try await store.setLine(cart.id, productID: productID, quantity: quantity, at: now())
     }
 
