@@ -76,15 +76,15 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         let id = try #require(order?["id"]?.string, "\(restarted.log)")
-        // The client retries with its key. The dead process still claims it (for a minute),
-        // yet the retry is answered the order that attempt placed, as it stands, never 409
-        // "still being processed" and never a second checkout of the cart.
+        // The client retries with its key, kept on the order the dead process placed: the
+        // retry is answered that order as it stands, never a second checkout of the cart.
         let retried = try await admin.request(
             .POST,
             "/api/v1/orders",
             headers: [("Idempotency-Key", "crash")],
             json: OrdersEndToEndTests.checkout(card: "pm_card_visa")
         )
+        #expect(retried.header("Idempotent-Replayed") == "true")
         let payment = try await admin.request(.GET, "/api/v1/payments?order_id=\(id)").json?["data"]?.array?.first
         let available = try await OrdersEndToEndTests.available(admin, lamp)
         switch expected {

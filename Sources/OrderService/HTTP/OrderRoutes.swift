@@ -11,15 +11,15 @@ import Platform
 struct OrderRoutes: Sendable {
     let checkout: Checkout
     let actions: OrderActions
+    /// Every POST but checkout's.
     let idempotency: IdempotencyMiddleware
 
     static let privateCache: HTTPFields = [.cacheControl: "private, no-store"]
 
     func add(to group: RouterGroup<ShopRequestContext>) {
-        // Every POST here replays its first answer to a retry with the same key. A retry of
-        // a checkout whose first attempt is unfinished (still running, or its process died
-        // holding the key) is answered the order that attempt placed, as it stands.
-        group.group("orders").add(middleware: idempotency.answeringUnfinished(with: unfinishedCheckout)).post(use: create)
+        // Checkout keeps its Idempotency-Key on the order it places, not in the stored
+        // answers of every other POST (see `create`).
+        group.group("orders").post(use: create)
         let orders = group.group("orders").add(middleware: idempotency)
         orders.get("{id}", use: show)
         orders.restricted(to: .authenticated).get(use: list)
@@ -30,13 +30,22 @@ struct OrderRoutes: Sendable {
         staff.post("{id}/refunds", use: refund)
     }
 
+    /// Checkout. Its `Idempotency-Key` is kept on the order it places, in the same write:
+    /// a retry (after a timeout, or of a request whose process died) is answered the order
+    /// that key placed as it stands now, with `Idempotent-Replayed: true`: confirmed once
+    /// the payment that was waiting completed, never a stored `202` gone stale. Another
+    /// body under the key is `CONFLICT`. A request refused before it placed an order
+    /// (invalid, an empty cart) placed nothing, so nothing is kept: its retry is checked
+    /// again.
     @Sendable func create(_ request: Request, context: ShopRequestContext) async throws -> Response {
         // Required: a retry after a timeout must find the first attempt's order, never
         // place (and charge) a second one.
         guard let key = request.headers[.idempotencyKey] else {
             throw APIError.validation("Is required: an order is never placed without one", field: "Idempotency-Key")
         }
-        let body = try await JSONBody.decode(CheckoutRequest.self, from: request)
+        try IdempotencyMiddleware.check(key: key)
+        let bytes = try await JSONBody.bytes(of: request)
+        let body = try JSONBody.decode(CheckoutRequest.self, from: Data(buffer: bytes))
         let principal = context.principal
         var validation = Validation()
         let address = validation.required("shipping_address", body.shippingAddress) { (address: ShippingAddress) throws(InvalidValue) in
@@ -53,10 +62,9 @@ struct OrderRoutes: Sendable {
             return method
         }
         let (shipping, paying) = try validation.check(address, method)
-        let placing = try await Self.requestKey(request, context: context, key: key)
-        // A retry that took over a key whose first attempt died after placing its order
-        // answers that order; it never checks the cart out again.
-        if let placed = try await order(placedBy: placing, request: request) { return try await outcome(placed, request: request) }
+        let placing = try Self.requestKey(request, context: context, key: key, body: bytes)
+        // A retry answers the order its key placed; it never checks the cart out again.
+        if let placed = try await order(placedBy: placing, request: request) { return try await replay(placed, request: request, context: context) }
         let order: Order
         do {
             let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
@@ -73,7 +81,7 @@ struct OrderRoutes: Sendable {
             // The first attempt of this request placed its order meanwhile (its key, or the
             // cart, is taken; the cart was sold): that order is the answer.
             guard let placed = try await self.order(placedBy: placing, request: request) else { throw error }
-            return try await outcome(placed, request: request)
+            return try await replay(placed, request: request, context: context)
         }
         return try await outcome(order, request: request)
     }
@@ -108,13 +116,17 @@ struct OrderRoutes: Sendable {
         }
     }
 
-    /// The answer to a retry of a checkout while its first attempt's claim of the key stands:
-    /// the order that attempt placed, as it stands; `nil` (so `CONFLICT`) until it is written.
-    @Sendable func unfinishedCheckout(_ request: Request, context: ShopRequestContext, scope: String, key: String) async throws -> Response? {
-        guard let placed = try await order(placedBy: try await Self.requestKey(request, context: context, key: key), request: request) else {
-            return nil
+    /// The answer to a retry: the order an earlier attempt with its key placed, as it stands,
+    /// marked replayed, its error (a decline, a shortage) included.
+    private func replay(_ placed: Order, request: Request, context: ShopRequestContext) async throws -> Response {
+        var response: Response
+        do {
+            response = try await outcome(placed, request: request)
+        } catch let error as any APIErrorConvertible {
+            response = try JSONResponse.error(error.apiError, requestID: context.requestID)
         }
-        return try await outcome(placed, request: request)
+        response.headers[IdempotencyMiddleware.replayedHeader] = "true"
+        return response
     }
 
     /// The order placed by an earlier attempt of this request, when the caller may see it:
@@ -135,7 +147,7 @@ struct OrderRoutes: Sendable {
 
     /// The checkout request as its order keeps it: the caller (a customer, or a guest's
     /// cart: never an address), the key, and a fingerprint of the body.
-    static func requestKey(_ request: Request, context: ShopRequestContext, key: String) async throws -> CheckoutRequestKey? {
+    static func requestKey(_ request: Request, context: ShopRequestContext, key: String, body: ByteBuffer) throws -> CheckoutRequestKey? {
         let caller: String
         if let principal = context.principal {
             caller = "customer:\(principal.userID)"
@@ -144,8 +156,6 @@ struct OrderRoutes: Sendable {
         } else {
             return nil
         }
-        // Read already (by the idempotency middleware, and to decode it), so at most the limit.
-        let body = try await request.body.collect(upTo: JSONBody.maxBytes)
         return CheckoutRequestKey(scope: caller, key: key, fingerprint: Hexadecimal.encode(SHA256.hash(data: body.readableBytesView)))
     }
 

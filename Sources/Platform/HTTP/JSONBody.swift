@@ -31,6 +31,14 @@ public enum JSONBody {
         return try decode(type, from: Data(buffer: buffer))
     }
 
+    /// The body of `request` as sent, with the checks made before decoding it (its type,
+    /// its size): for a route that keeps the bytes as well (to fingerprint them), and then
+    /// decodes them from `Data`.
+    public static func bytes(of request: Request, limit: Int = maxBytes) async throws -> ByteBuffer {
+        try checkJSON(request)
+        return try await collect(request, limit: limit)
+    }
+
     private static func checkJSON(_ request: Request) throws {
         guard let contentType = request.headers[.contentType], isJSON(contentType) else {
             throw APIError.malformed("Content-Type must be application/json")

@@ -18,14 +18,6 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     /// than JSON's).
     let maxBodyBytes: Int
 
-    /// What a route answers a retry with while its key is still claimed by the first
-    /// request (on this instance or another, alive or dead): the state of what that request
-    /// made, found by the request's scope and key, or `nil` for the default `CONFLICT`.
-    public typealias UnfinishedAnswer =
-        @Sendable (_ request: Request, _ context: ShopRequestContext, _ scope: String, _ key: String) async throws ->
-        Response?
-    var unfinished: UnfinishedAnswer?
-
     public static let maxKeyLength = 255
     /// Set on a replayed response.
     public static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
@@ -37,12 +29,11 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         self.now = now
     }
 
-    /// This middleware, answering a retry whose key is still claimed with `answer` when it
-    /// finds something (an order the first request wrote, say) instead of `CONFLICT`.
-    public func answeringUnfinished(with answer: @escaping UnfinishedAnswer) -> Self {
-        var copy = self
-        copy.unfinished = answer
-        return copy
+    /// Refuses a key that is not 1 to ``maxKeyLength`` visible ASCII characters.
+    public static func check(key: String) throws(APIError) {
+        guard (1...maxKeyLength).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError.validation("Must be 1 to \(maxKeyLength) visible ASCII characters", field: "Idempotency-Key")
+        }
     }
 
     /// The scope a key belongs to: the caller (a user, or an anonymous client's address and
@@ -65,9 +56,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else {
             return try await next(request, context)
         }
-        guard (1...Self.maxKeyLength).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw APIError.validation("Must be 1 to \(Self.maxKeyLength) visible ASCII characters", field: "Idempotency-Key")
-        }
+        try Self.check(key: key)
         var request = request
         let body: ByteBuffer
         do {
@@ -93,7 +82,6 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         case .mismatch:
             throw APIError(.conflict, "This Idempotency-Key was used with a different request", field: "Idempotency-Key")
         case .inProgress:
-            if let unfinished, let answer = try await unfinished(request, context, scope, key) { return answer }
             throw APIError(.conflict, "A request with this Idempotency-Key is still being processed; retry later", field: "Idempotency-Key")
         case .claimed:
             let response: Response
