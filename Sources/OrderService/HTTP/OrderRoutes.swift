@@ -79,7 +79,10 @@ struct OrderRoutes: Sendable {
             order = try await checkout.place(cart, details)
         } catch  where Self.mayBeARace(error) {
             // The first attempt of this request placed its order meanwhile (its key, or the
-            // cart, is taken; the cart was sold): that order is the answer.
+            // cart, is taken; the cart was sold): that order is the answer. On SQLite its
+            // write may still be in the commit group this attempt's write joined; on
+            // PostgreSQL the cart's row lock waited for it already.
+            try await checkout.store.settled()
             guard let placed = try await self.order(placedBy: placing, request: request) else { throw error }
             return try await replay(placed, request: request, context: context)
         }

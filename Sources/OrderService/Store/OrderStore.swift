@@ -66,6 +66,12 @@ struct OrderStore: Sendable {
         }
     }
 
+    /// A transaction that does nothing: on SQLite it commits with, or after, every write
+    /// begun before it (one writer, in groups), so what they wrote can then be read.
+    func settled() async throws {
+        try await database.transaction { _ in }
+    }
+
     private func forgetExpired(_ request: CheckoutRequestKey, at now: Date) async throws -> Bool {
         let before = now.addingTimeInterval(-CheckoutRequestKey.retention).microsecondsSince1970
         return try await database.transaction { sql in
