@@ -19,22 +19,29 @@ public struct UserService: Sendable {
     ///     are refused with 503.
     ///   - sessionCutoffs: where ended sessions are recorded for the guards (Redis, or
     ///     this process's memory on the embedded default).
+    ///   - sharedWrites: every instance's count of writes to the database (Redis), for
+    ///     keeping reads on PostgreSQL.
     public init(
         database: any Database,
         tokens: AccessTokens,
         sessionCutoffs: any SessionCutoffs = InMemorySessionCutoffs(),
+        sharedWrites: (any SharedWriteCount)? = nil,
         passwordCost: Int = 12,
         passwordHashQueue: Int = 64,
+        logger: Logger? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        // What is read can be kept until this process's next write: all-in-one on SQLite it
-        // is the only writer; on PostgreSQL other instances write too, and what is kept (the
-        // list's total) is then at most a second behind their writes.
-        let database = WriteCountingDatabase(database)
+        // What is read can be kept until the next write: all-in-one on SQLite this process
+        // is the only writer; on PostgreSQL, with Redis, every instance counts its writes
+        // there. Without either, what is kept (the list's total) is at most a second behind
+        // other instances' writes.
+        let database = WriteCountingDatabase(database, shared: database.kind == .sqlite ? nil : sharedWrites, logger: logger)
         let store = UserStore(database: database)
         self.accounts = Accounts(
             store: store,
-            sessions: SessionStore(database: database),
+            // Refresh tokens are in nothing a read keeps: their writes (every login) leave
+            // the kept answers be.
+            sessions: SessionStore(database: database.base),
             hasher: PasswordHasher(cost: UInt8(passwordCost), maxWaiting: passwordHashQueue),
             tokens: tokens,
             cutoffs: sessionCutoffs,
@@ -60,7 +67,14 @@ public struct UserService: Sendable {
 
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         var routes = UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now)
-        if let counted = store.database as? WriteCountingDatabase, counted.kind == .sqlite { routes.keptPages = KeptAnswers(database: counted) }
+        if let counted = store.database as? WriteCountingDatabase, counted.kind == .sqlite || counted.shared != nil {
+            // Kept answers: exact while the count sees every write. The age bounds a writer
+            // that moves no count: a maintenance command on the file, or a write whose
+            // shared count could not be moved.
+            let age: Duration = counted.kind == .sqlite ? .seconds(1) : .seconds(10)
+            routes.keptPages = KeptAnswers(database: counted, maximumAge: age)
+            routes.keptUsers = KeptAnswers(database: counted, limit: 20_000, maximumAge: age)
+        }
         routes.add(to: group)
         AuthRoutes(accounts: accounts).add(to: group)
         AuditRoutes(log: AuditLog(database: store.database)).add(to: group)

@@ -114,6 +114,8 @@ struct ShopSystem: Sendable {
         let rateLimits: any RateLimitStore
         let sessionCutoffs: any SessionCutoffs
         var redisEvents: (client: RedisClient, url: RedisURL)?
+        // Every Users instance's writes, so that what one keeps is dropped when any writes.
+        var userWrites: (any SharedWriteCount)?
         if let url = settings.redisURL {
             // Short timeouts: the guard must answer promptly even when Redis does not.
             let limits = RedisClient(
@@ -124,7 +126,11 @@ struct ShopSystem: Sendable {
             redisClients = [limits, events]
             stockRedis = events
             rateLimits = RedisRateLimitStore(redis: limits)
-            sessionCutoffs = RedisSessionCutoffs(redis: limits)
+            // Users' count of writes is read in the session check's round trip, which every
+            // signed-in read of a user makes anyway.
+            let usersWritesKey = "shop:users:writes"
+            sessionCutoffs = RedisSessionCutoffs(redis: limits, readAlong: settings.service.runsUsers ? [usersWritesKey] : [])
+            userWrites = RedisSharedWriteCount(redis: limits, key: usersWritesKey)
             redisEvents = (events, url)
         } else {
             rateLimits = InMemoryRateLimitStore()
@@ -136,8 +142,10 @@ struct ShopSystem: Sendable {
                 database: try await database("users", url: settings.usersDatabaseURL),
                 tokens: tokens,
                 sessionCutoffs: sessionCutoffs,
+                sharedWrites: userWrites,
                 passwordCost: settings.passwordCost,
-                passwordHashQueue: settings.passwordHashQueue
+                passwordHashQueue: settings.passwordHashQueue,
+                logger: logger
             )
         }
         // Product images and sales reports: S3 when configured, a local folder otherwise.

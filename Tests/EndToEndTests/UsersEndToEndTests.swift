@@ -1,5 +1,6 @@
 import Foundation
 import Platform
+import Redis
 import TestSupport
 import Testing
 
@@ -234,6 +235,83 @@ import Testing
                 #expect(duplicate.json?["error"]?["message"]?.string == "Email address already exists")
                 let ready = try await shop.request(.GET, "/health/ready")
                 #expect(ready.status == 200)
+            }
+        }
+    }
+
+    /// Two instances of Users alone on one PostgreSQL database and one Redis: each keeps
+    /// whole answers (a user, a page of the list), and a write on one instance is on the
+    /// very next read on the other. A change made behind the count's back (straight in the
+    /// database) is not seen until a counted write, which shows that the answers are kept.
+    @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
+    func aChangeOnOneUsersInstanceIsOnTheNextReadOnAnother() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        let environment = ["REDIS_URL": "redis://127.0.0.1:\(redis.port)", "JWT_SIGNING_KEYS_FILE": keys]
+        try await TestDatabases.withPostgresURL { url in
+            try await TestServer.with(service: .users, usersDatabaseURL: url, environment: environment) { first in
+                try await TestServer.with(service: .users, usersDatabaseURL: url, environment: environment) { second in
+                    let id = try await first.createUser("kept@example.com", name: "Ada")
+                    func name(_ shop: RunningShop) async throws -> String? {
+                        try await shop.request(.GET, "/api/v1/users/\(id)").json?["data"]?["name"]?.string
+                    }
+                    func listed(_ shop: RunningShop) async throws -> (total: Int64?, names: [String]) {
+                        let page = try await shop.request(.GET, "/api/v1/users?per_page=100").json
+                        return (page?["meta"]?["total"]?.integer, page?["data"]?.array?.compactMap { $0["name"]?.string } ?? [])
+                    }
+                    #expect(try await name(second) == "Ada")
+                    let before = try await listed(second)
+                    #expect(before.names.contains("Ada"))
+
+                    // Behind the count's back (straight in the database): the kept answers
+                    // stay as they were. The services' own background writes (the outbox
+                    // relay, the audit trail) move the count too; a try they interrupt is
+                    // made again.
+                    let counter = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
+                    defer { counter.shutdown() }
+                    func writes() async throws -> String? {
+                        try await counter.send([RESPArgument("GET"), RESPArgument("shop:users:writes")]).string
+                    }
+                    let database = PostgresDatabase(url: url, maxConnections: 1, logger: TestDatabases.logger)
+                    var keptThrough: Int?
+                    try await database.withRunning {
+                        for attempt in 0..<20 where keptThrough == nil {
+                            let counted = try await writes()
+                            let shown = try await name(second)
+                            let pageShown = try await listed(second).names
+                            try await database.transaction { sql in
+                                try await sql.raw("UPDATE users SET name = \(bind: "Behind \(attempt)") WHERE id = \(bind: id)").run()
+                            }
+                            let again = try await name(second)
+                            let page = try await listed(second).names
+                            guard try await writes() == counted else {
+                                try await Task.sleep(for: .milliseconds(200))
+                                continue
+                            }
+                            #expect(again == shown, "kept: no counted write since")
+                            #expect(page == pageShown, "the page kept too")
+                            keptThrough = attempt
+                        }
+                    }
+                    #expect(keptThrough != nil, "some try ran with no counted write in it")
+
+                    // A rename through the first instance: on the second's very next reads.
+                    let renamed = try await first.request(.PATCH, "/api/v1/users/\(id)", json: #"{"name":"Grace"}"#)
+                    #expect(renamed.status == 200)
+                    #expect(try await name(second) == "Grace")
+                    #expect(try await listed(second).names.contains("Grace"))
+                    // A new user through the first: on the second's next page, and counted.
+                    _ = try await first.createUser("new@example.com", name: "Newcomer")
+                    let after = try await listed(second)
+                    #expect(after.names.contains("Newcomer"))
+                    #expect(after.total == before.total.map { $0 + 1 })
+                    // Deleted through the first: gone from the second at once.
+                    #expect(try await first.request(.DELETE, "/api/v1/users/\(id)").status == 204)
+                    #expect(try await second.request(.GET, "/api/v1/users/\(id)").status == 404)
+                    #expect(try await !listed(second).names.contains("Grace"))
+                }
             }
         }
     }

@@ -60,4 +60,46 @@ import Testing
             }
         }
     }
+
+    /// Keys read along with the session check reach the route with the values of that
+    /// round trip (a service's shared count of writes, here), fresh at the next request
+    /// after a change; an anonymous request, checked for nothing, has none.
+    @Test(.enabled(if: RedisServer.available))
+    func keysReadAlongTheSessionCheckReachTheRoute() async throws {
+        let server = try RedisServer()
+        let redis = RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: server.port), connectTimeout: .seconds(5), commandTimeout: .seconds(5)),
+            logger: Logger(label: "guard-redis-test")
+        )
+        defer { redis.shutdown() }
+        let router = Gateway.makeRouter(
+            health: [],
+            tokens: Self.tokens,
+            sessionCutoffs: RedisSessionCutoffs(redis: redis, readAlong: ["test:writes", "test:absent"]),
+            rateLimits: RedisRateLimitStore(redis: redis),
+            configuration: GuardConfiguration()
+        ) { api in
+            api.get("seen") { _, _ in
+                let along = ReadAlong.current
+                return try JSONResponse.success([
+                    "writes": along.flatMap { $0.values["test:writes"] ?? "unread" } ?? "none",
+                    "absent": along.map { $0.values["test:absent"] == .some(nil) ? "read, no such key" : "?" } ?? "none",
+                ])
+            }
+        }
+        let token = try Self.tokens.issue(userID: 9, role: .customer, now: Date()).token
+        try await Application(router: router).test(.router) { client in
+            for count in 1...3 {
+                _ = try await redis.increment("test:writes")
+                try await client.execute(uri: "/api/v1/seen", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body).contains(#""writes":"\#(count)""#), "\(String(buffer: response.body))")
+                    #expect(String(buffer: response.body).contains(#""absent":"read, no such key""#))
+                }
+            }
+            try await client.execute(uri: "/api/v1/seen", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#""writes":"none""#))
+            }
+        }
+    }
 }

@@ -85,13 +85,16 @@ public struct EdgeGuard: RouterMiddleware {
         )
         var refusal: InvalidAccessToken?
         var verifiedToken: String?
+        var readAlong: ReadAlong?
         if let authorization = request.headers[.authorization] {
             do {
                 let token = try Self.bearerToken(authorization)
                 let principal = try tokens.verify(token, now: now())
                 // After the cache of verified tokens, so a token that verified before its
                 // user's sessions ended is refused from then on.
-                if try await isRevoked(principal, logger: context.logger) { throw InvalidAccessToken.revoked }
+                let checked = try await check(principal, logger: context.logger)
+                if checked.revoked { throw InvalidAccessToken.revoked }
+                readAlong = checked.readAlong
                 context.principal = principal
                 verifiedToken = token
             } catch let error as InvalidAccessToken {
@@ -116,7 +119,9 @@ public struct EdgeGuard: RouterMiddleware {
         }
         var response = try await RequestActor.$userID.withValue(context.principal?.userID) {
             try await CallerToken.$current.withValue(verifiedToken) {
-                try await next(request, context)
+                try await ReadAlong.$current.withValue(readAlong) {
+                    try await next(request, context)
+                }
             }
         }
         if let decision { response.headers.append(contentsOf: decision.headers) }
@@ -131,17 +136,17 @@ public struct EdgeGuard: RouterMiddleware {
 
     /// Whether the sessions of `principal`'s user ended after its token was issued. A
     /// store that does not answer is treated like the rate-limit store: open or closed.
-    private func isRevoked(_ principal: Principal, logger: Logger) async throws -> Bool {
-        guard let cutoffs else { return false }
+    private func check(_ principal: Principal, logger: Logger) async throws -> (revoked: Bool, readAlong: ReadAlong?) {
+        guard let cutoffs else { return (false, nil) }
         do {
-            return try await cutoffs.isRevoked(principal)
+            return try await cutoffs.check(principal)
         } catch {
             metrics?.rateLimitStoreFailures.increment()
             warnAboutStore(error, logger: logger)
             guard configuration.failOpen else {
                 throw APIError(.upstreamUnavailable, "Sessions cannot be checked; try again shortly")
             }
-            return false
+            return (false, nil)
         }
     }
 

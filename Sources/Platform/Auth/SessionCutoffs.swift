@@ -13,14 +13,42 @@ public protocol SessionCutoffs: Sendable {
     func endSessions(of userID: Int64, at instant: Date) async throws
     /// The cutoff of `userID` in milliseconds since 1970, if one is in force.
     func cutoff(of userID: Int64) async throws -> Int64?
+    /// Whether `principal`'s token was issued before its user's cutoff, and what was read
+    /// along with the cutoff (see the extension).
+    func check(_ principal: Principal) async throws -> (revoked: Bool, readAlong: ReadAlong?)
 }
 
 extension SessionCutoffs {
     /// Whether `principal`'s token was issued before its user's cutoff.
     public func isRevoked(_ principal: Principal) async throws -> Bool {
         guard let cutoff = try await cutoff(of: principal.userID) else { return false }
+        return Self.isRevoked(principal, cutoff: cutoff)
+    }
+
+    /// Whether `principal`'s token was issued before its user's cutoff, and what the store
+    /// read along with it for the request (``ReadAlong``); nil where it reads nothing more.
+    public func check(_ principal: Principal) async throws -> (revoked: Bool, readAlong: ReadAlong?) {
+        (try await isRevoked(principal), nil)
+    }
+
+    static func isRevoked(_ principal: Principal, cutoff: Int64?) -> Bool {
+        guard let cutoff else { return false }
         return (principal.issuedAt * 1000).rounded(.down) < Double(cutoff)
     }
+}
+
+/// Values read from the shared store in the round trip that checked the request's session,
+/// sent after the request arrived: as fresh for the request as reading them itself, with
+/// no round trip of its own. The guard sets them for the rest of the request.
+public struct ReadAlong: Sendable {
+    /// Each key read, with its value (nil: no such key).
+    public let values: [String: String?]
+
+    public init(values: [String: String?]) {
+        self.values = values
+    }
+
+    @TaskLocal public static var current: ReadAlong?
 }
 
 /// How long a cutoff must be remembered: the longest access-token lifetime
@@ -59,20 +87,36 @@ public final class InMemorySessionCutoffs: SessionCutoffs {
 /// sent after its requests arrived, so none misses a cutoff set before it.
 public struct RedisSessionCutoffs: SessionCutoffs {
     let redis: RedisClient
-    private let rounds: ReadRounds<Int64, [Int64: Int64]>
+    /// Keys read in every round beside the cutoffs, for the requests checked in it.
+    let readAlong: [String]
+    private let rounds: ReadRounds<Int64, Round>
 
-    public init(redis: RedisClient) {
+    private struct Round: Sendable {
+        var cutoffs: [Int64: Int64] = [:]
+        var along: ReadAlong?
+    }
+
+    /// - Parameter readAlong: keys read in the same `MGET` as the cutoffs (a service's
+    ///   shared count of writes), handed to the requests checked in that round.
+    public init(redis: RedisClient, readAlong: [String] = []) {
         self.redis = redis
+        self.readAlong = readAlong
         self.rounds = ReadRounds { userIDs in
-            let values = try await redis.send([RESPArgument("MGET")] + userIDs.map { RESPArgument(Self.key($0)) }).array ?? []
+            let keys = userIDs.map(Self.key) + readAlong
+            let values = try await redis.send([RESPArgument("MGET")] + keys.map { RESPArgument($0) }).array ?? []
             // An answer that is not one value per key is no answer: the guard fails as it
             // does when Redis cannot be reached, never open.
-            guard values.count == userIDs.count else { throw SessionCutoffsError.unexpectedReply }
-            var cutoffs: [Int64: Int64] = [:]
+            guard values.count == keys.count else { throw SessionCutoffsError.unexpectedReply }
+            var round = Round()
             for (userID, value) in zip(userIDs, values) {
-                if let cutoff = value.string.flatMap({ Int64($0) }) { cutoffs[userID] = cutoff }
+                if let cutoff = value.string.flatMap({ Int64($0) }) { round.cutoffs[userID] = cutoff }
             }
-            return cutoffs
+            if !readAlong.isEmpty {
+                var along: [String: String?] = [:]
+                for (key, value) in zip(readAlong, values.suffix(readAlong.count)) { along[key] = value.string }
+                round.along = ReadAlong(values: along)
+            }
+            return round
         }
     }
 
@@ -100,7 +144,12 @@ public struct RedisSessionCutoffs: SessionCutoffs {
     }
 
     public func cutoff(of userID: Int64) async throws -> Int64? {
-        try await rounds.read([userID])[userID]
+        try await rounds.read([userID]).cutoffs[userID]
+    }
+
+    public func check(_ principal: Principal) async throws -> (revoked: Bool, readAlong: ReadAlong?) {
+        let round = try await rounds.read([principal.userID])
+        return (Self.isRevoked(principal, cutoff: round.cutoffs[principal.userID]), round.along)
     }
 }
 

@@ -7,8 +7,10 @@ import Synchronization
 /// kept while no write transaction of it has ended since and for at most `maximumAge`: a
 /// repeated read sends the bytes it sent before instead of reading and encoding them again.
 ///
-/// Exact where this process is the database's only writer (the embedded SQLite file); the
-/// age bounds what a writer outside the process (a maintenance command) can leave stale.
+/// Exact where this process is the database's only writer (the embedded SQLite file), or
+/// where every instance moves a shared count of writes (PostgreSQL beside Redis); the age
+/// bounds what a writer that moves no count (a maintenance command, or a write whose shared
+/// count could not be moved) can leave stale.
 /// At most `limit` keys: a client choosing new queries evicts arbitrary ones.
 public final class KeptAnswers: Sendable {
     private struct Kept {
@@ -21,7 +23,7 @@ public final class KeptAnswers: Sendable {
     /// The answers kept under one count of writes; all go when it moves, so nothing a write
     /// changed or removed (a deleted user's name) stays in memory after it.
     private struct State {
-        var generation: UInt64 = 0
+        var generation: WriteCountingDatabase.Generation? = nil
         var answers: [String: Kept] = [:]
     }
 
@@ -39,7 +41,8 @@ public final class KeptAnswers: Sendable {
     /// The answer kept under `key` if it is still current, otherwise `make()`'s, which is
     /// kept if it succeeded and no write ended while it was made.
     public func response(for key: String, make: () async throws -> Response) async throws -> Response {
-        let generation = database.generation
+        // The count cannot be read: the answer is made, and kept by nobody.
+        guard let generation = await database.currentGeneration() else { return try await make() }
         let now = ContinuousClock.now
         let current = state.withLock { state -> Kept? in
             if state.generation != generation {
@@ -55,8 +58,11 @@ public final class KeptAnswers: Sendable {
         let collector = BodyCollector()
         try await made.body.write(collector)
         let body = ByteBuffer(bytes: collector.bytes.withLockedValue { $0 })
+        // Kept only if no write of this process ended while it was made (a shared count that
+        // moved meanwhile shows at the next read, which drops it).
+        let local = database.generation
         state.withLock { state in
-            guard state.generation == generation, database.generation == generation else { return }
+            guard state.generation == generation, local == generation.local else { return }
             if state.answers.count >= limit, state.answers[key] == nil {
                 // A tenth goes, in the dictionary's (arbitrary) order.
                 for evicted in Array(state.answers.keys.prefix(max(1, limit / 10))) { state.answers.removeValue(forKey: evicted) }

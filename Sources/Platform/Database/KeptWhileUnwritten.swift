@@ -7,7 +7,7 @@ import Synchronization
 /// moved by the end: a read racing a write is answered, never kept.
 public final class KeptWhileUnwritten<Value: Sendable>: Sendable {
     private struct Kept {
-        var generation: UInt64
+        var generation: WriteCountingDatabase.Generation
         var at: ContinuousClock.Instant
         var value: Value
     }
@@ -23,7 +23,7 @@ public final class KeptWhileUnwritten<Value: Sendable>: Sendable {
 
     /// The kept value if it is still current, otherwise what `read` answers now.
     public func value(read: () async throws -> Value) async throws -> Value {
-        let generation = database.generation
+        guard let generation = await database.currentGeneration() else { return try await read() }
         let now = ContinuousClock.now
         let current = kept.withLock { kept -> Value? in
             guard let kept, kept.generation == generation, now - kept.at <= maximumAge else { return nil }
@@ -32,7 +32,7 @@ public final class KeptWhileUnwritten<Value: Sendable>: Sendable {
         if let current { return current }
         let fresh = try await read()
         kept.withLock { kept in
-            if database.generation == generation { kept = Kept(generation: generation, at: now, value: fresh) }
+            if database.generation == generation.local { kept = Kept(generation: generation, at: now, value: fresh) }
         }
         return fresh
     }

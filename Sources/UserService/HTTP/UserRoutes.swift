@@ -10,9 +10,13 @@ struct UserRoutes: Sendable {
     let now: @Sendable () -> Date
     /// Each user's JSON, by the user's every field: lists and reads send it as it is.
     let encoded = EncodedJSONCache<User>(limit: 10_000)
-    /// Whole list pages, while no write has ended since (the embedded database, where this
-    /// process is its only writer; nil on PostgreSQL, where other instances write).
+    /// Whole list pages, while no write has ended since: on the embedded database, where
+    /// this process is its only writer, and on PostgreSQL when every instance counts its
+    /// writes in Redis; nil otherwise.
     var keptPages: KeptAnswers? = nil
+    /// Each user's whole answer, by id, kept as the pages are. Sent only after the caller's
+    /// access to that user is checked.
+    var keptUsers: KeptAnswers? = nil
 
     /// Personal data must not be kept by shared caches.
     static let privateHeaders: HTTPFields = [.cacheControl: "private, no-store"]
@@ -66,6 +70,11 @@ struct UserRoutes: Sendable {
 
     @Sendable func show(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let (_, id) = try target(context, .read)
+        guard let keptUsers else { return try await userAnswer(id) }
+        return try await keptUsers.response(for: String(id)) { try await userAnswer(id) }
+    }
+
+    private func userAnswer(_ id: Int64) async throws -> Response {
         guard let user = try await accounts.store.find(id: id) else { throw UserError.notFound(id: id) }
         return try JSONResponse.success(try json(of: user), headers: Self.privateHeaders)
     }
@@ -85,6 +94,7 @@ struct UserRoutes: Sendable {
         // A deleted user is forgotten here too, at once (other instances within minutes).
         encoded.removeAll()
         keptPages?.removeAll()
+        keptUsers?.removeAll()
         return JSONResponse.noContent()
     }
 

@@ -30,7 +30,9 @@ struct UserStore: Sendable {
 
     init(database: any Database) {
         self.database = database
-        self.outbox = EventOutbox(database: database, source: "/users")
+        // Events are written in the change's own transaction; the relay's transactions (its
+        // lock, the rows marked sent) change nothing a read keeps, so they are not counted.
+        self.outbox = EventOutbox(database: (database as? WriteCountingDatabase)?.base ?? database, source: "/users")
         self.keptCount = (database as? WriteCountingDatabase).map { KeptWhileUnwritten(database: $0) }
         self.byID =
             database.kind == .postgres
