@@ -14,6 +14,47 @@ import Testing
         #expect(TemplateLibrary.fallbacks(of: "zh-Hant-TW") == ["zh-Hant-TW", "zh-Hant", "zh", "en"])
     }
 
+    /// The values templates render from are built directly from the context; they render
+    /// exactly as the context's JSON does (what they were made from before), for every kind
+    /// and built-in locale, with every member set and with few.
+    @Test func valuesBuiltDirectlyRenderAsTheContextsJSONDoes() throws {
+        let library = try TemplateLibrary()
+        var full = MessageContext(name: "Zoë <b>", email: "zoe@example.com")
+        full.orderID = "ord_0123"
+        full.lines = [
+            MessageContext.Line(name: "Kettle & co", sku: "K-1", quantity: 2, unitPrice: "39.00 EUR", lineTotal: "78.00 EUR"),
+            MessageContext.Line(name: "Lamp", sku: "L-1", quantity: 1, unitPrice: "25.00 EUR", lineTotal: "25.00 EUR"),
+        ]
+        full.subtotal = "103.00 EUR"
+        full.total = "103.00 EUR"
+        full.amountRefunded = "25.00 EUR"
+        full.trackingNumber = "1Z999"
+        full.carrier = "UPS"
+        full.reason = "changed my mind"
+        full.failureMessage = "Your card was declined."
+        full.productID = 42
+        full.available = 0
+        full.threshold = 5
+        full.verificationNonce = "nonce"
+        full.userID = 7
+        full.code = "123456"
+        full.shopName = "Shop"
+        full.unsubscribeURL = "https://shop.example/api/v1/unsubscribe?token=t"
+        for context in [full, MessageContext(name: "Ada")] {
+            let reference = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(context)) as? [String: Any] ?? [:]
+            #expect(Set(context.templateValues().keys) == Set(reference.keys))
+            for kind in NotificationKind.allCases {
+                for locale in ["en", "de", "fr"] {
+                    #expect(
+                        library.render(kind, locale: locale, values: context.templateValues())
+                            == library.render(kind, locale: locale, values: reference),
+                        "\(kind) in \(locale)"
+                    )
+                }
+            }
+        }
+    }
+
     @Test func anOperatorsFileReplacesTheBuiltInOneAndAddsALanguage() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("templates-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

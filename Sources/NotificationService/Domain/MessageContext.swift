@@ -74,12 +74,43 @@ struct MessageContext: Codable, Sendable, Hashable {
         try JSONDecoder().decode(MessageContext.self, from: Data(json.utf8))
     }
 
-    /// The values as plain dictionaries and arrays, the shape templates render from.
-    func templateValues() throws -> [String: Any] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let object = try JSONSerialization.jsonObject(with: try encoder.encode(self))
-        return object as? [String: Any] ?? [:]
+    /// The values as plain dictionaries and arrays, the shape templates render from: every
+    /// member that is set, under the name ``encoded()`` gives it. Built directly: a JSON
+    /// round trip per message was a tenth of a receipt's cost.
+    func templateValues() -> [String: Any] {
+        var values: [String: Any] = [:]
+        func set(_ key: CodingKeys, _ value: Any?) {
+            if let value { values[key.rawValue] = value }
+        }
+        set(.name, name)
+        set(.email, email)
+        set(.orderID, orderID)
+        set(.lines, lines?.map { $0.templateValues() })
+        set(.subtotal, subtotal)
+        set(.total, total)
+        set(.amountRefunded, amountRefunded)
+        set(.trackingNumber, trackingNumber)
+        set(.carrier, carrier)
+        set(.reason, reason)
+        set(.failureMessage, failureMessage)
+        set(.productID, productID)
+        set(.available, available)
+        set(.threshold, threshold)
+        set(.verificationNonce, verificationNonce)
+        set(.userID, userID)
+        set(.code, code)
+        set(.shopName, shopName)
+        set(.unsubscribeURL, unsubscribeURL)
+        return values
+    }
+}
+
+extension MessageContext.Line {
+    func templateValues() -> [String: Any] {
+        [
+            CodingKeys.name.rawValue: name, CodingKeys.sku.rawValue: sku, CodingKeys.quantity.rawValue: quantity,
+            CodingKeys.unitPrice.rawValue: unitPrice, CodingKeys.lineTotal.rawValue: lineTotal,
+        ]
     }
 }
 

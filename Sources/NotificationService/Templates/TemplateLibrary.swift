@@ -70,7 +70,11 @@ struct TemplateLibrary: Sendable {
 
     /// The message for `kind` in `locale` (or its fallback) with `context`'s values.
     func render(_ kind: NotificationKind, locale: String, context: MessageContext) throws -> RenderedMessage {
-        let values = try context.templateValues()
+        render(kind, locale: locale, values: context.templateValues())
+    }
+
+    /// The message for `kind` in `locale` (or its fallback) with these values.
+    func render(_ kind: NotificationKind, locale: String, values: [String: Any]) -> RenderedMessage {
         let chosen = Self.fallbacks(of: locale).first { templates["\(kind.rawValue).\($0).subject"] != nil } ?? "en"
         func render(_ part: String) -> String? {
             templates["\(kind.rawValue).\(chosen).\(part)"]?.render(values)
@@ -84,7 +88,7 @@ struct TemplateLibrary: Sendable {
     /// The text of an SMS for `kind` in `locale` (or its fallback), on one line per line
     /// the template has, trimmed.
     func renderSMS(_ kind: NotificationKind, locale: String, context: MessageContext) throws -> String {
-        let values = try context.templateValues()
+        let values = context.templateValues()
         let chosen = Self.fallbacks(of: locale).first { templates["\(kind.rawValue).\($0).sms"] != nil } ?? "en"
         let text = templates["\(kind.rawValue).\(chosen).sms"]?.render(values) ?? ""
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -93,7 +97,7 @@ struct TemplateLibrary: Sendable {
     /// A push notification's title and body for `kind` in `locale` (or its fallback); the
     /// title is one line.
     func renderPush(_ kind: NotificationKind, locale: String, context: MessageContext) throws -> RenderedPush {
-        let values = try context.templateValues()
+        let values = context.templateValues()
         let chosen = Self.fallbacks(of: locale).first { templates["\(kind.rawValue).\($0).push_title"] != nil } ?? "en"
         func render(_ part: String) -> String {
             (templates["\(kind.rawValue).\(chosen).\(part)"]?.render(values) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
