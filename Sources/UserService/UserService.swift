@@ -83,6 +83,12 @@ public struct UserService: Sendable {
     /// This service's own database.
     public var database: any Database { store.database }
 
+    /// Where this service's consumers record and handle events: the database without the
+    /// count of writes, since no consumer changes a user or the list (the audit trail,
+    /// the cutoffs, preferences), and a backlog of events (after `shop seed`, say) must not
+    /// drop the kept answers at every batch. A consumer that changes users must count.
+    public var consumerDatabase: any Database { (store.database as? WriteCountingDatabase)?.base ?? store.database }
+
     /// Where this service's events wait for the relay.
     public var outbox: EventOutbox { store.outbox }
 
@@ -92,8 +98,8 @@ public struct UserService: Sendable {
     /// unsubscribes from Notifications, into preferences.
     public var consumers: [EventConsumer] {
         [
-            AuditTrail.consumer(database: store.database),
-            SessionCutoffFeed.consumer(database: store.database, cutoffs: accounts.cutoffs),
+            AuditTrail.consumer(database: consumerDatabase),
+            SessionCutoffFeed.consumer(database: consumerDatabase, cutoffs: accounts.cutoffs),
             MailUnsubscribes.consumer(store: store),
         ]
     }

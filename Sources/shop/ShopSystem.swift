@@ -230,7 +230,7 @@ struct ShopSystem: Sendable {
         }
         let gateway = try gatewayParts(settings, metrics: metrics)
         var consumerDatabases: [(service: String, database: any Database)] = []
-        if let users { consumerDatabases.append(("users", users.database)) }
+        if let users { consumerDatabases.append(("users", users.consumerDatabase)) }
         if let orders { consumerDatabases.append(("orders", orders.database)) }
         if let notifications { consumerDatabases.append(("notifications", notifications.database)) }
         return ShopSystem(
