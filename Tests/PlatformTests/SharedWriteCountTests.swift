@@ -15,6 +15,17 @@ import Testing
         )
     }
 
+    /// A client of a port nothing listens on (a server's, stopped): every call fails.
+    static func unreachable() throws -> RedisClient {
+        let stopped = try RedisServer()
+        let port = stopped.port
+        stopped.stop()
+        return RedisClient(
+            .init(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200)),
+            logger: .init(label: "test")
+        )
+    }
+
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func aWriteOnOneInstanceDropsWhatAnotherKeptAtItsNextRead() async throws {
         let server = try RedisServer()
@@ -65,14 +76,7 @@ import Testing
 
     @Test(.enabled(if: TestDatabases.postgresAvailable && RedisServer.available))
     func whenTheCountCannotBeReadNothingIsKeptAndWritesStillEnd() async throws {
-        // A port nothing listens on: every call to the count fails.
-        let free = try RedisServer()
-        let port = free.port
-        free.stop()
-        let unreachable = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200)),
-            logger: .init(label: "test")
-        )
+        let unreachable = try Self.unreachable()
         defer { unreachable.shutdown() }
         try await TestDatabases.with(.postgres) { (database: any Database) async throws in
             let counted = WriteCountingDatabase(database, shared: RedisSharedWriteCount(redis: unreachable, key: "test:writes"))
@@ -97,13 +101,7 @@ import Testing
     /// with no round trip of its own (the store here cannot be reached at all).
     @Test(.enabled(if: RedisServer.available))
     func aCountReadAlongTheSessionCheckIsUsedAsItIs() async throws {
-        let free = try RedisServer()
-        let port = free.port
-        free.stop()
-        let unreachable = RedisClient(
-            .init(url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(200)),
-            logger: .init(label: "test")
-        )
+        let unreachable = try Self.unreachable()
         defer { unreachable.shutdown() }
         let count = RedisSharedWriteCount(redis: unreachable, key: "test:writes")
         #expect(try await ReadAlong.$current.withValue(ReadAlong(values: ["test:writes": "7"])) { try await count.current() } == 7)
