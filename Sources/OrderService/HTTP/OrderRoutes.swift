@@ -64,7 +64,7 @@ struct OrderRoutes: Sendable {
         let (shipping, paying) = try validation.check(address, method)
         let placing = try Self.requestKey(request, context: context, key: key, body: bytes)
         // A retry answers the order its key placed; it never checks the cart out again.
-        if let placed = try await order(placedBy: placing, request: request) { return try await replay(placed, request: request, context: context) }
+        if let placed = try await order(placedBy: placing, request: request) { return try await replay(placed, request: request) }
         let order: Order
         do {
             let cart = try await CartRoutes(carts: checkout.carts).cart(for: request, context: context)
@@ -84,7 +84,7 @@ struct OrderRoutes: Sendable {
             // PostgreSQL the cart's row lock waited for it already.
             try await checkout.store.settled()
             guard let placed = try await self.order(placedBy: placing, request: request) else { throw error }
-            return try await replay(placed, request: request, context: context)
+            return try await replay(placed, request: request)
         }
         return try await outcome(order, request: request)
     }
@@ -121,15 +121,16 @@ struct OrderRoutes: Sendable {
 
     /// The answer to a retry: the order an earlier attempt with its key placed, as it stands,
     /// marked replayed, its error (a decline, a shortage) included.
-    private func replay(_ placed: Order, request: Request, context: ShopRequestContext) async throws -> Response {
-        var response: Response
+    private func replay(_ placed: Order, request: Request) async throws -> Response {
         do {
-            response = try await outcome(placed, request: request)
+            var response = try await outcome(placed, request: request)
+            response.headers[IdempotencyMiddleware.replayedHeader] = "true"
+            return response
         } catch let error as any APIErrorConvertible {
-            response = try JSONResponse.error(error.apiError, requestID: context.requestID)
+            var replayed = error.apiError
+            replayed.headers[IdempotencyMiddleware.replayedHeader] = "true"
+            throw replayed
         }
-        response.headers[IdempotencyMiddleware.replayedHeader] = "true"
-        return response
     }
 
     /// The order placed by an earlier attempt of this request, when the caller may see it:

@@ -91,7 +91,9 @@ struct UserRoutes: Sendable {
     @Sendable func delete(_ request: Request, context: ShopRequestContext) async throws -> Response {
         let (_, id) = try target(context, .delete)
         try await accounts.delete(id: id)
-        // A deleted user is forgotten here too, at once (other instances within minutes).
+        // A deleted user is forgotten here at once; other instances drop what they keep at
+        // their next read, when their count of writes is shared (Redis), and otherwise their
+        // kept JSON within minutes.
         encoded.removeAll()
         keptPages?.removeAll()
         keptUsers?.removeAll()
