@@ -34,6 +34,36 @@ import Testing
         #expect(parsed.parts.map(\.text) == ["Your order has shipped.", "<p>Your order has shipped.</p>"])
     }
 
+    @Test func aFileIsNamedByItsUTCTimeToTheMillisecondAndItsIDMadeSafe() {
+        #expect(OutboxFolder.timestamp(Date(timeIntervalSince1970: 1_796_288_707.1235)) == "20261203T090507.123Z")
+        #expect(OutboxFolder.timestamp(Date(timeIntervalSince1970: 0)) == "19700101T000000.000Z")
+        #expect(OutboxFolder.timestamp(Date(timeIntervalSince1970: 951_782_400.05)) == "20000229T000000.050Z")
+        #expect(OutboxFolder.sanitized("n-1/../é x@shop.example") == "n-1_..___x@shop.example")
+        #expect(OutboxFolder.sanitized("e\u{301}+tag\r\n\u{0}") == "e_+tag___")
+        #expect(OutboxFolder.sanitized(String(repeating: "a", count: 150)) == String(repeating: "a", count: 100))
+    }
+
+    @Test func noTemporaryFileIsLeftBehind() async throws {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eml-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dataDirectory) }
+        let mailer = EmlFolderMailer(dataDirectory: dataDirectory)
+        for number in 1...5 {
+            _ = try await mailer.send(
+                MailMessage(
+                    from: MailAddress("shop@shop.example"),
+                    to: MailAddress("ada@example.com"),
+                    subject: "Number \(number)",
+                    text: "t",
+                    messageID: "n-\(number)@shop.example",
+                    date: Date()
+                )
+            )
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: mailer.folder.path)
+        #expect(files.count == 5)
+        #expect(files.allSatisfy { $0.hasSuffix("@shop.example.eml") && !$0.hasPrefix(".") })
+    }
+
     @Test func filesSortInTheOrderTheyWereWritten() async throws {
         let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("eml-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dataDirectory) }

@@ -81,6 +81,9 @@ import Testing
         #expect(parsed.header("Date") == "Thu, 03 Dec 2026 09:05:07 +0000")
         #expect(parsed.header("Message-ID") == "<n-abc123@shop.example>")
         #expect(parsed.header("MIME-Version") == "1.0")
+        #expect(MailMessage.rfc5322Date(Date(timeIntervalSince1970: 951_782_400)) == "Tue, 29 Feb 2000 00:00:00 +0000")
+        #expect(MailMessage.rfc5322Date(Date(timeIntervalSince1970: 1_798_761_599.9)) == "Thu, 31 Dec 2026 23:59:59 +0000")
+        #expect(MailMessage.rfc5322Date(Date(timeIntervalSince1970: -1)) == "Wed, 31 Dec 1969 23:59:59 +0000")
     }
 
     @Test func listUnsubscribeHeadersAreWrittenAsGiven() throws {
@@ -124,6 +127,9 @@ import Testing
         #expect(rendered.hasSuffix("\r\n--\(boundary)--\r\n"))
         // In the Content-Type header, before each part, and at the end: nowhere else.
         #expect(rendered.components(separatedBy: boundary).count == 5)
+        #expect(boundary.hasPrefix("=_shop_") && boundary.utf8.count == 31)
+        #expect(boundary.dropFirst(7).allSatisfy { $0.isHexDigit && !$0.isUppercase })
+        #expect(ParsedMail(try Self.message(text: text, html: html).rendered()).boundary != boundary)
     }
 
     @Test func aBoundaryLookalikeInTheTextCannotEndThePart() throws {

@@ -66,7 +66,8 @@ struct MailMessage: Sendable {
         // "=_" never occurs in quoted-printable text, and the random part makes a clash with
         // the headers of a part impossible in practice too.
         var generator = SystemRandomNumberGenerator()
-        boundary = "=_shop_" + (0..<12).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let random = (generator.next() as UInt64, generator.next() as UInt32)
+        boundary = "=_shop_" + Self.hex(random.0, digits: 16) + Self.hex(UInt64(random.1), digits: 8)
     }
 
     /// The message as RFC 5322 text with CRLF line ends, in 7-bit ASCII, ending with CRLF.
@@ -154,11 +155,18 @@ struct MailMessage: Sendable {
 
     /// `Tue, 01 Dec 2026 09:05:00 +0000` (RFC 5322 3.3), always in UTC.
     static func rfc5322Date(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.weekday, .day, .month, .year, .hour, .minute, .second], from: date)
-        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
-        return "\(weekdays[(parts.weekday ?? 1) - 1]), \(two(parts.day)) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 1970) "
-            + "\(two(parts.hour)):\(two(parts.minute)):\(two(parts.second)) +0000"
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekdays[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// The low `digits` hex digits of `value`, lower case, most significant first.
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        String(decoding: (0..<digits).map { hexDigits[Int((value >> UInt64(4 * (digits - 1 - $0))) & 0xF)] }, as: UTF8.self)
     }
 }

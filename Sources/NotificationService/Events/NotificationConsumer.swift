@@ -87,7 +87,7 @@ struct NotificationConsumer: Sendable {
         case UserDeleted.type:
             try await store.forget(userID: try event.decode(UserDeleted.self).userID, at: now, in: sql)
         case OrderCreated.type:
-            let order = try event.decode(OrderCreated.self).order
+            let order = try event.decode(CreatedOrderContact.self).order
             try await store.saveOrderContact(
                 orderID: order.orderID,
                 customerID: order.customerID,
@@ -278,5 +278,25 @@ extension Optional {
     fileprivate func asyncMap<Mapped>(_ transform: (Wrapped) async throws -> Mapped) async rethrows -> Mapped? {
         guard let value = self else { return nil }
         return try await transform(value)
+    }
+}
+
+/// The part of `order.created` that Notifications keeps: who to write to about the order,
+/// and in which language. Its lines and totals, most of the event, are not decoded.
+private struct CreatedOrderContact: DomainEvent {
+    static let type = OrderCreated.type
+    let order: Contact
+
+    struct Contact: Codable {
+        let orderID: String
+        let customerID: Int64?
+        let email: String
+        let locale: String
+
+        enum CodingKeys: String, CodingKey {
+            case email, locale
+            case orderID = "order_id"
+            case customerID = "customer_id"
+        }
     }
 }
