@@ -22,7 +22,8 @@ extension Decoder {
     /// Nested request objects call it first in `init(from:)`.
     public func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
         guard userInfo[RequestBodyDecoding.strictKey] as? Bool == true else { return }
-        let known = Set(Keys.allCases.map(\.stringValue))
+        // A closure, not `\.stringValue`: a key path on a generic type is made anew at each call.
+        let known = Set(Keys.allCases.map { $0.stringValue })
         let members = try container(keyedBy: MemberName.self).allKeys
         if let unknown = members.sorted(by: { $0.stringValue < $1.stringValue }).first(where: { !known.contains($0.stringValue) }) {
             throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [unknown], debugDescription: RequestBodyDecoding.unknownField))
