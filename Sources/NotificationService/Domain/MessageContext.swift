@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// The values a message template can show, kept with the notification (as JSON) so that a
 /// retry or a replay renders what the event said, whatever has changed since.
@@ -71,7 +72,7 @@ struct MessageContext: Codable, Sendable, Hashable {
     }
 
     static func decoded(_ json: String) throws -> MessageContext {
-        try JSONDecoder().decode(MessageContext.self, from: Data(json.utf8))
+        try JSONTapeDecoder.decode(MessageContext.self, from: Data(json.utf8))
     }
 
     /// The values as plain dictionaries and arrays, the shape templates render from: every

@@ -347,7 +347,7 @@ struct OrderStore: Sendable {
             total: try row.decode(column: "total", as: Int64.self),
             amountRefunded: try row.decode(column: "amount_refunded", as: Int64.self),
             itemCount: try row.decode(column: "item_count", as: Int.self),
-            shippingAddress: try JSONDecoder().decode(
+            shippingAddress: try JSONTapeDecoder.decode(
                 ShippingAddress.self,
                 from: Data(try row.decode(column: "shipping_address", as: String.self).utf8)
             ),
@@ -357,7 +357,7 @@ struct OrderStore: Sendable {
             },
             nextActionURL: try row.decode(column: "next_action_url", as: String?.self),
             shortLines: try row.decode(column: "short_lines", as: String?.self).map {
-                try JSONDecoder().decode([ShortLine].self, from: Data($0.utf8))
+                try JSONTapeDecoder.decode([ShortLine].self, from: Data($0.utf8))
             }
                 ?? [],
             trackingNumber: try row.decode(column: "tracking_number", as: String?.self),

@@ -113,11 +113,10 @@ public struct AccessTokens: Sendable {
             let claimBytes = Base64URL.decode(parts[1]),
             let signatureBytes = Base64URL.decode(parts[2])
         else { throw .malformed }
-        let decoder = JSONDecoder()
-        guard let header = try? decoder.decode(Header.self, from: headerBytes) else { throw .malformed }
+        guard let header = try? JSONTapeDecoder.decode(Header.self, from: headerBytes) else { throw .malformed }
         guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
         guard let kid = header.kid, let key = verification.key(id: kid) else { throw .unknownKey }
-        guard let claims = try? decoder.decode(AccessTokenClaims.self, from: claimBytes),
+        guard let claims = try? JSONTapeDecoder.decode(AccessTokenClaims.self, from: claimBytes),
             let userID = Int64(claims.sub), userID > 0,
             let role = Role(rawValue: claims.role)
         else { throw .malformed }

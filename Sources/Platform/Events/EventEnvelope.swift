@@ -67,7 +67,7 @@ public struct EventEnvelope: Sendable, Hashable {
     /// The typed event inside, or an error when the type or data does not fit.
     public func decode<Event: DomainEvent>(_ type: Event.Type) throws -> Event {
         guard self.type == Event.type else { throw EventDecodingError.wrongType(expected: Event.type, got: self.type) }
-        return try JSONDecoder().decode(Event.self, from: data)
+        return try JSONTapeDecoder.decode(Event.self, from: data)
     }
 
     /// The CloudEvents JSON of this event, members in key order, `data` as its bytes are.

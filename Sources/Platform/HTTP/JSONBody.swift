@@ -62,10 +62,8 @@ public enum JSONBody {
         guard !data.isEmpty else {
             throw APIError.malformed("The request body is empty; a JSON object is expected")
         }
-        let decoder = JSONDecoder()
-        decoder.userInfo[RequestBodyDecoding.strictKey] = true
         do {
-            return try decoder.decode(StrictBody<Body>.self, from: data).body
+            return try JSONTapeDecoder.decode(StrictBody<Body>.self, from: data, userInfo: [RequestBodyDecoding.strictKey: true]).body
         } catch let unknown as UnknownMembers {
             throw APIError(unknown.names.map { Problem(.validationError, "Unknown field", field: $0) })
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {

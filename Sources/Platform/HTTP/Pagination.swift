@@ -72,7 +72,7 @@ public struct Cursor: Sendable, Hashable {
         var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
         guard token.count <= 512, let data = Data(base64Encoded: base64),
-            let parts = try? JSONDecoder().decode([String].self, from: data), let sort = parts.first
+            let parts = try? JSONTapeDecoder.decode([String].self, from: data), let sort = parts.first
         else { return nil }
         self.init(sort: sort, values: Array(parts.dropFirst()))
     }

@@ -100,7 +100,7 @@ struct ProductAttributes: Sendable, Hashable {
     }
 
     init(stored json: String) {
-        values = (try? JSONDecoder().decode([String: String].self, from: Data(json.utf8))) ?? [:]
+        values = (try? JSONTapeDecoder.decode([String: String].self, from: Data(json.utf8))) ?? [:]
     }
 
     /// The stored form: JSON with sorted keys, so equal attributes are equal text.
