@@ -1,5 +1,6 @@
 import Foundation
 import Platform
+import Redis
 import TestSupport
 import Testing
 
@@ -147,6 +148,57 @@ import Testing
             #expect(try await listedNames(reader) == [])
             let metrics = String(decoding: try await reader.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
             #expect(metrics.contains(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#))
+        }
+    }
+
+    /// With Redis, a read's stock comes from the counts there. A product's first read, and
+    /// a page's, load the stock from PostgreSQL with the products and seed those counts, so
+    /// the next read queries nothing; before, the second read queried the stock alone.
+    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
+    func theFirstReadOfAProductOrAPageSeedsTheirCountsInRedis() async throws {
+        let redis = try RedisServer()
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
+        _ = try SigningKeySet.loadOrCreate(path: keys)
+        defer { try? FileManager.default.removeItem(atPath: keys) }
+        try await TestDatabases.withPostgresURL { users in
+            try await TestDatabases.withPostgresURL { products in
+                let environment = [
+                    "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "JWT_SIGNING_KEYS_FILE": keys,
+                    "PRODUCTS_DATABASE_URL": "postgres://\(products.username)@\(products.host):\(products.port)/\(products.database)",
+                ]
+                try await TestServer.with(usersDatabaseURL: users, environment: environment) { shop in
+                    let counts = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
+                    defer { counts.shutdown() }
+                    func count(_ id: Int64) async throws -> String? {
+                        try await counts.send([RESPArgument("GET"), RESPArgument("shop:stock:\(id)")]).string
+                    }
+                    var ids: [Int64] = []
+                    for number in 1...2 {
+                        let created = try await shop.request(
+                            .POST,
+                            "/api/v1/products",
+                            json: #"{"sku":"lamp-\#(number)","name":"Lamp \#(number)","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+                        )
+                        ids.append(try #require(created.json?["data"]?["id"]?.integer))
+                    }
+                    // Nothing reserved and nothing read yet: no counts.
+                    #expect(try await count(ids[0]) == nil)
+                    #expect(try await count(ids[1]) == nil)
+
+                    let first = try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[0])")
+
+                    #expect(first.json?["data"]?["available"]?.integer == 0)
+                    #expect(try await count(ids[0]) == "0")
+                    #expect(try await count(ids[1]) == nil)
+                    let page = try await shop.anonymous.request(.GET, "/api/v1/products?sort=price")
+                    #expect(page.json?["data"]?.array?.count == 2)
+                    #expect(try await count(ids[1]) == "0")
+                    // The seeded count is the live one from then on.
+                    _ = try await shop.request(.POST, "/api/v1/products/\(ids[1])/inventory/adjustments", json: #"{"change":3,"reason":"delivery"}"#)
+                    #expect(try await count(ids[1]) == "3")
+                    #expect(try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[1])").json?["data"]?["available"]?.integer == 3)
+                }
+            }
         }
     }
 

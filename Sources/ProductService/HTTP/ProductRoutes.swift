@@ -56,7 +56,8 @@ struct ProductRoutes: Sendable {
             return try Self.listBody(try await resources(page.items), of: page)
         }
         // Stock moves with every sale: it is never served from the cache, always read now
-        // (a page just loaded read it with the products).
+        // (a page just loaded read it with the products, and seeds it for the next read).
+        if fresh { await seed(loaded) }
         let available = fresh ? loaded : try await liveStock(of: cached.template.productIDs, known: counts)
         var headers: HTTPFields = [.cacheControl: filter.statuses == [.active] ? Self.publicCache : "private, no-store"]
         headers[.vary] = "Authorization"
@@ -76,6 +77,7 @@ struct ProductRoutes: Sendable {
         let (found, fresh, counts) = try await read("product:\(id)", as: CachedProductBody?.self) {
             try await productBody(try await catalog.find(id: id), loaded: &loaded)
         }
+        if fresh { await seed(loaded) }
         return try await respond(with: found, stock: fresh ? loaded : counts, to: request, context: context)
     }
 
@@ -86,6 +88,7 @@ struct ProductRoutes: Sendable {
         let (found, fresh, counts) = try await read("slug:\(slug.value)", as: CachedProductBody?.self) {
             try await productBody(try await catalog.find(slug: slug.value), loaded: &loaded)
         }
+        if fresh { await seed(loaded) }
         return try await respond(with: found, stock: fresh ? loaded : counts, to: request, context: context)
     }
 
@@ -157,11 +160,17 @@ struct ProductRoutes: Sendable {
             } else {
                 try await catalog.available(of: missing)
             }
-        if let counts = inventory.cache, cache?.stockPrefix != nil {
-            // Only where no count exists: one that does belongs to a reservation in flight.
-            try? await counts.seed(read)
-        }
+        await seed(read)
         return known.merging(read) { _, database in database }
+    }
+
+    /// Counts just read from the database, written to Redis where it has none, so that the
+    /// next read of those products needs no query: only where no count exists, since one
+    /// that does belongs to a reservation in flight. A product's first read seeds its count
+    /// too; before, it took a second read, which queried its stock alone.
+    private func seed(_ read: [Int64: Int]) async {
+        guard !read.isEmpty, let counts = inventory.cache, cache?.stockPrefix != nil else { return }
+        try? await counts.seed(read)
     }
 
     /// `load()`'s answer, through the cache when there is one; `fresh` when it was loaded
