@@ -247,4 +247,24 @@ import Testing
         }
         #expect(throws: EncodingError.self) { try ResponseJSONEncoder.encode(Float.nan) }
     }
+
+    @Test func aRefusedNumberNamesWhereItIsAsFoundationDoes() {
+        struct Line: Encodable { let price: Double }
+        struct Order: Encodable {
+            let lines: [Line]
+            let ratios: [[Double]]
+        }
+        func path(_ encode: () throws -> Any) -> [String] {
+            guard case .failure(let error) = Result(catching: encode) else { return ["no error"] }
+            guard case EncodingError.invalidValue(_, let context) = error else { return ["\(error)"] }
+            return context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+        }
+        for order in [
+            Order(lines: [Line(price: 1), Line(price: .nan)], ratios: []), Order(lines: [], ratios: [[1], [2, .infinity]]),
+        ] {
+            let ours = path { try ResponseJSONEncoder.encode(order) }
+            #expect(ours == path { try JSONEncoder().encode(order) })
+            #expect(ours.count == 3)
+        }
+    }
 }
