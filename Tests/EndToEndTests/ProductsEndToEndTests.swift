@@ -151,11 +151,9 @@ import Testing
         }
     }
 
-    /// With Redis, a read's stock comes from the counts there. A product's first read, and
-    /// a page's, load the stock from PostgreSQL with the products and seed those counts, so
-    /// the next read queries nothing; before, the second read queried the stock alone.
-    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
-    func theFirstReadOfAProductOrAPageSeedsTheirCountsInRedis() async throws {
+    /// Products on a PostgreSQL database of their own and a real Redis, as production runs
+    /// them: `body` gets each instance's environment, the users' database and the Redis.
+    private func onPostgresAndRedis(_ body: @Sendable ([String: String], DatabaseURL, RedisServer) async throws -> Void) async throws {
         let redis = try RedisServer()
         let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
         _ = try SigningKeySet.loadOrCreate(path: keys)
@@ -166,92 +164,92 @@ import Testing
                     "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "JWT_SIGNING_KEYS_FILE": keys,
                     "PRODUCTS_DATABASE_URL": "postgres://\(products.username)@\(products.host):\(products.port)/\(products.database)",
                 ]
-                try await TestServer.with(usersDatabaseURL: users, environment: environment) { shop in
-                    let counts = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
-                    defer { counts.shutdown() }
-                    func count(_ id: Int64) async throws -> String? {
-                        try await counts.send([RESPArgument("GET"), RESPArgument("shop:stock:\(id)")]).string
-                    }
-                    var ids: [Int64] = []
-                    for number in 1...2 {
-                        let created = try await shop.request(
-                            .POST,
-                            "/api/v1/products",
-                            json: #"{"sku":"lamp-\#(number)","name":"Lamp \#(number)","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
-                        )
-                        ids.append(try #require(created.json?["data"]?["id"]?.integer))
-                    }
-                    // Nothing reserved and nothing read yet: no counts.
-                    #expect(try await count(ids[0]) == nil)
-                    #expect(try await count(ids[1]) == nil)
+                try await body(environment, users, redis)
+            }
+        }
+    }
 
-                    let first = try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[0])")
-
-                    #expect(first.json?["data"]?["available"]?.integer == 0)
-                    #expect(try await count(ids[0]) == "0")
-                    #expect(try await count(ids[1]) == nil)
-                    let page = try await shop.anonymous.request(.GET, "/api/v1/products?sort=price")
-                    #expect(page.json?["data"]?.array?.count == 2)
-                    #expect(try await count(ids[1]) == "0")
-                    // The seeded count is the live one from then on.
-                    _ = try await shop.request(.POST, "/api/v1/products/\(ids[1])/inventory/adjustments", json: #"{"change":3,"reason":"delivery"}"#)
-                    #expect(try await count(ids[1]) == "3")
-                    #expect(try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[1])").json?["data"]?["available"]?.integer == 3)
+    /// With Redis, a read's stock comes from the counts there. A product's first read, and
+    /// a page's, load the stock from PostgreSQL with the products and seed those counts, so
+    /// the next read queries nothing; before, the second read queried the stock alone.
+    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
+    func theFirstReadOfAProductOrAPageSeedsTheirCountsInRedis() async throws {
+        try await onPostgresAndRedis { environment, users, redis in
+            try await TestServer.with(usersDatabaseURL: users, environment: environment) { shop in
+                let counts = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
+                defer { counts.shutdown() }
+                func count(_ id: Int64) async throws -> String? {
+                    try await counts.send([RESPArgument("GET"), RESPArgument("shop:stock:\(id)")]).string
                 }
+                var ids: [Int64] = []
+                for number in 1...2 {
+                    let created = try await shop.request(
+                        .POST,
+                        "/api/v1/products",
+                        json: #"{"sku":"lamp-\#(number)","name":"Lamp \#(number)","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+                    )
+                    ids.append(try #require(created.json?["data"]?["id"]?.integer))
+                }
+                // Nothing reserved and nothing read yet: no counts.
+                #expect(try await count(ids[0]) == nil)
+                #expect(try await count(ids[1]) == nil)
+
+                let first = try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[0])")
+
+                #expect(first.json?["data"]?["available"]?.integer == 0)
+                #expect(try await count(ids[0]) == "0")
+                #expect(try await count(ids[1]) == nil)
+                let page = try await shop.anonymous.request(.GET, "/api/v1/products?sort=price")
+                #expect(page.json?["data"]?.array?.count == 2)
+                #expect(try await count(ids[1]) == "0")
+                // The seeded count is the live one from then on.
+                _ = try await shop.request(.POST, "/api/v1/products/\(ids[1])/inventory/adjustments", json: #"{"change":3,"reason":"delivery"}"#)
+                #expect(try await count(ids[1]) == "3")
+                #expect(try await shop.anonymous.request(.GET, "/api/v1/products/\(ids[1])").json?["data"]?["available"]?.integer == 3)
             }
         }
     }
 
     @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
     func twoInstancesOnOneRedisSeeEachOthersChanges() async throws {
-        let redis = try RedisServer()
-        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).pem").path
-        _ = try SigningKeySet.loadOrCreate(path: keys)
-        defer { try? FileManager.default.removeItem(atPath: keys) }
-        try await TestDatabases.withPostgresURL { users in
-            try await TestDatabases.withPostgresURL { products in
-                let environment = [
-                    "REDIS_URL": "redis://127.0.0.1:\(redis.port)", "JWT_SIGNING_KEYS_FILE": keys,
-                    "PRODUCTS_DATABASE_URL": "postgres://\(products.username)@\(products.host):\(products.port)/\(products.database)",
-                ]
-                try await TestServer.with(usersDatabaseURL: users, environment: environment) { first in
-                    try await TestServer.with(usersDatabaseURL: users, environment: environment) { second in
-                        let created = try await first.request(
-                            .POST,
-                            "/api/v1/products",
-                            json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
-                        )
-                        let id = try #require(created.json?["data"]?["id"]?.integer)
-                        for _ in 0..<2 {
-                            #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Vase")
-                            #expect(try await listedNames(first.anonymous) == ["Vase"])
-                        }
-                        _ = try await second.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tall vase"}"#)
-                        #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Tall vase")
-                        #expect(try await listedNames(first.anonymous) == ["Tall vase"])
-
-                        // Stock is never served from the cache: a change on one instance is in
-                        // the very next read on the other, and that read is still a cache hit.
-                        func listed(_ shop: RunningShop) async throws -> Int64? {
-                            try await shop.request(.GET, "/api/v1/products?sort=price").json?["data"]?.array?.first?["available"]?.integer
-                        }
-                        func hits(_ shop: RunningShop) async throws -> Double {
-                            let text = String(decoding: try await shop.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
-                            let line = text.split(separator: "\n").first { $0.hasPrefix(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#) }
-                            return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } ?? 0
-                        }
-                        #expect(try await listed(first.anonymous) == 0)
-                        let adjusted = try await second.request(
-                            .POST,
-                            "/api/v1/products/\(id)/inventory/adjustments",
-                            json: #"{"change":7,"reason":"delivery"}"#
-                        )
-                        #expect(adjusted.status == 201)
-                        let before = try await hits(first)
-                        #expect(try await listed(first.anonymous) == 7)
-                        #expect(try await first.anonymous.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 7)
-                        #expect(try await hits(first) == before + 2, "both reads came from the cache")
+        try await onPostgresAndRedis { environment, users, _ in
+            try await TestServer.with(usersDatabaseURL: users, environment: environment) { first in
+                try await TestServer.with(usersDatabaseURL: users, environment: environment) { second in
+                    let created = try await first.request(
+                        .POST,
+                        "/api/v1/products",
+                        json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+                    )
+                    let id = try #require(created.json?["data"]?["id"]?.integer)
+                    for _ in 0..<2 {
+                        #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Vase")
+                        #expect(try await listedNames(first.anonymous) == ["Vase"])
                     }
+                    _ = try await second.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tall vase"}"#)
+                    #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Tall vase")
+                    #expect(try await listedNames(first.anonymous) == ["Tall vase"])
+
+                    // Stock is never served from the cache: a change on one instance is in
+                    // the very next read on the other, and that read is still a cache hit.
+                    func listed(_ shop: RunningShop) async throws -> Int64? {
+                        try await shop.request(.GET, "/api/v1/products?sort=price").json?["data"]?.array?.first?["available"]?.integer
+                    }
+                    func hits(_ shop: RunningShop) async throws -> Double {
+                        let text = String(decoding: try await shop.internalListener.request(.GET, "/metrics").body, as: UTF8.self)
+                        let line = text.split(separator: "\n").first { $0.hasPrefix(#"shop_cache_lookups_total{cache="catalog",outcome="hit"}"#) }
+                        return line.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } ?? 0
+                    }
+                    #expect(try await listed(first.anonymous) == 0)
+                    let adjusted = try await second.request(
+                        .POST,
+                        "/api/v1/products/\(id)/inventory/adjustments",
+                        json: #"{"change":7,"reason":"delivery"}"#
+                    )
+                    #expect(adjusted.status == 201)
+                    let before = try await hits(first)
+                    #expect(try await listed(first.anonymous) == 7)
+                    #expect(try await first.anonymous.request(.GET, "/api/v1/products/\(id)").json?["data"]?["available"]?.integer == 7)
+                    #expect(try await hits(first) == before + 2, "both reads came from the cache")
                 }
             }
         }
