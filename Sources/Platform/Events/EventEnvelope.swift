@@ -100,27 +100,30 @@ public struct EventEnvelope: Sendable, Hashable {
     }
 
     /// Reads CloudEvents JSON written by ``encoded()``: `data` must be an object, and is
-    /// kept as the bytes it arrived as.
+    /// kept as the bytes it arrived as. Of a member given twice, the last counts.
     public init(decoding json: Data) throws {
-        let bytes = [UInt8](json)
-        guard let members = try? JSONObjectReader.members(of: bytes) else { throw EventDecodingError.notACloudEvent }
-        var values: [String: Range<Int>] = [:]
-        for member in members { values[member.key] = member.value }
+        // Strict: `data` goes on as it is, to webhooks among others.
+        guard let tape = try? JSONTape(parsing: [UInt8](json), trailingCommas: false), tape.nodes.first?.kind == .object else {
+            throw EventDecodingError.notACloudEvent
+        }
+        var values: [String: Int] = [:]
+        tape.forEachMember(of: 0) { name in values[tape.string(at: name)] = name + 1 }
         func text(_ key: String) -> String? {
-            values[key].flatMap { JSONObjectReader.string(in: bytes, $0) }
+            guard let node = values[key], [.string, .escapedString].contains(tape.nodes[node].kind) else { return nil }
+            return tape.string(at: node)
         }
         guard text("specversion") == "1.0", let id = text("id"), let type = text("type"),
             let source = text("source"), let time = text("time").flatMap(RFC3339.date(from:)),
-            let data = values["data"], bytes[data.lowerBound] == UInt8(ascii: "{")
+            let data = values["data"].map({ tape.nodes[$0] }), data.kind == .object
         else { throw EventDecodingError.notACloudEvent }
         self.init(
             id: id,
             type: type,
             source: source,
             time: time,
-            data: Data(bytes[data]),
+            data: Data(tape.bytes[data.start..<data.end]),
             requestID: text("requestid"),
-            actorID: values["actorid"].flatMap { Int64(String(decoding: bytes[$0], as: UTF8.self)) },
+            actorID: values["actorid"].flatMap { tape.nodes[$0].kind == .integer ? Int64(tape.numberText(at: $0)) : nil },
             traceparent: text("traceparent")
         )
     }

@@ -5,9 +5,9 @@ import Foundation
 /// and an object's member is found by comparing its name's bytes, without a dictionary.
 ///
 /// It reads RFC 8259 JSON as Foundation's `JSONDecoder` does: a leading byte order mark,
-/// and one trailing comma before `}` or `]`, are allowed; strings must be valid UTF-8
-/// without raw control characters, with well-formed escapes and surrogate pairs; nesting
-/// stops at 512 levels. Anything else throws `DecodingError.dataCorrupted` with an empty
+/// and (unless told otherwise) one trailing comma before `}` or `]`, are allowed; strings
+/// must be valid UTF-8 without raw control characters, with well-formed escapes and
+/// surrogate pairs; nesting stops at 512 levels. Anything else throws `DecodingError.dataCorrupted` with an empty
 /// coding path, as Foundation's does for JSON it cannot read.
 struct JSONTape {
     enum Kind: UInt8 {
@@ -16,12 +16,16 @@ struct JSONTape {
 
     struct Node {
         var kind: Kind
-        /// A scalar's first byte (a string's, after its opening quote); a container's number
-        /// of members or elements.
+        /// A scalar's first byte (a string's, after its opening quote); a container's
+        /// opening bracket.
         var start: Int
-        /// One past a scalar's last byte (a string's closing quote); for a container, the
-        /// index of the node after its last descendant.
+        /// One past a scalar's last byte (a string's closing quote); one past a container's
+        /// closing bracket.
         var end: Int
+        /// A container's number of members or elements.
+        var count = 0
+        /// A container's: the index of the node after its last descendant.
+        var next = 0
     }
 
     /// The deepest nesting read, as in Foundation.
@@ -30,9 +34,11 @@ struct JSONTape {
     let bytes: [UInt8]
     private(set) var nodes: [Node] = []
 
-    init(parsing bytes: [UInt8]) throws {
+    /// `trailingCommas`: one comma before `}` or `]` is allowed, as Foundation allows it;
+    /// strict RFC 8259 without.
+    init(parsing bytes: [UInt8], trailingCommas: Bool = true) throws {
         self.bytes = bytes
-        var parser = Parser(count: bytes.count)
+        var parser = Parser(count: bytes.count, trailingCommas: trailingCommas)
         try bytes.withUnsafeBufferPointer { buffer in
             try parser.document(buffer)
         }
@@ -42,8 +48,18 @@ struct JSONTape {
     /// The index of the node after `index` and all its descendants.
     func next(after index: Int) -> Int {
         switch nodes[index].kind {
-        case .object, .array: nodes[index].end
+        case .object, .array: nodes[index].next
         default: index + 1
+        }
+    }
+
+    /// Calls `body` with the name node of each member of the object at `object`, in
+    /// document order (the value is the node after it).
+    func forEachMember(of object: Int, _ body: (Int) -> Void) {
+        var name = object + 1
+        for _ in 0..<nodes[object].count {
+            body(name)
+            name = next(after: name + 1)
         }
     }
 
@@ -135,8 +151,10 @@ struct JSONTape {
 private struct Parser {
     var nodes: [JSONTape.Node] = []
     var index = 0
+    let trailingCommas: Bool
 
-    init(count: Int) {
+    init(count: Int, trailingCommas: Bool) {
+        self.trailingCommas = trailingCommas
         nodes.reserveCapacity(count / 8 + 4)
     }
 
@@ -176,7 +194,7 @@ private struct Parser {
         guard depth <= JSONTape.maximumDepth else { throw JSONTape.invalid("too many nested arrays or objects") }
         let closing = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
         let position = nodes.count
-        nodes.append(JSONTape.Node(kind: object ? .object : .array, start: 0, end: 0))
+        nodes.append(JSONTape.Node(kind: object ? .object : .array, start: index, end: index))
         index += 1
         var count = 0
         skipWhitespace(bytes)
@@ -208,14 +226,15 @@ private struct Parser {
                 index += 1
                 skipWhitespace(bytes)
                 // One trailing comma, as Foundation allows.
-                if index < bytes.count, bytes[index] == closing {
+                if trailingCommas, index < bytes.count, bytes[index] == closing {
                     index += 1
                     break
                 }
             }
         }
-        nodes[position].start = count
-        nodes[position].end = nodes.count
+        nodes[position].end = index
+        nodes[position].count = count
+        nodes[position].next = nodes.count
     }
 
     private mutating func literal(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString, _ kind: JSONTape.Kind) throws {

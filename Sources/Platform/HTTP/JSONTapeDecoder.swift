@@ -45,7 +45,7 @@ private final class TapeDocument {
 
     /// The value of the first member of `object` named `name`.
     func value(in object: Int, named name: String) -> Int? {
-        let count = tape.nodes[object].start
+        let count = tape.nodes[object].count
         if count > Self.searchedMembers {
             if let index = memberIndexes[object] { return index[name] }
             var index: [String: Int] = [:]
@@ -65,11 +65,7 @@ private final class TapeDocument {
     }
 
     func forEachMember(of object: Int, _ body: (Int) -> Void) {
-        var nameNode = object + 1
-        for _ in 0..<tape.nodes[object].start {
-            body(nameNode)
-            nameNode = tape.next(after: nameNode + 1)
-        }
+        tape.forEachMember(of: object, body)
     }
 
     // MARK: Scalars
@@ -336,7 +332,7 @@ private struct TapeUnkeyedContainer: UnkeyedDecodingContainer {
     init(document: TapeDocument, node: Int, path: TapePath?) {
         self.document = document
         self.path = path
-        count = document.tape.nodes[node].start
+        count = document.tape.nodes[node].count
         cursor = node + 1
     }
 
