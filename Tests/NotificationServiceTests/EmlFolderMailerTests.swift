@@ -48,16 +48,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
         let mailer = EmlFolderMailer(dataDirectory: dataDirectory)
         for number in 1...5 {
-            _ = try await mailer.send(
-                MailMessage(
-                    from: MailAddress("shop@shop.example"),
-                    to: MailAddress("ada@example.com"),
-                    subject: "Number \(number)",
-                    text: "t",
-                    messageID: "n-\(number)@shop.example",
-                    date: Date()
-                )
-            )
+            _ = try await mailer.send(Self.numbered(number))
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: mailer.folder.path)
         #expect(files.count == 5)
@@ -70,15 +61,7 @@ import Testing
         let mailer = EmlFolderMailer(dataDirectory: dataDirectory)
 
         for number in [3, 1, 2] {
-            let message = try MailMessage(
-                from: MailAddress("shop@shop.example"),
-                to: MailAddress("ada@example.com"),
-                subject: "Number \(number)",
-                text: "t",
-                messageID: "n-\(number)@shop.example",
-                date: Date()
-            )
-            _ = try await mailer.send(message)
+            _ = try await mailer.send(Self.numbered(number))
             try await Task.sleep(for: .milliseconds(5))
         }
 
@@ -87,6 +70,18 @@ import Testing
             files.map { $0.split(separator: "-").dropFirst().joined(separator: "-") } == [
                 "n-3@shop.example.eml", "n-1@shop.example.eml", "n-2@shop.example.eml",
             ]
+        )
+    }
+
+    /// A short message whose Message-ID is `n-<number>@shop.example`.
+    static func numbered(_ number: Int) throws -> MailMessage {
+        try MailMessage(
+            from: MailAddress("shop@shop.example"),
+            to: MailAddress("ada@example.com"),
+            subject: "Number \(number)",
+            text: "t",
+            messageID: "n-\(number)@shop.example",
+            date: Date()
         )
     }
 }
