@@ -246,9 +246,21 @@ enum TestServer {
         if settings.internalPort == nil { internalContinuation.finish() }
         let group = ServiceGroup(services: applications, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // A shop that cannot start ends the waits for its ports too.
+                defer {
+                    continuation.finish()
+                    internalContinuation.finish()
+                }
+                try await group.run()
+            }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw ServerDidNotStart() }
+            guard let port = await iterator.next() else {
+                var failure: any Error = ServerDidNotStart()
+                do { try await tasks.waitForAll() } catch { failure = error }
+                await system.close()
+                throw failure
+            }
             var internalIterator = internalPorts.makeAsyncIterator()
             let internalPort = await internalIterator.next()
             do {

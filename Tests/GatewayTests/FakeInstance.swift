@@ -78,10 +78,18 @@ final class FakeInstance: Sendable {
             logger: logger
         )
         let group = ServiceGroup(services: [app], logger: logger)
-        let task = Task { try await group.run() }
+        // A server that cannot start (its port taken) ends the wait for its port too.
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
         state.withLock { $0.running = (group, task) }
         var iterator = ports.makeAsyncIterator()
-        guard await iterator.next() != nil else { throw LocalHTTPServerDidNotStart() }
+        guard await iterator.next() != nil else {
+            state.withLock { $0.running = nil }
+            try await task.value
+            throw LocalHTTPServerDidNotStart()
+        }
     }
 
     /// Stops gracefully; the port refuses connections afterwards.

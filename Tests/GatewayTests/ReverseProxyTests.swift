@@ -96,6 +96,17 @@ import Testing
         await b.stop()
     }
 
+    /// A fake instance whose port is taken fails to start, with the reason, instead of
+    /// waiting for a port it will never get (one so waited, and stalled a whole run).
+    @Test func anInstanceWhosePortIsTakenFailsToStart() async throws {
+        let holder = try FakeInstance(name: "holder")
+        try await holder.start()
+        let late = try FakeInstance(name: "late", port: holder.port)
+        await #expect(throws: (any Error).self) { try await late.start() }
+        #expect(try await GatewayHarness.request(port: holder.port, .GET, "/anything").headers.first(name: "X-Instance") == "GET /anything")
+        await holder.stop()
+    }
+
     @Test func withEveryInstanceDownTheAnswerIs503AtOnce() async throws {
         let (a, b) = (try FakeInstance(name: "a"), try FakeInstance(name: "b"))
         try await a.start()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Whether tests may go without a backend (PostgreSQL, redis-server, moto_server).
 ///
@@ -117,23 +118,49 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// A TCP port on loopback that was free a moment ago (a server started on it may still
-/// find it taken, and should try another).
+/// A TCP port on loopback that was free a moment ago, never handed out before in this
+/// process.
+///
+/// It is taken from below the kernel's range of ephemeral ports. A port the kernel picks
+/// for `bind(0)` comes from that range, where every outgoing connection of the test process
+/// takes its local port too: a server started there a moment later could find its port
+/// taken by a client (a fake instance's port was, and its test waited for it forever).
+/// Below the range only servers bind, and each gets a port of its own.
 public func freePort() throws -> Int {
+    let below = ephemeralPorts.lowerBound
+    for _ in 0..<1000 {
+        let candidate = Int.random(in: (below - 16_384)..<below)
+        let fresh = handedOutPorts.withLock { ports in ports.insert(candidate).inserted }
+        if fresh, canBind(candidate) { return candidate }
+    }
+    throw NoFreePort()
+}
+
+/// The ports this process's `freePort()` has handed out.
+private let handedOutPorts = Mutex(Set<Int>())
+
+/// The kernel's range of local ports for outgoing connections (Linux's default if it cannot
+/// be read).
+private let ephemeralPorts: ClosedRange<Int> = {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+    guard bounds.count == 2, bounds[0] > 20_000, bounds[0] <= bounds[1] else { return 32_768...60_999 }
+    return bounds[0]...bounds[1]
+}()
+
+/// Whether a listening socket could bind `port` on loopback now.
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-        }
+    let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
     }
-    guard bound else { throw NoFreePort() }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// No port on loopback could be bound.

@@ -41,9 +41,16 @@ func serveOnLoopback<Result: Sendable>(
     }
     let services = ServiceGroup(services: [app], logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await services.run() }
+        group.addTask {
+            // A server that cannot start ends the wait for its port too.
+            defer { continuation.finish() }
+            try await services.run()
+        }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LocalHTTPServerDidNotStart() }
+        guard let port = await iterator.next() else {
+            try await group.waitForAll()
+            throw LocalHTTPServerDidNotStart()
+        }
         let result: Result
         do {
             result = try await body(port)
