@@ -76,7 +76,10 @@ import Glibc
                 )
                 // The server answers a method it cannot parse and closes the connection; the
                 // client is told not to keep it, or a later request may find it reset (CI, once).
-                _ = try await admin.anonymous.request(.RAW(value: "BREW\(index)"), "/api/v1/users", headers: [("Connection", "close")])
+                // The server closes with the rest of the request unread, so the kernel may
+                // reset the connection before the client reads the answer (seen under load):
+                // what matters here is what the server counted, not the answer.
+                _ = try? await admin.anonymous.request(.RAW(value: "BREW\(index)"), "/api/v1/users", headers: [("Connection", "close")])
             }
             let after = try await metricsLines(admin)
             let added = after.subtracting(before).filter { $0.hasPrefix("shop_http_request") }
