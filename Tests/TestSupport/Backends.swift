@@ -125,7 +125,8 @@ public final class ChildProcess: @unchecked Sendable {
 /// for `bind(0)` comes from that range, where every outgoing connection of the test process
 /// takes its local port too: a server started there a moment later could find its port
 /// taken by a client (a fake instance's port was, and its test waited for it forever).
-/// Below the range only servers bind, and each gets a port of its own.
+/// Below the range only servers bind, and each gets a port of its own (another process may
+/// still take it first: a server that cannot bind it fails to start, and says so).
 public func freePort() throws -> Int {
     let below = ephemeralPorts.lowerBound
     for _ in 0..<1000 {
