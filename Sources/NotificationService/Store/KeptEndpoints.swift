@@ -9,6 +9,9 @@ import Synchronization
 /// read takes the generation before it reads and keeps its result only if the generation has
 /// not moved by the end, so a read that overlapped a write is answered but never kept. What is
 /// kept is also dropped after `maximumAge`, for a writer in another process.
+///
+/// Not ``KeptWhileUnwritten``: that one keeps a value while its database's count of write
+/// transactions stands still, and Notifications' database is written at every event.
 final class KeptEndpoints: Sendable {
     private struct Kept {
         var generation: Int

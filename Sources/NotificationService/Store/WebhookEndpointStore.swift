@@ -63,21 +63,22 @@ struct WebhookEndpointStore: Sendable {
 
     /// Whether an enabled endpoint subscribed to `type`.
     func hasSubscribers(of type: String) async throws -> Bool {
-        try await enabled { try await database.read { sql in try await Self.enabled(in: sql) } }
+        try await keptOrRead { try await database.read { sql in try await Self.readEnabled(in: sql) } }
             .contains { $0.eventTypes.contains(type) }
     }
 
     /// The enabled endpoints that subscribed to `type`, inside the caller's transaction.
     func subscribers(of type: String, in sql: any SQLDatabase) async throws -> [WebhookEndpoint] {
-        try await enabled { try await Self.enabled(in: sql) }.filter { $0.eventTypes.contains(type) }
+        try await keptOrRead { try await Self.readEnabled(in: sql) }.filter { $0.eventTypes.contains(type) }
     }
 
-    private func enabled(read: () async throws -> [WebhookEndpoint]) async throws -> [WebhookEndpoint] {
+    /// The enabled endpoints, kept ones where this process keeps them, otherwise `read`'s.
+    private func keptOrRead(_ read: () async throws -> [WebhookEndpoint]) async throws -> [WebhookEndpoint] {
         guard let kept else { return try await read() }
         return try await kept.enabled(read: read)
     }
 
-    private static func enabled(in sql: any SQLDatabase) async throws -> [WebhookEndpoint] {
+    private static func readEnabled(in sql: any SQLDatabase) async throws -> [WebhookEndpoint] {
         try await sql.raw("SELECT * FROM webhook_endpoints WHERE enabled = \(bind: true) ORDER BY seq").all().map(Self.endpoint(from:))
     }
 
