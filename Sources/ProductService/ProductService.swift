@@ -26,11 +26,14 @@ public struct ProductService: Sendable {
     ///     not given.
     ///   - cacheTTL: how long a catalog read may be served from the cache; `nil` or zero
     ///     reads the database every time. Any change of the catalog empties it at once.
+    ///   - productCacheTTL: with Redis, how long an existing product's entry lives (the
+    ///     cache catches up with every change the database counts, see ``CatalogCache``).
     public init(
         database: any Database,
         redis: RedisClient? = nil,
         images: ImageSettings? = nil,
         cacheTTL: Duration? = .seconds(60),
+        productCacheTTL: Duration = .seconds(3600),
         metrics: ShopMetrics? = nil,
         logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
@@ -59,6 +62,9 @@ public struct ProductService: Sendable {
             if redis != nil {
                 cache.stockPrefix = StockCache.defaultPrefix
                 cache.near = NearCatalogCache(maxEntries: 50_000)
+                let catalog = CatalogStore(database: database)
+                cache.changes = { try await catalog.changeCount() }
+                cache.productTTL = max(productCacheTTL, cacheTTL)
             }
             self.cache = cache
         } else {
@@ -140,7 +146,7 @@ public struct ProductService: Sendable {
     /// Returns the stock of reservations that were neither committed nor released in
     /// time, purges old idempotency keys, and with Redis keeps its counts in step.
     public func backgroundServices(logger: Logger) -> [any Service] {
-        ProductJobs(inventory: inventory, database: inventoryStore.database, now: now).services(logger: logger)
+        ProductJobs(inventory: inventory, database: inventoryStore.database, cache: cache, now: now).services(logger: logger)
     }
 }
 

@@ -128,6 +128,8 @@ struct Settings: Sendable {
     var internalToken: String?
     /// How long catalog reads may come from the read cache; zero turns it off.
     var catalogCacheTTL = Duration.seconds(60)
+    /// With Redis, how long an existing product's entry lives (never less than the above).
+    var productCacheTTL = Duration.seconds(3600)
 
     /// Reads the environment; every wrong value is reported with its variable's name.
     init(environment: [String: String], service: ServiceName, purpose: Purpose = .serve) throws(ConfigurationError) {
@@ -287,6 +289,7 @@ struct Settings: Sendable {
             imagesBaseURL = base.hasSuffix("/") ? base : base + "/"
         }
         if let seconds = try env.int("CATALOG_CACHE_TTL_SECONDS", in: 0...86_400) { catalogCacheTTL = .seconds(seconds) }
+        if let seconds = try env.int("CATALOG_CACHE_PRODUCT_TTL_SECONDS", in: 1...604_800) { productCacheTTL = .seconds(seconds) }
         if let endpoint = try env.parsed(
             "S3_ENDPOINT",
             { (raw: String) throws(InvalidValue) -> URL in

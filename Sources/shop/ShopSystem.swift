@@ -159,6 +159,7 @@ struct ShopSystem: Sendable {
                 redis: stockRedis,
                 images: ImageSettings(storage: storage, maxBytes: settings.imageMaxBytes, publicBaseURL: settings.imagesBaseURL),
                 cacheTTL: settings.catalogCacheTTL,
+                productCacheTTL: settings.productCacheTTL,
                 metrics: metrics,
                 logger: logger
             )

@@ -210,6 +210,63 @@ import Testing
         }
     }
 
+    /// A change the service did not make (straight in the database, as a request that died
+    /// after its commit or could not reach Redis leaves it) is seen within the catch-up's
+    /// second, not after the entries' life: an existing product's entry lives an hour, a
+    /// missing one's and a page's the minute.
+    @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
+    func aChangeMadeOutsideTheServiceIsSeenAfterTheCatchUpNotTheEntrysLife() async throws {
+        try await onPostgresAndRedis { environment, users, redis in
+            try await TestServer.with(usersDatabaseURL: users, environment: environment) { shop in
+                let created = try await shop.request(
+                    .POST,
+                    "/api/v1/products",
+                    json: #"{"sku":"bowl-1","name":"Bowl","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+                )
+                let id = try #require(created.json?["data"]?["id"]?.integer)
+                for _ in 0..<2 {
+                    #expect(try await name(shop.anonymous, "/api/v1/products/\(id)") == "Bowl")
+                    #expect(try await listedNames(shop.anonymous) == ["Bowl"])
+                }
+                #expect(try await shop.anonymous.request(.GET, "/api/v1/products/\(id + 1000)").status == 404)
+
+                let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
+                defer { client.shutdown() }
+                func life(_ pattern: String) async throws -> Int? {
+                    let keys = try await client.send([RESPArgument("KEYS"), RESPArgument(pattern)]).array ?? []
+                    guard keys.count == 1, let key = keys[0].string else { return nil }
+                    return try await client.send([RESPArgument("TTL"), RESPArgument(key)]).int
+                }
+                #expect(try await life("shop:catalog:*:product:\(id)").map { $0 > 3_000 } == true, "an hour")
+                #expect(try await life("shop:catalog:*:product:\(id + 1000)").map { $0 <= 60 } == true, "a minute")
+                #expect(try await life("shop:catalog:*:list:*").map { $0 <= 60 } == true, "a minute")
+
+                let database = PostgresDatabase(
+                    url: try DatabaseURL(try #require(environment["PRODUCTS_DATABASE_URL"])),
+                    maxConnections: 1,
+                    logger: TestDatabases.logger
+                )
+                try await database.withRunning {
+                    try await database.transaction { sql in
+                        try await sql.raw("UPDATE products SET name = 'Soup bowl' WHERE id = \(bind: id)").run()
+                    }
+                }
+                let clock = ContinuousClock()
+                let changed = clock.now
+                var product: String?
+                var listed: [String] = []
+                while clock.now - changed < .seconds(15) {
+                    product = try await name(shop.anonymous, "/api/v1/products/\(id)")
+                    listed = try await listedNames(shop.anonymous)
+                    if product == "Soup bowl", listed == ["Soup bowl"] { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                #expect(product == "Soup bowl")
+                #expect(listed == ["Soup bowl"])
+            }
+        }
+    }
+
     @Test(.enabled(if: RedisServer.available && TestDatabases.postgresAvailable))
     func twoInstancesOnOneRedisSeeEachOthersChanges() async throws {
         try await onPostgresAndRedis { environment, users, _ in

@@ -62,6 +62,39 @@ import Testing
         }
     }
 
+    /// Catching up with the database's count of changes starts one generation per count not
+    /// seen yet, and after Redis lost its keys starts past every generation counted before.
+    @Test(arguments: kinds.filter { $0 == .redis })
+    func catchingUpStartsAGenerationOnlyForACountNotSeenYet(_ kind: Kind) async throws {
+        let server = try RedisServer()
+        let redis = Self.client(of: server)
+        defer { redis.shutdown() }
+        let store = RedisCatalogCache(redis: redis, prefix: "test:catalog")
+        let before = Int(Date().timeIntervalSince1970 * 1000)
+        try await store.store("product:1", generation: try await store.lookup("product:1").generation, value: "old", ttl: .seconds(60))
+
+        try await store.catchUp(toChanges: 5)
+        let first = try await store.lookup("product:1")
+        #expect(first.value == nil, "a count not seen yet hides what was kept")
+        #expect(first.generation > before, "the first count starts past the time in milliseconds")
+        try await store.store("product:1", generation: first.generation, value: "new", ttl: .seconds(60))
+
+        for seen in [5, 4, 0] as [Int64] {
+            try await store.catchUp(toChanges: seen)
+            #expect(try await store.lookup("product:1") == (first.generation, "new"), "count \(seen) was caught up with")
+        }
+        try await store.catchUp(toChanges: 6)
+        #expect(try await store.lookup("product:1") == (first.generation + 1, nil))
+
+        // Redis loses everything; an instance may still keep entries near under the
+        // generations counted before, so the next one must not repeat any of them (two
+        // changes were counted within milliseconds of the first: the time must move past).
+        try await Task.sleep(for: .milliseconds(5))
+        _ = try await redis.send([RESPArgument("FLUSHALL")])
+        try await store.catchUp(toChanges: 6)
+        #expect(try await store.lookup("product:1").generation > first.generation + 1)
+    }
+
     /// On Redis a hit brings the live counts of the products its entry names, in the same
     /// round trip; a product without a count is left to the database.
     @Test(arguments: kinds.filter { $0 == .redis })

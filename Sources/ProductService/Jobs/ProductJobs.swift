@@ -8,10 +8,12 @@ import Synchronization
 struct ProductJobs: Sendable {
     let inventory: Inventory
     let database: any Database
+    let cache: CatalogCache?
     let now: @Sendable () -> Date
 
     /// Reservation expiry every 15 s, idempotency keys purged hourly, and with Redis a
-    /// sweep that sets the live counts back to the database's.
+    /// sweep that sets the live counts back to the database's and the read cache caught up
+    /// with the catalog's changes every second.
     func services(logger: Logger) -> [any Service] {
         let (inventory, database, now) = (self.inventory, self.database, self.now)
         var jobs: [any Service] = [
@@ -31,6 +33,9 @@ struct ProductJobs: Sendable {
                     sweep.productID.withLock { $0 = next }
                 }
             )
+        }
+        if let cache, cache.changes != nil {
+            jobs.append(PeriodicJob("catch the catalog cache up", every: CatalogCache.catchUpInterval, logger: logger) { try await cache.catchUp() })
         }
         return jobs
     }

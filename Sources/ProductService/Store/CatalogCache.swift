@@ -17,6 +17,9 @@ protocol CatalogCacheStore: Sendable {
     func store(_ key: String, generation: Int, value: String, ttl: Duration) async throws
     /// Starts a new generation.
     func invalidateAll() async throws
+    /// Starts a new generation unless one was already started for `changes` (the database's
+    /// count of catalog changes, read after they committed) or more.
+    func catchUp(toChanges changes: Int64) async throws
     /// The entry under `key` and the live counts of the products it names, where the store
     /// keeps them (see the extension).
     func lookup(_ key: String, stockPrefix: String?) async throws -> (generation: Int, value: String?, counts: [Int64: Int])
@@ -38,6 +41,11 @@ extension CatalogCacheStore {
 
     func counts(of productIDs: [Int64], stockPrefix: String) async throws -> (generation: Int, counts: [Int64: Int])? {
         nil
+    }
+
+    /// A store that does not remember the counts it caught up with starts a new generation.
+    func catchUp(toChanges changes: Int64) async throws {
+        try await invalidateAll()
     }
 }
 
@@ -316,6 +324,32 @@ struct RedisCatalogCache: CatalogCacheStore {
     func invalidateAll() async throws {
         _ = try await redis.increment("\(prefix):generation")
     }
+
+    /// A new generation only for a count of changes no instance has caught up with yet
+    /// (`<prefix>:changes`). A count Redis does not have means it lost its keys (a restart,
+    /// a flush) while instances may still keep entries near under generations counted
+    /// before: the count then starts past the time in milliseconds, above any of those
+    /// (unless the catalog changed more than once a millisecond since the last loss).
+    static let catchUpScript = RedisScript(
+        """
+        local seen = redis.call('GET', KEYS[2])
+        if seen and tonumber(seen) >= tonumber(ARGV[1]) then return 0 end
+        local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if not seen then generation = math.max(generation, tonumber(ARGV[2])) end
+        redis.call('SET', KEYS[1], string.format('%d', generation + 1))
+        redis.call('SET', KEYS[2], ARGV[1])
+        return 1
+        """
+    )
+
+    func catchUp(toChanges changes: Int64) async throws {
+        let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        _ = try await redis.evaluate(
+            Self.catchUpScript,
+            keys: ["\(prefix):generation", "\(prefix):changes"],
+            arguments: [RESPArgument(String(changes)), RESPArgument(String(milliseconds))]
+        )
+    }
 }
 
 /// Cached catalog reads as the routes use them: a cache that fails is a miss, never an
@@ -323,6 +357,15 @@ struct RedisCatalogCache: CatalogCacheStore {
 struct CatalogCache: Sendable {
     let store: any CatalogCacheStore
     let ttl: Duration
+    /// The database's count of catalog changes, where the cache catches up with it: each
+    /// change then starts a new generation even when the request that made it could not
+    /// (Redis down, the process gone) or it was made outside the service, within
+    /// ``catchUpInterval``.
+    var changes: (@Sendable () async throws -> Int64)? = nil
+    /// How long an existing product's entry lives where ``changes`` is caught up with: its
+    /// entries are bounded by the catalog, and a change ends them anyway. Lists and products
+    /// not found, whose keys a client chooses, live ``ttl``.
+    var productTTL: Duration? = nil
     /// Where the live stock counts are kept beside the entries (Redis), read in the same
     /// round trip as an entry; nil where there are none.
     var stockPrefix: String? = nil
@@ -349,7 +392,7 @@ struct CatalogCache: Sendable {
             }
             metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
             let value = try await load()
-            memory.storeValue(key, generation: found.generation, value: value, ttl: ttl)
+            memory.storeValue(key, generation: found.generation, value: value, ttl: life(of: value))
             return (value, true, [:])
         }
         if let near, let stockPrefix, let kept = near.entry(key), let value = kept.value as? Value,
@@ -368,23 +411,44 @@ struct CatalogCache: Sendable {
         }
         if let text = found.value, let value = Value(cacheText: text) {
             metrics?.recordCacheLookup(cache: "catalog", outcome: "hit")
-            near?.keep(key, value: value, generation: found.generation, ttl: ttl)
+            near?.keep(key, value: value, generation: found.generation, ttl: life(of: value))
             return (value, false, found.counts)
         }
         metrics?.recordCacheLookup(cache: "catalog", outcome: "miss")
         let value = try await load()
-        try? await store.store(key, generation: found.generation, value: value.cacheText, ttl: ttl)
-        near?.keep(key, value: value, generation: found.generation, ttl: ttl)
+        try? await store.store(key, generation: found.generation, value: value.cacheText, ttl: life(of: value))
+        near?.keep(key, value: value, generation: found.generation, ttl: life(of: value))
         return (value, true, [:])
     }
 
     /// After a change of the catalog: every instance reads the database next.
     func invalidate() async {
         do {
-            try await store.invalidateAll()
+            if changes != nil {
+                try await catchUp()
+            } else {
+                try await store.invalidateAll()
+            }
         } catch {
-            // Readers may see the old catalog until the entries' time to live runs out.
+            // Readers may see the old catalog until the entries' time to live runs out, or
+            // with ``changes`` until the next catch-up.
             logger.error("catalog cache not invalidated", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// How often a process catches up with the database's count of changes.
+    static let catchUpInterval = Duration.seconds(1)
+
+    /// Starts a new generation if the catalog changed since the last one was started for a
+    /// change: the count is read after every change it counts has committed, so the new
+    /// generation hides every entry read before them.
+    func catchUp() async throws {
+        guard let changes else { return }
+        try await store.catchUp(toChanges: try await changes())
+    }
+
+    /// How long `value` may be kept.
+    func life(of value: some CatalogCacheValue) -> Duration {
+        value.boundedByCatalog ? productTTL ?? ttl : ttl
     }
 }

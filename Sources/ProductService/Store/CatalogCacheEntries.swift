@@ -8,6 +8,13 @@ protocol CatalogCacheValue: Sendable {
     init?(cacheText: String)
     /// The products whose live counts an answer of this value shows.
     var productIDs: [Int64] { get }
+    /// Whether there is at most one entry like this per product (a product that exists),
+    /// so that however long they live, the catalog bounds them; a client cannot make more.
+    var boundedByCatalog: Bool { get }
+}
+
+extension CatalogCacheValue {
+    var boundedByCatalog: Bool { false }
 }
 
 /// A product read as the cache keeps it: the answer's bytes with a hole for its stock, and
@@ -38,6 +45,8 @@ struct CachedProductBody: CatalogCacheValue, CacheWeighable {
 
     var approximateBytes: Int { template.bytes + 64 }
     var productIDs: [Int64] { template.productIDs }
+    /// Kept by its id and by its slug: two entries per product at most in a generation.
+    var boundedByCatalog: Bool { true }
 }
 
 /// A list page as the cache keeps it: the answer's bytes with a hole per product, and where
@@ -90,6 +99,8 @@ extension Optional: CatalogCacheValue where Wrapped: CatalogCacheValue {
     /// missing id does not reach the database each time.
     var cacheText: String { self?.cacheText ?? "none" }
     var productIDs: [Int64] { self?.productIDs ?? [] }
+    /// Ids that name no product are the client's choice: their `none` lives the short life.
+    var boundedByCatalog: Bool { self?.boundedByCatalog ?? false }
 
     init?(cacheText: String) {
         if cacheText == "none" {
