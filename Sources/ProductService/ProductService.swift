@@ -62,8 +62,8 @@ public struct ProductService: Sendable {
             if redis != nil {
                 cache.stockPrefix = StockCache.defaultPrefix
                 cache.near = NearCatalogCache(maxEntries: 50_000)
-                let catalog = CatalogStore(database: database)
-                cache.changes = { try await catalog.changeCount() }
+                let counted = database
+                cache.changes = { try await CatalogCache.changeCount.current(in: counted) }
                 cache.productTTL = max(productCacheTTL, cacheTTL)
             }
             self.cache = cache

@@ -68,10 +68,12 @@ public struct UserService: Sendable {
     public func addRoutes(to group: RouterGroup<ShopRequestContext>) {
         var routes = UserRoutes(accounts: accounts, idempotency: IdempotencyStore(database: store.database), now: now)
         if let counted = store.database as? WriteCountingDatabase, counted.kind == .sqlite || counted.shared != nil {
-            // Kept answers: exact while the count sees every write. The age bounds a writer
-            // that moves no count: a maintenance command on the file, or a write whose
-            // shared count could not be moved.
-            let age: Duration = counted.kind == .sqlite ? .seconds(1) : .seconds(10)
+            // Kept answers: exact while the count sees every write. On SQLite the age bounds
+            // a writer that moves no count (a maintenance command on the file). On
+            // PostgreSQL a write whose shared count could not be moved is caught up with
+            // within a second (`UserJobs`), so the age only bounds what Redis losing the
+            // count itself could leave.
+            let age: Duration = counted.kind == .sqlite ? .seconds(1) : .seconds(300)
             routes.keptPages = KeptAnswers(database: counted, maximumAge: age)
             routes.keptUsers = KeptAnswers(database: counted, limit: 20_000, maximumAge: age)
         }

@@ -8,6 +8,10 @@ public protocol SharedWriteCount: Sendable {
     func current() async throws -> UInt64
     /// Counts one write transaction that ended.
     func increment() async throws
+    /// Moves the count on unless it was moved already for `changes` (the database's own
+    /// count of changes, ``ChangeCount``, read after they committed) or a later one: a
+    /// write whose own ``increment()`` never happened is counted all the same.
+    func catchUp(toChanges changes: Int64) async throws
 }
 
 /// The count in one Redis key. A request whose session check read the key along
@@ -41,6 +45,11 @@ public struct RedisSharedWriteCount: SharedWriteCount {
 
     public func increment() async throws {
         _ = try await redis.increment(key)
+    }
+
+    /// The changes caught up with are kept under `<key>:changes`.
+    public func catchUp(toChanges changes: Int64) async throws {
+        try await ChangeCount.catchUp(changes, value: key, seen: "\(key):changes", in: redis)
     }
 }
 

@@ -326,29 +326,9 @@ struct RedisCatalogCache: CatalogCacheStore {
     }
 
     /// A new generation only for a count of changes no instance has caught up with yet
-    /// (`<prefix>:changes`). A count Redis does not have means it lost its keys (a restart,
-    /// a flush) while instances may still keep entries near under generations counted
-    /// before: the count then starts past the time in milliseconds, above any of those
-    /// (unless the catalog changed more than once a millisecond since the last loss).
-    static let catchUpScript = RedisScript(
-        """
-        local seen = redis.call('GET', KEYS[2])
-        if seen and tonumber(seen) >= tonumber(ARGV[1]) then return 0 end
-        local generation = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if not seen then generation = math.max(generation, tonumber(ARGV[2])) end
-        redis.call('SET', KEYS[1], string.format('%d', generation + 1))
-        redis.call('SET', KEYS[2], ARGV[1])
-        return 1
-        """
-    )
-
+    /// (kept under `<prefix>:changes`).
     func catchUp(toChanges changes: Int64) async throws {
-        let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
-        _ = try await redis.evaluate(
-            Self.catchUpScript,
-            keys: ["\(prefix):generation", "\(prefix):changes"],
-            arguments: [RESPArgument(String(changes)), RESPArgument(String(milliseconds))]
-        )
+        try await ChangeCount.catchUp(changes, value: "\(prefix):generation", seen: "\(prefix):changes", in: redis)
     }
 }
 
@@ -438,6 +418,8 @@ struct CatalogCache: Sendable {
 
     /// How often a process catches up with the database's count of changes.
     static let catchUpInterval = Duration.seconds(1)
+    /// The database's count of catalog changes (migration 10).
+    static let changeCount = ChangeCount(table: "catalog_changes")
 
     /// Starts a new generation if the catalog changed since the last one was started for a
     /// change: the count is read after every change it counts has committed, so the new

@@ -94,12 +94,6 @@ struct CatalogStore: Sendable {
         }
     }
 
-    /// How many times the catalog changed (migration 10's count, moved by triggers).
-    func changeCount() async throws -> Int64 {
-        let row = try await database.read { sql in try await sql.raw("SELECT count FROM catalog_changes WHERE id = 1").first() }
-        return try row?.decode(column: "count", as: Int64.self) ?? 0
-    }
-
     /// The units available now of each product, in one query.
     func available(of productIDs: [Int64]) async throws -> [Int64: Int] {
         guard !productIDs.isEmpty else { return [:] }

@@ -137,48 +137,13 @@ enum ProductMigrations {
             try await sql.raw("CREATE INDEX products_search_vector_idx ON products USING GIN (search_vector)").run()
             try await sql.raw("DROP INDEX products_search_idx").run()
         },
-        Migration(10, "a count of catalog changes kept by the database") { sql in
-            // Moved by triggers in the transaction of every change to what catalog reads
-            // show, whoever writes it: the read cache catches up with it (`CatalogCache.catchUp`),
-            // so a change whose invalidation never reached Redis is still seen.
-            try await sql.raw("CREATE TABLE catalog_changes (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL)").run()
-            try await sql.raw("INSERT INTO catalog_changes (id, count) VALUES (1, 0)").run()
-            let tables = ["products", "categories", "product_images"]
-            if sql.dialect.name == "sqlite" {
-                for table in tables {
-                    for event in ["INSERT", "UPDATE", "DELETE"] {
-                        let trigger = """
-                            CREATE TRIGGER \(table)_changed_\(event.lowercased()) AFTER \(event) ON \(table) BEGIN
-                                UPDATE catalog_changes SET count = count + 1 WHERE id = 1;
-                            END
-                            """
-                        try await sql.raw(SQLQueryString(trigger)).run()
-                    }
-                }
-            } else {
-                // Counted at commit (deferred), once per transaction: the count's row is the
-                // last lock a change takes, so it never waits for it while holding another
-                // that someone queued behind it holds too (an image's object key, a product).
-                try await sql.raw("ALTER TABLE catalog_changes ADD COLUMN counted_in BIGINT").run()
-                try await sql.raw(
-                    """
-                    CREATE FUNCTION catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-                    BEGIN
-                        UPDATE catalog_changes SET count = count + 1, counted_in = txid_current()
-                            WHERE id = 1 AND counted_in IS DISTINCT FROM txid_current();
-                        RETURN NULL;
-                    END
-                    $$
-                    """
-                ).run()
-                for table in tables {
-                    let trigger = """
-                        CREATE CONSTRAINT TRIGGER \(table)_changed AFTER INSERT OR UPDATE OR DELETE ON \(table)
-                            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION catalog_changed()
-                        """
-                    try await sql.raw(SQLQueryString(trigger)).run()
-                }
-            }
-        },
+        // What catalog reads show, counted by the database whoever writes it: the read cache
+        // catches up with the count (`CatalogCache.catchUp`), so a change whose invalidation
+        // never reached Redis is still seen.
+        CatalogCache.changeCount.migration(
+            10,
+            "a count of catalog changes kept by the database",
+            tables: ["products", "categories", "product_images"]
+        ),
     ]
 }

@@ -73,5 +73,9 @@ enum UserMigrations {
             try await sql.raw("UPDATE refresh_tokens SET family_expires_at = \(bind: cutoff)").run()
             try await sql.raw("ALTER TABLE audit_log ADD COLUMN actor_id BIGINT").run()
         },
+        // Users counted by the database whoever writes them: the shared count of writes
+        // catches up with it, so a write whose own count never moved still ends what
+        // instances keep (see `UserJobs`).
+        UserStore.changeCount.migration(7, "a count of user changes kept by the database", tables: ["users"]),
     ]
 }

@@ -8,6 +8,9 @@ import UserAPI
 /// Every change others must hear about writes its event into the outbox in the same
 /// transaction, and wakes the relay once committed.
 struct UserStore: Sendable {
+    /// The database's count of changes to users (migration 7).
+    static let changeCount = ChangeCount(table: "user_changes")
+
     let database: any Database
     let outbox: EventOutbox
     /// The number of users, kept between this process's writes and for at most a second
