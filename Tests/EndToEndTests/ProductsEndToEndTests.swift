@@ -117,6 +117,22 @@ import Testing
         try await shop.request(.GET, "/api/v1/products?sort=price").json?["data"]?.array?.compactMap { $0["name"]?.string } ?? []
     }
 
+    /// An active product created through `shop` and read twice by `reader`, by its id and in
+    /// the list, so that both answers are cached; its id.
+    private func cachedProduct(_ shop: RunningShop, sku: String, name productName: String, reader: RunningShop) async throws -> Int64 {
+        let created = try await shop.request(
+            .POST,
+            "/api/v1/products",
+            json: #"{"sku":"\#(sku)","name":"\#(productName)","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
+        )
+        let id = try #require(created.json?["data"]?["id"]?.integer)
+        for _ in 0..<2 {
+            #expect(try await name(reader, "/api/v1/products/\(id)") == productName)
+            #expect(try await listedNames(reader) == [productName])
+        }
+        return id
+    }
+
     @Test func aChangeIsTheNextReadAndStockIsAlwaysLive() async throws {
         try await TestServer.with { admin in
             let created = try await admin.request(
@@ -218,16 +234,7 @@ import Testing
     func aChangeMadeOutsideTheServiceIsSeenAfterTheCatchUpNotTheEntrysLife() async throws {
         try await onPostgresAndRedis { environment, users, redis in
             try await TestServer.with(usersDatabaseURL: users, environment: environment) { shop in
-                let created = try await shop.request(
-                    .POST,
-                    "/api/v1/products",
-                    json: #"{"sku":"bowl-1","name":"Bowl","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
-                )
-                let id = try #require(created.json?["data"]?["id"]?.integer)
-                for _ in 0..<2 {
-                    #expect(try await name(shop.anonymous, "/api/v1/products/\(id)") == "Bowl")
-                    #expect(try await listedNames(shop.anonymous) == ["Bowl"])
-                }
+                let id = try await cachedProduct(shop, sku: "bowl-1", name: "Bowl", reader: shop.anonymous)
                 #expect(try await shop.anonymous.request(.GET, "/api/v1/products/\(id + 1000)").status == 404)
 
                 let client = RedisClient(.init(url: RedisURL(host: "127.0.0.1", port: redis.port)), logger: .init(label: "test"))
@@ -272,16 +279,7 @@ import Testing
         try await onPostgresAndRedis { environment, users, _ in
             try await TestServer.with(usersDatabaseURL: users, environment: environment) { first in
                 try await TestServer.with(usersDatabaseURL: users, environment: environment) { second in
-                    let created = try await first.request(
-                        .POST,
-                        "/api/v1/products",
-                        json: #"{"sku":"vase-1","name":"Vase","price":{"amount":500,"currency":"EUR"},"status":"active"}"#
-                    )
-                    let id = try #require(created.json?["data"]?["id"]?.integer)
-                    for _ in 0..<2 {
-                        #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Vase")
-                        #expect(try await listedNames(first.anonymous) == ["Vase"])
-                    }
+                    let id = try await cachedProduct(first, sku: "vase-1", name: "Vase", reader: first.anonymous)
                     _ = try await second.request(.PATCH, "/api/v1/products/\(id)", json: #"{"name":"Tall vase"}"#)
                     #expect(try await name(first.anonymous, "/api/v1/products/\(id)") == "Tall vase")
                     #expect(try await listedNames(first.anonymous) == ["Tall vase"])

@@ -33,11 +33,16 @@ import Testing
         case .memory:
             try await body(MemoryCatalogCache())
         case .redis:
-            let server = try RedisServer()
-            let redis = Self.client(of: server)
-            defer { redis.shutdown() }
-            try await body(RedisCatalogCache(redis: redis, prefix: "test:catalog"))
+            try await withRedisStore(body)
         }
+    }
+
+    /// The shared store on a redis-server of its own.
+    private func withRedisStore(_ body: (RedisCatalogCache) async throws -> Void) async throws {
+        let server = try RedisServer()
+        let redis = Self.client(of: server)
+        defer { redis.shutdown() }
+        try await body(RedisCatalogCache(redis: redis, prefix: "test:catalog"))
     }
 
     @Test(arguments: kinds)
@@ -66,10 +71,10 @@ import Testing
     /// seen yet, and after Redis lost its keys starts past every generation counted before.
     @Test(arguments: kinds.filter { $0 == .redis })
     func catchingUpStartsAGenerationOnlyForACountNotSeenYet(_ kind: Kind) async throws {
-        let server = try RedisServer()
-        let redis = Self.client(of: server)
-        defer { redis.shutdown() }
-        let store = RedisCatalogCache(redis: redis, prefix: "test:catalog")
+        try await withRedisStore { store in try await catchUp(store) }
+    }
+
+    private func catchUp(_ store: RedisCatalogCache) async throws {
         let before = Int(Date().timeIntervalSince1970 * 1000)
         try await store.store("product:1", generation: try await store.lookup("product:1").generation, value: "old", ttl: .seconds(60))
 
@@ -90,7 +95,7 @@ import Testing
         // generations counted before, so the next one must not repeat any of them (two
         // changes were counted within milliseconds of the first: the time must move past).
         try await Task.sleep(for: .milliseconds(5))
-        _ = try await redis.send([RESPArgument("FLUSHALL")])
+        _ = try await store.redis.send([RESPArgument("FLUSHALL")])
         try await store.catchUp(toChanges: 6)
         #expect(try await store.lookup("product:1").generation > first.generation + 1)
     }
@@ -99,29 +104,28 @@ import Testing
     /// round trip; a product without a count is left to the database.
     @Test(arguments: kinds.filter { $0 == .redis })
     func aHitOnRedisBringsTheLiveCountsOfItsProducts(_ kind: Kind) async throws {
-        let server = try RedisServer()
-        let redis = Self.client(of: server)
-        defer { redis.shutdown() }
-        let store = RedisCatalogCache(redis: redis, prefix: "test:catalog")
-        let encoded = Array(#"{"data":[{"available":-7346193861550411337},{"available":-7346193861550411337}]}"#.utf8)
-        let body = CachedListBody(
-            template: try #require(StockTemplate(encoded: encoded, productIDs: [4, 9])),
-            page: .page(items: [4, 9], number: 1, perPage: 20, total: 2)
-        )
-        try await store.store("list", generation: 0, value: body.cacheText, ttl: .seconds(60))
-        try await StockCache(redis: redis, prefix: "test:stock").seed([4: 3])
+        try await withRedisStore { store in
+            let redis = store.redis
+            let encoded = Array(#"{"data":[{"available":-7346193861550411337},{"available":-7346193861550411337}]}"#.utf8)
+            let body = CachedListBody(
+                template: try #require(StockTemplate(encoded: encoded, productIDs: [4, 9])),
+                page: .page(items: [4, 9], number: 1, perPage: 20, total: 2)
+            )
+            try await store.store("list", generation: 0, value: body.cacheText, ttl: .seconds(60))
+            try await StockCache(redis: redis, prefix: "test:stock").seed([4: 3])
 
-        let found = try await store.lookup("list", stockPrefix: "test:stock")
-        #expect(found.value == body.cacheText)
-        #expect(found.counts == [4: 3])
-        #expect(try await store.lookup("list", stockPrefix: nil).counts == [:])
-        #expect(try await store.lookup("missing", stockPrefix: "test:stock").value == nil)
-        // A product that does not exist is kept as `none` and names no product.
-        try await store.store("product:5", generation: 0, value: "none", ttl: .seconds(60))
-        #expect(try await store.lookup("product:5", stockPrefix: "test:stock").counts == [:])
-        // A seed never overwrites a count that is there.
-        try await StockCache(redis: redis, prefix: "test:stock").seed([4: 100, 9: 1])
-        #expect(try await store.lookup("list", stockPrefix: "test:stock").counts == [4: 3, 9: 1])
+            let found = try await store.lookup("list", stockPrefix: "test:stock")
+            #expect(found.value == body.cacheText)
+            #expect(found.counts == [4: 3])
+            #expect(try await store.lookup("list", stockPrefix: nil).counts == [:])
+            #expect(try await store.lookup("missing", stockPrefix: "test:stock").value == nil)
+            // A product that does not exist is kept as `none` and names no product.
+            try await store.store("product:5", generation: 0, value: "none", ttl: .seconds(60))
+            #expect(try await store.lookup("product:5", stockPrefix: "test:stock").counts == [:])
+            // A seed never overwrites a count that is there.
+            try await StockCache(redis: redis, prefix: "test:stock").seed([4: 100, 9: 1])
+            #expect(try await store.lookup("list", stockPrefix: "test:stock").counts == [4: 3, 9: 1])
+        }
     }
 
     /// Two instances, each with its near cache, on one Redis: a hit uses the decoded value
