@@ -16,17 +16,37 @@ public struct PeriodicJob: Service {
         self.logger = logger
     }
 
+    /// While a job keeps failing (its backend down), how often it says so again.
+    public static let repeatedFailureLogInterval = Duration.seconds(60)
+
     public func run() async throws {
         // Waits first (the schema is migrated while the server starts), and ends at
         // graceful shutdown.
         await cancelWhenGracefulShutdown {
+            // A job that runs every second and fails for as long as Redis is down says so
+            // when it starts failing, once a minute while it goes on, and when it works
+            // again: not once a run.
+            var failures = 0
+            var lastSaid: ContinuousClock.Instant?
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { return }
                 do {
                     try await work()
+                    if failures > 0 {
+                        logger.notice("periodic job works again", metadata: ["job": "\(name)", "failures": "\(failures)"])
+                        failures = 0
+                        lastSaid = nil
+                    }
                 } catch {
-                    logger.warning("periodic job failed", metadata: ["job": "\(name)", "error": "\(String(reflecting: error))"])
+                    failures += 1
+                    let now = ContinuousClock.now
+                    if let lastSaid, now - lastSaid < Self.repeatedFailureLogInterval { continue }
+                    lastSaid = now
+                    logger.warning(
+                        "periodic job failed",
+                        metadata: ["job": "\(name)", "error": "\(String(reflecting: error))", "failures": "\(failures)"]
+                    )
                 }
             }
         }
