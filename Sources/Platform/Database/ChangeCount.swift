@@ -23,8 +23,8 @@ public struct ChangeCount: Sendable {
     public func migration(_ version: Int, _ name: String, tables: [String]) -> Migration {
         let table = self.table
         return Migration(version, name) { sql in
-            try await sql.raw(SQLQueryString("CREATE TABLE \(table) (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL)")).run()
-            try await sql.raw(SQLQueryString("INSERT INTO \(table) (id, count) VALUES (1, 0)")).run()
+            try await sql.raw("CREATE TABLE \(unsafeRaw: table) (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL)").run()
+            try await sql.raw("INSERT INTO \(unsafeRaw: table) (id, count) VALUES (1, 0)").run()
             if sql.dialect.name == "sqlite" {
                 // One writer at a time: a trigger per change is all it takes.
                 for changed in tables {
@@ -34,12 +34,12 @@ public struct ChangeCount: Sendable {
                                 UPDATE \(table) SET count = count + 1 WHERE id = 1;
                             END
                             """
-                        try await sql.raw(SQLQueryString(trigger)).run()
+                        try await sql.raw("\(unsafeRaw: trigger)").run()
                     }
                 }
                 return
             }
-            try await sql.raw(SQLQueryString("ALTER TABLE \(table) ADD COLUMN counted_in BIGINT")).run()
+            try await sql.raw("ALTER TABLE \(unsafeRaw: table) ADD COLUMN counted_in BIGINT").run()
             let function = """
                 CREATE FUNCTION \(table)_move() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
@@ -49,20 +49,20 @@ public struct ChangeCount: Sendable {
                 END
                 $$
                 """
-            try await sql.raw(SQLQueryString(function)).run()
+            try await sql.raw("\(unsafeRaw: function)").run()
             for changed in tables {
                 let trigger = """
                     CREATE CONSTRAINT TRIGGER \(changed)_counted AFTER INSERT OR UPDATE OR DELETE ON \(changed)
                         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION \(table)_move()
                     """
-                try await sql.raw(SQLQueryString(trigger)).run()
+                try await sql.raw("\(unsafeRaw: trigger)").run()
             }
         }
     }
 
     /// The count now: every change that committed before this read is in it.
     public func current(in database: any Database) async throws -> Int64 {
-        let query = SQLQueryString("SELECT count FROM \(table) WHERE id = 1")
+        let query: SQLQueryString = "SELECT count FROM \(unsafeRaw: table) WHERE id = 1"
         let row = try await database.read { sql in try await sql.raw(query).first() }
         return try row?.decode(column: "count", as: Int64.self) ?? 0
     }
