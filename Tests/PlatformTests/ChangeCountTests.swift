@@ -100,4 +100,26 @@ import Testing
         #expect(try await ChangeCount.catchUp(4, value: "test:value", seen: "test:seen", in: redis))
         #expect(try await value().map { $0 > first + 1 } == true)
     }
+
+    /// A writer's own count adds one while Redis keeps what was caught up with; once Redis
+    /// has lost that, it starts past the time in milliseconds, not from nothing.
+    @Test(.enabled(if: RedisServer.available))
+    func aWritersOwnCountStartsPastTheTimeAfterALoss() async throws {
+        let server = try RedisServer()
+        let redis = SharedWriteCountTests.client(port: server.port)
+        defer { redis.shutdown() }
+        let count = RedisSharedWriteCount(redis: redis, key: "test:writes")
+        try await count.catchUp(toChanges: 1)
+        let caughtUp = try await count.current()
+        try await count.increment()
+        #expect(try await count.current() == caughtUp + 1)
+
+        _ = try await redis.send([RESPArgument("FLUSHALL")])
+        let before = UInt64(Date().timeIntervalSince1970 * 1000)
+        try await count.increment()
+        let restarted = try await count.current()
+        #expect(restarted > before)
+        try await count.increment()
+        #expect(try await count.current() > restarted)
+    }
 }

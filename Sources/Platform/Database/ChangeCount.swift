@@ -84,6 +84,24 @@ public struct ChangeCount: Sendable {
         return reply.int == 1
     }
 
+    /// Moves `value` on by one for a change its writer counts itself. As in
+    /// ``catchUp(_:value:seen:in:)``, when Redis has no `seen` it lost its keys, and
+    /// `value` starts past the time in milliseconds instead of counting up from nothing
+    /// towards values keepers may still hold.
+    public static func increment(value: String, seen: String, in redis: RedisClient) async throws {
+        let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        _ = try await redis.evaluate(incrementScript, keys: [value, seen], arguments: [RESPArgument(String(milliseconds))])
+    }
+
+    static let incrementScript = RedisScript(
+        """
+        if redis.call('EXISTS', KEYS[2]) == 1 then return redis.call('INCR', KEYS[1]) end
+        local value = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1])) + 1
+        redis.call('SET', KEYS[1], string.format('%d', value))
+        return value
+        """
+    )
+
     static let catchUpScript = RedisScript(
         """
         local seen = redis.call('GET', KEYS[2])

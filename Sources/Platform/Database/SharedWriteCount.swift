@@ -43,8 +43,9 @@ public struct RedisSharedWriteCount: SharedWriteCount {
         return count
     }
 
+    /// Past the time in milliseconds when Redis has lost the count (see ``ChangeCount``).
     public func increment() async throws {
-        _ = try await redis.increment(key)
+        try await ChangeCount.increment(value: key, seen: "\(key):changes", in: redis)
     }
 
     /// The changes caught up with are kept under `<key>:changes`.
