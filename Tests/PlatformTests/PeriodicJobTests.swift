@@ -5,18 +5,23 @@ import Synchronization
 import Testing
 
 @Suite struct PeriodicJobTests {
+    /// Runs `job` in a service group until `done()`, then shuts the group down gracefully.
+    private func run(_ job: PeriodicJob, until done: @escaping @Sendable () -> Bool) async throws {
+        let group = ServiceGroup(services: [job], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            while !done() { try await Task.sleep(for: .milliseconds(5)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
     @Test func aJobRepeatsAndStopsAtGracefulShutdown() async throws {
         let runs = Atomic<Int>(0)
         let job = PeriodicJob("count", every: .milliseconds(10), logger: Logger(label: "test")) {
             runs.add(1, ordering: .relaxed)
         }
-        let group = ServiceGroup(services: [job], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            while runs.load(ordering: .relaxed) < 3 { try await Task.sleep(for: .milliseconds(5)) }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
+        try await run(job) { runs.load(ordering: .relaxed) >= 3 }
         let afterStop = runs.load(ordering: .relaxed)
         try await Task.sleep(for: .milliseconds(50))
         #expect(runs.load(ordering: .relaxed) == afterStop)
@@ -33,13 +38,7 @@ import Testing
         let job = PeriodicJob("flaky", every: .milliseconds(5), logger: logger) {
             if runs.add(1, ordering: .relaxed).newValue <= 6 { throw Down() }
         }
-        let group = ServiceGroup(services: [job], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            while runs.load(ordering: .relaxed) < 9 { try await Task.sleep(for: .milliseconds(5)) }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
+        try await run(job) { runs.load(ordering: .relaxed) >= 9 }
         let lines = said.lines.withLock { $0 }
         #expect(lines.map(\.message) == ["periodic job failed", "periodic job works again"])
         #expect(lines.first?.failures == "1")
