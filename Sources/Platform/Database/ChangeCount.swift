@@ -75,7 +75,7 @@ public struct ChangeCount: Sendable {
     /// millisecond since the last loss. Answers whether it moved.
     @discardableResult
     public static func catchUp(_ count: Int64, value: String, seen: String, in redis: RedisClient) async throws -> Bool {
-        let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let milliseconds = Date().millisecondsSince1970
         let reply = try await redis.evaluate(
             catchUpScript,
             keys: [value, seen],
@@ -89,7 +89,7 @@ public struct ChangeCount: Sendable {
     /// `value` starts past the time in milliseconds instead of counting up from nothing
     /// towards values keepers may still hold.
     public static func increment(value: String, seen: String, in redis: RedisClient) async throws {
-        let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+        let milliseconds = Date().millisecondsSince1970
         _ = try await redis.evaluate(incrementScript, keys: [value, seen], arguments: [RESPArgument(String(milliseconds))])
     }
 
