@@ -74,27 +74,15 @@ struct InventoryStore: Sendable {
                 guard existing.lines == lines else { throw InventoryError.conflict("Reservation \(id) exists with other lines") }
                 return (existing, false, false)
             }
-            var announced = false
+            var thresholds: [Int64: Int] = [:]
             for line in lines {
                 guard
-                    let status = try await sql.raw("SELECT status FROM products WHERE id = \(bind: line.productID)")
-                        .first(decodingColumn: "status", as: String.self)
+                    let row = try await sql.raw("SELECT status, low_stock_threshold FROM products WHERE id = \(bind: line.productID)").first()
                 else { throw InventoryError.unknownProduct(productID: line.productID) }
-                guard status == ProductStatus.active.rawValue else { throw InventoryError.notForSale(productID: line.productID) }
-                let taken = try await sql.raw(
-                    """
-                    UPDATE inventory SET reserved = reserved + \(bind: line.quantity)
-                    WHERE product_id = \(bind: line.productID) AND on_hand - reserved >= \(bind: line.quantity)
-                    RETURNING on_hand - reserved AS available
-                    """
-                ).first()
-                guard let available = try taken?.decode(column: "available", as: Int.self) else {
-                    throw InventoryError.outOfStock(productID: line.productID)
+                guard try row.decode(column: "status", as: String.self) == ProductStatus.active.rawValue else {
+                    throw InventoryError.notForSale(productID: line.productID)
                 }
-                try await Self.record(line.productID, onHand: 0, reserved: line.quantity, reason: "reserve", reference: id, at: now, in: sql)
-                if try await lowStockIfCrossed(line.productID, before: available + line.quantity, after: available, at: now, in: sql) {
-                    announced = true
-                }
+                thresholds[line.productID] = try row.decode(column: "low_stock_threshold", as: Int.self)
             }
             try await sql.raw(
                 """
@@ -109,6 +97,32 @@ struct InventoryStore: Sendable {
                     VALUES (\(bind: id), \(bind: line.productID), \(bind: line.quantity))
                     """
                 ).run()
+                try await Self.record(line.productID, onHand: 0, reserved: line.quantity, reason: "reserve", reference: id, at: now, in: sql)
+            }
+            // The stock's rows last: a popular product's row is every buyer's, and its lock
+            // is held from this update to the commit, so nothing else waits in between.
+            var announced = false
+            for line in lines {
+                let taken = try await sql.raw(
+                    """
+                    UPDATE inventory SET reserved = reserved + \(bind: line.quantity)
+                    WHERE product_id = \(bind: line.productID) AND on_hand - reserved >= \(bind: line.quantity)
+                    RETURNING on_hand - reserved AS available
+                    """
+                ).first()
+                guard let available = try taken?.decode(column: "available", as: Int.self) else {
+                    throw InventoryError.outOfStock(productID: line.productID)
+                }
+                if let threshold = thresholds[line.productID],
+                    ReservationRules.crossesLowStock(before: available + line.quantity, after: available, threshold: threshold)
+                {
+                    try await outbox.append(
+                        InventoryLowStock(productID: line.productID, available: available, threshold: threshold),
+                        at: now,
+                        in: sql
+                    )
+                    announced = true
+                }
             }
             return (Reservation(id: id, lines: lines, state: .held, expiresAt: expiresAt), true, announced)
         }
@@ -151,9 +165,6 @@ struct InventoryStore: Sendable {
             ).first()
             guard moved != nil else { throw InventoryError.conflict("Reservation \(id) changed meanwhile") }
             for line in reservation.lines {
-                try await sql.raw(
-                    "UPDATE inventory SET on_hand = on_hand + \(bind: line.quantity) WHERE product_id = \(bind: line.productID)"
-                ).run()
                 try await Self.record(
                     line.productID,
                     onHand: line.quantity,
@@ -163,6 +174,11 @@ struct InventoryStore: Sendable {
                     at: now,
                     in: sql
                 )
+            }
+            for line in reservation.lines {
+                try await sql.raw(
+                    "UPDATE inventory SET on_hand = on_hand + \(bind: line.quantity) WHERE product_id = \(bind: line.productID)"
+                ).run()
             }
             reservation.state = .returned
             return reservation
@@ -230,13 +246,6 @@ struct InventoryStore: Sendable {
             guard moved != nil else { throw InventoryError.conflict("Reservation \(id) changed meanwhile") }
             let onHandChange = state == .committed
             for line in reservation.lines {
-                try await sql.raw(
-                    """
-                    UPDATE inventory SET reserved = reserved - \(bind: line.quantity),
-                        on_hand = on_hand - \(bind: onHandChange ? line.quantity : 0)
-                    WHERE product_id = \(bind: line.productID)
-                    """
-                ).run()
                 try await Self.record(
                     line.productID,
                     onHand: onHandChange ? -line.quantity : 0,
@@ -246,6 +255,16 @@ struct InventoryStore: Sendable {
                     at: now,
                     in: sql
                 )
+            }
+            // The stock's rows last, as in a reservation: their locks are held until the commit.
+            for line in reservation.lines {
+                try await sql.raw(
+                    """
+                    UPDATE inventory SET reserved = reserved - \(bind: line.quantity),
+                        on_hand = on_hand - \(bind: onHandChange ? line.quantity : 0)
+                    WHERE product_id = \(bind: line.productID)
+                    """
+                ).run()
             }
             reservation.state = state
             return reservation
