@@ -444,6 +444,56 @@ import Testing
         }
     }
 
+    /// A popular product's stock row is every buyer's: a reservation writes all it writes
+    /// before it updates that row, so it holds the row's lock only until its commit. Seen
+    /// from PostgreSQL: while the row is held elsewhere, the waiting reservation has
+    /// already written its reservation and its ledger line.
+    @Test(.enabled(if: TestDatabases.postgresAvailable))
+    func aReservationWaitsForTheStockRowOnlyAfterWritingTheRest() async throws {
+        try await withStore(.postgres) { store in
+            let id = try await product(store, "ROW-1", stock: 10)
+            let (held, holding) = AsyncStream<Void>.makeStream()
+            let (done, finish) = AsyncStream<Void>.makeStream()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await store.database.transaction { sql in
+                        try await sql.raw("SELECT on_hand FROM inventory WHERE product_id = \(bind: id) FOR UPDATE").run()
+                        holding.yield()
+                        for await _ in done {}
+                    }
+                }
+                for await _ in held { break }
+                group.addTask {
+                    _ = try await store.reserve(
+                        id: "waits",
+                        lines: [ReservationLine(productID: id, quantity: 2)],
+                        expiresAt: Self.t0.addingTimeInterval(600),
+                        at: Self.t0
+                    )
+                }
+                var written: [String] = []
+                for _ in 0..<500 {
+                    written = try await store.database.read { sql in
+                        try await sql.raw(
+                            """
+                            SELECT l.relation::regclass::text AS name FROM pg_stat_activity a
+                            JOIN pg_locks l ON l.pid = a.pid AND l.mode = 'RowExclusiveLock' AND l.granted
+                            WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.query LIKE 'UPDATE inventory%'
+                            """
+                        ).all().map { try $0.decode(column: "name", as: String.self) }
+                    }
+                    if !written.isEmpty { break }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                finish.finish()
+                try await group.waitForAll()
+                #expect(Set(["reservations", "reservation_lines", "inventory_ledger", "inventory"]).isSubset(of: Set(written)))
+            }
+            let level = try await store.stock(of: id)
+            #expect(level.reserved == 2)
+        }
+    }
+
     @Test func domainValuesAreValidated() throws {
         #expect(try InventoryError.holdSeconds(.milliseconds(1)) == 1, "a started second counts")
         #expect(try InventoryError.holdSeconds(.seconds(86_400)) == 86_400)
