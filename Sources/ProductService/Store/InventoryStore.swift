@@ -113,14 +113,15 @@ struct InventoryStore: Sendable {
                 guard let available = try taken?.decode(column: "available", as: Int.self) else {
                     throw InventoryError.outOfStock(productID: line.productID)
                 }
-                if let threshold = thresholds[line.productID],
-                    ReservationRules.crossesLowStock(before: available + line.quantity, after: available, threshold: threshold)
-                {
-                    try await outbox.append(
-                        InventoryLowStock(productID: line.productID, available: available, threshold: threshold),
-                        at: now,
-                        in: sql
-                    )
+                let before = available + line.quantity
+                if try await lowStockIfCrossed(
+                    line.productID,
+                    before: before,
+                    after: available,
+                    threshold: thresholds[line.productID],
+                    at: now,
+                    in: sql
+                ) {
                     announced = true
                 }
             }
@@ -272,14 +273,22 @@ struct InventoryStore: Sendable {
         return reservation
     }
 
-    /// Writes `inventory.low_stock` when the change crosses the product's threshold; whether
-    /// it did.
-    private func lowStockIfCrossed(_ productID: Int64, before: Int, after: Int, at now: Date, in sql: any SQLDatabase) async throws -> Bool {
-        guard
-            let threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
-                .first(decodingColumn: "low_stock_threshold", as: Int.self),
-            ReservationRules.crossesLowStock(before: before, after: after, threshold: threshold)
-        else { return false }
+    /// Writes `inventory.low_stock` when the change crosses the product's threshold (read
+    /// here unless given); whether it did.
+    private func lowStockIfCrossed(
+        _ productID: Int64,
+        before: Int,
+        after: Int,
+        threshold known: Int? = nil,
+        at now: Date,
+        in sql: any SQLDatabase
+    ) async throws -> Bool {
+        var threshold = known
+        if threshold == nil {
+            threshold = try await sql.raw("SELECT low_stock_threshold FROM products WHERE id = \(bind: productID)")
+                .first(decodingColumn: "low_stock_threshold", as: Int.self)
+        }
+        guard let threshold, ReservationRules.crossesLowStock(before: before, after: after, threshold: threshold) else { return false }
         try await outbox.append(InventoryLowStock(productID: productID, available: after, threshold: threshold), at: now, in: sql)
         return true
     }
