@@ -455,7 +455,10 @@ import Testing
             let (held, holding) = AsyncStream<Void>.makeStream()
             let (done, finish) = AsyncStream<Void>.makeStream()
             try await withThrowingTaskGroup(of: Void.self) { group in
+                // The row is let go however this ends, so that a failure cannot hang the test.
+                defer { finish.finish() }
                 group.addTask {
+                    defer { holding.finish() }
                     try await store.database.transaction { sql in
                         try await sql.raw("SELECT on_hand FROM inventory WHERE product_id = \(bind: id) FOR UPDATE").run()
                         holding.yield()
@@ -472,7 +475,8 @@ import Testing
                     )
                 }
                 var written: [String] = []
-                for _ in 0..<500 {
+                // Up to 30 s: a loaded machine may take a while to get the reservation there.
+                for _ in 0..<3_000 {
                     written = try await store.database.read { sql in
                         try await sql.raw(
                             """
